@@ -1,0 +1,10 @@
+//! Sans-IO core of the Meerkat Rust SDK.
+//!
+//! (Crate documentation is completed in the proto issue; see DESIGN.md.)
+
+pub mod rpc;
+
+pub use rpc::{
+    CallError, CloseReason, Diagnostic, ErrorCode, ErrorObject, IncomingId, ProtocolError,
+    RequestId,
+};

@@ -1,0 +1,1 @@
+//! The Meerkat Rust SDK over blocking (in progress; see DESIGN.md).

@@ -1,0 +1,1 @@
+//! The Meerkat Rust SDK over tokio (in progress; see DESIGN.md).
