@@ -178,9 +178,19 @@ pub struct Transmit {
 
 impl Transmit {
     /// Encodes `message` as compact JSON followed by `\n`.
+    ///
+    /// Raw payloads are written verbatim, so a pretty-printed one would bring
+    /// its newlines along and break the line. In valid JSON a raw `\n` can
+    /// only be insignificant whitespace (inside strings it is escaped), so
+    /// each one is replaced by a space: the same JSON, on one line.
     pub(crate) fn encode(message: &impl Serialize, size_hint: usize) -> serde_json::Result<Self> {
         let mut bytes = Vec::with_capacity(size_hint + 1);
         serde_json::to_writer(&mut bytes, message)?;
+        let mut from = 0;
+        while let Some(i) = find_newline(&bytes[from..]) {
+            bytes[from + i] = b' ';
+            from += i + 1;
+        }
         bytes.push(b'\n');
         Ok(Self { bytes })
     }
@@ -338,6 +348,22 @@ mod tests {
         d.decode(b"\n", |_| {});
         assert_eq!(d.buffered_len(), 0);
         assert!(d.buf.capacity() <= KEEP_CAPACITY);
+    }
+
+    #[test]
+    fn transmit_puts_a_pretty_payload_on_one_line() {
+        #[derive(Serialize)]
+        struct Holder {
+            p: Box<serde_json::value::RawValue>,
+        }
+        let pretty = serde_json::to_string_pretty(&serde_json::json!({"a": [1, "x\ny"]})).unwrap();
+        assert!(pretty.contains('\n'));
+        let p = serde_json::value::RawValue::from_string(pretty).unwrap();
+        let t = Transmit::encode(&Holder { p }, 0).unwrap();
+        assert_eq!(t.as_bytes().iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(t.as_bytes().last(), Some(&b'\n'));
+        let back: serde_json::Value = serde_json::from_slice(t.json()).unwrap();
+        assert_eq!(back, serde_json::json!({"p": {"a": [1, "x\ny"]}}));
     }
 
     #[test]
