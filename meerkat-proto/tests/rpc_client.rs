@@ -451,3 +451,30 @@ fn method_names_and_payloads_are_escaped_and_kept_verbatim() {
     );
     assert_eq!(frame.as_bytes().iter().filter(|&&b| b == b'\n').count(), 1);
 }
+
+#[test]
+fn a_null_result_is_written_and_read_as_a_result() {
+    let mut c = Client::default();
+    c.handle_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"m\"}\n");
+    let events = drain(&mut c);
+    let Event::Request(r) = &events[0] else {
+        panic!("{events:?}")
+    };
+    c.respond(r.id.clone(), Ok(raw("null"))).unwrap();
+    assert_eq!(
+        sent(&mut c),
+        ["{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":null}\n"]
+    );
+}
+
+#[test]
+fn debug_output_shows_no_payload() {
+    let mut c = Client::default();
+    let _id = c
+        .send_request("m", Some(raw(r#"{"secret":"s3cr3t"}"#)), None)
+        .unwrap();
+    c.handle_bytes(br#"{"jsonrpc":"2.0","method":"n","params":{"secret":"s3cr3t"}}"#);
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("s3cr3t"), "{debug}");
+    assert!(debug.contains("pending: 1"), "{debug}");
+}

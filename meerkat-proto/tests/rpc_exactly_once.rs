@@ -181,7 +181,7 @@ impl Harness {
                 self.client.handle_bytes(line.as_bytes());
             }
             Op::Respond => {
-                let id = self.incoming.pop().unwrap_or(IncomingId::from(0));
+                let id = self.incoming.pop().unwrap_or_else(|| IncomingId::from(0));
                 let error = ErrorObject::new(ErrorCode::METHOD_NOT_FOUND, "no");
                 match self.client.respond(id, Err(error)) {
                     Ok(()) => prop_assert!(!self.closed),

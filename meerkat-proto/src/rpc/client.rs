@@ -9,6 +9,7 @@ use super::message::{self, Incoming, OutNotification, OutRequest, OutResponse, V
 use super::pending::Pending;
 use serde_json::value::RawValue;
 use std::collections::VecDeque;
+use std::fmt;
 use std::time::Instant;
 use tracing::{debug, trace};
 
@@ -55,7 +56,6 @@ const ENVELOPE_OVERHEAD: usize = 64;
 /// assert!(matches!(client.poll_event(), Some(Event::Closed(_))));
 /// assert!(client.poll_event().is_none());
 /// ```
-#[derive(Debug)]
 pub struct Client {
     decoder: FrameDecoder,
     pending: Pending,
@@ -66,6 +66,20 @@ pub struct Client {
     events: VecDeque<Event>,
     /// Latched on the first close; `Event::Closed` has been queued.
     closed: Option<CloseReason>,
+}
+
+/// Shows state and queue sizes, not payloads (those are logged at trace only).
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("decoder", &self.decoder)
+            .field("pending", &self.pending.len())
+            .field("next_id", &self.next_id)
+            .field("queued_transmits", &self.transmits.len())
+            .field("queued_events", &self.events.len())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Client {

@@ -44,7 +44,7 @@ pub enum Frame<'a> {
 /// assert_eq!(lines.len(), 4);
 /// assert_eq!(lines[2], "TooLong { limit: 16 }");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FrameDecoder {
     /// The start of an unfinished line; never longer than `max_frame_len`.
     buf: Vec<u8>,
@@ -135,6 +135,17 @@ impl FrameDecoder {
         if self.buf.capacity() > KEEP_CAPACITY {
             self.buf = Vec::new();
         }
+    }
+}
+
+/// Shows sizes only: the buffer holds peer payload (logged at trace only).
+impl fmt::Debug for FrameDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameDecoder")
+            .field("max_frame_len", &self.max_frame_len)
+            .field("buffered_len", &self.buf.len())
+            .field("discarding", &self.discarding)
+            .finish()
     }
 }
 

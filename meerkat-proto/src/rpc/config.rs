@@ -61,3 +61,17 @@ impl Config {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::default();
+        assert_eq!(config.max_frame_len, 64 * 1024 * 1024);
+        assert_eq!(config.max_pending, 65_536);
+        assert_eq!(config.clone().max_frame_len(1).max_frame_len, 1);
+        assert_eq!(config.max_pending(2).max_pending, 2);
+    }
+}
