@@ -12,15 +12,25 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Arbitrary)]
 enum Op {
-    Send { deadline: Option<u8> },
+    Send {
+        deadline: Option<u8>,
+    },
     Cancel(u8),
     SetDeadline(u8, u8),
     /// Raw bytes from the peer.
     Bytes(Vec<u8>),
     /// A well-formed response of the peer for id `id`, cut in two.
-    Reply { id: u8, error: bool, string_id: bool, cut: u8 },
+    Reply {
+        id: u8,
+        error: bool,
+        string_id: bool,
+        cut: u8,
+    },
     /// Our answer to a peer request.
-    Respond { id: Option<i64>, error: bool },
+    Respond {
+        id: Option<i64>,
+        error: bool,
+    },
     Eof,
     Timeout(u8),
     Close,
@@ -47,7 +57,11 @@ fuzz_target!(|ops: Vec<Op>| {
                 if let Ok(id) = client.send_request("m", None, deadline.map(at)) {
                     assert!(!closed);
                     ids.push(id);
-                    assert!(states.insert(id.get(), State::Pending(deadline.map(at))).is_none());
+                    assert!(
+                        states
+                            .insert(id.get(), State::Pending(deadline.map(at)))
+                            .is_none()
+                    );
                 }
             }
             Op::Cancel(i) => {
@@ -62,15 +76,27 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::SetDeadline(i, s) => {
                 if let Some(&id) = ids.get(usize::from(*i) % ids.len().max(1)) {
                     let was = states[&id.get()];
-                    assert_eq!(client.set_deadline(id, at(*s)), matches!(was, State::Pending(_)));
+                    assert_eq!(
+                        client.set_deadline(id, at(*s)),
+                        matches!(was, State::Pending(_))
+                    );
                     if matches!(was, State::Pending(_)) {
                         states.insert(id.get(), State::Pending(Some(at(*s))));
                     }
                 }
             }
             Op::Bytes(bytes) => client.handle_bytes(bytes),
-            Op::Reply { id, error, string_id, cut } => {
-                let id = if *string_id { format!("\"{id}\"") } else { id.to_string() };
+            Op::Reply {
+                id,
+                error,
+                string_id,
+                cut,
+            } => {
+                let id = if *string_id {
+                    format!("\"{id}\"")
+                } else {
+                    id.to_string()
+                };
                 let body = if *error {
                     r#""error":{"code":-32000,"message":"e"}"#
                 } else {
@@ -105,7 +131,9 @@ fuzz_target!(|ops: Vec<Op>| {
         for (i, event) in events.iter().enumerate() {
             match event {
                 Event::Response(r) => {
-                    let state = states.get_mut(&r.id.get()).expect("a response for an id we sent");
+                    let state = states
+                        .get_mut(&r.id.get())
+                        .expect("a response for an id we sent");
                     let State::Pending(deadline) = *state else {
                         panic!("request {} resolved while {state:?}: {r:?}", r.id);
                     };
@@ -123,10 +151,15 @@ fuzz_target!(|ops: Vec<Op>| {
             }
         }
         if let Some(now) = now {
-            let overdue = states.values().any(|s| matches!(s, State::Pending(Some(d)) if *d <= now));
+            let overdue = states
+                .values()
+                .any(|s| matches!(s, State::Pending(Some(d)) if *d <= now));
             assert!(!overdue, "a request past its deadline is still pending");
         }
-        let pending = states.values().filter(|s| matches!(s, State::Pending(_))).count();
+        let pending = states
+            .values()
+            .filter(|s| matches!(s, State::Pending(_)))
+            .count();
         assert_eq!(client.pending_len(), pending);
         assert_eq!(client.is_closed(), closed);
         if closed {

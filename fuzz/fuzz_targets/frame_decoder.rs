@@ -21,7 +21,11 @@ fn frames(limit: usize, chunks: &[&[u8]]) -> Vec<Owned> {
     let mut out = Vec::new();
     let mut push = |frame: Frame<'_>| match frame {
         Frame::Line(line) => {
-            assert!(line.len() <= limit, "line of {} bytes over limit {limit}", line.len());
+            assert!(
+                line.len() <= limit,
+                "line of {} bytes over limit {limit}",
+                line.len()
+            );
             assert!(!line.contains(&b'\n'), "a line contains a newline");
             out.push(Owned::Line(line.to_vec()));
         }
@@ -59,7 +63,9 @@ fn events(limit: usize, chunks: &[&[u8]]) -> Vec<String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [a, b, size, stream @ ..] = data else { return };
+    let [a, b, size, stream @ ..] = data else {
+        return;
+    };
     let limit = usize::from(u16::from_le_bytes([*a, *b]) % 1024);
     let chunks: Vec<&[u8]> = stream.chunks(usize::from(*size) + 1).collect();
     assert_eq!(frames(limit, &chunks), frames(limit, &[stream]));
