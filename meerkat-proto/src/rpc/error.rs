@@ -4,6 +4,12 @@
 //! peer misbehaviour never fails a command: it is reported through
 //! [`Event::Diagnostic`](super::Event::Diagnostic) (recoverable) or
 //! [`Event::Closed`](super::Event::Closed) (fatal, latched).
+//!
+//! The engine itself treats nothing the peer sends as fatal (JSON Lines
+//! resynchronise at the next newline), so it closes only with
+//! [`CloseReason::Local`] or [`CloseReason::Eof`]. The other reasons, and
+//! [`ProtocolError`], are for the layer above, which may give up on a peer
+//! (a failed handshake, an incompatible contract).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -88,7 +94,7 @@ pub enum CloseReason {
     /// The peer's output ended (EOF).
     #[error("the server closed its output")]
     Eof,
-    /// A fatal protocol violation.
+    /// A fatal protocol violation (decided by the layer above).
     #[error("protocol error: {0}")]
     Protocol(ProtocolError),
     /// The handshake found an incompatible contract version.

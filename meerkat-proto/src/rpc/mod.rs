@@ -39,6 +39,47 @@
 //! - **Time** is a value: the engine never reads a clock. Requests carry
 //!   absolute deadlines, [`Client::poll_timeout`] says when to call
 //!   [`Client::handle_timeout`].
+//!
+//! # The drive loop
+//!
+//! A transport owns the [`Client`] and repeats: apply one input or command,
+//! write every [`Client::poll_transmit`] frame whole, act on every
+//! [`Client::poll_event`], then wait for bytes, a command or
+//! [`Client::poll_timeout`].
+//!
+//! ```
+//! use meerkat_proto::rpc::{CallError, Client, Config, Event};
+//! use std::time::{Duration, Instant};
+//!
+//! let mut client = Client::new(Config::default());
+//! let mut child_stdin: Vec<u8> = Vec::new(); // stands in for the pipe
+//! let t0 = Instant::now();
+//!
+//! let list = client.send_request("session/list", None, Some(t0 + Duration::from_secs(30)))?;
+//! let read = client.send_request("session/read", None, Some(t0 + Duration::from_secs(5)))?;
+//! while let Some(frame) = client.poll_transmit() {
+//!     child_stdin.extend_from_slice(frame.as_ref()); // one write per frame
+//! }
+//!
+//! // The child wrote something; any chunking will do.
+//! client.handle_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"sessions\":[]}}\n");
+//! // Nothing else came before the earliest deadline.
+//! assert_eq!(client.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+//! client.handle_timeout(t0 + Duration::from_secs(5));
+//!
+//! let mut outcomes = Vec::new();
+//! while let Some(event) = client.poll_event() {
+//!     match event {
+//!         Event::Response(r) => outcomes.push((r.id, r.result.map(|raw| raw.get().to_owned()))),
+//!         Event::Notification(_) | Event::Request(_) | Event::Diagnostic(_) => {}
+//!         Event::Closed(_) => break,
+//!         _ => {}
+//!     }
+//! }
+//! assert_eq!(outcomes[0], (list, Ok("{\"sessions\":[]}".to_owned())));
+//! assert_eq!(outcomes[1], (read, Err(CallError::TimedOut)));
+//! # Ok::<(), meerkat_proto::rpc::EncodeError>(())
+//! ```
 
 mod client;
 mod codec;
