@@ -2,7 +2,10 @@
 //!
 //! (Crate documentation is completed in the proto issue; see DESIGN.md.)
 
+mod model;
 pub mod rpc;
+
+pub use model::*;
 
 pub use rpc::{
     CallError, CloseReason, Diagnostic, EncodeError, ErrorCode, ErrorObject, IncomingId,
