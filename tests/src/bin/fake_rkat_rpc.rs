@@ -1,0 +1,3 @@
+//! Placeholder: the fake rkat-rpc comes next.
+
+fn main() {}
