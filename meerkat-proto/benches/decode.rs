@@ -1,1 +1,3 @@
+//! Placeholder until the decode benchmark lands.
+
 fn main() {}

@@ -5,6 +5,6 @@
 pub mod rpc;
 
 pub use rpc::{
-    CallError, CloseReason, Diagnostic, ErrorCode, ErrorObject, IncomingId, ProtocolError,
-    RequestId,
+    CallError, CloseReason, Diagnostic, EncodeError, ErrorCode, ErrorObject, IncomingId,
+    ProtocolError, RequestId, Transmit,
 };

@@ -4,6 +4,12 @@
 //! peer misbehaviour never fails a command: it is reported through
 //! [`Event::Diagnostic`](super::Event::Diagnostic) (recoverable) or
 //! [`Event::Closed`](super::Event::Closed) (fatal, latched).
+//!
+//! The engine itself treats nothing the peer sends as fatal (JSON Lines
+//! resynchronise at the next newline), so it closes only with
+//! [`CloseReason::Local`] or [`CloseReason::Eof`]. The other reasons, and
+//! [`ProtocolError`], are for the layer above, which may give up on a peer
+//! (a failed handshake, an incompatible contract).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -49,7 +55,11 @@ pub struct ErrorObject {
 impl ErrorObject {
     /// Builds an error object without data.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), data: None }
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
 }
 
@@ -60,7 +70,7 @@ impl fmt::Display for ErrorObject {
 }
 
 /// The terminal outcome of a request that did not get a result.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallError {
     /// The peer answered with an error object.
@@ -84,7 +94,7 @@ pub enum CloseReason {
     /// The peer's output ended (EOF).
     #[error("the server closed its output")]
     Eof,
-    /// A fatal protocol violation.
+    /// A fatal protocol violation (decided by the layer above).
     #[error("protocol error: {0}")]
     Protocol(ProtocolError),
     /// The handshake found an incompatible contract version.
@@ -119,30 +129,43 @@ pub enum ProtocolError {
 }
 
 /// Something worth reporting that did not stop the connection.
+///
+/// Diagnostics are informational: the engine has already recovered (skipped
+/// the line, dropped the response) when one is reported.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Diagnostic {
-    /// A non-JSON line (0.5.x logs on stdout) was skipped. Truncated for display.
+    /// A line that does not start with a JSON object was skipped (0.5.x
+    /// writes its logs to stdout).
     SkippedLine {
-        /// The start of the line, lossily decoded.
+        /// The start of the line (at most 256 bytes), lossily decoded, with
+        /// ANSI escape sequences and the trailing `\r` removed.
         line: String,
     },
-    /// An oversized line was discarded up to its newline.
+    /// A line longer than the limit was discarded up to its newline.
+    ///
+    /// Reported as soon as the line crosses the limit; the rest of the line
+    /// is never buffered.
     FrameTooLong {
-        /// The configured limit.
+        /// The configured limit ([`Config::max_frame_len`](super::Config::max_frame_len)).
         limit: usize,
     },
-    /// A JSON value that is not a valid JSON-RPC message.
+    /// A JSON object that is not a usable JSON-RPC message.
+    ///
+    /// A request the message may have answered stays pending until its
+    /// deadline, as with [`Diagnostic::NullIdError`].
     InvalidEnvelope {
         /// What was wrong.
         reason: String,
     },
-    /// A response whose id matches no pending request (late, unknown or duplicate).
+    /// A response whose id matches no pending request: late (after a
+    /// timeout or `cancel`), unknown, duplicate, or of the wrong JSON type.
     UnmatchedResponse {
-        /// The id as received (JSON text).
+        /// The id as received (JSON text, so `"7"` keeps its quotes).
         id: String,
     },
-    /// An error response with `id: null`: some request failed but we cannot tell which.
+    /// An error response with `id: null` (or no id): some request failed but
+    /// we cannot tell which. It stays pending until its deadline.
     NullIdError(ErrorObject),
 }
 
@@ -156,4 +179,11 @@ pub enum EncodeError {
     /// The connection is closed; no new request can be sent.
     #[error("connection is closed")]
     Closed,
+    /// [`Config::max_pending`](super::Config::max_pending) requests are
+    /// already pending; resolve or cancel some first.
+    #[error("too many pending requests (limit {limit})")]
+    TooManyPending {
+        /// The configured limit.
+        limit: usize,
+    },
 }

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Writes seed inputs for the fuzz targets into fuzz/corpus/<target>/ (git-ignored)
+# from the recorded rkat-rpc transcripts: every server line (`recv` messages
+# re-serialised, `recv-raw` log lines verbatim), one seed per transcript step.
+#
+# Usage: fuzz/seed-corpus.sh [fixtures-dir]
+# Default: tests/fixtures of the repository, else /work/shared/fixtures.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+src=${1:-}
+if [ -z "$src" ]; then
+    for d in "$here/../tests/fixtures" /work/main/tests/fixtures /work/shared/fixtures; do
+        if [ -d "$d" ]; then src=$d; break; fi
+    done
+fi
+[ -n "$src" ] && [ -d "$src" ] || { echo "no fixtures directory found" >&2; exit 1; }
+
+python3 - "$src" "$here/corpus" <<'PY'
+import json, pathlib, sys, hashlib
+
+src, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for target in ("frame_decoder", "client_ops", "event_parser"):
+    (out / target).mkdir(parents=True, exist_ok=True)
+
+def write(target, data):
+    name = hashlib.sha1(data).hexdigest()
+    (out / target / name).write_bytes(data)
+
+count = 0
+for path in sorted(src.rglob("*.jsonl")):
+    chunk = []
+    def flush():
+        global count
+        if chunk:
+            stream = b"".join(chunk)
+            # frame_decoder: 2 bytes of limit (512), 1 byte chunk size, the stream.
+            write("frame_decoder", bytes([0, 2, 7]) + stream[:65536])
+            write("client_ops", stream[:4096])
+            count += 1
+        chunk.clear()
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        d = rec.get("dir")
+        if d == "step":
+            flush()
+        elif d == "recv":
+            raw = json.dumps(rec["msg"], separators=(",", ":"), ensure_ascii=False).encode()
+            chunk.append(raw + b"\n")
+            if rec["msg"].get("method") == "session/event" and "params" in rec["msg"]:
+                params = json.dumps(rec["msg"]["params"], separators=(",", ":")).encode()
+                write("event_parser", params)
+        elif d == "recv-raw":
+            chunk.append(rec["line"].encode() + b"\n")
+    flush()
+print(f"seeded {count} frame_decoder inputs from {src} into {out}")
+PY

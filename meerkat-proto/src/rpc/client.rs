@@ -1,0 +1,428 @@
+//! [`Client`]: the JSON-RPC engine as a plain state machine.
+
+use super::codec::{Frame, FrameDecoder, Transmit};
+use super::config::Config;
+use super::error::{CallError, CloseReason, Diagnostic, EncodeError, ErrorObject};
+use super::event::{Event, IncomingRequest, Notification, Response};
+use super::id::{IncomingId, RequestId};
+use super::message::{self, Incoming, OutNotification, OutRequest, OutResponse, Version};
+use super::pending::Pending;
+use serde_json::value::RawValue;
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Instant;
+use tracing::{debug, trace};
+
+/// Bytes of envelope around a payload, to size the output buffer in one go.
+const ENVELOPE_OVERHEAD: usize = 64;
+
+/// The JSON-RPC 2.0 engine of one connection: plain data behind `&mut self`.
+///
+/// Commands ([`send_request`](Self::send_request), [`notify`](Self::notify),
+/// [`respond`](Self::respond), [`cancel`](Self::cancel),
+/// [`set_deadline`](Self::set_deadline), [`close`](Self::close)) and inputs
+/// ([`handle_bytes`](Self::handle_bytes), [`handle_eof`](Self::handle_eof),
+/// [`handle_timeout`](Self::handle_timeout)) only update state and queue
+/// outputs. Three independent queues hold them: frames to write
+/// ([`poll_transmit`](Self::poll_transmit)), events to act on
+/// ([`poll_event`](Self::poll_event)) and the next deadline
+/// ([`poll_timeout`](Self::poll_timeout)).
+///
+/// Every [`RequestId`] resolves exactly once, as an [`Event::Response`]: a
+/// result, an error object, [`CallError::TimedOut`] or
+/// [`CallError::Closed`]; unless [`cancel`](Self::cancel) forgets it first.
+///
+/// Memory is bounded by the caller: the event queue grows with the input, so
+/// drain [`poll_event`](Self::poll_event) after every input (the transports
+/// do), and the transmit queue grows with the commands, so drain
+/// [`poll_transmit`](Self::poll_transmit) after every command.
+///
+/// ```
+/// use meerkat_proto::rpc::{Client, Config, Event};
+///
+/// let mut client = Client::new(Config::default());
+/// let id = client.send_request("initialize", None, None).unwrap();
+/// let frame = client.poll_transmit().unwrap();
+/// assert_eq!(frame.as_bytes(), b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}\n");
+///
+/// // The peer answers; the bytes may arrive in any chunks.
+/// client.handle_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"res");
+/// client.handle_bytes(b"ult\":{\"ok\":true}}\n");
+/// let Some(Event::Response(response)) = client.poll_event() else { panic!() };
+/// assert_eq!(response.id, id);
+/// assert_eq!(response.result.unwrap().get(), "{\"ok\":true}");
+///
+/// client.handle_eof();
+/// assert!(matches!(client.poll_event(), Some(Event::Closed(_))));
+/// assert!(client.poll_event().is_none());
+/// ```
+pub struct Client {
+    decoder: FrameDecoder,
+    pending: Pending,
+    max_pending: usize,
+    /// The next id to allocate; ids are never reused.
+    next_id: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    /// Latched on the first close; `Event::Closed` has been queued.
+    closed: Option<CloseReason>,
+}
+
+/// Shows state and queue sizes, not payloads (those are logged at trace only).
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("decoder", &self.decoder)
+            .field("pending", &self.pending.len())
+            .field("next_id", &self.next_id)
+            .field("queued_transmits", &self.transmits.len())
+            .field("queued_events", &self.events.len())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new(Config::default())
+    }
+}
+
+impl Client {
+    /// Creates an engine with the given limits.
+    #[must_use]
+    pub fn new(config: Config) -> Self {
+        Self {
+            decoder: FrameDecoder::new(config.max_frame_len),
+            pending: Pending::default(),
+            max_pending: config.max_pending,
+            next_id: 1,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            closed: None,
+        }
+    }
+
+    /// Queues a request and starts tracking it until it resolves.
+    ///
+    /// Ids count from 1. `deadline` is absolute; without one, the request
+    /// waits until its answer or the close (see also
+    /// [`set_deadline`](Self::set_deadline)). A deadline already passed
+    /// expires at the next [`handle_timeout`](Self::handle_timeout).
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::Closed`] after the connection closed;
+    /// [`EncodeError::TooManyPending`] when
+    /// [`Config::max_pending`] requests are pending;
+    /// [`EncodeError::Json`] if the message cannot be serialised. Nothing is
+    /// queued on error.
+    pub fn send_request(
+        &mut self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        deadline: Option<Instant>,
+    ) -> Result<RequestId, EncodeError> {
+        if self.closed.is_some() {
+            return Err(EncodeError::Closed);
+        }
+        if self.pending.len() >= self.max_pending {
+            return Err(EncodeError::TooManyPending {
+                limit: self.max_pending,
+            });
+        }
+        let id = self.next_id;
+        let message = OutRequest {
+            jsonrpc: Version::V2,
+            id,
+            method,
+            params: params.as_deref(),
+        };
+        self.queue(
+            &message,
+            method.len() + params.as_ref().map_or(0, |p| p.get().len()),
+        )?;
+        self.next_id += 1;
+        self.pending.insert(id, deadline);
+        Ok(RequestId(id))
+    }
+
+    /// Queues a notification (no id, no answer).
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::Closed`] after the connection closed;
+    /// [`EncodeError::Json`] if the message cannot be serialised.
+    pub fn notify(
+        &mut self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+    ) -> Result<(), EncodeError> {
+        if self.closed.is_some() {
+            return Err(EncodeError::Closed);
+        }
+        let message = OutNotification {
+            jsonrpc: Version::V2,
+            method,
+            params: params.as_deref(),
+        };
+        self.queue(
+            &message,
+            method.len() + params.as_ref().map_or(0, |p| p.get().len()),
+        )
+    }
+
+    /// Queues the answer to a request of the peer ([`Event::Request`]).
+    ///
+    /// The engine does not track the peer's requests: answering twice, or an
+    /// id the peer never sent, is the caller's business.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::Closed`] after the connection closed;
+    /// [`EncodeError::Json`] if the message cannot be serialised.
+    pub fn respond(
+        &mut self,
+        id: IncomingId,
+        result: Result<Box<RawValue>, ErrorObject>,
+    ) -> Result<(), EncodeError> {
+        if self.closed.is_some() {
+            return Err(EncodeError::Closed);
+        }
+        let (result, error, payload_len) = match &result {
+            Ok(raw) => (Some(&**raw), None, raw.get().len()),
+            Err(error) => (None, Some(error), error.message.len()),
+        };
+        let message = OutResponse {
+            jsonrpc: Version::V2,
+            id: &id,
+            result,
+            error,
+        };
+        self.queue(&message, payload_len)
+    }
+
+    /// Forgets a pending request: no event will ever report it, and a late
+    /// answer becomes [`Diagnostic::UnmatchedResponse`]. Sends nothing (a
+    /// Meerkat `cancel` notification is the layer above's business).
+    ///
+    /// Returns `true` if the request was pending.
+    pub fn cancel(&mut self, id: RequestId) -> bool {
+        self.pending.remove(id.0)
+    }
+
+    /// Sets or replaces the absolute deadline of a pending request.
+    ///
+    /// Returns `true` if the request was pending.
+    pub fn set_deadline(&mut self, id: RequestId, at: Instant) -> bool {
+        self.pending.set_deadline(id.0, at)
+    }
+
+    /// Closes the connection locally: every pending request resolves with
+    /// [`CallError::Closed`]`(`[`CloseReason::Local`]`)`, in id order, then
+    /// [`Event::Closed`] is queued. Frames already queued stay available to
+    /// [`poll_transmit`](Self::poll_transmit), so a transport may still flush
+    /// them. A no-op if already closed.
+    pub fn close(&mut self) {
+        self.shutdown(CloseReason::Local);
+    }
+
+    /// Feeds bytes the peer wrote, in any chunking.
+    ///
+    /// Complete lines become events at once; an unfinished line waits for
+    /// more bytes. Lines that are not JSON-RPC messages become
+    /// [`Event::Diagnostic`]s; nothing the peer sends can fail this call or
+    /// close the connection. Ignored after the connection closed.
+    pub fn handle_bytes(&mut self, bytes: &[u8]) {
+        if self.closed.is_some() {
+            trace!(len = bytes.len(), "rpc: bytes after close ignored");
+            return;
+        }
+        let Self {
+            decoder,
+            pending,
+            events,
+            ..
+        } = self;
+        decoder.decode(bytes, |frame| handle_frame(pending, events, frame));
+    }
+
+    /// Reports that the peer's output ended: an unfinished last line is
+    /// handled as a line, every pending request resolves with
+    /// [`CallError::Closed`]`(`[`CloseReason::Eof`]`)`, then [`Event::Closed`]
+    /// is queued. A no-op if already closed.
+    pub fn handle_eof(&mut self) {
+        if self.closed.is_some() {
+            return;
+        }
+        let Self {
+            decoder,
+            pending,
+            events,
+            ..
+        } = self;
+        decoder.finish(|frame| handle_frame(pending, events, frame));
+        self.shutdown(CloseReason::Eof);
+    }
+
+    /// Reports the current time: every pending request whose deadline is
+    /// `<= now` resolves with [`CallError::TimedOut`], earliest first.
+    /// Early or repeated calls are no-ops.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let events = &mut self.events;
+        self.pending.expire(now, |id| {
+            debug!(id, "rpc: request timed out");
+            events.push_back(response(id, Err(CallError::TimedOut)));
+        });
+    }
+
+    /// Takes the next frame to write to the peer, oldest first.
+    ///
+    /// May return `Some` after [`send_request`](Self::send_request),
+    /// [`notify`](Self::notify) and [`respond`](Self::respond). Write each
+    /// frame whole, in order.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Takes the next event, oldest first.
+    ///
+    /// May return `Some` after [`handle_bytes`](Self::handle_bytes),
+    /// [`handle_eof`](Self::handle_eof),
+    /// [`handle_timeout`](Self::handle_timeout) and [`close`](Self::close).
+    /// Drain it after each of them: events queue up until taken.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Returns the earliest deadline of a pending request, or `None` when
+    /// no pending request has one. Call
+    /// [`handle_timeout`](Self::handle_timeout) when it passes.
+    ///
+    /// May change after [`send_request`](Self::send_request),
+    /// [`set_deadline`](Self::set_deadline), [`cancel`](Self::cancel) and
+    /// every input.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pending.next_deadline()
+    }
+
+    /// Returns `true` once the connection closed ([`close`](Self::close) or
+    /// [`handle_eof`](Self::handle_eof)); [`Event::Closed`] is then queued or
+    /// already taken.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    /// Returns why the connection closed, once it has.
+    #[must_use]
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.closed.as_ref()
+    }
+
+    /// Returns the number of requests waiting for their outcome.
+    #[must_use]
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn queue(
+        &mut self,
+        message: &impl serde::Serialize,
+        payload_len: usize,
+    ) -> Result<(), EncodeError> {
+        let transmit = Transmit::encode(message, payload_len + ENVELOPE_OVERHEAD)?;
+        trace!(frame = %String::from_utf8_lossy(transmit.json()), "rpc >");
+        self.transmits.push_back(transmit);
+        Ok(())
+    }
+
+    fn shutdown(&mut self, reason: CloseReason) {
+        if self.closed.is_some() {
+            return;
+        }
+        debug!(%reason, pending = self.pending.len(), "rpc: connection closed");
+        self.decoder = FrameDecoder::new(self.decoder.max_frame_len());
+        let events = &mut self.events;
+        self.pending.drain(|id| {
+            events.push_back(response(id, Err(CallError::Closed(reason.clone()))));
+        });
+        self.events.push_back(Event::Closed(reason.clone()));
+        self.closed = Some(reason);
+    }
+}
+
+fn response(id: u64, result: Result<Box<RawValue>, CallError>) -> Event {
+    Event::Response(Response {
+        id: RequestId(id),
+        result,
+    })
+}
+
+fn diagnostic(events: &mut VecDeque<Event>, diagnostic: Diagnostic) {
+    debug!(?diagnostic, "rpc: diagnostic");
+    events.push_back(Event::Diagnostic(diagnostic));
+}
+
+/// Turns one frame into at most one event.
+fn handle_frame(pending: &mut Pending, events: &mut VecDeque<Event>, frame: Frame<'_>) {
+    let line = match frame {
+        Frame::Line(line) => line,
+        Frame::TooLong { limit } => return diagnostic(events, Diagnostic::FrameTooLong { limit }),
+    };
+    trace!(frame = %String::from_utf8_lossy(line), "rpc <");
+    match message::classify(line) {
+        Incoming::Blank => {}
+        Incoming::Request { id, method, params } => {
+            events.push_back(Event::Request(IncomingRequest {
+                id,
+                method: method.into_owned(),
+                params: params.map(ToOwned::to_owned),
+            }));
+        }
+        Incoming::Notification { method, params } => {
+            events.push_back(Event::Notification(Notification {
+                method: method.into_owned(),
+                params: params.map(ToOwned::to_owned),
+            }));
+        }
+        Incoming::Response {
+            id: None,
+            outcome: Err(error),
+        } => {
+            diagnostic(events, Diagnostic::NullIdError(error));
+        }
+        Incoming::Response {
+            id: None,
+            outcome: Ok(_),
+        } => {
+            diagnostic(
+                events,
+                Diagnostic::UnmatchedResponse {
+                    id: "null".to_owned(),
+                },
+            );
+        }
+        Incoming::Response {
+            id: Some(raw_id),
+            outcome,
+        } => {
+            // Exact JSON type: only a plain integer can be ours ("7" is a
+            // string, 7.0 a float; neither parses as u64).
+            match raw_id.get().parse::<u64>() {
+                Ok(id) if pending.remove(id) => {
+                    let result = outcome.map(ToOwned::to_owned).map_err(CallError::Rpc);
+                    events.push_back(response(id, result));
+                }
+                _ => diagnostic(
+                    events,
+                    Diagnostic::UnmatchedResponse {
+                        id: message::truncate(raw_id.get()).to_owned(),
+                    },
+                ),
+            }
+        }
+        Incoming::Diagnostic(d) => diagnostic(events, d),
+    }
+}

@@ -1,0 +1,425 @@
+//! The JSON-RPC 2.0 envelope on the wire: what we write (strict) and how we
+//! classify what we read (lenient).
+//!
+//! Payloads (`params`, `result`) stay raw JSON text: they are borrowed from
+//! the line while it is classified and copied once into the owned event.
+
+use super::error::{Diagnostic, ErrorObject};
+use super::id::IncomingId;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// How many bytes of a skipped line a [`Diagnostic::SkippedLine`] keeps.
+const SKIPPED_LINE_KEEP: usize = 256;
+
+/// The `jsonrpc` member: always `"2.0"` when we write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) enum Version {
+    /// JSON-RPC 2.0.
+    #[serde(rename = "2.0")]
+    V2,
+}
+
+/// A request we send.
+#[derive(Debug, Serialize)]
+pub(crate) struct OutRequest<'a> {
+    pub(crate) jsonrpc: Version,
+    pub(crate) id: u64,
+    pub(crate) method: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) params: Option<&'a RawValue>,
+}
+
+/// A notification we send.
+#[derive(Debug, Serialize)]
+pub(crate) struct OutNotification<'a> {
+    pub(crate) jsonrpc: Version,
+    pub(crate) method: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) params: Option<&'a RawValue>,
+}
+
+/// Our answer to a request of the peer: exactly one of `result` and `error`.
+#[derive(Debug, Serialize)]
+pub(crate) struct OutResponse<'a> {
+    pub(crate) jsonrpc: Version,
+    pub(crate) id: &'a IncomingId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) result: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<&'a ErrorObject>,
+}
+
+/// Every member we look at, borrowed; unknown members are ignored and
+/// `jsonrpc` is not checked (0.5.x always writes `"2.0"`; be lenient).
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(default, borrow)]
+    method: Option<Cow<'a, str>>,
+    /// `null` and absent both read as `None`.
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+    /// `null` reads as `None`: no params.
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+    /// `null` is a result (`Some("null")`); only absence is `None`.
+    #[serde(default, borrow, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    /// `null` reads as `None`: no error.
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
+}
+
+fn present<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<&'a RawValue>, D::Error> {
+    <&'a RawValue>::deserialize(d).map(Some)
+}
+
+/// What one line turned out to be.
+#[derive(Debug)]
+pub(crate) enum Incoming<'a> {
+    /// An empty or whitespace-only line: nothing to report.
+    Blank,
+    /// A request of the peer (`method` and a non-null `id`).
+    Request {
+        id: IncomingId,
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
+    },
+    /// A notification (`method`, no id or `id: null`).
+    Notification {
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
+    },
+    /// A response; `id` is `None` when absent or `null`.
+    Response {
+        id: Option<&'a RawValue>,
+        outcome: Result<&'a RawValue, ErrorObject>,
+    },
+    /// Something to report and otherwise ignore.
+    Diagnostic(Diagnostic),
+}
+
+/// Classifies one line (PROTOCOL 1.5): `method` and `id` make a request,
+/// `method` alone a notification, anything else is a response matched on
+/// `id`. When both `error` and `result` are present, `error` wins.
+///
+/// Only the leading JSON value counts: text glued after it is ignored.
+pub(crate) fn classify(line: &[u8]) -> Incoming<'_> {
+    let Some(first) = line.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Incoming::Blank;
+    };
+    if line[first] != b'{' {
+        return skipped(line);
+    }
+    let mut values = serde_json::Deserializer::from_slice(line).into_iter::<RawMessage<'_>>();
+    let message = match values.next() {
+        Some(Ok(message)) => message,
+        Some(Err(e)) if e.is_data() => {
+            return invalid(format!("not a JSON-RPC message: {e}"));
+        }
+        // A syntax error or a torn line: not JSON, skip it like a log line.
+        Some(Err(_)) | None => return skipped(line),
+    };
+    if let Some(method) = message.method {
+        return match message.id {
+            None => Incoming::Notification {
+                method,
+                params: message.params,
+            },
+            Some(id) => match serde_json::from_str::<IncomingId>(id.get()) {
+                Ok(id) => Incoming::Request {
+                    id,
+                    method,
+                    params: message.params,
+                },
+                Err(_) => invalid(format!(
+                    "request {method:?} has an id that is neither an integer nor a string: {}",
+                    truncate(id.get())
+                )),
+            },
+        };
+    }
+    let outcome = match (message.error, message.result) {
+        (Some(error), _) => match serde_json::from_str::<ErrorObject>(error.get()) {
+            Ok(error) => Err(error),
+            Err(e) => {
+                let id = message.id.map_or("null", RawValue::get);
+                return invalid(format!(
+                    "response to id {} has an invalid error object: {e}",
+                    truncate(id)
+                ));
+            }
+        },
+        (None, Some(result)) => Ok(result),
+        (None, None) => return invalid("neither method, result nor error".to_owned()),
+    };
+    Incoming::Response {
+        id: message.id,
+        outcome,
+    }
+}
+
+fn invalid(reason: String) -> Incoming<'static> {
+    Incoming::Diagnostic(Diagnostic::InvalidEnvelope { reason })
+}
+
+fn skipped(line: &[u8]) -> Incoming<'static> {
+    Incoming::Diagnostic(Diagnostic::SkippedLine {
+        line: printable_start(line),
+    })
+}
+
+pub(crate) fn truncate(text: &str) -> &str {
+    if text.len() <= SKIPPED_LINE_KEEP {
+        return text;
+    }
+    let mut end = SKIPPED_LINE_KEEP;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The start of a line for display: ANSI escape sequences removed (0.5.x logs
+/// may be coloured), at most [`SKIPPED_LINE_KEEP`] bytes, lossily decoded.
+fn printable_start(line: &[u8]) -> String {
+    let mut out = Vec::with_capacity(line.len().min(SKIPPED_LINE_KEEP));
+    let mut bytes = line.iter().copied();
+    while out.len() < SKIPPED_LINE_KEEP {
+        let Some(b) = bytes.next() else { break };
+        if b != 0x1b {
+            out.push(b);
+            continue;
+        }
+        // ESC '[' parameters... final byte (0x40..=0x7e), or ESC + one byte.
+        if bytes.next() == Some(b'[') {
+            for b in bytes.by_ref() {
+                if (0x40..=0x7e).contains(&b) {
+                    break;
+                }
+            }
+        }
+    }
+    if let Err(e) = std::str::from_utf8(&out)
+        && e.error_len().is_none()
+    {
+        // The cut fell inside a character: drop the partial character.
+        out.truncate(e.valid_up_to());
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::ErrorCode;
+
+    fn kind(line: &str) -> String {
+        match classify(line.as_bytes()) {
+            Incoming::Blank => "blank".into(),
+            Incoming::Request { id, method, params } => {
+                format!(
+                    "request {id} {method} {}",
+                    params.map_or("-", RawValue::get)
+                )
+            }
+            Incoming::Notification { method, params } => {
+                format!(
+                    "notification {method} {}",
+                    params.map_or("-", RawValue::get)
+                )
+            }
+            Incoming::Response { id, outcome } => format!(
+                "response {} {}",
+                id.map_or("-", RawValue::get),
+                match outcome {
+                    Ok(raw) => raw.get().to_owned(),
+                    Err(e) => format!("error {} {}", e.code, e.message),
+                }
+            ),
+            Incoming::Diagnostic(d) => format!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn classifies_by_method_and_id() {
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","id":"srv-0","method":"tool/execute","params":{"a":1}}"#),
+            r#"request "srv-0" tool/execute {"a":1}"#
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","id":3,"method":"m"}"#),
+            "request 3 m -"
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","method":"session/event","params":{"x":[1]}}"#),
+            r#"notification session/event {"x":[1]}"#
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","method":"n","id":null}"#),
+            "notification n -"
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","method":"n","params":null}"#),
+            "notification n -"
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","id":1,"result":{"ok":true}}"#),
+            r#"response 1 {"ok":true}"#
+        );
+        assert_eq!(kind(r#"{"id":"1","result":null}"#), r#"response "1" null"#);
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#),
+            "response - error -32700 Parse error"
+        );
+    }
+
+    #[test]
+    fn error_wins_over_result_and_null_error_is_absent() {
+        assert_eq!(
+            kind(r#"{"id":1,"result":1,"error":{"code":-32000,"message":"m"}}"#),
+            "response 1 error -32000 m"
+        );
+        assert_eq!(kind(r#"{"id":1,"result":1,"error":null}"#), "response 1 1");
+    }
+
+    #[test]
+    fn the_method_name_may_contain_escapes() {
+        assert_eq!(kind(r#"{"method":"a\/b\u0041"}"#), "notification a/bA -");
+    }
+
+    #[test]
+    fn is_lenient_on_jsonrpc_and_unknown_members() {
+        assert_eq!(
+            kind(r#"{"jsonrpc":"1.0","id":2,"result":3,"extra":[]}"#),
+            "response 2 3"
+        );
+        assert_eq!(kind(r#"{"id":2,"result":3}"#), "response 2 3");
+    }
+
+    #[test]
+    fn leading_value_wins_over_glued_text() {
+        assert_eq!(
+            kind(r#"  {"id":2,"result":3}{"id":3,"result":4}"#),
+            "response 2 3"
+        );
+        assert_eq!(
+            kind(r#"{"id":2,"result":3} trailing log text"#),
+            "response 2 3"
+        );
+        assert_eq!(kind(r#"{"method":"m"}garbage"#), "notification m -");
+    }
+
+    #[test]
+    fn blank_lines_are_silent() {
+        assert_eq!(kind(""), "blank");
+        assert_eq!(kind(" \t "), "blank");
+    }
+
+    #[test]
+    fn non_object_lines_are_skipped() {
+        for line in [
+            "2026-11-25T01:40:45Z ERROR x",
+            "2026 ERROR",
+            "[1,2]",
+            "\"s\"",
+            "null",
+            "{not json",
+            "{\"id\":1,",
+        ] {
+            assert!(
+                matches!(
+                    classify(line.as_bytes()),
+                    Incoming::Diagnostic(Diagnostic::SkippedLine { .. })
+                ),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn skipped_lines_lose_ansi_codes_and_are_truncated() {
+        let line = "\u{1b}[2m2026-11-25T01:40:45Z\u{1b}[0m \u{1b}[31mERROR\u{1b}[0m meerkat: boom";
+        assert_eq!(
+            kind(line),
+            r#"SkippedLine { line: "2026-11-25T01:40:45Z ERROR meerkat: boom" }"#
+        );
+        let long = "é".repeat(1000);
+        let Incoming::Diagnostic(Diagnostic::SkippedLine { line }) = classify(long.as_bytes())
+        else {
+            panic!("not skipped");
+        };
+        assert_eq!(line, "é".repeat(SKIPPED_LINE_KEEP / 2));
+        let invalid_utf8 = b"\xff\xfe log";
+        assert!(matches!(
+            classify(invalid_utf8),
+            Incoming::Diagnostic(Diagnostic::SkippedLine { line }) if line == "\u{fffd}\u{fffd} log"
+        ));
+    }
+
+    #[test]
+    fn malformed_envelopes_are_reported() {
+        for line in [
+            r#"{"method":5}"#,
+            r#"{"id":1.5,"method":"m"}"#,
+            r#"{"id":true,"method":"m"}"#,
+            r#"{"id":1,"error":"boom"}"#,
+            r#"{"id":1,"error":{"message":"no code"}}"#,
+            r#"{"id":1}"#,
+            r#"{"id":1,"id":2,"result":1}"#,
+            r#"{}"#,
+        ] {
+            assert!(
+                matches!(
+                    classify(line.as_bytes()),
+                    Incoming::Diagnostic(Diagnostic::InvalidEnvelope { .. })
+                ),
+                "{line}: {}",
+                kind(line)
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_inside_json_is_not_fatal() {
+        let line = b"{\"method\":\"a\xffb\"}";
+        assert!(matches!(classify(line), Incoming::Diagnostic(_)));
+    }
+
+    #[test]
+    fn writes_the_strict_envelope() {
+        let params = RawValue::from_string(r#"{"a":1}"#.into()).unwrap();
+        let request = OutRequest {
+            jsonrpc: Version::V2,
+            id: 7,
+            method: "m/x",
+            params: Some(&params),
+        };
+        assert_eq!(
+            serde_json::to_string(&request).unwrap(),
+            r#"{"jsonrpc":"2.0","id":7,"method":"m/x","params":{"a":1}}"#
+        );
+        let note = OutNotification {
+            jsonrpc: Version::V2,
+            method: "initialized",
+            params: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&note).unwrap(),
+            r#"{"jsonrpc":"2.0","method":"initialized"}"#
+        );
+        let id = IncomingId::from("srv-0");
+        let error = ErrorObject::new(ErrorCode::METHOD_NOT_FOUND, "Method not supported: x");
+        let answer = OutResponse {
+            jsonrpc: Version::V2,
+            id: &id,
+            result: None,
+            error: Some(&error),
+        };
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            r#"{"jsonrpc":"2.0","id":"srv-0","error":{"code":-32601,"message":"Method not supported: x"}}"#
+        );
+    }
+}

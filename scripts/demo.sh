@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job: a demo of the SDK against a real rkat-rpc.
+#
+# Installs rkat-rpc 0.5.2 into the cache when missing. Uses the real
+# Anthropic API when ANTHROPIC_API_KEY is set, and the project's scripted
+# Anthropic-compatible LLM on 127.0.0.1 otherwise; the demo says which.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MEERKAT_RKAT_RPC="$(scripts/install-rkat-rpc.sh)"
+export MEERKAT_RKAT_RPC
+exec cargo run --quiet --locked -p meerkat-tests --bin demo -- "$@"

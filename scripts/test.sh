@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone, with all its own set-up.
+# This is the README's test command and what .ci/run calls.
+#
+# Steps: install the real rkat-rpc into the cache when missing; formatting;
+# clippy with warnings as errors; docs with warnings as errors; the purity
+# checks (no tokio under meerkat-proto or meerkat-transport-blocking); the
+# fuzz targets build; then every test of the workspace, last, so the output
+# ends with cargo test's summary lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "real rkat-rpc"
+MEERKAT_RKAT_RPC="$(scripts/install-rkat-rpc.sh)"
+export MEERKAT_RKAT_RPC
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo doc -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "purity: no tokio under meerkat-proto and meerkat-transport-blocking"
+for pkg in meerkat-proto meerkat-transport-blocking; do
+  if cargo tree -p "$pkg" -e normal --locked | grep -E '\btokio\b'; then
+    echo "error: $pkg depends on tokio" >&2
+    exit 1
+  fi
+done
+
+step "fuzz targets build"
+toolchain="$(scripts/ensure-fuzz-tools.sh)"
+if [ -z "$toolchain" ]; then export RUSTC_BOOTSTRAP=1; fi
+(cd fuzz && cargo $toolchain fuzz build --dev)
+unset RUSTC_BOOTSTRAP
+
+step "cargo test"
+# CI=true makes insta refuse to write snapshots: a mismatch fails the test.
+CI=true INSTA_UPDATE=no cargo test --workspace --locked
