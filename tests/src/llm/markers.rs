@@ -20,25 +20,40 @@
 use serde_json::Value;
 
 /// The markers found in one prompt, and the prompt without them.
+///
+/// ```
+/// use meerkat_tests::llm::Markers;
+///
+/// let m = Markers::parse("Hi [[chunks 5]] there");
+/// assert_eq!(m.chunks, Some(5));
+/// assert_eq!(m.stripped, "Hi there");
+/// ```
 #[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct Markers {
-    pub(crate) chunks: Option<usize>,
-    pub(crate) slow_ms: Option<u64>,
-    /// HTTP status and, with `xN`, how many times to fail.
-    pub(crate) error: Option<(u16, Option<u32>)>,
-    pub(crate) stream_error: Option<String>,
-    /// The raw JSON text of `[[json ...]]`, verbatim.
-    pub(crate) json: Option<String>,
-    pub(crate) badjson: Option<u32>,
-    pub(crate) tools: Vec<(String, Value)>,
-    pub(crate) hang: bool,
+#[non_exhaustive]
+pub struct Markers {
+    /// `[[chunks N]]`.
+    pub chunks: Option<usize>,
+    /// `[[slow MS]]`.
+    pub slow_ms: Option<u64>,
+    /// `[[error CODE]]` / `[[error CODE xN]]`: status and times to fail.
+    pub error: Option<(u16, Option<u32>)>,
+    /// `[[stream_error TYPE]]`.
+    pub stream_error: Option<String>,
+    /// `[[json ...]]`: the raw JSON text, verbatim.
+    pub json: Option<String>,
+    /// `[[badjson xN]]` (`N` defaults to 1).
+    pub badjson: Option<u32>,
+    /// Every `[[tool NAME {args}]]`, in order.
+    pub tools: Vec<(String, Value)>,
+    /// `[[hang]]`.
+    pub hang: bool,
     /// The prompt text without markers, whitespace collapsed to single spaces.
-    pub(crate) stripped: String,
+    pub stripped: String,
 }
 
 impl Markers {
     /// Finds every marker of `text`. Unparsable `[[...` sequences stay text.
-    pub(crate) fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
         let mut markers = Self::default();
         let mut out = String::with_capacity(text.len());
         let mut rest = text;

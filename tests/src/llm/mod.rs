@@ -12,7 +12,7 @@
 //!
 //! What it answers: the next queued [`Reply`] if any ([`ScriptedLlm::push`]),
 //! else the default behaviour, steered by markers in the last real user
-//! prompt of the request (see [`markers`](self) below): `"You said: <text>"`
+//! prompt of the request (see the table below and [`Markers`]): `"You said: <text>"`
 //! in three deltas, a tool call and its follow-up, the answer of a
 //! structured-output extraction call (rkat 0.5 makes one extra call with
 //! `output_config.format` after the agentic turn), errors, slow streams.
@@ -65,6 +65,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
+pub use markers::Markers;
+pub use plan::sample as schema_sample;
 pub use reply::Reply;
 
 use plan::{Memory, Plan};

@@ -229,8 +229,10 @@ pub(crate) fn split(text: &str, n: usize) -> Vec<String> {
     out
 }
 
-/// A value that satisfies simple JSON schemas.
-pub(crate) fn sample(schema: &Value) -> Value {
+/// A value that satisfies simple JSON schemas: `"example"` for strings,
+/// `1`, `1.5`, `true`, one item for arrays, every property for objects,
+/// the first of `enum`/`anyOf`/`oneOf`/`allOf`, `const` as is.
+pub fn sample(schema: &Value) -> Value {
     if let Some(value) = schema.get("const") {
         return value.clone();
     }
