@@ -40,7 +40,7 @@
 //! | `unknown-ids` | before each turn response: a response to id 987654321, an error for id `"ghost-id"`, an `id:null` error; then the real response twice |
 //! | `stderr-flood [MB]` | writes `MB` MiB (default 8) to stderr before answering `initialize`, and 1 MiB per turn |
 //! | `never-answer [METHOD]` | never answers `METHOD` (default `session/list`) |
-//! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written in 1 MiB chunks |
+//! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written in 1 MiB chunks (not copied to subscriptions) |
 //! | `slow-consumer [N] [SIZE]` | `burst` with defaults 2000 x 4096 bytes |
 //! | `tool-callback [NAME]` | every turn calls `tool/execute` `NAME` (default: the first registered or external tool, else `probe_lookup`) with `{"key": <prompt>}` and answers `Tool NAME returned: <content>` |
 //!
