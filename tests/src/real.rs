@@ -43,10 +43,10 @@
 //!    `<source_uuid>/<skill_name>`, so a skill is usable by key only when it
 //!    sits at `.rkat/skills/<source uuid>/<name>/SKILL.md` with the project
 //!    source UUID [`PROJECT_SKILL_SOURCE_UUID`] ([`RealServer::add_skill`]
-//!    does that). A `skill_refs` entry on `turn/start` then prepends
-//!    `<skill id="...">BODY</skill>\n\n` to the user prompt (visible in the
-//!    scripted LLM's echo); no `skills_resolved` event is emitted. An
-//!    unresolvable key is silently ignored (server log only).
+//!    does that). A `skill_refs` entry on `session/create` or `turn/start`
+//!    then prepends `<skill id="...">BODY</skill>\n\n` to the user prompt
+//!    (visible in the scripted LLM's echo); no `skills_resolved` event is
+//!    emitted. An unresolvable key is silently ignored (server log only).
 //! 4. **Comms.** Two plain `keep_alive` sessions with `comms_name` cannot
 //!    talk: the per-session inproc runtime requires peer auth and nothing
 //!    trusts plain sessions, so `comms/peers` is `[]` and a `peer_message`

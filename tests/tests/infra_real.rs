@@ -354,6 +354,15 @@ fn finding_project_skill_is_listed_and_injected() {
         text.contains("SKILL-BODY-MARK"),
         "the skill body is prepended to the prompt: {text}"
     );
+    let created = rpc.turn(
+        "session/create",
+        quiet(json!({"prompt": "Hello", "skill_refs": [key]})),
+    );
+    let text = created.result()["text"].as_str().expect("text");
+    assert!(
+        text.contains("SKILL-BODY-MARK"),
+        "skill_refs on session/create work too: {text}"
+    );
 }
 
 /// Finding 4: two plain keep-alive sessions cannot talk (the session
