@@ -59,10 +59,15 @@
 //! 5. **Mobs.** `mob/create` with a `definition` works offline. `mob/spawn`
 //!    needs the profile's `tools.comms = true`; `mob/member_send` needs
 //!    `external_addressable: true` on the profile. Each spawned member runs a
-//!    kickoff turn (`You have been spawned as '<id>' ...`); a `member_send`
-//!    racing that kickoff was sometimes never run, so wait for the kickoff.
+//!    kickoff turn (`You have been spawned as '<id>' ...`), and `mob/wire`
+//!    makes the wired members run turns of their own (`mob.peer_added` comms
+//!    requests, tool-scope notices). Input (`member_send`, peer messages)
+//!    racing such a turn was sometimes never run: wait until the scripted
+//!    LLM is idle before sending.
 //!    After `mob/wire`, members see each other as peers named
-//!    `<mob>/<profile>/<id>`. System notices reach the LLM as user messages
+//!    `<mob>/<profile>/<id>` and `comms/send` `peer_message` between them
+//!    works (`acked: false`; the receiver's LLM gets `[COMMS MESSAGE from
+//!    <mob>/<profile>/<id>]\n<body>`): that is the way to test comms. System notices reach the LLM as user messages
 //!    starting with `[SYSTEM NOTICE]` (the scripted LLM skips them when
 //!    looking for markers).
 //!

@@ -40,6 +40,19 @@ fn tool_names(request: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Waits until the LLM got no new request for 500 ms (members of a mob run
+/// turns of their own after spawn and wire; 0.5.2 sometimes never runs
+/// input that races such a turn).
+fn settle(llm: &ScriptedLlm) {
+    loop {
+        let before = llm.request_count();
+        std::thread::sleep(Duration::from_millis(500));
+        if llm.request_count() == before {
+            return;
+        }
+    }
+}
+
 fn session_id(result: &Value) -> String {
     result["session_id"]
         .as_str()
@@ -431,7 +444,9 @@ fn finding_comms_between_plain_keep_alive_sessions() {
 
 /// Finding 5: `mob/create` with a definition works offline; spawning needs
 /// `tools.comms = true`, `mob/member_send` needs `external_addressable`;
-/// wired members see each other as `<mob>/<profile>/<id>` peers.
+/// wired members see each other as `<mob>/<profile>/<id>` peers and can
+/// exchange `peer_message`s (the receiver's LLM sees `[COMMS MESSAGE from
+/// <peer>]\n<body>`).
 #[test]
 fn finding_mob_with_definition_offline() {
     let llm = ScriptedLlm::start();
@@ -471,6 +486,13 @@ fn finding_mob_with_definition_offline() {
         json!({"mob_id": "team", "profile": "worker", "meerkat_id": "w2"}),
     )
     .expect("spawn w2");
+    // Input (member_send, peer messages) that races the member's kickoff turn is sometimes never
+    // run by 0.5.2: let the kickoffs finish first.
+    assert!(
+        llm.wait_for_requests(2, Duration::from_secs(20)),
+        "spawned members run a kickoff turn"
+    );
+    rpc.drain_for(Duration::from_millis(500));
     assert_eq!(
         rpc.call(
             "mob/wire",
@@ -483,14 +505,33 @@ fn finding_mob_with_definition_offline() {
         .call("comms/peers", json!({"session_id": session_id(&w1)}))
         .expect("peers");
     assert_eq!(peers["peers"][0]["name"], "team/worker/w2");
-
-    // A member_send that races the member's kickoff turn is sometimes never
-    // run by 0.5.2: let the kickoffs finish first.
-    assert!(
-        llm.wait_for_requests(2, Duration::from_secs(20)),
-        "spawned members run a kickoff turn"
+    settle(&llm);
+    let peer_send = rpc.call(
+        "comms/send",
+        json!({"session_id": session_id(&w1), "kind": "peer_message", "to": "team/worker/w2",
+               "body": "hello w2", "handling_mode": "queue"}),
     );
-    rpc.drain_for(Duration::from_millis(500));
+    assert_eq!(
+        peer_send.expect("peer_message between wired members")["kind"],
+        "peer_message_sent"
+    );
+    let delivered = llm.wait_for_request(Duration::from_secs(20), |b| {
+        b["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .is_some_and(|m| m.to_string().contains("hello w2"))
+    });
+    let delivered = delivered.map(|b| b["messages"].as_array().and_then(|m| m.last().cloned()));
+    let content = delivered
+        .flatten()
+        .map(|m| m["content"].to_string())
+        .unwrap_or_default();
+    assert!(
+        content.contains("[COMMS MESSAGE from team/worker/w1]\\nhello w2"),
+        "{content}"
+    );
+
+    settle(&llm);
     let sent = rpc
         .call(
             "mob/member_send",
