@@ -2,9 +2,11 @@
 //!
 //! (Crate documentation is completed in the proto issue; see DESIGN.md.)
 
+mod launch;
 mod model;
 pub mod rpc;
 
+pub use launch::*;
 pub use model::*;
 
 pub use rpc::{
