@@ -2,7 +2,10 @@
 //!
 //! (Crate documentation is completed in the proto issue; see DESIGN.md.)
 
+mod conn;
 pub mod rpc;
+
+pub use conn::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
 
 pub use rpc::{
     CallError, CloseReason, Diagnostic, EncodeError, ErrorCode, ErrorObject, IncomingId,
