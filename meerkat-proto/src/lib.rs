@@ -7,7 +7,7 @@ mod launch;
 mod model;
 pub mod rpc;
 
-pub use conn::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
+pub use conn::*;
 pub use launch::*;
 pub use model::*;
 

@@ -54,10 +54,10 @@ enum Slot<T> {
 /// buf.finish("done");   // always kept
 ///
 /// assert_eq!(buf.pop(), Some(Popped::Item(1)));
-/// assert!(buf.push(5)); // room again
+/// assert!(!buf.push(5)); // after the end: refused
 /// assert_eq!(buf.pop(), Some(Popped::Item(2)));
 /// assert_eq!(buf.pop(), Some(Popped::Lagged { dropped: 2 }));
-/// assert_eq!(buf.pop(), Some(Popped::End("done"))); // 5 came after the end: ignored
+/// assert_eq!(buf.pop(), Some(Popped::End("done")));
 /// assert_eq!(buf.pop(), None);
 /// ```
 pub struct StreamBuffer<T, E> {
