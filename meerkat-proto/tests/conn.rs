@@ -1,6 +1,6 @@
 //! The `Connection` rules, one test per rule, plus property tests of the
-#![allow(clippy::needless_range_loop)] // Parallel per-session vectors read clearest by index.
 //! routing invariants (DESIGN.md §3).
+#![allow(clippy::needless_range_loop)] // Parallel per-session vectors read clearest by index.
 
 use meerkat_proto::methods::{
     SessionCreate, SessionIdParams, SessionList, SessionStreamOpen, TurnParams, TurnStart,
