@@ -431,8 +431,7 @@ scenario! {
 scenario! {
     fn fake_fifty_sessions_stream_at_once_each_gets_its_own_events() {
         let client = aw!(sdk::MeerkatClient::connect(fake("normal"))).expect("connect");
-        let results = spawn_all!((0..50).collect::<Vec<usize>>(), |i| {
-            let c = client.clone();
+        let results = spawn_all!((0..50).map(|i| (i, client.clone())).collect::<Vec<_>>(), |(i, c)| {
             let session = aw!(c.create_session(format!("session {i}"))).expect("create");
             let mut events = aw!(session.stream(format!("[[chunks 40]] stream number {i} with its own words"))).expect("stream");
             let mut seen = Vec::new();

@@ -7,8 +7,9 @@ use std::fmt;
 pub const DEFAULT_STREAM_BUDGET: usize = 65_536;
 
 /// What [`StreamBuffer::pop`] hands out, in stream order.
+///
+/// Deliberately exhaustive: a stream is items, drop markers and one end.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Popped<T, E> {
     /// The next item.
     Item(T),

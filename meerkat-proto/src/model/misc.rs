@@ -55,11 +55,14 @@ pub struct CommsCommand {
 }
 
 impl CommsCommand {
-    /// An input pushed into the session.
+    /// An input pushed into the session it is sent on. Sets
+    /// `allow_self_session: true`: that is what "push into this session"
+    /// means, and 0.5.2 refuses self-session input without it.
     pub fn input(body: impl Into<String>) -> Self {
         Self {
             kind: "input".into(),
             body: Some(body.into()),
+            allow_self_session: Some(true),
             ..Self::default()
         }
     }
