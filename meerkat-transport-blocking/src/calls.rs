@@ -99,16 +99,16 @@ impl MeerkatClient {
                 opts = opts.deadline(now + t);
             }
             let params = [def];
-            match core.conn.request::<methods::ToolsRegister>(&params[..], opts) {
+            match core
+                .conn
+                .request::<methods::ToolsRegister>(&params[..], opts)
+            {
                 Ok(id) => core.track_call(id, "tools/register", reply),
                 Err(e) => {
                     let _ = reply.try_send(Err(Error::InvalidArgs(e.to_string())));
                 }
             }
         })?;
-        answer
-            .recv()
-            .unwrap_or(Err(Error::NotConnected))
-            .map(drop)
+        answer.recv().unwrap_or(Err(Error::NotConnected)).map(drop)
     }
 }

@@ -27,6 +27,10 @@ pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// How long the handshake may take when no request timeout is set.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A stream's request id, its shared buffer, and (for subscriptions) the
+/// raw open result.
+pub(crate) type OpenedStream = (RequestId, Arc<StreamShared>, Option<Box<RawValue>>);
+
 /// A connection to one `rkat-rpc` child process.
 ///
 /// Cheap to clone (`Arc` inside), `Send + Sync`: many threads may run turns
@@ -247,7 +251,11 @@ impl MeerkatClient {
 
     /// [`request`](Self::request) with an explicit timeout (`None`: wait for
     /// as long as the connection lives).
-    pub(crate) fn call<M, P>(&self, params: P, timeout: Option<Duration>) -> Result<M::Output, Error>
+    pub(crate) fn call<M, P>(
+        &self,
+        params: P,
+        timeout: Option<Duration>,
+    ) -> Result<M::Output, Error>
     where
         M: Method + 'static,
         P: Borrow<M::Params> + Send + 'static,
@@ -302,7 +310,7 @@ impl MeerkatClient {
         &self,
         params: P,
         subscription: bool,
-    ) -> Result<(RequestId, Arc<StreamShared>, Option<Box<RawValue>>), Error>
+    ) -> Result<OpenedStream, Error>
     where
         M: Method + 'static,
         P: Borrow<M::Params> + Send + 'static,

@@ -22,7 +22,8 @@ use std::time::Instant;
 
 use meerkat_proto::rpc::CallError;
 use meerkat_proto::{
-    CloseReason, Connection, Dialect, Output, RequestId, ServerInfo, StreamEnd, StreamItem, Transmit,
+    CloseReason, Connection, Dialect, Output, RequestId, ServerInfo, StreamEnd, StreamItem,
+    Transmit,
 };
 use serde_json::value::RawValue;
 
@@ -139,11 +140,6 @@ impl Core {
                 message: other.to_string(),
             },
         }
-    }
-
-    /// Whether the connection is closed (no new request can succeed).
-    pub(crate) fn is_closed(&self) -> bool {
-        self.close_reason.is_some() || self.conn.is_closed()
     }
 }
 

@@ -297,9 +297,7 @@ impl EventSubscription {
         let result = match self.kind {
             SubscriptionKind::Session => self
                 .client
-                .request::<methods::SessionStreamClose, _>(methods::StreamIdParams::new(
-                    stream_id,
-                ))
+                .request::<methods::SessionStreamClose, _>(methods::StreamIdParams::new(stream_id))
                 .map(drop),
             SubscriptionKind::Mob => self
                 .client
@@ -351,9 +349,9 @@ impl Drop for EventSubscription {
                 let params = methods::StreamIdParams::new(stream_id);
                 let opts = meerkat_proto::RequestOptions::new(std::time::Instant::now());
                 let _ = match kind {
-                    SubscriptionKind::Session => {
-                        core.conn.request::<methods::SessionStreamClose>(&params, opts)
-                    }
+                    SubscriptionKind::Session => core
+                        .conn
+                        .request::<methods::SessionStreamClose>(&params, opts),
                     SubscriptionKind::Mob => {
                         core.conn.request::<methods::MobStreamClose>(&params, opts)
                     }

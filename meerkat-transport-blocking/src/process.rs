@@ -77,7 +77,9 @@ impl StderrTail {
         } else {
             0
         };
-        String::from_utf8_lossy(&bytes[start..]).trim_end().to_owned()
+        String::from_utf8_lossy(&bytes[start..])
+            .trim_end()
+            .to_owned()
     }
 }
 

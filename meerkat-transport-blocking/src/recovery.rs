@@ -41,7 +41,9 @@ pub(crate) fn after_failed_turn(client: &MeerkatClient, session_id: &str, err: &
                 tracing::debug!(attempt, "runtime reset");
                 return;
             }
-            Err(Error::Rpc(e)) if is_runtime_not_ready(&ErrorObject::new(e.code, e.message.clone())) => {
+            Err(Error::Rpc(e))
+                if is_runtime_not_ready(&ErrorObject::new(e.code, e.message.clone())) =>
+            {
                 thread::sleep(RESET_PAUSE);
             }
             Err(e) => {

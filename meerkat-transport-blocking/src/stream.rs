@@ -108,7 +108,9 @@ impl StreamShared {
             if let Some(popped) = state.buffer.pop() {
                 return Some(match popped {
                     Popped::Item(Item::Event(envelope)) => Next::Event(envelope),
-                    Popped::Item(Item::Lost(missing)) => Next::Signal(Event::EventsLost { missing }),
+                    Popped::Item(Item::Lost(missing)) => {
+                        Next::Signal(Event::EventsLost { missing })
+                    }
                     Popped::Lagged { dropped } => Next::Signal(Event::Lagged { dropped }),
                     Popped::End(end) => Next::End(end),
                 });

@@ -166,11 +166,7 @@ scenario! {
     fn real_example_multimodal_prompt() {
         let (llm, server) = real();
         let client = aw!(sdk::MeerkatClient::connect(server.connect_options())).expect("connect");
-        let png = {
-            // The same bytes, through the encoding helper.
-            let b64 = sdk::ContentBlock::image("image/png", PNG_1X1);
-            b64
-        };
+        let png = sdk::ContentBlock::image("image/png", PNG_1X1);
         let session = aw!(client.create_session(quiet(vec![
             sdk::ContentBlock::text("What do you see in this image?"),
             png,
