@@ -145,10 +145,12 @@ mod conn;
 mod launch;
 mod model;
 pub mod rpc;
+mod sdk_error;
 
 pub use conn::*;
 pub use launch::*;
 pub use model::*;
+pub use sdk_error::Error;
 
 pub use rpc::{
     CallError, CloseReason, Diagnostic, EncodeError, ErrorCode, ErrorObject, IncomingId,

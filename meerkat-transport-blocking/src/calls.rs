@@ -9,8 +9,8 @@ use meerkat_proto::{ConfigEnvelope, RequestOptions, SkillInfo, ToolDef, ToolOutp
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
 use crate::tools;
+use meerkat_proto::Error;
 
 impl MeerkatClient {
     /// Reads the runtime configuration.

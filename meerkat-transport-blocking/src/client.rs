@@ -15,11 +15,11 @@ use meerkat_proto::{
 use serde_json::value::RawValue;
 
 use crate::driver::{Core, Driver, Input};
-use crate::error::Error;
 use crate::pipes::{ByteBudget, spawn_reader, spawn_writer};
 use crate::process::Process;
 use crate::stream::StreamShared;
 use crate::tools::Tools;
+use meerkat_proto::Error;
 
 /// How long `close` waits after SIGTERM before SIGKILL.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);

@@ -27,10 +27,10 @@ use meerkat_proto::{
 };
 use serde_json::value::RawValue;
 
-use crate::error::Error;
 use crate::pipes::ByteBudget;
 use crate::stream::StreamShared;
 use crate::tools::Tools;
+use meerkat_proto::Error;
 
 /// A command: a closure the driver runs on its [`Core`].
 pub(crate) type Command = Box<dyn FnOnce(&mut Core) + Send>;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use meerkat_proto::{Event, EventEnvelope, RequestId, RunResult, methods};
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
 use crate::recovery;
 use crate::session::Session;
 use crate::stream::{Next, StreamShared};
+use meerkat_proto::Error;
 
 /// The typed events of one turn, then its [`RunResult`].
 ///

@@ -9,8 +9,8 @@ use meerkat_proto::{
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
 use crate::events::{EventSubscription, SubscriptionKind};
+use meerkat_proto::Error;
 
 impl MeerkatClient {
     /// Creates a mob from a prefab or a definition.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use meerkat_proto::{CallError, ErrorObject, is_runtime_not_ready, methods, needs_runtime_reset};
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
+use meerkat_proto::Error;
 
 /// How often `runtime/reset` is tried while the runtime is not ready.
 const RESET_TRIES: u32 = 50;

@@ -10,9 +10,9 @@ use meerkat_proto::{
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
 use crate::events::{EventStream, EventSubscription, SubscriptionKind};
 use crate::recovery;
+use meerkat_proto::Error;
 
 impl MeerkatClient {
     /// Creates a session and runs its first turn.

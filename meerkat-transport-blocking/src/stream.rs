@@ -12,7 +12,7 @@ use meerkat_proto::{Event, EventEnvelope, Popped, StreamBuffer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::error::Error;
+use meerkat_proto::Error;
 
 /// How a stream ended, as the driver saw it.
 pub(crate) type End = Result<Option<Box<RawValue>>, Error>;
