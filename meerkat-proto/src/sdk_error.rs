@@ -54,7 +54,7 @@ pub enum Error {
     /// The client is not connected (the handshake has not completed).
     #[error("not connected")]
     NotConnected,
-    /// [`close`](crate::MeerkatClient::close) was called on this client.
+    /// `MeerkatClient::close` was called on this client.
     #[error("the client was closed")]
     Closed,
     /// The connection to the server ended without `close` being called: the

@@ -238,7 +238,7 @@ impl MeerkatClient {
     /// use meerkat_transport_blocking::{ConnectOptions, MeerkatClient, methods};
     ///
     /// let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let sessions = client.request::<methods::SessionList, _>(Default::default())?;
+    /// let sessions = client.request::<methods::SessionList, _>(methods::ListParams::default())?;
     /// # Ok::<(), meerkat_transport_blocking::Error>(())
     /// ```
     pub fn request<M, P>(&self, params: P) -> Result<M::Output, Error>

@@ -408,7 +408,7 @@ scenario! {
         .expect("register");
         aw!(client.register_tool(
             sdk::ToolDef::new("reenter", "Calls the client"),
-            handler!(|_args| {
+            handler!([inner] |_args| {
                 let c = inner.clone();
                 let n = aw!(c.list_sessions()).map_err(|e| e.to_string())?.len();
                 Ok::<_, String>(sdk::ToolOutput::text(format!("{n} sessions")))

@@ -347,7 +347,7 @@ scenario! {
         let counter = std::sync::Arc::clone(&calls);
         aw!(client.register_tool(
             sdk::ToolDef::new("lookup", "Looks up a key").input_schema(json!({"type":"object","properties":{"key":{"type":"string"}}})),
-            handler!(|args| {
+            handler!([counter] |args| {
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Ok::<_, String>(sdk::ToolOutput::text(format!("value of {}", args["key"].as_str().unwrap_or("?"))))
             })

@@ -42,8 +42,12 @@ macro_rules! spawn_all {
     }};
 }
 
-/// A callback tool handler.
+/// A callback tool handler; `[a, b]` names captures (cloned per call in
+/// the tokio twin, borrowed here).
 macro_rules! handler {
+    ([$($cap:ident),*] |$a:pat_param| $body:block) => {
+        move |$a: Value| $body
+    };
     (|$a:pat_param| $body:block) => {
         move |$a: Value| $body
     };
