@@ -142,6 +142,7 @@
 //! method types: transports do not change.
 
 mod conn;
+pub mod dispatch;
 mod launch;
 mod model;
 pub mod rpc;

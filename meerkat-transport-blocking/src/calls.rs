@@ -99,15 +99,11 @@ impl MeerkatClient {
                 opts = opts.deadline(now + t);
             }
             let params = [def];
-            match core
-                .conn
-                .request::<methods::ToolsRegister>(&params[..], opts)
-            {
-                Ok(id) => core.track_call(id, "tools/register", reply),
-                Err(e) => {
-                    let _ = reply.try_send(Err(Error::InvalidArgs(e.to_string())));
-                }
-            }
+            let reply = Box::new(move |result| {
+                let _ = reply.try_send(result);
+            });
+            core.dispatch
+                .call::<methods::ToolsRegister>(&mut core.conn, &params[..], opts, reply);
         })?;
         answer.recv().unwrap_or(Err(Error::NotConnected)).map(drop)
     }

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use meerkat_proto::dispatch::{ReadyReply, Reply};
 use meerkat_proto::{
     Capability, ConnectOptions, Connection, ConnectionConfig, Dialect, Method, RequestId,
-    RequestOptions, ServerInfo, UsageError,
+    RequestOptions, ServerInfo,
 };
 use serde_json::value::RawValue;
 
@@ -131,7 +132,10 @@ impl MeerkatClient {
         conn.start_handshake(Some(Instant::now() + connect_timeout));
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let tools = Tools::new(tx.clone());
-        let driver = Driver::new(conn, rx, frames_tx, budget, tools, ready_tx, process.pid());
+        let ready: ReadyReply = Box::new(move |result| {
+            let _ = ready_tx.try_send(result);
+        });
+        let driver = Driver::new(conn, rx, frames_tx, budget, tools, ready, process.pid());
         let driver = thread::Builder::new()
             .name("meerkat-driver".into())
             .spawn(move || driver.run());
@@ -286,17 +290,16 @@ impl MeerkatClient {
         let now = Instant::now();
         let deadline = timeout.map(|t| now + t);
         self.command(move |core| {
-            let name = M::name(core.conn.dialect()).unwrap_or("?");
             let mut opts = RequestOptions::new(now);
             if let Some(at) = deadline {
                 opts = opts.deadline(at);
             }
-            match core.conn.request::<M>(params.borrow(), opts) {
-                Ok(id) => core.track_call(id, name, reply),
-                Err(e) => {
-                    let _ = reply.try_send(Err(usage_error(core, e)));
-                }
-            }
+            let reply = Box::new(move |result| {
+                // NB: one-slot channel, one send: never blocks.
+                let _ = reply.try_send(result);
+            });
+            core.dispatch
+                .call::<M>(&mut core.conn, params.borrow(), opts, reply);
         })?;
         answer.recv().unwrap_or_else(|_| Err(self.gone()))
     }
@@ -315,7 +318,7 @@ impl MeerkatClient {
         M: Method + 'static,
         P: Borrow<M::Params> + Send + 'static,
     {
-        let shared = Arc::new(StreamShared::new(
+        let shared = Arc::new(crate::stream::new_stream(
             self.inner.stream_budget,
             M::name(&self.inner.dialect).unwrap_or("?"),
         ));
@@ -328,23 +331,23 @@ impl MeerkatClient {
             .map(|t| now + t);
         let stream = Arc::clone(&shared);
         self.command(move |core| {
-            let name = M::name(core.conn.dialect()).unwrap_or("?");
             let mut opts = RequestOptions::new(now).stream(!subscription);
             if let Some(at) = deadline {
                 opts = opts.deadline(at);
             }
-            match core.conn.request::<M>(params.borrow(), opts) {
-                Ok(id) => {
-                    core.track_stream(id, stream);
-                    if subscription {
-                        core.track_call(id, name, reply);
-                    }
-                    let _ = ack.try_send(Ok(id));
-                }
-                Err(e) => {
-                    let _ = ack.try_send(Err(usage_error(core, e)));
-                }
-            }
+            let reply: Option<Reply> = subscription.then(|| {
+                Box::new(move |result| {
+                    let _ = reply.try_send(result);
+                }) as Reply
+            });
+            let opened = core.dispatch.open_stream::<M>(
+                &mut core.conn,
+                params.borrow(),
+                opts,
+                stream,
+                reply,
+            );
+            let _ = ack.try_send(opened);
         })?;
         let id = acked.recv().unwrap_or_else(|_| Err(self.gone()))?;
         let opened = if subscription {
@@ -363,7 +366,7 @@ impl MeerkatClient {
 
     /// Forgets a stream whose consumer went away (best effort, never waits).
     pub(crate) fn forget_stream(&self, id: RequestId) {
-        let _ = self.command(move |core: &mut Core| core.drop_stream(id));
+        let _ = self.command(move |core: &mut Core| core.dispatch.drop_stream(&mut core.conn, id));
     }
 
     /// Sends a command to the driver.
@@ -402,19 +405,6 @@ impl MeerkatClient {
     /// The dialect chosen at the handshake.
     pub(crate) fn dialect(&self) -> &Dialect {
         &self.inner.dialect
-    }
-}
-
-/// Maps a refused request to this crate's error.
-fn usage_error(core: &Core, err: UsageError) -> Error {
-    match err {
-        UsageError::Closed => core.closed_error(),
-        UsageError::Unsupported { method, reason } => Error::CapabilityUnavailable {
-            capability: format!("{method} ({reason})"),
-        },
-        UsageError::InvalidArgs(msg) => Error::InvalidArgs(msg),
-        UsageError::Encode(e) => Error::InvalidArgs(e.to_string()),
-        other => Error::InvalidArgs(other.to_string()),
     }
 }
 

@@ -109,15 +109,11 @@ impl MeerkatClient {
                 opts = opts.deadline(now + t);
             }
             let params = [def];
-            match core
-                .conn
-                .request::<methods::ToolsRegister>(&params[..], opts)
-            {
-                Ok(id) => core.track_call(id, "tools/register", reply),
-                Err(e) => {
-                    let _ = reply.send(Err(Error::InvalidArgs(e.to_string())));
-                }
-            }
+            let reply = Box::new(move |result| {
+                let _ = reply.send(result);
+            });
+            core.dispatch
+                .call::<methods::ToolsRegister>(&mut core.conn, &params[..], opts, reply);
         })?;
         answer.await.unwrap_or(Err(Error::NotConnected)).map(drop)
     }

@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use meerkat_proto::dispatch::{ReadyReply, Reply};
 use meerkat_proto::{
     Capability, ConnectOptions, Connection, ConnectionConfig, Dialect, Error, Method, RequestId,
-    RequestOptions, ServerInfo, UsageError,
+    RequestOptions, ServerInfo,
 };
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
@@ -128,9 +129,12 @@ impl MeerkatClient {
             Instant::now() + DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout),
         ));
         let (ready_tx, ready_rx) = oneshot::channel();
+        let ready: ReadyReply = Box::new(move |result| {
+            let _ = ready_tx.send(result);
+        });
         let tools = Tools::new(tx.clone());
         let pid = process.pid();
-        let driver = Driver::new(conn, rx, reader_rx, frames_tx, tools, ready_tx, pid);
+        let driver = Driver::new(conn, rx, reader_rx, frames_tx, tools, ready, pid);
         let driver = tokio::spawn(
             driver
                 .run()
@@ -302,17 +306,15 @@ impl MeerkatClient {
         let now = Instant::now();
         let deadline = timeout.map(|t| now + t);
         self.command(move |core| {
-            let name = M::name(core.conn.dialect()).unwrap_or("?");
             let mut opts = RequestOptions::new(now);
             if let Some(at) = deadline {
                 opts = opts.deadline(at);
             }
-            match core.conn.request::<M>(params.borrow(), opts) {
-                Ok(id) => core.track_call(id, name, reply),
-                Err(e) => {
-                    let _ = reply.send(Err(usage_error(core, e)));
-                }
-            }
+            let reply = Box::new(move |result| {
+                let _ = reply.send(result);
+            });
+            core.dispatch
+                .call::<M>(&mut core.conn, params.borrow(), opts, reply);
         })?;
         answer.await.unwrap_or_else(|_| Err(self.gone()))
     }
@@ -331,7 +333,7 @@ impl MeerkatClient {
         M: Method + 'static,
         P: Borrow<M::Params> + Send + 'static,
     {
-        let shared = Arc::new(StreamShared::new(
+        let shared = Arc::new(crate::stream::new_stream(
             self.inner.stream_budget,
             M::name(&self.inner.dialect).unwrap_or("?"),
         ));
@@ -344,23 +346,23 @@ impl MeerkatClient {
             .map(|t| now + t);
         let stream = Arc::clone(&shared);
         self.command(move |core| {
-            let name = M::name(core.conn.dialect()).unwrap_or("?");
             let mut opts = RequestOptions::new(now).stream(!subscription);
             if let Some(at) = deadline {
                 opts = opts.deadline(at);
             }
-            match core.conn.request::<M>(params.borrow(), opts) {
-                Ok(id) => {
-                    core.track_stream(id, stream);
-                    if subscription {
-                        core.track_call(id, name, reply);
-                    }
-                    let _ = ack.send(Ok(id));
-                }
-                Err(e) => {
-                    let _ = ack.send(Err(usage_error(core, e)));
-                }
-            }
+            let reply: Option<Reply> = subscription.then(|| {
+                Box::new(move |result| {
+                    let _ = reply.send(result);
+                }) as Reply
+            });
+            let opened = core.dispatch.open_stream::<M>(
+                &mut core.conn,
+                params.borrow(),
+                opts,
+                stream,
+                reply,
+            );
+            let _ = ack.send(opened);
         })?;
         let id = acked.await.unwrap_or_else(|_| Err(self.gone()))?;
         let opened = if subscription {
@@ -379,7 +381,7 @@ impl MeerkatClient {
 
     /// Forgets a stream whose consumer went away (best effort, never waits).
     pub(crate) fn forget_stream(&self, id: RequestId) {
-        let _ = self.command(move |core: &mut Core| core.drop_stream(id));
+        let _ = self.command(move |core: &mut Core| core.dispatch.drop_stream(&mut core.conn, id));
     }
 
     /// Sends a command to the driver.
@@ -414,19 +416,6 @@ impl MeerkatClient {
     /// The dialect chosen at the handshake.
     pub(crate) fn dialect(&self) -> &Dialect {
         &self.inner.dialect
-    }
-}
-
-/// Maps a refused request to the SDK's error.
-fn usage_error(core: &Core, err: UsageError) -> Error {
-    match err {
-        UsageError::Closed => core.closed_error(),
-        UsageError::Unsupported { method, reason } => Error::CapabilityUnavailable {
-            capability: format!("{method} ({reason})"),
-        },
-        UsageError::InvalidArgs(msg) => Error::InvalidArgs(msg),
-        UsageError::Encode(e) => Error::InvalidArgs(e.to_string()),
-        other => Error::InvalidArgs(other.to_string()),
     }
 }
 

@@ -13,7 +13,8 @@ use meerkat_proto::{Error, Event, EventEnvelope, RequestId, RunResult, methods};
 use crate::client::MeerkatClient;
 use crate::recovery;
 use crate::session::Session;
-use crate::stream::{End, Next, StreamShared};
+use crate::stream::{self, StreamShared};
+use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
 
 /// The typed events of one turn, then its [`RunResult`].
 ///
@@ -168,14 +169,11 @@ impl EventStream {
     }
 
     fn on_end(&mut self, end: End) -> Option<Result<Event, Error>> {
-        let raw = match end {
-            Ok(Some(raw)) => raw,
-            Ok(None) => {
-                self.state = StreamState::Failed;
-                return Some(Err(Error::InvalidResponse {
-                    method: self.shared.method().to_owned(),
-                    message: "the turn ended without a response".into(),
-                }));
+        match turn_result(end, self.shared.method(), self.client.dialect()) {
+            Ok(result) => {
+                self.session_id = Some(result.session_id.clone());
+                self.state = StreamState::Done(Box::new(result));
+                None
             }
             Err(err) => {
                 if let Some(session_id) = &self.session_id
@@ -185,17 +183,6 @@ impl EventStream {
                     self.state = StreamState::Recovering(Box::pin(reset), Some(err));
                     return None;
                 }
-                self.state = StreamState::Failed;
-                return Some(Err(err));
-            }
-        };
-        match self.client.decode::<methods::TurnStart>(&raw) {
-            Ok(result) => {
-                self.session_id = Some(result.session_id.clone());
-                self.state = StreamState::Done(Box::new(result));
-                None
-            }
-            Err(err) => {
                 self.state = StreamState::Failed;
                 Some(Err(err))
             }
@@ -221,7 +208,7 @@ impl Stream for EventStream {
                 }
                 StreamState::Running => {}
             }
-            let next = match this.shared.poll_next(cx) {
+            let next = match stream::poll_next(&this.shared, cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     this.state = StreamState::Failed;
@@ -368,7 +355,7 @@ impl Stream for EventSubscription {
         if self.done {
             return Poll::Ready(None);
         }
-        let next = match self.shared.poll_next(cx) {
+        let next = match stream::poll_next(&self.shared, cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => {
                 self.done = true;
@@ -376,22 +363,8 @@ impl Stream for EventSubscription {
             }
             Poll::Ready(Some(next)) => next,
         };
-        Poll::Ready(match next {
-            Next::Event(envelope) => Some(Ok(*envelope)),
-            Next::Signal(event) => {
-                let mut envelope = EventEnvelope::default();
-                envelope.event = event;
-                Some(Ok(envelope))
-            }
-            Next::End(Ok(_)) => {
-                self.done = true;
-                None
-            }
-            Next::End(Err(err)) => {
-                self.done = true;
-                Some(Err(err))
-            }
-        })
+        self.done = matches!(next, Next::End(_));
+        Poll::Ready(subscription_item(next))
     }
 }
 

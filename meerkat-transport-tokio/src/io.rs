@@ -10,8 +10,8 @@ use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::driver::ExitInfo;
 use crate::process::Process;
+use meerkat_proto::dispatch::ExitInfo;
 
 /// Bytes read per chunk.
 const READ_CHUNK: usize = 64 * 1024;
@@ -61,10 +61,7 @@ pub(crate) fn spawn_reader(
         let deadline = Instant::now() + EXIT_GRACE;
         let status = process.wait_until(deadline).await;
         process.stderr().wait_finished(deadline).await;
-        let info = ExitInfo {
-            exit_status: status.map(|s| s.to_string()),
-            stderr_tail: process.stderr().text(),
-        };
+        let info = ExitInfo::new(status.map(|s| s.to_string()), process.stderr().text());
         let _ = tx.send(FromReader::Eof(info)).await;
     });
 }
