@@ -1,7 +1,6 @@
 //! [`MeerkatClient`]: the cloneable handle, connect and close.
 
 use std::borrow::Borrow;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -98,17 +97,10 @@ impl MeerkatClient {
     /// # Ok::<(), meerkat_transport_blocking::Error>(())
     /// ```
     pub fn connect(options: ConnectOptions) -> Result<Self, Error> {
-        let launch = crate::launch::command(&options)?;
-        Self::connect_command(launch, &options)
-    }
-
-    /// Connects over an already built command (binary, arguments, env).
-    fn connect_command(mut command: Command, options: &ConnectOptions) -> Result<Self, Error> {
         let span = tracing::debug_span!("meerkat_connect");
         let _span = span.enter();
-        let program = command.get_program().to_string_lossy().into_owned();
-        let spawned = Process::spawn(std::mem::replace(&mut command, Command::new("")))
-            .map_err(|e| crate::launch::spawn_error(e, &program))?;
+        let (plan, command) = crate::launch::command(&options)?;
+        let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
         let process = spawned.process;
         let (tx, rx) = mpsc::channel();
         let (frames_tx, frames_rx) = mpsc::channel();

@@ -108,14 +108,8 @@ impl MeerkatClient {
     }
 
     async fn connect_inner(options: ConnectOptions) -> Result<Self, Error> {
-        let command = crate::launch::command(&options)?;
-        let program = command
-            .as_std()
-            .get_program()
-            .to_string_lossy()
-            .into_owned();
-        let spawned =
-            Process::spawn(command).map_err(|e| crate::launch::spawn_error(e, &program))?;
+        let (plan, command) = crate::launch::command(&options)?;
+        let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
         let process = spawned.process;
         let (tx, rx) = mpsc::unbounded_channel();
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();

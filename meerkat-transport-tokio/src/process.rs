@@ -4,7 +4,7 @@
 //! signalled while the child is unreaped (we hold its [`Child`] and
 //! `try_wait` has not returned a status), so it cannot be another process's.
 
-use std::collections::VecDeque;
+use meerkat_proto::dispatch::TailBuffer;
 use std::io;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,14 +24,14 @@ const WAIT_POLL: Duration = Duration::from_millis(10);
 /// The last [`STDERR_TAIL_BYTES`] of the child's stderr, filled by a task.
 #[derive(Debug)]
 pub(crate) struct StderrTail {
-    bytes: Mutex<VecDeque<u8>>,
+    bytes: Mutex<TailBuffer>,
     finished: watch::Sender<bool>,
 }
 
 impl Default for StderrTail {
     fn default() -> Self {
         Self {
-            bytes: Mutex::new(VecDeque::new()),
+            bytes: Mutex::new(TailBuffer::new(STDERR_TAIL_BYTES)),
             finished: watch::Sender::new(false),
         }
     }
@@ -41,10 +41,7 @@ impl StderrTail {
     /// Appends a chunk, dropping the oldest bytes beyond the budget.
     fn push(&self, chunk: &[u8]) {
         let mut bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
-        let chunk = &chunk[chunk.len().saturating_sub(STDERR_TAIL_BYTES)..];
-        let overflow = (bytes.len() + chunk.len()).saturating_sub(STDERR_TAIL_BYTES);
-        bytes.drain(..overflow);
-        bytes.extend(chunk);
+        bytes.push(chunk);
     }
 
     /// Waits until stderr reached EOF or `deadline` passed.
@@ -55,18 +52,10 @@ impl StderrTail {
 
     /// The kept bytes, lossily decoded, from a line start when cut.
     pub(crate) fn text(&self) -> String {
-        let bytes: Vec<u8> = {
-            let kept = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
-            kept.iter().copied().collect()
-        };
-        let start = if bytes.len() >= STDERR_TAIL_BYTES {
-            bytes.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1)
-        } else {
-            0
-        };
-        String::from_utf8_lossy(&bytes[start..])
-            .trim_end()
-            .to_owned()
+        self.bytes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .text()
     }
 }
 
