@@ -467,6 +467,28 @@ scenario! {
 }
 
 scenario! {
+    fn fake_a_slow_consumer_gets_a_lag_signal_and_bounded_memory() {
+        // 5,000 events against a 100-event budget, read slowly.
+        let client = aw!(sdk::MeerkatClient::connect(fake("burst 5000 8").stream_budget(100))).expect("connect");
+        let session = aw!(client.create_session("x")).expect("create");
+        let mut events = aw!(session.stream("slow reader")).expect("stream");
+        // Let the whole burst arrive before reading anything.
+        pause!(Duration::from_millis(500));
+        let (mut delivered, mut dropped) = (0u64, 0u64);
+        while let Some(e) = aw!(events.next()) {
+            match e.expect("event") {
+                sdk::Event::Lagged { dropped: n } => dropped += n,
+                _ => delivered += 1,
+            }
+        }
+        assert!(dropped > 0, "the consumer was told it fell behind");
+        assert!(delivered <= 101, "at most the budget was held: {delivered}");
+        assert!(events.result().is_some(), "the end is never dropped");
+        aw!(client.close()).expect("close");
+    }
+}
+
+scenario! {
     fn fake_v050_dialect_uses_mob_send() {
         let (options, _dir, trace) = traced("v050");
         let client = aw!(sdk::MeerkatClient::connect(options)).expect("connect");
@@ -524,6 +546,18 @@ scenario! {
         let mut session = aw!(client.create_session("one")).expect("create");
         aw!(session.turn("two")).expect("turn");
         aw!(session.turn_with("three", sdk::TurnOptions::new().model("claude-sonnet-4-5").additional_instructions(vec!["short".to_owned()]))).expect("turn with");
+        let every_turn_option = sdk::TurnOptions::new()
+            .skill_refs(vec![sdk::SkillRef::from(sdk::SkillKey::new("0190e0a0-0000-7000-8000-000000000001", "email"))])
+            .skill_references(vec!["legacy/skill".to_owned()])
+            .model("claude-sonnet-4-5")
+            .provider("anthropic")
+            .provider_params(json!({"temperature": 0}))
+            .additional_instructions(vec!["be terse".to_owned()])
+            .keep_alive(false);
+        aw!(session.turn_with("all turn options", every_turn_option)).expect("all turn options");
+        aw!(session.invoke_skill(sdk::SkillKey::new("0190e0a0-0000-7000-8000-000000000001", "email"), "draft it")).expect("skill");
+        aw!(aw!(session.stream_with("streamed with options", sdk::TurnOptions::new().model("claude-sonnet-4-5"))).expect("stream").collect()).expect("collect");
+        aw!(aw!(client.create_session_streaming("created streaming")).expect("stream").collect()).expect("collect");
         aw!(aw!(session.stream("four")).expect("stream").collect()).expect("collect");
         aw!(session.history(0, Some(10))).expect("history");
         aw!(client.list_sessions()).expect("list");
@@ -561,7 +595,7 @@ scenario! {
     fn requests_every_mob_method() {
         let (options, _dir, trace) = traced("normal");
         let client = aw!(sdk::MeerkatClient::connect(options)).expect("connect");
-        let mob = aw!(client.create_mob(sdk::MobSpec::definition(json!({"id":"team","profiles":{"worker":{"model":"claude-sonnet-4-5"}}})))).expect("create");
+        let mob = aw!(client.create_mob(sdk::MobSpec::definition(json!({"id":"team","profiles":{"worker":{"model":"claude-sonnet-4-5"}},"flows":{"review":{"steps":{}}}})))).expect("create");
         aw!(client.list_mobs()).expect("list");
         aw!(mob.status()).expect("status");
         aw!(mob.spawn(sdk::SpawnSpec::new("worker", "w1"))).expect("spawn");
@@ -572,7 +606,10 @@ scenario! {
         aw!(mob.unwire("w1", "w2")).expect("unwire");
         aw!(mob.respawn("w2")).expect("respawn");
         aw!(mob.retire("w2")).expect("retire");
-        aw!(mob.flows()).expect("flows");
+        assert_eq!(aw!(mob.flows()).expect("flows"), vec!["review".to_owned()]);
+        let run_id = aw!(mob.run_flow("review", json!({"pr": 7}))).expect("run flow");
+        assert!(aw!(mob.flow_status(&run_id)).expect("flow status").is_some());
+        aw!(mob.cancel_flow(&run_id)).expect("cancel flow");
         let sub = aw!(mob.subscribe_events()).expect("subscribe");
         aw!(sub.close()).expect("close sub");
         let sub = aw!(mob.subscribe_member_events("w1")).expect("subscribe member");
