@@ -4,7 +4,7 @@ use super::config::{ConnectionConfig, RequestOptions};
 use super::output::{Output, StreamEnd, StreamItem};
 use crate::model::{
     Dialect, Event, EventEnvelope, Method, Route, SDK_CONTRACT_VERSION, ServerInfo, ToolCall,
-    ToolOutput, UsageError, decode_session_event, decode_stream_end, decode_stream_event,
+    ToolOutput, UsageError, decode_session_event_fast, decode_stream_end, decode_stream_event,
 };
 use crate::rpc::{
     self, CallError, CloseReason, Diagnostic, ErrorCode, ErrorObject, IncomingId, RequestId,
@@ -687,8 +687,8 @@ impl Connection {
             return;
         };
         match method {
-            "session/event" => match decode_session_event(&params) {
-                Ok((session, envelope)) => self.on_session_event(session, envelope),
+            "session/event" => match decode_session_event_fast(&params) {
+                Ok((session, envelope)) => self.on_session_event(&session, envelope),
                 Err(e) => self.invalid(e),
             },
             "session/stream_event" | "mob/stream_event" => match decode_stream_event(&params) {
@@ -733,14 +733,22 @@ impl Connection {
         }
     }
 
-    fn on_session_event(&mut self, session: String, envelope: EventEnvelope) {
+    fn on_session_event(&mut self, session: &str, envelope: EventEnvelope) {
         // Seq gap, per session, from every event.
         let seq = envelope.seq;
         let mut lost = None;
         if seq != 0 {
-            match self.last_seq.insert(session.clone(), seq) {
+            // NB: get_mut first: no key allocation per event.
+            let previous = match self.last_seq.get_mut(session) {
+                Some(last) => Some(std::mem::replace(last, seq)),
+                None => {
+                    self.last_seq.insert(session.to_owned(), seq);
+                    None
+                }
+            };
+            match previous {
                 Some(last) if seq > last + 1 => lost = Some((last + 1, seq)),
-                None if seq > 1 && !self.known_sessions.contains(&session) => {
+                None if seq > 1 && !self.known_sessions.contains(session) => {
                     // A new session's events start at 1.
                     lost = Some((1, seq));
                 }
@@ -752,20 +760,22 @@ impl Connection {
             received_seq,
         });
 
-        if self.known_sessions.contains(&session) || self.unbound_creates.is_empty() {
-            self.known_sessions.insert(session.clone());
-            self.deliver_session_event(&session, lost_item, envelope);
+        if self.known_sessions.contains(session) || self.unbound_creates.is_empty() {
+            if !self.known_sessions.contains(session) {
+                self.known_sessions.insert(session.to_owned());
+            }
+            self.deliver_session_event(session, lost_item, envelope);
             return;
         }
 
         // A session first seen while creates are unbound: bind it to one.
-        let buffered = self.unbound_events.contains_key(&session);
+        let buffered = self.unbound_events.contains_key(session);
         if !buffered && let Some(create) = self.create_for_first_event(&envelope.event) {
-            self.bind_create(create, session.clone());
-            self.deliver_session_event(&session, lost_item, envelope);
+            self.bind_create(create, session.to_owned());
+            self.deliver_session_event(session, lost_item, envelope);
             return;
         }
-        self.buffer_unbound(session, lost_item, envelope, seq);
+        self.buffer_unbound(session.to_owned(), lost_item, envelope, seq);
         self.resolve_unbound();
     }
 

@@ -125,6 +125,53 @@ pub fn decode_session_event(params: &RawValue) -> Result<(String, EventEnvelope)
     Ok((session_id, env))
 }
 
+#[derive(Deserialize)]
+struct SessionEventOnePass<'a> {
+    #[serde(default, borrow)]
+    session_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    event: Option<EnvelopeDe<'a>>,
+}
+
+/// [`decode_session_event`] in one pass over the params (the hot path of
+/// every stream), borrowing the session id. Falls back to the general
+/// path for bare events and odd shapes.
+pub(crate) fn decode_session_event_fast(
+    params: &RawValue,
+) -> Result<(std::borrow::Cow<'_, str>, EventEnvelope), DecodeError> {
+    if let Ok(SessionEventOnePass {
+        session_id,
+        event:
+            Some(EnvelopeDe {
+                event_id,
+                source_id,
+                seq,
+                mob_id,
+                timestamp_ms,
+                payload: Some(payload),
+                ..
+            }),
+    }) = serde_json::from_str::<SessionEventOnePass<'_>>(params.get())
+    {
+        let envelope = EventEnvelope {
+            event_id,
+            source_id,
+            seq,
+            mob_id,
+            timestamp_ms,
+            member: None,
+            event: Event::from_payload(payload.get()),
+        };
+        let session_id = if session_id.is_empty() {
+            std::borrow::Cow::Owned(envelope.source_session_id().unwrap_or_default().to_owned())
+        } else {
+            session_id
+        };
+        return Ok((session_id, envelope));
+    }
+    decode_session_event(params).map(|(s, e)| (std::borrow::Cow::Owned(s), e))
+}
+
 /// A decoded `session/stream_event` or `mob/stream_event` notification.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
