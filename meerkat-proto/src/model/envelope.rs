@@ -272,6 +272,29 @@ mod tests {
         RawValue::from_string(s.to_owned()).unwrap()
     }
 
+    /// The one-pass path decodes exactly as the general one.
+    #[test]
+    fn fast_path_agrees_with_the_general_path() {
+        let cases = [
+            r#"{"event":{"event_id":"e1","payload":{"delta":"Hi","type":"text_delta"},"seq":4,"source_id":"session:s1","timestamp_ms":1},"session_id":"s1"}"#,
+            r#"{"event":{"event_id":"e\u0031","payload":{"delta":"a \"quoted\" \u00e9\n","type":"text_delta"},"seq":5,"source_id":"session:s\u0031","timestamp_ms":2,"mob_id":"m"},"session_id":"s\u0031"}"#,
+            r#"{"event":{"payload":{"type":"turn_completed","stop_reason":"end_turn","usage":{"input_tokens":3}},"seq":"7","source_id":"session:s2"}}"#,
+            r#"{"event":{"type":"text_delta","delta":"bare"},"session_id":"s3"}"#,
+            r#"{"event":{"payload":{"type":"text_delta","delta":5},"seq":-1},"session_id":"s4"}"#,
+            r#"{"event":{"payload":"not an object","seq":1.5},"session_id":"s5"}"#,
+            r#"{"event":{"payload":{"type":"reasoning_delta","delta":"hmm","extra":[1,{"a":null}]},"seq":9},"session_id":"s6"}"#,
+            r#"{"event":[1,2],"session_id":"s7"}"#,
+            r#"{"session_id":"s8"}"#,
+            r#"[]"#,
+        ];
+        for case in cases {
+            let raw = raw(case);
+            let slow = decode_session_event(&raw);
+            let fast = decode_session_event_fast(&raw).map(|(s, e)| (s.into_owned(), e));
+            assert_eq!(fast, slow, "{case}");
+        }
+    }
+
     #[test]
     fn bare_events_and_garbage_decode() {
         let (_, env) = decode_session_event(&raw(
