@@ -120,6 +120,8 @@ impl StreamState {
 pub struct SharedStream<W> {
     state: Mutex<StreamState>,
     method: &'static str,
+    /// Queued for the next [`Dispatcher::wake_all`].
+    queued: std::sync::atomic::AtomicBool,
     /// The transport's wakeup (a `Condvar`, a `Mutex<Option<Waker>>`).
     pub wake: W,
 }
@@ -136,6 +138,7 @@ impl<W: Wake> SharedStream<W> {
         Self {
             state: Mutex::new(StreamState::new(budget)),
             method,
+            queued: std::sync::atomic::AtomicBool::new(false),
             wake,
         }
     }
@@ -171,6 +174,8 @@ impl<W: Wake> SharedStream<W> {
 pub struct Dispatcher<W> {
     calls: HashMap<RequestId, (Reply, &'static str)>,
     streams: HashMap<RequestId, Arc<SharedStream<W>>>,
+    /// Streams with new items whose consumers are not woken yet.
+    to_wake: Vec<Arc<SharedStream<W>>>,
     ready: Option<ReadyReply>,
     exit: Option<ExitInfo>,
     closed_locally: bool,
@@ -183,6 +188,7 @@ impl<W: Wake> Dispatcher<W> {
         Self {
             calls: HashMap::new(),
             streams: HashMap::new(),
+            to_wake: Vec::new(),
             ready: Some(ready),
             exit: None,
             closed_locally: false,
@@ -333,9 +339,13 @@ impl<W: Wake> Dispatcher<W> {
                             received_seq,
                         } => Entry::Lost(received_seq.saturating_sub(expected_seq)),
                     };
-                    stream.change(|s| {
-                        s.buffer.push(entry);
-                    });
+                    stream.lock().buffer.push(entry);
+                    // NB: consumers are woken once per batch of outputs
+                    // (`wake_all`), not per event: a wakeup costs more than
+                    // decoding an event.
+                    if !stream.queued.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                        self.to_wake.push(Arc::clone(stream));
+                    }
                 }
             }
             Output::StreamEnd { id, end } => {
@@ -382,8 +392,20 @@ impl<W: Wake> Dispatcher<W> {
         (None, false)
     }
 
+    /// Wakes the consumers of every stream that got items since the last
+    /// call. A transport calls it after draining a batch of outputs.
+    pub fn wake_all(&mut self) {
+        for stream in self.to_wake.drain(..) {
+            stream
+                .queued
+                .store(false, std::sync::atomic::Ordering::Release);
+            stream.wake.wake();
+        }
+    }
+
     /// Releases everyone still waiting (the Connection normally did already).
     pub fn finish(&mut self) {
+        self.wake_all();
         for (_, (reply, _)) in std::mem::take(&mut self.calls) {
             reply(Err(self.closed_error()));
         }

@@ -317,10 +317,7 @@ impl MeerkatClient {
         let (ack, acked) = mpsc::sync_channel(1);
         let (reply, answer) = mpsc::sync_channel(1);
         let now = Instant::now();
-        let deadline = subscription
-            .then_some(self.inner.request_timeout)
-            .flatten()
-            .map(|t| now + t);
+        let deadline = self.inner.request_timeout.map(|t| now + t);
         let stream = Arc::clone(&shared);
         self.command(move |core| {
             let mut opts = RequestOptions::new(now).stream(!subscription);

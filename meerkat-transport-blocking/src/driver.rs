@@ -163,6 +163,7 @@ impl Driver {
                 self.on_output(output);
             }
             if !progressed {
+                self.core.dispatch.wake_all();
                 return;
             }
         }

@@ -60,10 +60,10 @@
 //!
 //! # Time
 //!
-//! Every plain request gets a deadline from
-//! [`ConnectOptions::request_timeout`] (the Connection expires it; the driver
-//! wakes for it). Turns, whose model calls may take minutes, have none: a
-//! dead child still ends them, with [`Error::ConnectionClosed`].
+//! Every request, turns and streamed turns included, gets a deadline from
+//! [`ConnectOptions::request_timeout`] (default 10 minutes; raise it for
+//! longer turns): a server that loses a response cannot hang a caller, and
+//! a dead child ends everything at once with [`Error::ConnectionClosed`].
 //!
 //! # Errors, panics, and a dying child
 //!

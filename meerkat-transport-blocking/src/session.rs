@@ -39,7 +39,7 @@ impl MeerkatClient {
     pub fn create_session(&self, options: impl Into<SessionOptions>) -> Result<Session, Error> {
         let options = options.into();
         let _span = tracing::debug_span!("meerkat_create_session").entered();
-        let result = self.call::<methods::SessionCreate, _>(options, None)?;
+        let result = self.call::<methods::SessionCreate, _>(options, self.request_timeout())?;
         Ok(Session::new(self.clone(), result))
     }
 
@@ -122,7 +122,7 @@ impl MeerkatClient {
     fn run_turn(&self, params: methods::TurnParams) -> Result<RunResult, Error> {
         let session_id = params.session_id.clone();
         let _span = tracing::debug_span!("meerkat_turn", session_id).entered();
-        let result = self.call::<methods::TurnStart, _>(params, None);
+        let result = self.call::<methods::TurnStart, _>(params, self.request_timeout());
         if let Err(err) = &result {
             recovery::after_failed_turn(self, &session_id, err);
         }

@@ -334,10 +334,7 @@ impl MeerkatClient {
         let (ack, acked) = oneshot::channel();
         let (reply, answer) = oneshot::channel();
         let now = Instant::now();
-        let deadline = subscription
-            .then_some(self.inner.request_timeout)
-            .flatten()
-            .map(|t| now + t);
+        let deadline = self.inner.request_timeout.map(|t| now + t);
         let stream = Arc::clone(&shared);
         self.command(move |core| {
             let mut opts = RequestOptions::new(now).stream(!subscription);

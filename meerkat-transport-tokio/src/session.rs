@@ -44,7 +44,7 @@ impl MeerkatClient {
     ) -> Result<Session, Error> {
         let options = options.into();
         let result = self
-            .call::<methods::SessionCreate, _>(options, None)
+            .call::<methods::SessionCreate, _>(options, self.request_timeout())
             .instrument(tracing::debug_span!("meerkat_create_session"))
             .await?;
         Ok(Session::new(self.clone(), result))
@@ -137,7 +137,7 @@ impl MeerkatClient {
         let session_id = params.session_id.clone();
         let span = tracing::debug_span!("meerkat_turn", %session_id);
         async {
-            let result = self.call::<methods::TurnStart, _>(params, None).await;
+            let result = self.call::<methods::TurnStart, _>(params, self.request_timeout()).await;
             if let Err(err) = &result {
                 recovery::after_failed_turn(self, &session_id, err).await;
             }

@@ -3,8 +3,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-/// Default budget of a [`StreamBuffer`]: 65 536 items.
-pub const DEFAULT_STREAM_BUDGET: usize = 65_536;
+/// Default budget of a [`StreamBuffer`]: 16 384 items (about 8 MiB of text
+/// deltas; see BENCHMARKS.md, workload 4).
+pub const DEFAULT_STREAM_BUDGET: usize = 16_384;
 
 /// What [`StreamBuffer::pop`] hands out, in stream order.
 ///

@@ -10,6 +10,12 @@
 //!   name exits 2 with a message on stderr.
 //! - `FAKE_RKAT_RECORD`: a file path; at start the fake writes
 //!   `{"args": [...], "env": {...}}` there (how it was spawned).
+//! - `FAKE_RKAT_BURST_SYNC`: `K`; under `burst`, turns whose prompt has
+//!   `[[burst-sync]]` wait until `K` of them are rendered, then write at
+//!   once (fan-out benchmarks).
+//! - `FAKE_RKAT_BURST_SHORT_RESULT`: set: a burst's result text is a short
+//!   summary, not the concatenated deltas (the Python SDK 0.5.0 hangs on
+//!   result lines over 64 KiB).
 //! - `FAKE_RKAT_TRACE`: a file path; every line the client writes is
 //!   appended there as received (for snapshots of the exact requests).
 //!
@@ -42,7 +48,7 @@
 //! | `unknown-ids` | before each turn response: a response to id 987654321, an error for id `"ghost-id"`, an `id:null` error; then the real response twice |
 //! | `stderr-flood [MB]` | writes `MB` MiB (default 8) to stderr before answering `initialize`, and 1 MiB per turn |
 //! | `never-answer [METHOD]` | never answers `METHOD` (default `session/list`) |
-//! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written in 1 MiB chunks (not copied to subscriptions) |
+//! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written in 64 KiB chunks (concurrent turns interleave; not copied to subscriptions) |
 //! | `slow-consumer [N] [SIZE]` | `burst` with defaults 2000 x 4096 bytes |
 //! | `tool-callback [NAME]` | every turn calls `tool/execute` `NAME` (default: the first registered or external tool, else `probe_lookup`) with `{"key": <prompt>}` and answers `Tool NAME returned: <content>` |
 //!

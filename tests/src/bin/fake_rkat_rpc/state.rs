@@ -211,26 +211,30 @@ impl Shared {
         }
     }
 
-    /// Pre-renders `session/event` lines of `payloads` (bumping `seq`) into
-    /// one buffer, for bursts written in big chunks.
-    pub(crate) fn render_events(
-        &self,
-        sid: &str,
-        payloads: impl Iterator<Item = Value>,
-    ) -> Vec<u8> {
+    /// Pre-renders `n` identical `text_delta` `session/event` lines (bumping
+    /// `seq`) for a burst,
+    /// written with `format!` (10x faster than building `Value`s), the same
+    /// bytes serde_json would write: a burst's rendering must not be what a
+    /// benchmark measures.
+    pub(crate) fn render_burst(&self, sid: &str, n: usize, piece: &str) -> Vec<u8> {
+        use std::fmt::Write as _;
         let mut state = self.lock();
         let Some(session) = state.sessions.get_mut(sid) else {
             return Vec::new();
         };
-        let mut buf = Vec::new();
-        for payload in payloads {
+        let piece = serde_json::to_string(piece).unwrap_or_default();
+        let mut buf = String::with_capacity(n * 320);
+        for _ in 0..n {
             session.seq += 1;
-            let message = json!({"jsonrpc": "2.0", "method": "session/event",
-                "params": {"event": envelope(sid, session.seq, payload, None), "session_id": sid}});
-            buf.extend_from_slice(message.to_string().as_bytes());
-            buf.push(b'\n');
+            let _ = writeln!(
+                buf,
+                r#"{{"jsonrpc":"2.0","method":"session/event","params":{{"event":{{"event_id":"{}","payload":{{"delta":{piece},"type":"text_delta"}},"seq":{},"source_id":"session:{sid}","timestamp_ms":{}}},"session_id":"{sid}"}}}}"#,
+                uuid(),
+                session.seq,
+                now_ms(),
+            );
         }
-        buf
+        buf.into_bytes()
     }
 
     /// Ends every subscription of session `sid` with `outcome`.

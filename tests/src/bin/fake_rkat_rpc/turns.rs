@@ -174,17 +174,32 @@ pub(crate) fn run(shared: &Arc<Shared>, turn: Turn) {
     // The deltas.
     if let Scenario::Burst { deltas, size } = *scenario {
         let piece = "x".repeat(size.max(1));
-        answer = format!("You said: {}", piece.repeat(deltas));
-        let lines = shared.render_events(
-            &sid,
-            (0..deltas).map(|_| json!({"delta": piece, "type": "text_delta"})),
-        );
-        shared.out.with_locked(|w| {
-            for chunk in lines.chunks(1 << 20) {
-                w.write_all(chunk)?;
-            }
-            Ok(())
-        });
+        answer = if std::env::var_os("FAKE_RKAT_BURST_SHORT_RESULT").is_some() {
+            // The Python SDK 0.5.0 hangs on a line over 64 KiB (asyncio's
+            // default readline limit): benchmarks that include it ask for a
+            // short result text instead of the deltas' concatenation.
+            format!("You said: {deltas} deltas of {size} bytes")
+        } else {
+            format!("You said: {}", piece.repeat(deltas))
+        };
+        let lines = shared.render_burst(&sid, deltas, &piece);
+        if text.contains("[[burst-sync]]") {
+            burst_barrier();
+        }
+        // NB: about 64 KiB of whole lines per lock, so the bursts of
+        // concurrent turns interleave on the pipe as a real server's would
+        // (never inside a line).
+        let mut rest = &lines[..];
+        while !rest.is_empty() {
+            let cut = rest
+                .iter()
+                .skip(64 << 10)
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| (64 << 10) + i + 1);
+            let (chunk, tail) = rest.split_at(cut);
+            shared.out.with_locked(|w| w.write_all(chunk));
+            rest = tail;
+        }
     } else {
         let delay = Duration::from_millis(markers.slow_ms.unwrap_or(0));
         for (i, delta) in split(&answer, markers.chunks.unwrap_or(3))
@@ -372,4 +387,22 @@ fn oversized_line(shared: &Arc<Shared>, size: usize) {
         }
         w.write_all(tail)
     });
+}
+
+/// `FAKE_RKAT_BURST_SYNC=K` with a `[[burst-sync]]` prompt: such bursts wait
+/// until K of them are rendered, then all write at once, so a fan-out
+/// benchmark measures the client's fairness rather than the order in which
+/// the fake happened to start its turns.
+fn burst_barrier() {
+    static BARRIER: std::sync::OnceLock<Option<std::sync::Barrier>> = std::sync::OnceLock::new();
+    let barrier = BARRIER.get_or_init(|| {
+        std::env::var("FAKE_RKAT_BURST_SYNC")
+            .ok()
+            .and_then(|k| k.parse::<usize>().ok())
+            .filter(|k| *k > 1)
+            .map(std::sync::Barrier::new)
+    });
+    if let Some(barrier) = barrier {
+        barrier.wait();
+    }
 }
