@@ -1,1 +1,2 @@
 //! The Meerkat Rust SDK over blocking (in progress; see DESIGN.md).
+mod process;
