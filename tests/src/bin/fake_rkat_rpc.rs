@@ -1,0 +1,216 @@
+//! `fake-rkat-rpc`: a scriptable stand-in for `rkat-rpc` 0.5.x.
+//!
+//! It speaks the 0.5 wire as the fixtures show it (JSON lines on stdio,
+//! `session/event` envelopes with per-session `seq`, keys sorted), answers
+//! every method the SDK uses, and misbehaves on cue. Command-line arguments
+//! (`--realm`, `--state-root`, ...) are accepted and ignored.
+//!
+//! Environment:
+//! - `FAKE_RKAT_SCENARIO`: `NAME [ARGS...]` (default `normal`); an unknown
+//!   name exits 2 with a message on stderr.
+//! - `FAKE_RKAT_RECORD`: a file path; at start the fake writes
+//!   `{"args": [...], "env": {...}}` there (how it was spawned).
+//!
+//! Turns (`session/create` unless deferred, `turn/start`, keep-alive turns,
+//! `mob/member_send`) echo like the scripted LLM: `run_started`,
+//! `turn_started`, `text_delta` x3, `text_complete`, `turn_completed`,
+//! `run_completed`, then the RunResult `{"text": "You said: <prompt>"}`.
+//! Prompt markers: `[[chunks N]]`, `[[slow MS]]` (per delta; the turn can be
+//! interrupted), `[[error CODE]]` (`run_failed` + `-32603 "turn abandoned:
+//! ..."`), `[[tool NAME {args}]]` (a `tool/execute` callback to the client;
+//! the text becomes `Tool NAME returned: <content>`, or `Tool NAME failed:
+//! <message>` for an error answer), `[[json {...}]]` (with `output_schema`:
+//! `structured_output`; without a marker a sample of the schema). Deferred
+//! prompts are prepended to the first `turn/start` prompt with a blank line.
+//! `runtime/reset` answers `{"inputs_abandoned": N}` (failed or interrupted
+//! inputs since the last reset). Unknown methods: `-32601 "Method not
+//! found: <m>"`; unknown sessions: `-32001`.
+//!
+//! | scenario | behaviour |
+//! | --- | --- |
+//! | `normal` | contract 0.5.2 with the 0.5.2 method list (`mob/member_send`) |
+//! | `v050` | contract 0.5.0 with the 0.5.0 list (`mob/send`, `mob/prefabs`, `tools/register`; `mob/member_send` is not found; `mob/create` accepts `prefab`) |
+//! | `wrong-version [V]` | `initialize` reports contract `V` (default `0.4.0`; e.g. `0.9.8`) |
+//! | `exit-during-handshake` | reads `initialize`, prints to stderr, exits 1 without answering |
+//! | `crash-mid-stream` | a turn emits `run_started`, `turn_started`, 3 deltas, then prints to stderr and exits 3 |
+//! | `garbage-stdout` | log lines (plain and ANSI), blank and `\r\n` lines between messages; messages glued to trailing text or a second JSON value |
+//! | `oversized-line [BYTES]` | before each turn's events, one line of `BYTES` (default 70 MiB) |
+//! | `response-before-events [MS]` | the turn response comes before `text_complete`/`turn_completed`/`run_completed`, which follow after `MS` ms (default 100) |
+//! | `drop-events` | every 3rd `text_delta` is skipped (a gap in `seq`); a prompt with `[[no-terminal]]` never gets its `run_completed` |
+//! | `unknown-ids` | before each turn response: a response to id 987654321, an error for id `"ghost-id"`, an `id:null` error; then the real response twice |
+//! | `stderr-flood [MB]` | writes `MB` MiB (default 8) to stderr before answering `initialize`, and 1 MiB per turn |
+//! | `never-answer [METHOD]` | never answers `METHOD` (default `session/list`) |
+//! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written in 1 MiB chunks (not copied to subscriptions) |
+//! | `slow-consumer [N] [SIZE]` | `burst` with defaults 2000 x 4096 bytes |
+//! | `tool-callback [NAME]` | every turn calls `tool/execute` `NAME` (default: the first registered or external tool, else `probe_lookup`) with `{"key": <prompt>}` and answers `Tool NAME returned: <content>` |
+//!
+//! stdin EOF: the fake exits 0.
+
+#[path = "fake_rkat_rpc/io.rs"]
+mod io;
+#[path = "fake_rkat_rpc/methods.rs"]
+mod methods;
+#[path = "fake_rkat_rpc/mobs.rs"]
+mod mobs;
+#[path = "fake_rkat_rpc/scenario.rs"]
+mod scenario;
+#[path = "fake_rkat_rpc/state.rs"]
+mod state;
+#[path = "fake_rkat_rpc/turns.rs"]
+mod turns;
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use scenario::{METHODS_050, METHODS_052, Scenario};
+use state::Shared;
+
+fn main() {
+    let spec = std::env::var("FAKE_RKAT_SCENARIO").unwrap_or_default();
+    let scenario = match Scenario::parse(&spec) {
+        Ok(scenario) => Arc::new(scenario),
+        Err(message) => {
+            eprintln!("fake-rkat-rpc: {message}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(path) = std::env::var_os("FAKE_RKAT_RECORD") {
+        let record = json!({
+            "args": std::env::args().skip(1).collect::<Vec<_>>(),
+            "env": std::env::vars().map(|(k, v)| (k, Value::String(v))).collect::<serde_json::Map<_, _>>(),
+        });
+        let _ = std::fs::write(path, record.to_string());
+    }
+    let shared = Arc::new(Shared::new(Arc::clone(&scenario)));
+    let stdin = std::io::stdin();
+    let mut reader = stdin.lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let message: Value = match serde_json::from_str(text) {
+            Ok(message) => message,
+            Err(e) => {
+                shared
+                    .out
+                    .error(&Value::Null, -32700, &format!("Parse error: {e}"));
+                continue;
+            }
+        };
+        handle(&shared, message);
+    }
+}
+
+/// Dispatches one message from the client.
+fn handle(shared: &Arc<Shared>, message: Value) {
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        // A response to one of our tool/execute calls.
+        let id = message
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(waiter) = shared.lock().callbacks.get(id) {
+            let _ = waiter.send(message.clone());
+        }
+        return;
+    };
+    let params = message.get("params").cloned().unwrap_or(Value::Null);
+    let Some(id) = message.get("id").filter(|id| !id.is_null()).cloned() else {
+        if method == "cancel" {
+            methods::cancel(shared, &params);
+        }
+        return;
+    };
+    if let Scenario::NeverAnswer(swallowed) = &*shared.scenario
+        && swallowed == method
+    {
+        return;
+    }
+    match method {
+        "initialize" => initialize(shared, &id),
+        "capabilities/get" => shared.out.result(&id, capabilities(&shared.scenario)),
+        _ => {
+            if !methods::handle(shared, &id, method, &params)
+                && !mobs::handle(shared, &id, method, &params)
+            {
+                shared
+                    .out
+                    .error(&id, -32601, &format!("Method not found: {method}"));
+            }
+        }
+    }
+}
+
+fn initialize(shared: &Arc<Shared>, id: &Value) {
+    match &*shared.scenario {
+        Scenario::ExitDuringHandshake => {
+            eprintln!("fake-rkat-rpc: exiting during the handshake");
+            std::process::exit(1);
+        }
+        Scenario::StderrFlood(mib) => flood_stderr(*mib),
+        _ => {}
+    }
+    let scenario = &shared.scenario;
+    let methods = if scenario.is_v050() {
+        METHODS_050
+    } else {
+        METHODS_052
+    };
+    let version = if scenario.is_v050() { "0.5.0" } else { "0.5.2" };
+    shared.out.result(
+        id,
+        json!({
+            "server_info": {"name": "meerkat-rpc", "version": version},
+            "contract_version": scenario.contract(),
+            "methods": methods,
+        }),
+    );
+}
+
+/// Writes `mib` MiB to stderr (blocks when the client does not drain it).
+pub(crate) fn flood_stderr(mib: usize) {
+    let line = format!("{}\n", "fake-rkat-rpc stderr flood ".repeat(37));
+    let chunk = line.repeat((1 << 20) / line.len() + 1);
+    let mut stderr = std::io::stderr().lock();
+    for _ in 0..mib {
+        let _ = stderr.write_all(&chunk.as_bytes()[..1 << 20]);
+    }
+    let _ = stderr.flush();
+}
+
+fn capabilities(scenario: &Scenario) -> Value {
+    let parts: Vec<u64> = scenario
+        .contract()
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0))
+        .collect();
+    let part = |i: usize| parts.get(i).copied().unwrap_or(0);
+    let cap = |id: &str, description: &str, status: Value| json!({"id": id, "description": description, "status": status});
+    let available = json!("Available");
+    json!({
+        "contract_version": {"major": part(0), "minor": part(1), "patch": part(2)},
+        "capabilities": [
+            cap("sessions", "Agent loop and session lifecycle", available.clone()),
+            cap("streaming", "Event streaming during agent execution", available.clone()),
+            cap("structured_output", "Schema-validated JSON output extraction", available.clone()),
+            cap("hooks", "Hook points", available.clone()),
+            cap("builtins", "Built-in tools", json!({"DisabledByPolicy": {"description": "tools.builtins_enabled = false"}})),
+            cap("shell", "Shell tool", json!({"DisabledByPolicy": {"description": "tools.shell_enabled = false"}})),
+            cap("comms", "Inter-agent communication", available.clone()),
+            cap("session_store", "PersistentSessionService", available.clone()),
+            cap("session_compaction", "DefaultCompactor", available.clone()),
+            cap("skills", "Skill loading, resolution, and injection", available),
+            cap("mcp_live", "Live MCP server mutation", json!({"NotCompiled": {"feature": "mcp-live"}})),
+        ],
+    })
+}
