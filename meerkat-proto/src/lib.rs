@@ -2,7 +2,12 @@
 //!
 //! (Crate documentation is completed in the proto issue; see DESIGN.md.)
 
+mod conn;
+mod model;
 pub mod rpc;
+
+pub use conn::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
+pub use model::*;
 
 pub use rpc::{
     CallError, CloseReason, Diagnostic, EncodeError, ErrorCode, ErrorObject, IncomingId,

@@ -1,0 +1,258 @@
+//! The event envelope and the decoders of the event notifications.
+
+use super::error::DecodeError;
+use super::event::{Event, ScopeFrame};
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// An event with its envelope (`event_id`, `source_id`, `seq`, ...).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct EventEnvelope {
+    /// UUIDv7 of the event.
+    pub event_id: String,
+    /// `"session:<uuid>"` for session events.
+    pub source_id: String,
+    /// Per-source sequence number, from 1 (0 when absent).
+    pub seq: u64,
+    /// The mob the event is attributed to, if any.
+    pub mob_id: Option<String>,
+    /// Unix milliseconds.
+    pub timestamp_ms: u64,
+    /// For mob-wide streams: the member (`source`) and its profile.
+    pub member: Option<(String, String)>,
+    /// The event itself.
+    pub event: Event,
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::Unknown {
+            event_type: String::new(),
+            data: Value::Null,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EnvelopeDe<'a> {
+    #[serde(default)]
+    event_id: String,
+    #[serde(default)]
+    source_id: String,
+    #[serde(default, deserialize_with = "super::result::lenient_u64")]
+    seq: u64,
+    #[serde(default)]
+    mob_id: Option<String>,
+    #[serde(default, deserialize_with = "super::result::lenient_u64")]
+    timestamp_ms: u64,
+    #[serde(default, borrow)]
+    payload: Option<&'a RawValue>,
+    #[serde(default, rename = "type")]
+    bare_type: Option<serde::de::IgnoredAny>,
+}
+
+impl EventEnvelope {
+    /// Decodes an envelope object (`{"event_id", ..., "payload": {...}}`), or a
+    /// bare event (an object with `type` and no `payload`). Never fails: a
+    /// value that is neither gives an envelope around [`Event::Unknown`].
+    pub fn from_raw(raw: &RawValue) -> Self {
+        match serde_json::from_str::<EnvelopeDe<'_>>(raw.get()) {
+            Ok(de) => {
+                let event = match (de.payload, de.bare_type) {
+                    (Some(p), _) => Event::from_payload(p.get()),
+                    (None, Some(_)) => Event::from_payload(raw.get()),
+                    (None, None) => {
+                        Event::from_value(serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+                    }
+                };
+                Self {
+                    event_id: de.event_id,
+                    source_id: de.source_id,
+                    seq: de.seq,
+                    mob_id: de.mob_id,
+                    timestamp_ms: de.timestamp_ms,
+                    member: None,
+                    event,
+                }
+            }
+            Err(_) => Self {
+                event: Event::from_value(serde_json::from_str(raw.get()).unwrap_or(Value::Null)),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// The session id named by `source_id` (`"session:<uuid>"`), if any.
+    pub fn source_session_id(&self) -> Option<&str> {
+        self.source_id.strip_prefix("session:")
+    }
+}
+
+#[derive(Deserialize)]
+struct SessionEventDe<'a> {
+    #[serde(default)]
+    session_id: String,
+    #[serde(borrow)]
+    event: Option<&'a RawValue>,
+}
+
+/// Decodes `session/event` params: `(session_id, envelope)`.
+///
+/// ```
+/// let params = serde_json::value::RawValue::from_string(
+///     r#"{"event":{"event_id":"e1","payload":{"delta":"Hi","type":"text_delta"},"seq":4,"source_id":"session:s1","timestamp_ms":1},"session_id":"s1"}"#.into()).unwrap();
+/// let (sid, env) = meerkat_proto::decode_session_event(&params).unwrap();
+/// assert_eq!((sid.as_str(), env.seq), ("s1", 4));
+/// assert_eq!(env.event, meerkat_proto::Event::TextDelta { delta: "Hi".into() });
+/// ```
+///
+/// # Errors
+/// [`DecodeError`] when the params are not an object with an `event`.
+pub fn decode_session_event(params: &RawValue) -> Result<(String, EventEnvelope), DecodeError> {
+    let de: SessionEventDe<'_> =
+        serde_json::from_str(params.get()).map_err(|e| DecodeError::new("session/event", e))?;
+    let raw = de
+        .event
+        .ok_or_else(|| DecodeError::new("session/event", "missing event"))?;
+    let env = EventEnvelope::from_raw(raw);
+    let session_id = if de.session_id.is_empty() {
+        env.source_session_id().unwrap_or_default().to_owned()
+    } else {
+        de.session_id
+    };
+    Ok((session_id, env))
+}
+
+/// A decoded `session/stream_event` or `mob/stream_event` notification.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StreamEventParams {
+    /// The subscription.
+    pub stream_id: String,
+    /// Per-stream counter from 1.
+    pub sequence: u64,
+    /// The event (wrapped as [`Event::Scoped`] when scope fields are present).
+    pub envelope: EventEnvelope,
+}
+
+#[derive(Deserialize)]
+struct StreamEventDe<'a> {
+    #[serde(default)]
+    stream_id: String,
+    #[serde(default, deserialize_with = "super::result::lenient_u64")]
+    sequence: u64,
+    #[serde(borrow)]
+    event: Option<&'a RawValue>,
+    #[serde(default)]
+    scope_id: Option<String>,
+    #[serde(default)]
+    scope_path: Option<Vec<ScopeFrame>>,
+}
+
+#[derive(Deserialize)]
+struct AttributedDe<'a> {
+    #[serde(borrow)]
+    envelope: &'a RawValue,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    profile: String,
+}
+
+/// Decodes `session/stream_event` or `mob/stream_event` params. Mob-wide
+/// streams carry an attributed event (`{source, profile, envelope}`); its
+/// member and profile land in [`EventEnvelope::member`].
+///
+/// # Errors
+/// [`DecodeError`] when the params are not an object with an `event`.
+pub fn decode_stream_event(params: &RawValue) -> Result<StreamEventParams, DecodeError> {
+    let de: StreamEventDe<'_> =
+        serde_json::from_str(params.get()).map_err(|e| DecodeError::new("stream_event", e))?;
+    let raw = de
+        .event
+        .ok_or_else(|| DecodeError::new("stream_event", "missing event"))?;
+    let mut envelope = match serde_json::from_str::<AttributedDe<'_>>(raw.get()) {
+        Ok(a) => {
+            let mut env = EventEnvelope::from_raw(a.envelope);
+            env.member = Some((a.source, a.profile));
+            env
+        }
+        Err(_) => EventEnvelope::from_raw(raw),
+    };
+    if let Some(scope_id) = de.scope_id {
+        let inner = std::mem::take(&mut envelope.event);
+        envelope.event = Event::Scoped {
+            scope_id,
+            scope_path: de.scope_path.unwrap_or_default(),
+            event: Box::new(inner),
+        };
+    }
+    Ok(StreamEventParams {
+        stream_id: de.stream_id,
+        sequence: de.sequence,
+        envelope,
+    })
+}
+
+/// A decoded `session/stream_end` or `mob/stream_end` notification.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct StreamEndParams {
+    /// The subscription.
+    pub stream_id: String,
+    /// `remote_end`, `explicit_close` or `terminal_error`.
+    pub outcome: String,
+    /// `{code, message}` for `terminal_error`.
+    pub error: Option<Value>,
+}
+
+/// Decodes `session/stream_end` or `mob/stream_end` params.
+///
+/// # Errors
+/// [`DecodeError`] when the params are not an object.
+pub fn decode_stream_end(params: &RawValue) -> Result<StreamEndParams, DecodeError> {
+    serde_json::from_str(params.get()).map_err(|e| DecodeError::new("stream_end", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn bare_events_and_garbage_decode() {
+        let (_, env) = decode_session_event(&raw(
+            r#"{"session_id":"s","event":{"type":"text_delta","delta":"x"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(env.event, Event::TextDelta { delta: "x".into() });
+        let (_, env) = decode_session_event(&raw(
+            r#"{"session_id":"s","event":{"payload":{"type":"text_delta","delta":5},"seq":"x"}}"#,
+        ))
+        .unwrap();
+        assert!(
+            matches!(env.event, Event::Unknown { ref event_type, .. } if event_type == "text_delta")
+        );
+        assert_eq!(env.seq, 0);
+        let (_, env) = decode_session_event(&raw(r#"{"session_id":"s","event":[1,2]}"#)).unwrap();
+        assert!(matches!(env.event, Event::Unknown { .. }));
+        assert!(decode_session_event(&raw("[]")).is_err());
+    }
+
+    #[test]
+    fn scoped_and_attributed_stream_events() {
+        let p = decode_stream_event(&raw(r#"{"stream_id":"x","sequence":2,"scope_id":"primary/mob:w1","scope_path":[{"scope":"primary","session_id":"s"}],"event":{"payload":{"type":"turn_started","turn_number":1},"seq":3}}"#)).unwrap();
+        assert!(
+            matches!(p.envelope.event, Event::Scoped { ref event, .. } if **event == Event::TurnStarted { turn_number: 1 })
+        );
+        let p = decode_stream_event(&raw(r#"{"stream_id":"x","sequence":1,"event":{"envelope":{"payload":{"type":"text_delta","delta":"d"},"seq":18},"profile":"reviewer","source":"r1"}}"#)).unwrap();
+        assert_eq!(p.envelope.member, Some(("r1".into(), "reviewer".into())));
+        assert_eq!(p.envelope.seq, 18);
+    }
+}

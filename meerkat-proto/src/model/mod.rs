@@ -1,0 +1,47 @@
+//! The typed Meerkat model: options, results, events, capabilities, errors,
+//! the contract dialect and one [`Method`] per JSON-RPC method.
+
+mod capability;
+mod content;
+mod dialect;
+mod envelope;
+mod error;
+mod event;
+mod method;
+pub mod methods;
+mod misc;
+mod options;
+mod result;
+mod server;
+mod session;
+mod skill;
+mod tool;
+mod wire_enum;
+
+pub use capability::{Capability, CapabilityStatus};
+pub use content::{ContentBlock, Prompt};
+pub use dialect::{ContractLine, Dialect};
+pub use envelope::{
+    EventEnvelope, StreamEndParams, StreamEventParams, decode_session_event, decode_stream_end,
+    decode_stream_event,
+};
+pub use error::{
+    DecodeError, ErrorKind, RpcError, UsageError, is_runtime_not_ready, needs_runtime_reset,
+};
+pub use event::{
+    BudgetType, Event, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode, ScopeFrame,
+    StopReason, ToolConfigChangedPayload,
+};
+pub use method::{Method, Route};
+pub use misc::{
+    CommsCommand, ConfigEnvelope, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec,
+    MobSummary, Peer, SkillInfo, SpawnResult, SpawnSpec, StreamClosed, StreamOpened,
+};
+pub use options::{SessionOptions, TurnOptions};
+pub use result::{
+    DeferredCreated, RunResult, SchemaWarning, SkillDiagnostics, SourceHealth, Usage,
+};
+pub use server::{ContractVersion, SDK_CONTRACT_VERSION, ServerInfo};
+pub use session::{AssistantBlock, HistoryMessage, SessionHistory, SessionInfo};
+pub use skill::{InvalidSkillRef, SkillKey, SkillRef};
+pub use tool::{ToolCall, ToolDef, ToolOutput};

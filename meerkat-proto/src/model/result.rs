@@ -1,0 +1,152 @@
+//! Results of turns and session creation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Token usage. Decodes both the result form (`total_tokens`, cache counters
+/// omitted when unknown) and the event form (no `total_tokens`, cache
+/// counters `null` when unknown); missing or malformed means zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Input tokens.
+    #[serde(deserialize_with = "lenient_u64")]
+    pub input_tokens: u64,
+    /// Output tokens.
+    #[serde(deserialize_with = "lenient_u64")]
+    pub output_tokens: u64,
+    /// Input plus output (0 in events, which do not carry it).
+    #[serde(deserialize_with = "lenient_u64")]
+    pub total_tokens: u64,
+    /// Tokens written to the provider's cache, when known.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_opt_u64"
+    )]
+    pub cache_creation_tokens: Option<u64>,
+    /// Tokens read from the provider's cache, when known.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_opt_u64"
+    )]
+    pub cache_read_tokens: Option<u64>,
+}
+
+pub(crate) fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(Value::deserialize(d)?.as_u64().unwrap_or(0))
+}
+
+fn lenient_opt_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(Value::deserialize(d)?.as_u64())
+}
+
+/// Decodes a `Usage` from any JSON (non-objects give zero usage).
+pub(crate) fn lenient_usage<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Usage, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).unwrap_or_default())
+}
+
+/// A warning produced while lowering an output schema for a provider.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SchemaWarning {
+    /// The provider (`anthropic`, `gemini`, `open_a_i`, `other`).
+    pub provider: String,
+    /// The JSON path concerned.
+    pub path: String,
+    /// What was changed or dropped.
+    pub message: String,
+}
+
+/// Diagnostics of the skill runtime, when it reports any.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SkillDiagnostics {
+    /// Health of the skill sources.
+    pub source_health: SourceHealth,
+    /// Skills quarantined for errors (kept raw: many fields, rarely used).
+    pub quarantined: Vec<Value>,
+}
+
+/// Health of the skill sources.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SourceHealth {
+    /// `healthy`, `degraded` or `unhealthy`.
+    pub state: String,
+    /// Share of invalid skills.
+    pub invalid_ratio: f64,
+    /// Invalid skills.
+    pub invalid_count: u64,
+    /// All skills.
+    pub total_count: u64,
+    /// Consecutive failures.
+    pub failure_streak: u64,
+    /// Whether the source handshake failed.
+    pub handshake_failed: bool,
+}
+
+/// The result of a turn (`turn/start`, run-immediately `session/create`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct RunResult {
+    /// The session the turn ran on.
+    pub session_id: String,
+    /// `"<realm>:<session_id>"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_ref: Option<String>,
+    /// The final assistant text (raw JSON text with an output schema).
+    pub text: String,
+    /// LLM calls made.
+    pub turns: u32,
+    /// Tool calls made.
+    pub tool_calls: u32,
+    /// Token usage.
+    #[serde(deserialize_with = "lenient_usage")]
+    pub usage: Usage,
+    /// The extracted structured output, when a schema was set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub structured_output: Option<Value>,
+    /// Schema lowering warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schema_warnings: Vec<SchemaWarning>,
+    /// Skill runtime diagnostics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skill_diagnostics: Option<SkillDiagnostics>,
+}
+
+/// The result of a deferred `session/create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct DeferredCreated {
+    /// The new session's id.
+    pub session_id: String,
+    /// `"<realm>:<session_id>"`.
+    pub session_ref: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_event_and_result_forms() {
+        let u: Usage = serde_json::from_str(
+            r#"{"cache_creation_tokens":null,"cache_read_tokens":7,"input_tokens":13,"output_tokens":3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (u.input_tokens, u.total_tokens, u.cache_read_tokens),
+            (13, 0, Some(7))
+        );
+        let r: RunResult = serde_json::from_str(r#"{"session_id":"s","usage":"bogus"}"#).unwrap();
+        assert_eq!(r.usage, Usage::default());
+        assert_eq!(r.text, "");
+    }
+}
