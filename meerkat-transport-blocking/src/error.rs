@@ -1,0 +1,145 @@
+//! [`Error`]: everything a call can fail with, with stable [`Error::code`]s.
+
+use std::borrow::Cow;
+use std::io;
+
+use meerkat_proto::RpcError;
+
+/// Everything a call of this crate can fail with.
+///
+/// The variants and their [`code`](Self::code) strings are the same in
+/// `meerkat-transport-tokio`, and match the Python SDK's codes where one
+/// exists. Caller mistakes ([`InvalidArgs`](Self::InvalidArgs),
+/// [`Closed`](Self::Closed), [`CapabilityUnavailable`](Self::CapabilityUnavailable))
+/// are told apart from what the server or the child process did
+/// ([`Rpc`](Self::Rpc), [`ConnectionClosed`](Self::ConnectionClosed),
+/// [`InvalidResponse`](Self::InvalidResponse), [`TimedOut`](Self::TimedOut)).
+///
+/// ```
+/// use meerkat_transport_blocking::Error;
+///
+/// let err = Error::TimedOut { method: "session/list".into() };
+/// assert_eq!(err.code(), "TIMEOUT");
+/// assert_eq!(err.to_string(), "session/list timed out");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No `rkat-rpc` binary was found in any of the places searched.
+    #[error(
+        "rkat-rpc not found (tried: {}); install it with `cargo install meerkat-rpc`, \
+         or set MEERKAT_BIN_PATH or ConnectOptions::rkat_path",
+        tried.join(", ")
+    )]
+    BinaryNotFound {
+        /// Every place that was tried, in order.
+        tried: Vec<String>,
+    },
+    /// The server speaks a contract this SDK is not compatible with.
+    #[error("server contract {server} is not compatible with this SDK's {sdk}")]
+    VersionMismatch {
+        /// The server's contract version.
+        server: String,
+        /// The contract version this SDK speaks.
+        sdk: String,
+    },
+    /// The call needs a capability the server does not offer.
+    #[error("capability {capability:?} is not available on this server")]
+    CapabilityUnavailable {
+        /// The capability id (`"skills"`, `"comms"`, `"mob"`, ...).
+        capability: String,
+    },
+    /// The client is not connected (the handshake has not completed).
+    #[error("not connected")]
+    NotConnected,
+    /// [`close`](crate::MeerkatClient::close) was called on this client.
+    #[error("the client was closed")]
+    Closed,
+    /// The connection to the server ended without `close` being called: the
+    /// child exited, crashed or closed its output.
+    #[error("{}", connection_closed_message(reason, exit_status.as_deref(), stderr_tail))]
+    ConnectionClosed {
+        /// Why the connection ended.
+        reason: String,
+        /// How the child exited (`"exit status: 1"`, `"signal: 9 (SIGKILL)"`),
+        /// if it had exited when the error was made.
+        exit_status: Option<String>,
+        /// The last lines of the child's stderr (at most 64 KiB).
+        stderr_tail: String,
+    },
+    /// The request's deadline passed before the server answered.
+    #[error("{method} timed out")]
+    TimedOut {
+        /// The method that timed out.
+        method: String,
+    },
+    /// The server's answer did not have the expected shape.
+    #[error("invalid response to {method}: {message}")]
+    InvalidResponse {
+        /// The method whose answer was wrong.
+        method: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The arguments of the call were invalid (caught before sending).
+    #[error("invalid arguments: {0}")]
+    InvalidArgs(String),
+    /// The server answered with an error.
+    #[error("server error: {0}")]
+    Rpc(RpcError),
+    /// An I/O error of the transport (spawning the child, starting threads).
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+fn connection_closed_message(reason: &str, status: Option<&str>, stderr: &str) -> String {
+    let mut msg = format!("connection to rkat-rpc closed: {reason}");
+    if let Some(status) = status {
+        msg.push_str(&format!(" ({status})"));
+    }
+    if !stderr.is_empty() {
+        msg.push_str("; stderr:\n");
+        msg.push_str(stderr);
+    }
+    msg
+}
+
+impl Error {
+    /// A stable, machine-readable code for this error.
+    ///
+    /// For [`Error::Rpc`] it is the server's nested code when there is one
+    /// (`"SESSION_NOT_FOUND"`, ...), else the numeric JSON-RPC code as a
+    /// string (`"-32602"`).
+    ///
+    /// ```
+    /// use meerkat_transport_blocking::Error;
+    ///
+    /// assert_eq!(Error::Closed.code(), "CLIENT_CLOSED");
+    /// assert_eq!(Error::InvalidArgs("x".into()).code(), "INVALID_ARGS");
+    /// ```
+    #[must_use]
+    pub fn code(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
+            Self::BinaryNotFound { .. } => "BINARY_NOT_FOUND",
+            Self::VersionMismatch { .. } => "VERSION_MISMATCH",
+            Self::CapabilityUnavailable { .. } => "CAPABILITY_UNAVAILABLE",
+            Self::NotConnected => "NOT_CONNECTED",
+            Self::Closed => "CLIENT_CLOSED",
+            Self::ConnectionClosed { .. } => "CONNECTION_CLOSED",
+            Self::TimedOut { .. } => "TIMEOUT",
+            Self::InvalidResponse { .. } => "INVALID_RESPONSE",
+            Self::InvalidArgs(_) => "INVALID_ARGS",
+            Self::Rpc(e) => return Cow::Owned(e.code_string()),
+            Self::Io(_) => "IO_ERROR",
+        })
+    }
+
+    /// The server's error payload, if this is an [`Error::Rpc`].
+    #[must_use]
+    pub fn rpc(&self) -> Option<&RpcError> {
+        match self {
+            Self::Rpc(e) => Some(e),
+            _ => None,
+        }
+    }
+}
