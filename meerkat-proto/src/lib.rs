@@ -3,10 +3,12 @@
 //! (Crate documentation is completed in the proto issue; see DESIGN.md.)
 
 mod conn;
+mod launch;
 mod model;
 pub mod rpc;
 
 pub use conn::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
+pub use launch::*;
 pub use model::*;
 
 pub use rpc::{

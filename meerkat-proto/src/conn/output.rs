@@ -1,0 +1,99 @@
+//! What a [`Connection`](super::Connection) reports: [`Output`] and the
+//! pieces of a stream, [`StreamItem`] and [`StreamEnd`].
+
+use crate::model::{EventEnvelope, ServerInfo, ToolCall};
+use crate::rpc::{CallError, CloseReason, Diagnostic, RequestId};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// Something that happened on the connection, from
+/// [`Connection::poll_output`](super::Connection::poll_output).
+///
+/// Per [`RequestId`] the outputs follow one of three shapes:
+///
+/// - an ordinary request (and a turn or create sent with
+///   [`RequestOptions::stream`](super::RequestOptions::stream) off): exactly
+///   one [`Output::Response`];
+/// - a streamed turn or create: any number of [`Output::StreamItem`]s, then
+///   exactly one [`Output::StreamEnd`] (which carries the response: there is
+///   no separate `Response`);
+/// - a subscription (`session/stream_open`, `mob/stream_open`): exactly one
+///   [`Output::Response`] (the open result); if it is a success, then any
+///   number of [`Output::StreamItem`]s and exactly one [`Output::StreamEnd`].
+///
+/// [`Connection::cancel`](super::Connection::cancel) silences a request:
+/// nothing more is reported for it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Output {
+    /// The handshake is done; the same value is then available from
+    /// [`Connection::server`](super::Connection::server).
+    Ready(ServerInfo),
+    /// The outcome of an ordinary request (or of a subscription's open).
+    Response {
+        /// The request.
+        id: RequestId,
+        /// The raw `result`, or why there is none.
+        result: Result<Box<RawValue>, CallError>,
+    },
+    /// The next item of a stream (a streamed turn or create, or a
+    /// subscription).
+    StreamItem {
+        /// The request that opened the stream.
+        id: RequestId,
+        /// The item.
+        item: StreamItem,
+    },
+    /// The end of a stream; exactly one per stream, after its items.
+    StreamEnd {
+        /// The request that opened the stream.
+        id: RequestId,
+        /// How it ended.
+        end: StreamEnd,
+    },
+    /// The server asks for a callback tool to run; answer with
+    /// [`Connection::respond_tool`](super::Connection::respond_tool).
+    ToolCall(ToolCall),
+    /// Something odd the connection recovered from (a log line on stdout, an
+    /// oversized line, an unmatched response, an undecodable notification).
+    Diagnostic(Diagnostic),
+    /// The connection closed. Reported exactly once and last: every request
+    /// has resolved and every stream has ended before it.
+    Closed(CloseReason),
+}
+
+/// One item of a stream.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StreamItem {
+    /// An agent event with its envelope.
+    Event(EventEnvelope),
+    /// The server dropped events of this session (a gap in `seq`; 0.5.x
+    /// drops `session/event` notifications when its queue is full). Comes
+    /// right before the event that revealed the gap.
+    EventsLost {
+        /// The `seq` that should have come next.
+        expected_seq: u64,
+        /// The `seq` that came instead.
+        received_seq: u64,
+    },
+}
+
+/// How a stream ended.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StreamEnd {
+    /// A streamed turn or create ended: its response (a raw `RunResult`, or
+    /// the error), delivered after the turn's last event.
+    Turn(Result<Box<RawValue>, CallError>),
+    /// A subscription ended (`session/stream_end`, `mob/stream_end`).
+    Subscription {
+        /// `remote_end`, `explicit_close`, `terminal_error`, or
+        /// `invalid_open_response` when the open result named no stream.
+        outcome: String,
+        /// The error object of a `terminal_error`.
+        error: Option<Value>,
+    },
+    /// The connection closed before the stream ended.
+    Closed(CloseReason),
+}

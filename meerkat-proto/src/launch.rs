@@ -1,0 +1,288 @@
+//! How to start `rkat-rpc`: [`ConnectOptions`] as pure data, the argument
+//! list, the child environment and binary resolution over injected lookups
+//! (so this stays free of I/O; transports pass `std::env::var_os` and a
+//! file check).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The default name of the server binary.
+pub const RKAT_RPC: &str = "rkat-rpc";
+
+/// How to install the server, for error messages.
+pub const INSTALL_HINT: &str = "install it with `cargo install meerkat-rpc --version =0.5.2 --locked` \
+     (or scripts/install-rkat-rpc.sh), then put it on PATH, set MEERKAT_BIN_PATH, \
+     or pass ConnectOptions::rkat_path";
+
+/// How to reach the server.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// Spawn `rkat-rpc` and speak over its stdin/stdout (default).
+    #[default]
+    Stdio,
+    /// Connect to `rkat-rpc --tcp ADDR` (0.5.2+) already running at this address.
+    Tcp(String),
+}
+
+/// Options of `MeerkatClient::connect`: which binary, which realm, which
+/// directories, extra environment and the default request timeout.
+///
+/// ```
+/// use meerkat_proto::ConnectOptions;
+/// let opts = ConnectOptions::new().realm_id("team").state_root("/var/lib/meerkat");
+/// assert_eq!(opts.args().unwrap(), ["--realm", "team", "--state-root", "/var/lib/meerkat"]);
+/// assert!(ConnectOptions::new().realm_id("a").isolated(true).args().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    /// A path or a command name (default `rkat-rpc`).
+    pub rkat_path: Option<OsString>,
+    /// Join or create this realm (`--realm`).
+    pub realm_id: Option<String>,
+    /// Instance id inside the realm (`--instance`).
+    pub instance_id: Option<String>,
+    /// Storage backend for a new realm (`--realm-backend`: `jsonl`, `sqlite`).
+    pub realm_backend: Option<String>,
+    /// A fresh generated realm (`--isolated`); exclusive with `realm_id`.
+    pub isolated: bool,
+    /// Where realms live (`--state-root`).
+    pub state_root: Option<PathBuf>,
+    /// Project root for conventions: skills, hooks (`--context-root`).
+    pub context_root: Option<PathBuf>,
+    /// User-global conventions root (`--user-config-root`).
+    pub user_config_root: Option<PathBuf>,
+    /// Extra environment variables for the child.
+    pub env: BTreeMap<OsString, OsString>,
+    /// Timeout of each request unless overridden (default 10 minutes:
+    /// turns can be long; the handshake uses its own 30 s).
+    pub request_timeout: Duration,
+    /// How to reach the server.
+    pub transport: TransportKind,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            rkat_path: None,
+            realm_id: None,
+            instance_id: None,
+            realm_backend: None,
+            isolated: false,
+            state_root: None,
+            context_root: None,
+            user_config_root: None,
+            env: BTreeMap::new(),
+            request_timeout: Duration::from_secs(600),
+            transport: TransportKind::Stdio,
+        }
+    }
+}
+
+/// `realm_id` and `isolated` were both set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("realm_id and isolated cannot both be set")]
+#[non_exhaustive]
+pub struct ConflictingRealmOptions;
+
+/// No binary was found; every place tried is listed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rkat-rpc not found (tried: {}); {INSTALL_HINT}", tried.join(", "))]
+#[non_exhaustive]
+pub struct BinaryNotFound {
+    /// Every place tried, in order.
+    pub tried: Vec<String>,
+}
+
+impl ConnectOptions {
+    /// Defaults: `rkat-rpc` from `MEERKAT_BIN_PATH` or `PATH`, the server's
+    /// default realm handling, a 10-minute request timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the binary: a path, or a command name searched on `PATH`.
+    #[must_use]
+    pub fn rkat_path(mut self, path: impl Into<OsString>) -> Self {
+        self.rkat_path = Some(path.into());
+        self
+    }
+
+    /// Sets the realm.
+    #[must_use]
+    pub fn realm_id(mut self, id: impl Into<String>) -> Self {
+        self.realm_id = Some(id.into());
+        self
+    }
+
+    /// Sets the instance id.
+    #[must_use]
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = Some(id.into());
+        self
+    }
+
+    /// Sets the realm backend.
+    #[must_use]
+    pub fn realm_backend(mut self, backend: impl Into<String>) -> Self {
+        self.realm_backend = Some(backend.into());
+        self
+    }
+
+    /// Asks for a fresh isolated realm.
+    #[must_use]
+    pub fn isolated(mut self, isolated: bool) -> Self {
+        self.isolated = isolated;
+        self
+    }
+
+    /// Sets the state root.
+    #[must_use]
+    pub fn state_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_root = Some(dir.into());
+        self
+    }
+
+    /// Sets the context root.
+    #[must_use]
+    pub fn context_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.context_root = Some(dir.into());
+        self
+    }
+
+    /// Sets the user config root.
+    #[must_use]
+    pub fn user_config_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.user_config_root = Some(dir.into());
+        self
+    }
+
+    /// Adds an environment variable for the child.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the default request timeout.
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Connects over TCP to `rkat-rpc --tcp ADDR` instead of spawning.
+    #[must_use]
+    pub fn tcp(mut self, addr: impl Into<String>) -> Self {
+        self.transport = TransportKind::Tcp(addr.into());
+        self
+    }
+
+    /// The server's command-line arguments.
+    ///
+    /// # Errors
+    /// [`ConflictingRealmOptions`] when `realm_id` and `isolated` are both set
+    /// (checked before anything is spawned).
+    pub fn args(&self) -> Result<Vec<OsString>, ConflictingRealmOptions> {
+        if self.realm_id.is_some() && self.isolated {
+            return Err(ConflictingRealmOptions);
+        }
+        let mut args: Vec<OsString> = Vec::new();
+        let mut flag = |name: &str, value: Option<OsString>| {
+            if let Some(v) = value {
+                args.push(name.into());
+                args.push(v);
+            }
+        };
+        flag("--realm", self.realm_id.clone().map(Into::into));
+        flag("--instance", self.instance_id.clone().map(Into::into));
+        flag(
+            "--realm-backend",
+            self.realm_backend.clone().map(Into::into),
+        );
+        flag("--state-root", self.state_root.clone().map(Into::into));
+        flag("--context-root", self.context_root.clone().map(Into::into));
+        flag(
+            "--user-config-root",
+            self.user_config_root.clone().map(Into::into),
+        );
+        if self.isolated {
+            args.push("--isolated".into());
+        }
+        Ok(args)
+    }
+
+    /// Variables to set on the child on top of the inherited environment:
+    /// the extras, and `RUST_LOG=off` unless the user set `RUST_LOG`
+    /// (0.5.x logs to stdout).
+    pub fn child_env(&self, env: impl Fn(&str) -> Option<OsString>) -> Vec<(OsString, OsString)> {
+        let mut out: Vec<(OsString, OsString)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let user_set =
+            env("RUST_LOG").is_some() || self.env.contains_key(&OsString::from("RUST_LOG"));
+        if !user_set {
+            out.push(("RUST_LOG".into(), "off".into()));
+        }
+        out
+    }
+
+    /// Finds the binary: `MEERKAT_BIN_PATH`, then the explicit `rkat_path`
+    /// (a path, or a name searched on `PATH`), then `rkat-rpc` on `PATH`.
+    ///
+    /// ```
+    /// use meerkat_proto::ConnectOptions;
+    /// use std::ffi::OsString;
+    /// let env = |k: &str| (k == "PATH").then(|| OsString::from("/usr/bin:/opt/bin"));
+    /// let found = ConnectOptions::new()
+    ///     .resolve_binary(env, |p| p == std::path::Path::new("/opt/bin/rkat-rpc"))
+    ///     .unwrap();
+    /// assert_eq!(found, std::path::PathBuf::from("/opt/bin/rkat-rpc"));
+    /// let err = ConnectOptions::new().resolve_binary(env, |_| false).unwrap_err();
+    /// assert_eq!(err.tried.len(), 2);
+    /// ```
+    ///
+    /// # Errors
+    /// [`BinaryNotFound`] naming every place tried.
+    pub fn resolve_binary(
+        &self,
+        env: impl Fn(&str) -> Option<OsString>,
+        is_file: impl Fn(&Path) -> bool,
+    ) -> Result<PathBuf, BinaryNotFound> {
+        let mut tried = Vec::new();
+        if let Some(p) = env("MEERKAT_BIN_PATH").filter(|p| !p.is_empty()) {
+            let p = PathBuf::from(p);
+            if is_file(&p) {
+                return Ok(p);
+            }
+            tried.push(format!("MEERKAT_BIN_PATH={}", p.display()));
+            return Err(BinaryNotFound { tried });
+        }
+        let name = self.rkat_path.clone().unwrap_or_else(|| RKAT_RPC.into());
+        let as_path = PathBuf::from(&name);
+        if as_path.components().count() > 1 || as_path.is_absolute() {
+            if is_file(&as_path) {
+                return Ok(as_path);
+            }
+            tried.push(as_path.display().to_string());
+            return Err(BinaryNotFound { tried });
+        }
+        let path_var = env("PATH").unwrap_or_default();
+        for dir in std::env::split_paths(&path_var) {
+            let candidate = dir.join(&as_path);
+            if is_file(&candidate) {
+                return Ok(candidate);
+            }
+            tried.push(candidate.display().to_string());
+        }
+        if tried.is_empty() {
+            tried.push(format!("{} on PATH (PATH is empty)", as_path.display()));
+        }
+        Err(BinaryNotFound { tried })
+    }
+}
