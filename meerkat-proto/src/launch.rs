@@ -62,6 +62,10 @@ pub struct ConnectOptions {
     pub request_timeout: Duration,
     /// How to reach the server.
     pub transport: TransportKind,
+    /// How many events a stream holds for a consumer that falls behind
+    /// before it drops them and reports `Event::Lagged` (default
+    /// [`DEFAULT_STREAM_BUDGET`](crate::DEFAULT_STREAM_BUDGET)).
+    pub stream_budget: usize,
 }
 
 impl Default for ConnectOptions {
@@ -78,6 +82,7 @@ impl Default for ConnectOptions {
             env: BTreeMap::new(),
             request_timeout: Duration::from_secs(600),
             transport: TransportKind::Stdio,
+            stream_budget: crate::DEFAULT_STREAM_BUDGET,
         }
     }
 }
@@ -171,6 +176,13 @@ impl ConnectOptions {
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the per-stream event budget (at least 1).
+    #[must_use]
+    pub fn stream_budget(mut self, events: usize) -> Self {
+        self.stream_budget = events.max(1);
         self
     }
 

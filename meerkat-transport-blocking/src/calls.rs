@@ -9,8 +9,8 @@ use meerkat_proto::{ConfigEnvelope, RequestOptions, SkillInfo, ToolDef, ToolOutp
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
 use crate::tools;
+use meerkat_proto::Error;
 
 impl MeerkatClient {
     /// Reads the runtime configuration.
@@ -94,18 +94,17 @@ impl MeerkatClient {
             // NB: the handler is in place before the server can call it.
             core.tools.insert(name, handler);
             let now = Instant::now();
-            let opts = RequestOptions::new(now).deadline(timeout.map(|t| now + t));
-            let params = [def];
-            match core.conn.request::<methods::ToolsRegister>(&params[..], opts) {
-                Ok(id) => core.track_call(id, "tools/register", reply),
-                Err(e) => {
-                    let _ = reply.try_send(Err(Error::InvalidArgs(e.to_string())));
-                }
+            let mut opts = RequestOptions::new(now);
+            if let Some(t) = timeout {
+                opts = opts.deadline(now + t);
             }
+            let params = [def];
+            let reply = Box::new(move |result| {
+                let _ = reply.try_send(result);
+            });
+            core.dispatch
+                .call::<methods::ToolsRegister>(&mut core.conn, &params[..], opts, reply);
         })?;
-        answer
-            .recv()
-            .unwrap_or(Err(Error::NotConnected))
-            .map(drop)
+        answer.recv().unwrap_or(Err(Error::NotConnected)).map(drop)
     }
 }

@@ -1,31 +1,35 @@
 //! [`MeerkatClient`]: the cloneable handle, connect and close.
 
 use std::borrow::Borrow;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use meerkat_proto::dispatch::{ReadyReply, Reply};
 use meerkat_proto::{
     Capability, ConnectOptions, Connection, ConnectionConfig, Dialect, Method, RequestId,
-    RequestOptions, ServerInfo, UsageError,
+    RequestOptions, ServerInfo,
 };
 use serde_json::value::RawValue;
 
 use crate::driver::{Core, Driver, Input};
-use crate::error::Error;
 use crate::pipes::{ByteBudget, spawn_reader, spawn_writer};
 use crate::process::Process;
 use crate::stream::StreamShared;
 use crate::tools::Tools;
+use meerkat_proto::Error;
 
 /// How long `close` waits after SIGTERM before SIGKILL.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long the handshake may take when no request timeout is set.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A stream's request id, its shared buffer, and (for subscriptions) the
+/// raw open result.
+pub(crate) type OpenedStream = (RequestId, Arc<StreamShared>, Option<Box<RawValue>>);
 
 /// A connection to one `rkat-rpc` child process.
 ///
@@ -93,17 +97,10 @@ impl MeerkatClient {
     /// # Ok::<(), meerkat_transport_blocking::Error>(())
     /// ```
     pub fn connect(options: ConnectOptions) -> Result<Self, Error> {
-        let launch = crate::launch::command(&options)?;
-        Self::connect_command(launch, &options)
-    }
-
-    /// Connects over an already built command (binary, arguments, env).
-    fn connect_command(mut command: Command, options: &ConnectOptions) -> Result<Self, Error> {
         let span = tracing::debug_span!("meerkat_connect");
         let _span = span.enter();
-        let program = command.get_program().to_string_lossy().into_owned();
-        let spawned = Process::spawn(std::mem::replace(&mut command, Command::new("")))
-            .map_err(|e| crate::launch::spawn_error(e, &program))?;
+        let (plan, command) = crate::launch::command(&options)?;
+        let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
         let process = spawned.process;
         let (tx, rx) = mpsc::channel();
         let (frames_tx, frames_rx) = mpsc::channel();
@@ -121,13 +118,16 @@ impl MeerkatClient {
             return Err(Error::Io(e));
         }
 
-        let request_timeout = options.request_timeout();
+        let request_timeout = Some(options.request_timeout);
         let mut conn = Connection::new(ConnectionConfig::default());
-        let connect_timeout = request_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let connect_timeout = DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout);
         conn.start_handshake(Some(Instant::now() + connect_timeout));
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let tools = Tools::new(tx.clone());
-        let driver = Driver::new(conn, rx, frames_tx, budget, tools, ready_tx, process.pid());
+        let ready: ReadyReply = Box::new(move |result| {
+            let _ = ready_tx.try_send(result);
+        });
+        let driver = Driver::new(conn, rx, frames_tx, budget, tools, ready, process.pid());
         let driver = thread::Builder::new()
             .name("meerkat-driver".into())
             .spawn(move || driver.run());
@@ -156,7 +156,7 @@ impl MeerkatClient {
                 server,
                 dialect,
                 request_timeout,
-                stream_budget: options.stream_budget(),
+                stream_budget: options.stream_budget,
                 closed: AtomicBool::new(false),
                 driver: Mutex::new(Some(driver)),
             }),
@@ -234,7 +234,7 @@ impl MeerkatClient {
     /// use meerkat_transport_blocking::{ConnectOptions, MeerkatClient, methods};
     ///
     /// let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let sessions = client.request::<methods::SessionList, _>(Default::default())?;
+    /// let sessions = client.request::<methods::SessionList, _>(methods::ListParams::default())?;
     /// # Ok::<(), meerkat_transport_blocking::Error>(())
     /// ```
     pub fn request<M, P>(&self, params: P) -> Result<M::Output, Error>
@@ -247,7 +247,11 @@ impl MeerkatClient {
 
     /// [`request`](Self::request) with an explicit timeout (`None`: wait for
     /// as long as the connection lives).
-    pub(crate) fn call<M, P>(&self, params: P, timeout: Option<Duration>) -> Result<M::Output, Error>
+    pub(crate) fn call<M, P>(
+        &self,
+        params: P,
+        timeout: Option<Duration>,
+    ) -> Result<M::Output, Error>
     where
         M: Method + 'static,
         P: Borrow<M::Params> + Send + 'static,
@@ -278,14 +282,16 @@ impl MeerkatClient {
         let now = Instant::now();
         let deadline = timeout.map(|t| now + t);
         self.command(move |core| {
-            let name = M::name(core.conn.dialect()).unwrap_or("?");
-            let opts = RequestOptions::new(now).deadline(deadline);
-            match core.conn.request::<M>(params.borrow(), opts) {
-                Ok(id) => core.track_call(id, name, reply),
-                Err(e) => {
-                    let _ = reply.try_send(Err(usage_error(core, e)));
-                }
+            let mut opts = RequestOptions::new(now);
+            if let Some(at) = deadline {
+                opts = opts.deadline(at);
             }
+            let reply = Box::new(move |result| {
+                // NB: one-slot channel, one send: never blocks.
+                let _ = reply.try_send(result);
+            });
+            core.dispatch
+                .call::<M>(&mut core.conn, params.borrow(), opts, reply);
         })?;
         answer.recv().unwrap_or_else(|_| Err(self.gone()))
     }
@@ -299,12 +305,12 @@ impl MeerkatClient {
         &self,
         params: P,
         subscription: bool,
-    ) -> Result<(RequestId, Arc<StreamShared>, Option<Box<RawValue>>), Error>
+    ) -> Result<OpenedStream, Error>
     where
         M: Method + 'static,
         P: Borrow<M::Params> + Send + 'static,
     {
-        let shared = Arc::new(StreamShared::new(
+        let shared = Arc::new(crate::stream::new_stream(
             self.inner.stream_budget,
             M::name(&self.inner.dialect).unwrap_or("?"),
         ));
@@ -317,20 +323,23 @@ impl MeerkatClient {
             .map(|t| now + t);
         let stream = Arc::clone(&shared);
         self.command(move |core| {
-            let name = M::name(core.conn.dialect()).unwrap_or("?");
-            let opts = RequestOptions::new(now).deadline(deadline).stream(!subscription);
-            match core.conn.request::<M>(params.borrow(), opts) {
-                Ok(id) => {
-                    core.track_stream(id, stream);
-                    if subscription {
-                        core.track_call(id, name, reply);
-                    }
-                    let _ = ack.try_send(Ok(id));
-                }
-                Err(e) => {
-                    let _ = ack.try_send(Err(usage_error(core, e)));
-                }
+            let mut opts = RequestOptions::new(now).stream(!subscription);
+            if let Some(at) = deadline {
+                opts = opts.deadline(at);
             }
+            let reply: Option<Reply> = subscription.then(|| {
+                Box::new(move |result| {
+                    let _ = reply.try_send(result);
+                }) as Reply
+            });
+            let opened = core.dispatch.open_stream::<M>(
+                &mut core.conn,
+                params.borrow(),
+                opts,
+                stream,
+                reply,
+            );
+            let _ = ack.try_send(opened);
         })?;
         let id = acked.recv().unwrap_or_else(|_| Err(self.gone()))?;
         let opened = if subscription {
@@ -349,7 +358,7 @@ impl MeerkatClient {
 
     /// Forgets a stream whose consumer went away (best effort, never waits).
     pub(crate) fn forget_stream(&self, id: RequestId) {
-        let _ = self.command(move |core: &mut Core| core.drop_stream(id));
+        let _ = self.command(move |core: &mut Core| core.dispatch.drop_stream(&mut core.conn, id));
     }
 
     /// Sends a command to the driver.
@@ -388,19 +397,6 @@ impl MeerkatClient {
     /// The dialect chosen at the handshake.
     pub(crate) fn dialect(&self) -> &Dialect {
         &self.inner.dialect
-    }
-}
-
-/// Maps a refused request to this crate's error.
-fn usage_error(core: &Core, err: UsageError) -> Error {
-    match err {
-        UsageError::Closed => core.closed_error(),
-        UsageError::Unsupported { method, reason } => Error::CapabilityUnavailable {
-            capability: format!("{method} ({reason})"),
-        },
-        UsageError::InvalidArgs(msg) => Error::InvalidArgs(msg),
-        UsageError::Encode(e) => Error::InvalidArgs(e.to_string()),
-        other => Error::InvalidArgs(other.to_string()),
     }
 }
 

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use meerkat_proto::{Event, EventEnvelope, RequestId, RunResult, methods};
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
 use crate::recovery;
 use crate::session::Session;
-use crate::stream::{Next, StreamShared};
+use crate::stream::{self, StreamShared};
+use meerkat_proto::Error;
+use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
 
 /// The typed events of one turn, then its [`RunResult`].
 ///
@@ -153,25 +154,8 @@ impl EventStream {
         }
     }
 
-    fn on_end(&mut self, end: crate::stream::End) -> Option<Result<Event, Error>> {
-        let raw = match end {
-            Ok(Some(raw)) => raw,
-            Ok(None) => {
-                self.state = StreamState::Failed;
-                return Some(Err(Error::InvalidResponse {
-                    method: self.shared.method().to_owned(),
-                    message: "the turn ended without a response".into(),
-                }));
-            }
-            Err(err) => {
-                self.state = StreamState::Failed;
-                if let Some(session_id) = &self.session_id {
-                    recovery::after_failed_turn(&self.client, session_id, &err);
-                }
-                return Some(Err(err));
-            }
-        };
-        match self.client.decode::<methods::TurnStart>(&raw) {
+    fn on_end(&mut self, end: End) -> Option<Result<Event, Error>> {
+        match turn_result(end, self.shared.method(), self.client.dialect()) {
             Ok(result) => {
                 self.session_id = Some(result.session_id.clone());
                 self.state = StreamState::Done(Box::new(result));
@@ -179,6 +163,9 @@ impl EventStream {
             }
             Err(err) => {
                 self.state = StreamState::Failed;
+                if let Some(session_id) = &self.session_id {
+                    recovery::after_failed_turn(&self.client, session_id, &err);
+                }
                 Some(Err(err))
             }
         }
@@ -192,7 +179,7 @@ impl Iterator for EventStream {
         if !matches!(self.state, StreamState::Running) {
             return None;
         }
-        match self.shared.next()? {
+        match stream::next(&self.shared)? {
             Next::Event(envelope) => Some(Ok(envelope.event)),
             Next::Signal(event) => Some(Ok(event)),
             Next::End(end) => self.on_end(end),
@@ -297,9 +284,7 @@ impl EventSubscription {
         let result = match self.kind {
             SubscriptionKind::Session => self
                 .client
-                .request::<methods::SessionStreamClose, _>(methods::StreamIdParams::new(
-                    stream_id,
-                ))
+                .request::<methods::SessionStreamClose, _>(methods::StreamIdParams::new(stream_id))
                 .map(drop),
             SubscriptionKind::Mob => self
                 .client
@@ -320,22 +305,9 @@ impl Iterator for EventSubscription {
         if self.done {
             return None;
         }
-        match self.shared.next()? {
-            Next::Event(envelope) => Some(Ok(*envelope)),
-            Next::Signal(event) => {
-                let mut envelope = EventEnvelope::default();
-                envelope.event = event;
-                Some(Ok(envelope))
-            }
-            Next::End(Ok(_)) => {
-                self.done = true;
-                None
-            }
-            Next::End(Err(err)) => {
-                self.done = true;
-                Some(Err(err))
-            }
-        }
+        let next = stream::next(&self.shared)?;
+        self.done = matches!(next, Next::End(_));
+        subscription_item(next)
     }
 }
 
@@ -351,9 +323,9 @@ impl Drop for EventSubscription {
                 let params = methods::StreamIdParams::new(stream_id);
                 let opts = meerkat_proto::RequestOptions::new(std::time::Instant::now());
                 let _ = match kind {
-                    SubscriptionKind::Session => {
-                        core.conn.request::<methods::SessionStreamClose>(&params, opts)
-                    }
+                    SubscriptionKind::Session => core
+                        .conn
+                        .request::<methods::SessionStreamClose>(&params, opts),
                     SubscriptionKind::Mob => {
                         core.conn.request::<methods::MobStreamClose>(&params, opts)
                     }

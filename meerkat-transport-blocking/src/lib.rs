@@ -99,7 +99,7 @@
 mod calls;
 mod client;
 mod driver;
-mod error;
+
 mod events;
 mod launch;
 mod mob;
@@ -111,7 +111,7 @@ mod stream;
 mod tools;
 
 pub use client::MeerkatClient;
-pub use error::Error;
+
 pub use events::{EventStream, EventSubscription};
 pub use mob::{Member, Mob};
 pub use session::{DeferredSession, Session};

@@ -9,8 +9,8 @@ use meerkat_proto::{
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
 use crate::events::{EventSubscription, SubscriptionKind};
+use meerkat_proto::Error;
 
 impl MeerkatClient {
     /// Creates a mob from a prefab or a definition.
@@ -66,7 +66,9 @@ pub struct Mob {
 
 impl fmt::Debug for Mob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mob").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Mob")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,9 +96,7 @@ impl Mob {
     /// [`Error::Rpc`] when the server refuses the action.
     pub fn lifecycle(&self, action: MobAction) -> Result<(), Error> {
         self.client
-            .request::<methods::MobLifecycle, _>(methods::LifecycleParams::new(
-                &self.id, action,
-            ))
+            .request::<methods::MobLifecycle, _>(methods::LifecycleParams::new(&self.id, action))
             .map(drop)
     }
 
@@ -149,9 +149,7 @@ impl Mob {
     /// [`Error::Rpc`] for unknown members.
     pub fn unwire(&self, member: &str, peer: &str) -> Result<(), Error> {
         self.client
-            .request::<methods::MobUnwire, _>(methods::WireParams::local(
-                &self.id, member, peer,
-            ))
+            .request::<methods::MobUnwire, _>(methods::WireParams::local(&self.id, member, peer))
             .map(drop)
     }
 

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use meerkat_proto::Transmit;
 
-use crate::driver::{ExitInfo, Input};
+use crate::driver::Input;
 use crate::process::{Process, describe_status};
+use meerkat_proto::dispatch::ExitInfo;
 
 /// Bytes read from stdout but not yet handled by the driver, at most.
 pub(crate) const MAX_BYTES_IN_FLIGHT: usize = 4 * 1024 * 1024;
@@ -124,10 +125,7 @@ pub(crate) fn spawn_reader(
             let deadline = Instant::now() + EXIT_GRACE;
             let status = process.wait_until(deadline);
             process.stderr().wait_finished(deadline);
-            let info = ExitInfo {
-                exit_status: status.map(describe_status),
-                stderr_tail: process.stderr().text(),
-            };
+            let info = ExitInfo::new(status.map(describe_status), process.stderr().text());
             let _ = tx.send(Input::Eof(info));
         })
         .map(drop)

@@ -6,7 +6,7 @@
 //! returned its status), so the pid cannot have been reused by another
 //! process when we signal it.
 
-use std::collections::VecDeque;
+use meerkat_proto::dispatch::TailBuffer;
 use std::io::{self, Read};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -26,20 +26,26 @@ pub(crate) struct StderrTail {
     done: Condvar,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct TailState {
-    bytes: VecDeque<u8>,
+    tail: TailBuffer,
     finished: bool,
+}
+
+impl Default for TailState {
+    fn default() -> Self {
+        Self {
+            tail: TailBuffer::new(STDERR_TAIL_BYTES),
+            finished: false,
+        }
+    }
 }
 
 impl StderrTail {
     /// Appends a chunk, dropping the oldest bytes beyond the budget.
     fn push(&self, chunk: &[u8]) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let chunk = &chunk[chunk.len().saturating_sub(STDERR_TAIL_BYTES)..];
-        let overflow = (state.bytes.len() + chunk.len()).saturating_sub(STDERR_TAIL_BYTES);
-        state.bytes.drain(..overflow);
-        state.bytes.extend(chunk);
+        state.tail.push(chunk);
     }
 
     fn finish(&self) {
@@ -68,16 +74,7 @@ impl StderrTail {
     /// tail was cut.
     pub(crate) fn text(&self) -> String {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let bytes: Vec<u8> = state.bytes.iter().copied().collect();
-        drop(state);
-        let start = if bytes.len() >= STDERR_TAIL_BYTES {
-            // NB: a cut tail starts mid-line (maybe mid UTF-8 sequence); skip
-            // to the next line when there is one.
-            bytes.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1)
-        } else {
-            0
-        };
-        String::from_utf8_lossy(&bytes[start..]).trim_end().to_owned()
+        state.tail.text()
     }
 }
 

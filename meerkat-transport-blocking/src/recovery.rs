@@ -13,7 +13,7 @@ use std::time::Duration;
 use meerkat_proto::{CallError, ErrorObject, is_runtime_not_ready, methods, needs_runtime_reset};
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
+use meerkat_proto::Error;
 
 /// How often `runtime/reset` is tried while the runtime is not ready.
 const RESET_TRIES: u32 = 50;
@@ -41,7 +41,9 @@ pub(crate) fn after_failed_turn(client: &MeerkatClient, session_id: &str, err: &
                 tracing::debug!(attempt, "runtime reset");
                 return;
             }
-            Err(Error::Rpc(e)) if is_runtime_not_ready(&ErrorObject::new(e.code, e.message.clone())) => {
+            Err(Error::Rpc(e))
+                if is_runtime_not_ready(&ErrorObject::new(e.code, e.message.clone())) =>
+            {
                 thread::sleep(RESET_PAUSE);
             }
             Err(e) => {

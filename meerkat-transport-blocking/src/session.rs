@@ -10,9 +10,9 @@ use meerkat_proto::{
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::error::Error;
 use crate::events::{EventStream, EventSubscription, SubscriptionKind};
 use crate::recovery;
+use meerkat_proto::Error;
 
 impl MeerkatClient {
     /// Creates a session and runs its first turn.
@@ -364,9 +364,9 @@ impl Session {
     /// [`Error::Rpc`] when the server refuses; the connection errors.
     pub fn subscribe_events(&self) -> Result<EventSubscription, Error> {
         let params = methods::SessionIdParams::new(self.id());
-        let (id, shared, opened) =
-            self.client
-                .open_stream::<methods::SessionStreamOpen, _>(params, true)?;
+        let (id, shared, opened) = self
+            .client
+            .open_stream::<methods::SessionStreamOpen, _>(params, true)?;
         let opened = opened.ok_or(Error::NotConnected)?;
         let opened = self.client.decode::<methods::SessionStreamOpen>(&opened)?;
         Ok(EventSubscription::new(

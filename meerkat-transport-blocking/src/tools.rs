@@ -60,7 +60,10 @@ impl Tools {
     /// back to the driver as a command.
     pub(crate) fn dispatch(&self, call: ToolCall) {
         let ToolCall {
-            id, name, arguments, ..
+            id,
+            name,
+            arguments,
+            ..
         } = call;
         let Some(handler) = self.handlers.get(&name).cloned() else {
             tracing::debug!(tool = %name, "tool/execute for an unknown tool");
@@ -82,9 +85,10 @@ impl Tools {
                 }
             });
         if let Err(e) = spawned {
-            let _ = self
-                .tx
-                .send(respond(id, Err(format!("could not start a tool thread: {e}"))));
+            let _ = self.tx.send(respond(
+                id,
+                Err(format!("could not start a tool thread: {e}")),
+            ));
         }
     }
 }

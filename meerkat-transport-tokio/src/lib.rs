@@ -1,1 +1,117 @@
-//! The Meerkat Rust SDK over tokio (in progress; see DESIGN.md).
+//! The Meerkat Rust SDK for tokio: `rkat-rpc` driven as a child process,
+//! with typed sessions, streams, mobs and callback tools.
+//!
+//! It is the twin of `meerkat-transport-blocking`: the same nouns
+//! ([`MeerkatClient`], [`Session`], [`DeferredSession`], [`EventStream`],
+//! [`EventSubscription`], [`Mob`], [`Member`], [`Error`]) and the same verbs,
+//! `async`. Streams implement [`futures_core::Stream`] and have an inherent
+//! `next().await`. Every pure data type (options, results, events,
+//! capabilities, errors) comes from `meerkat_proto` and is re-exported here,
+//! so `use meerkat_transport_tokio::*` is all a program needs.
+//!
+//! ```no_run
+//! use meerkat_transport_tokio::{ConnectOptions, Event, MeerkatClient};
+//!
+//! # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+//! let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+//! let mut session = client.create_session("What is the capital of France?").await?;
+//! println!("{}", session.text());
+//! session.turn("And of Germany?").await?;
+//!
+//! let mut events = session.stream("Explain the CI pipeline").await?;
+//! while let Some(event) = events.next().await {
+//!     if let Event::TextDelta { delta, .. } = event? {
+//!         print!("{delta}");
+//!     }
+//! }
+//! client.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What this crate does not do
+//!
+//! It holds no protocol logic: framing, ids, the handshake, the dialect of
+//! the server's contract, the routing of events to turns and subscriptions
+//! and the stream budget all live in `meerkat_proto`'s sans-IO
+//! [`Connection`]. This crate moves bytes, keeps time, owns the child process
+//! and hands results to the tasks that wait for them.
+//!
+//! # Tasks
+//!
+//! ```text
+//!  user tasks ──Command──┐                            ┌──> oneshot replies
+//!  tool tasks ──Command──┼──> unbounded ──> driver ───┼──> stream buffers (Mutex + Waker)
+//!  reader ──Bytes / Eof──┴──> bounded (64 x 64 KiB)   └──> tool tasks (one per call)
+//!   ^ child stdout                  └──> frames ──> writer ──> child stdin
+//!  stderr task: child stderr ──> 64 KiB tail (for error messages)
+//! ```
+//!
+//! - One **driver** task owns the [`Connection`]. Commands are boxed
+//!   closures over it; it selects over them, the reader's bytes and the
+//!   Connection's next deadline. It never waits on a user: replies go to
+//!   oneshots, events into bounded per-stream buffers, frames to the writer.
+//! - The **reader** only moves stdout bytes, at most 4 MiB in flight
+//!   (beyond it, the pipe pushes back on the child).
+//! - The **writer** writes each frame whole; a child that stops reading
+//!   stdin blocks nobody else.
+//! - **Tool handlers** run on tasks of their own and may call the client.
+//!
+//! # Time
+//!
+//! Every plain request gets a deadline from
+//! [`ConnectOptions::request_timeout`]. Turns, whose model calls may take
+//! minutes, have none: a dead child still ends them, with
+//! [`Error::ConnectionClosed`].
+//!
+//! # Errors, panics, and a dying child
+//!
+//! Nothing the server sends can panic this crate or hang a caller. When the
+//! child exits or crashes, every waiting call and stream ends with
+//! [`Error::ConnectionClosed`] naming the exit status and the last lines of
+//! the child's stderr. A panicking tool handler answers the model with an
+//! error result.
+//!
+//! # Recovery after a failed turn
+//!
+//! A 0.5.x server keeps the input of a failed or interrupted turn queued and
+//! replays it on the next `turn/start`. After a turn fails with a server
+//! error, this crate resets the session's runtime (`runtime/reset`, retried
+//! while the server says it is not ready) before returning the error.
+//!
+//! # Closing
+//!
+//! [`MeerkatClient::close`] ends every pending call with [`Error::Closed`],
+//! closes the child's stdin, sends SIGTERM, waits up to 5 s, then SIGKILL,
+//! and reaps the child. Dropping the last handle (clients, sessions, streams
+//! and mobs all hold one) kills and reaps at once: no zombie, no orphan.
+//!
+//! # Where this crate differs from the blocking twin, and why
+//!
+//! - [`Session::stream`] takes `&self` and the stream owns the turn's result
+//!   ([`EventStream::result`], then [`Session::record`]): a stream that
+//!   borrowed the session mutably could not live in another task while the
+//!   session is used for [`Session::interrupt`].
+//! - [`EventStream::next`] is inherent (and the `Stream` impl is there for
+//!   combinators), so no `StreamExt` import is needed.
+//! - Tool handlers return futures: `|args| async move { ... }`.
+
+mod calls;
+mod client;
+mod driver;
+mod events;
+mod io;
+mod launch;
+mod mob;
+mod process;
+mod recovery;
+mod session;
+mod stream;
+mod tools;
+
+pub use client::MeerkatClient;
+pub use events::{EventStream, EventSubscription};
+pub use mob::{Member, Mob};
+pub use session::{DeferredSession, Session};
+
+#[doc(no_inline)]
+pub use meerkat_proto::*;

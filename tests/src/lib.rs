@@ -11,3 +11,33 @@
 pub mod llm;
 pub mod raw;
 pub mod real;
+
+/// Runs `body` on a thread of its own and fails the calling test when it
+/// takes longer than `limit` (a hang), re-raising its panic otherwise.
+///
+/// # Panics
+///
+/// When `body` panics or does not finish within `limit`.
+pub fn watchdog(name: &str, limit: std::time::Duration, body: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            body();
+            let _ = done.send(());
+        })
+        .expect("invariant: a test thread can be spawned");
+    match finished.recv_timeout(limit) {
+        Ok(()) => {
+            let _ = worker.join();
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("scenario {name} hung for {limit:?}");
+        }
+    }
+}

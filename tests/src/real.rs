@@ -318,6 +318,26 @@ impl RealServer {
         ]
     }
 
+    /// SDK connect options for this server: binary, realm, roots and the
+    /// isolated environment (real provider keys of the developer's shell
+    /// are blanked).
+    pub fn connect_options(&self) -> meerkat_proto::ConnectOptions {
+        let mut options = meerkat_proto::ConnectOptions::new()
+            .rkat_path(self.binary())
+            .realm_id(self.realm.clone())
+            .state_root(self.state_root())
+            .context_root(self.context_root())
+            .user_config_root(self.user_config_root())
+            .request_timeout(std::time::Duration::from_secs(60));
+        for name in Self::env_removed() {
+            options = options.env(*name, "");
+        }
+        for (key, value) in self.env() {
+            options = options.env(key, value);
+        }
+        options
+    }
+
     /// A ready [`Command`]: binary, [`args`](Self::args), [`env`](Self::env).
     ///
     /// # Panics

@@ -7,8 +7,9 @@ use std::fmt;
 pub const DEFAULT_STREAM_BUDGET: usize = 65_536;
 
 /// What [`StreamBuffer::pop`] hands out, in stream order.
+///
+/// Deliberately exhaustive: a stream is items, drop markers and one end.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Popped<T, E> {
     /// The next item.
     Item(T),
@@ -54,10 +55,10 @@ enum Slot<T> {
 /// buf.finish("done");   // always kept
 ///
 /// assert_eq!(buf.pop(), Some(Popped::Item(1)));
-/// assert!(buf.push(5)); // room again
+/// assert!(!buf.push(5)); // after the end: refused
 /// assert_eq!(buf.pop(), Some(Popped::Item(2)));
 /// assert_eq!(buf.pop(), Some(Popped::Lagged { dropped: 2 }));
-/// assert_eq!(buf.pop(), Some(Popped::End("done"))); // 5 came after the end: ignored
+/// assert_eq!(buf.pop(), Some(Popped::End("done")));
 /// assert_eq!(buf.pop(), None);
 /// ```
 pub struct StreamBuffer<T, E> {

@@ -3,5 +3,13 @@
 //! [`StreamBuffer`], the per-stream memory budget of the transports.
 
 mod buffer;
+mod config;
+mod connection;
+mod output;
 
 pub use buffer::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
+pub use config::{
+    ConnectionConfig, DEFAULT_MAX_UNBOUND_EVENTS, DEFAULT_TURN_GRACE, RequestOptions,
+};
+pub use connection::Connection;
+pub use output::{Output, StreamEnd, StreamItem};

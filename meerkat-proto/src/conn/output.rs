@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 /// nothing more is reported for it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // Moved once per event; boxing would allocate per event.
 pub enum Output {
     /// The handshake is done; the same value is then available from
     /// [`Connection::server`](super::Connection::server).
@@ -65,6 +66,7 @@ pub enum Output {
 /// One item of a stream.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // Moved once per event; boxing would allocate per event.
 pub enum StreamItem {
     /// An agent event with its envelope.
     Event(EventEnvelope),

@@ -125,6 +125,53 @@ pub fn decode_session_event(params: &RawValue) -> Result<(String, EventEnvelope)
     Ok((session_id, env))
 }
 
+#[derive(Deserialize)]
+struct SessionEventOnePass<'a> {
+    #[serde(default, borrow)]
+    session_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    event: Option<EnvelopeDe<'a>>,
+}
+
+/// [`decode_session_event`] in one pass over the params (the hot path of
+/// every stream), borrowing the session id. Falls back to the general
+/// path for bare events and odd shapes.
+pub(crate) fn decode_session_event_fast(
+    params: &RawValue,
+) -> Result<(std::borrow::Cow<'_, str>, EventEnvelope), DecodeError> {
+    if let Ok(SessionEventOnePass {
+        session_id,
+        event:
+            Some(EnvelopeDe {
+                event_id,
+                source_id,
+                seq,
+                mob_id,
+                timestamp_ms,
+                payload: Some(payload),
+                ..
+            }),
+    }) = serde_json::from_str::<SessionEventOnePass<'_>>(params.get())
+    {
+        let envelope = EventEnvelope {
+            event_id,
+            source_id,
+            seq,
+            mob_id,
+            timestamp_ms,
+            member: None,
+            event: Event::from_payload(payload.get()),
+        };
+        let session_id = if session_id.is_empty() {
+            std::borrow::Cow::Owned(envelope.source_session_id().unwrap_or_default().to_owned())
+        } else {
+            session_id
+        };
+        return Ok((session_id, envelope));
+    }
+    decode_session_event(params).map(|(s, e)| (std::borrow::Cow::Owned(s), e))
+}
+
 /// A decoded `session/stream_event` or `mob/stream_event` notification.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -223,6 +270,29 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    /// The one-pass path decodes exactly as the general one.
+    #[test]
+    fn fast_path_agrees_with_the_general_path() {
+        let cases = [
+            r#"{"event":{"event_id":"e1","payload":{"delta":"Hi","type":"text_delta"},"seq":4,"source_id":"session:s1","timestamp_ms":1},"session_id":"s1"}"#,
+            r#"{"event":{"event_id":"e\u0031","payload":{"delta":"a \"quoted\" \u00e9\n","type":"text_delta"},"seq":5,"source_id":"session:s\u0031","timestamp_ms":2,"mob_id":"m"},"session_id":"s\u0031"}"#,
+            r#"{"event":{"payload":{"type":"turn_completed","stop_reason":"end_turn","usage":{"input_tokens":3}},"seq":"7","source_id":"session:s2"}}"#,
+            r#"{"event":{"type":"text_delta","delta":"bare"},"session_id":"s3"}"#,
+            r#"{"event":{"payload":{"type":"text_delta","delta":5},"seq":-1},"session_id":"s4"}"#,
+            r#"{"event":{"payload":"not an object","seq":1.5},"session_id":"s5"}"#,
+            r#"{"event":{"payload":{"type":"reasoning_delta","delta":"hmm","extra":[1,{"a":null}]},"seq":9},"session_id":"s6"}"#,
+            r#"{"event":[1,2],"session_id":"s7"}"#,
+            r#"{"session_id":"s8"}"#,
+            r#"[]"#,
+        ];
+        for case in cases {
+            let raw = raw(case);
+            let slow = decode_session_event(&raw);
+            let fast = decode_session_event_fast(&raw).map(|(s, e)| (s.into_owned(), e));
+            assert_eq!(fast, slow, "{case}");
+        }
     }
 
     #[test]

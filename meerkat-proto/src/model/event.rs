@@ -518,9 +518,38 @@ impl Event {
     /// Decodes an event payload (an object with `type`). Never fails: what
     /// does not fit becomes [`Event::Unknown`].
     pub fn from_payload(raw: &str) -> Self {
+        if let Some(event) = Self::fast_path(raw) {
+            return event;
+        }
         match serde_json::from_str::<Self>(raw) {
             Ok(e) => e,
             Err(_) => Self::unknown(serde_json::from_str(raw).unwrap_or(Value::Null)),
+        }
+    }
+
+    /// The hot types of a stream, decoded without serde's buffering of
+    /// internally tagged enums: the tag first (other fields skipped), then
+    /// the variant's own fields. `None`: take the general path.
+    fn fast_path(raw: &str) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(rename = "type", borrow)]
+            ty: Option<std::borrow::Cow<'a, str>>,
+        }
+        #[derive(Deserialize)]
+        struct Delta {
+            #[serde(default)]
+            delta: String,
+        }
+        let tag: Tag<'_> = serde_json::from_str(raw).ok()?;
+        match tag.ty.as_deref()? {
+            "text_delta" => serde_json::from_str::<Delta>(raw)
+                .ok()
+                .map(|d| Self::TextDelta { delta: d.delta }),
+            "reasoning_delta" => serde_json::from_str::<Delta>(raw)
+                .ok()
+                .map(|d| Self::ReasoningDelta { delta: d.delta }),
+            _ => None,
         }
     }
 

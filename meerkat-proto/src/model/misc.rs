@@ -55,21 +55,27 @@ pub struct CommsCommand {
 }
 
 impl CommsCommand {
-    /// An input pushed into the session.
+    /// An input pushed into the session it is sent on. Sets
+    /// `allow_self_session: true`: that is what "push into this session"
+    /// means, and 0.5.2 refuses self-session input without it.
     pub fn input(body: impl Into<String>) -> Self {
         Self {
             kind: "input".into(),
             body: Some(body.into()),
+            allow_self_session: Some(true),
             ..Self::default()
         }
     }
 
-    /// A message to a peer.
+    /// A message to a peer, queued (`handling_mode: "queue"`, which 0.5.2
+    /// requires on peer messages; change it with
+    /// [`handling_mode`](Self::handling_mode)).
     pub fn peer_message(to: impl Into<String>, body: impl Into<String>) -> Self {
         Self {
             kind: "peer_message".into(),
             to: Some(to.into()),
             body: Some(body.into()),
+            handling_mode: Some(HandlingMode::Queue),
             ..Self::default()
         }
     }
@@ -81,6 +87,7 @@ impl CommsCommand {
             to: Some(to.into()),
             intent: Some(intent.into()),
             params: Some(params),
+            handling_mode: Some(HandlingMode::Queue),
             ..Self::default()
         }
     }
@@ -104,6 +111,21 @@ impl CommsCommand {
     #[must_use]
     pub fn source(mut self, source: impl Into<String>) -> Self {
         self.source = Some(source.into());
+        self
+    }
+
+    /// Sets how the receiver handles it (`queue` or `steer`).
+    #[must_use]
+    pub fn handling_mode(mut self, mode: HandlingMode) -> Self {
+        self.handling_mode = Some(mode);
+        self
+    }
+
+    /// Allows an `input` addressed to the sending session itself (0.5.2
+    /// refuses it otherwise).
+    #[must_use]
+    pub fn allow_self_session(mut self, allow: bool) -> Self {
+        self.allow_self_session = Some(allow);
         self
     }
 }

@@ -21,6 +21,7 @@ mod wire_enum;
 pub use capability::{Capability, CapabilityStatus};
 pub use content::{ContentBlock, Prompt};
 pub use dialect::{ContractLine, Dialect};
+pub(crate) use envelope::decode_session_event_fast;
 pub use envelope::{
     EventEnvelope, StreamEndParams, StreamEventParams, decode_session_event, decode_stream_end,
     decode_stream_event,

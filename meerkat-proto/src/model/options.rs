@@ -104,12 +104,8 @@ impl SessionOptions {
         provider: String => Some;
         /// Sets the system prompt.
         system_prompt: String => Some;
-        /// Sets the maximum output tokens.
-        max_tokens: u32 => Some;
         /// Sets an output schema (enables structured output).
         output_schema: Value => Some;
-        /// Sets the structured-output retries.
-        structured_output_retries: u32 => std::convert::identity;
         /// Sets hook overrides.
         hooks_override: Value => Some;
         /// Turns built-in tools on or off.
@@ -138,6 +134,20 @@ impl SessionOptions {
         skill_references: Vec<String> => std::convert::identity;
         /// Sets additional instructions.
         additional_instructions: Vec<String> => std::convert::identity;
+    }
+
+    /// Sets the maximum output tokens per LLM call.
+    #[must_use]
+    pub fn max_tokens(mut self, tokens: u32) -> Self {
+        self.max_tokens = Some(tokens);
+        self
+    }
+
+    /// Sets the structured-output extraction retries (default 2).
+    #[must_use]
+    pub fn structured_output_retries(mut self, retries: u32) -> Self {
+        self.structured_output_retries = retries;
+        self
     }
 
     /// Adds a label.

@@ -227,6 +227,14 @@ impl Client {
         self.shutdown(CloseReason::Local);
     }
 
+    /// Closes the connection with a reason decided by the layer above (a
+    /// failed handshake, a fatal protocol violation): like
+    /// [`close`](Self::close), but pending requests and [`Event::Closed`]
+    /// carry `reason`. A no-op if already closed.
+    pub fn close_with(&mut self, reason: CloseReason) {
+        self.shutdown(reason);
+    }
+
     /// Feeds bytes the peer wrote, in any chunking.
     ///
     /// Complete lines become events at once; an unfinished line waits for

@@ -10,6 +10,8 @@
 //!   name exits 2 with a message on stderr.
 //! - `FAKE_RKAT_RECORD`: a file path; at start the fake writes
 //!   `{"args": [...], "env": {...}}` there (how it was spawned).
+//! - `FAKE_RKAT_TRACE`: a file path; every line the client writes is
+//!   appended there as received (for snapshots of the exact requests).
 //!
 //! Turns (`session/create` unless deferred, `turn/start`, keep-alive turns,
 //! `mob/member_send`) echo like the scripted LLM: `run_started`,
@@ -83,6 +85,13 @@ fn main() {
         });
         let _ = std::fs::write(path, record.to_string());
     }
+    let mut trace = std::env::var_os("FAKE_RKAT_TRACE").and_then(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+    });
     let shared = Arc::new(Shared::new(Arc::clone(&scenario)));
     let stdin = std::io::stdin();
     let mut reader = stdin.lock();
@@ -97,6 +106,9 @@ fn main() {
         let text = text.trim();
         if text.is_empty() {
             continue;
+        }
+        if let Some(file) = trace.as_mut() {
+            let _ = writeln!(file, "{text}").and_then(|()| file.flush());
         }
         let message: Value = match serde_json::from_str(text) {
             Ok(message) => message,

@@ -1,14 +1,16 @@
-//! [`Error`]: everything a call can fail with, with stable [`Error::code`]s.
+//! [`Error`]: everything an SDK call can fail with, with stable
+//! [`Error::code`]s. Both transports re-export it as their `Error`: one
+//! type, so code written against one transport handles the other's errors.
 
 use std::borrow::Cow;
 use std::io;
 
-use meerkat_proto::RpcError;
+use crate::RpcError;
 
-/// Everything a call of this crate can fail with.
+/// Everything a call of the SDK can fail with.
 ///
-/// The variants and their [`code`](Self::code) strings are the same in
-/// `meerkat-transport-tokio`, and match the Python SDK's codes where one
+/// `meerkat-transport-tokio` and `meerkat-transport-blocking` both
+/// re-export this type as their `Error`. The [`code`](Self::code) strings match the Python SDK's codes where one
 /// exists. Caller mistakes ([`InvalidArgs`](Self::InvalidArgs),
 /// [`Closed`](Self::Closed), [`CapabilityUnavailable`](Self::CapabilityUnavailable))
 /// are told apart from what the server or the child process did
@@ -16,7 +18,7 @@ use meerkat_proto::RpcError;
 /// [`InvalidResponse`](Self::InvalidResponse), [`TimedOut`](Self::TimedOut)).
 ///
 /// ```
-/// use meerkat_transport_blocking::Error;
+/// use meerkat_proto::Error;
 ///
 /// let err = Error::TimedOut { method: "session/list".into() };
 /// assert_eq!(err.code(), "TIMEOUT");
@@ -52,7 +54,7 @@ pub enum Error {
     /// The client is not connected (the handshake has not completed).
     #[error("not connected")]
     NotConnected,
-    /// [`close`](crate::MeerkatClient::close) was called on this client.
+    /// `MeerkatClient::close` was called on this client.
     #[error("the client was closed")]
     Closed,
     /// The connection to the server ended without `close` being called: the
@@ -112,7 +114,7 @@ impl Error {
     /// string (`"-32602"`).
     ///
     /// ```
-    /// use meerkat_transport_blocking::Error;
+    /// use meerkat_proto::Error;
     ///
     /// assert_eq!(Error::Closed.code(), "CLIENT_CLOSED");
     /// assert_eq!(Error::InvalidArgs("x".into()).code(), "INVALID_ARGS");

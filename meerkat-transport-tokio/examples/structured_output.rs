@@ -1,0 +1,31 @@
+//! Structured output with a JSON Schema and retries (the Python docs'
+//! "Tokyo" example).
+//!
+//! Run: `cargo run -p meerkat-transport-tokio --example structured_output`.
+
+use meerkat_transport_tokio::{ConnectOptions, Error, MeerkatClient, SessionOptions};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "country": {"type": "string"},
+            "population": {"type": "integer"},
+        },
+        "required": ["city", "country", "population"],
+    });
+    let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    let session = client
+        .create_session(
+            SessionOptions::new("Give me information about Tokyo.")
+                .output_schema(schema)
+                .structured_output_retries(3),
+        )
+        .await?;
+    println!("{:?}", session.structured_output());
+    session.archive().await?;
+    client.close().await
+}

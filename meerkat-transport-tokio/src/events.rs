@@ -1,0 +1,393 @@
+//! [`EventStream`] (the events of one turn) and [`EventSubscription`] (a
+//! standalone session or mob event stream).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use meerkat_proto::{Error, Event, EventEnvelope, RequestId, RunResult, methods};
+
+use crate::client::MeerkatClient;
+use crate::recovery;
+use crate::session::Session;
+use crate::stream::{self, StreamShared};
+use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
+
+/// The typed events of one turn, then its [`RunResult`].
+///
+/// A [`futures_core::Stream`] of `Result<Event, Error>`, with an inherent
+/// [`next`](Self::next) so no extension trait is needed. Events come in
+/// order; the stream ends after the turn's `run_completed`/`run_failed` and
+/// its response, even when 0.5.x wrote the response first. Then
+/// [`result`](Self::result) holds the turn's result. Events the server
+/// dropped show up as [`Event::EventsLost`]; if this consumer falls more
+/// than the stream budget behind, [`Event::Lagged`] says how many were
+/// dropped here. `result().text` is authoritative either way.
+///
+/// A failed turn ends the stream with one `Err`; before it is handed out,
+/// the session's runtime is reset (0.5.x would otherwise replay the failed
+/// input on the next turn). Dropping the stream early leaves the turn
+/// running on the server; its remaining events are discarded.
+///
+/// ```no_run
+/// use meerkat_transport_tokio::{ConnectOptions, Event, MeerkatClient};
+///
+/// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+/// let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+/// let session = client.create_session("Hello").await?;
+/// let mut events = session.stream("Tell me a story").await?;
+/// while let Some(event) = events.next().await {
+///     if let Event::TextDelta { delta } = event? {
+///         print!("{delta}");
+///     }
+/// }
+/// println!("\n{} output tokens", events.result().map_or(0, |r| r.usage.output_tokens));
+/// # Ok(()) }
+/// ```
+pub struct EventStream {
+    client: MeerkatClient,
+    id: RequestId,
+    shared: Arc<StreamShared>,
+    session_id: Option<String>,
+    state: StreamState,
+}
+
+enum StreamState {
+    Running,
+    /// Resetting the runtime after a failure; then the error is handed out.
+    Recovering(Pin<Box<dyn Future<Output = ()> + Send>>, Option<Error>),
+    Done(Box<RunResult>),
+    Failed,
+}
+
+impl fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStream")
+            .field("session_id", &self.session_id)
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventStream {
+    pub(crate) fn new(
+        client: MeerkatClient,
+        id: RequestId,
+        shared: Arc<StreamShared>,
+        session_id: Option<String>,
+    ) -> Self {
+        Self {
+            client,
+            id,
+            shared,
+            session_id,
+            state: StreamState::Running,
+        }
+    }
+
+    /// The next event; `None` once the stream ended.
+    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// The session the turn runs on; for
+    /// [`create_session_streaming`](MeerkatClient::create_session_streaming)
+    /// known once the stream ended.
+    #[must_use]
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The turn's result, once the stream ended successfully.
+    #[must_use]
+    pub fn result(&self) -> Option<&RunResult> {
+        match &self.state {
+            StreamState::Done(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// Whether the stream ended.
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, StreamState::Done(_) | StreamState::Failed)
+    }
+
+    /// Consumes every event and returns the result.
+    ///
+    /// # Errors
+    ///
+    /// The turn's error, or [`Error::InvalidResponse`] when it ended without
+    /// a result.
+    pub async fn collect(mut self) -> Result<RunResult, Error> {
+        while let Some(event) = self.next().await {
+            event?;
+        }
+        self.take_result()
+    }
+
+    /// Consumes every event; returns the text of the deltas delivered and
+    /// the result. When events were lost the text is shorter than
+    /// `result.text`, which stays authoritative.
+    ///
+    /// # Errors
+    ///
+    /// As [`collect`](Self::collect).
+    pub async fn collect_text(mut self) -> Result<(String, RunResult), Error> {
+        let mut text = String::new();
+        while let Some(event) = self.next().await {
+            if let Event::TextDelta { delta, .. } = event? {
+                text.push_str(&delta);
+            }
+        }
+        Ok((text, self.take_result()?))
+    }
+
+    /// The session, with this turn as its last result, once the stream
+    /// ended successfully.
+    #[must_use]
+    pub fn into_session(self) -> Option<Session> {
+        match &self.state {
+            StreamState::Done(result) => {
+                Some(Session::new(self.client.clone(), (**result).clone()))
+            }
+            _ => None,
+        }
+    }
+
+    fn take_result(&self) -> Result<RunResult, Error> {
+        match &self.state {
+            StreamState::Done(result) => Ok((**result).clone()),
+            _ => Err(Error::InvalidResponse {
+                method: self.shared.method().to_owned(),
+                message: "the stream ended without a result".into(),
+            }),
+        }
+    }
+
+    fn on_end(&mut self, end: End) -> Option<Result<Event, Error>> {
+        match turn_result(end, self.shared.method(), self.client.dialect()) {
+            Ok(result) => {
+                self.session_id = Some(result.session_id.clone());
+                self.state = StreamState::Done(Box::new(result));
+                None
+            }
+            Err(err) => {
+                if let Some(session_id) = &self.session_id
+                    && recovery::needs_reset(&self.client, &err)
+                {
+                    let reset = recovery::reset(self.client.clone(), session_id.clone());
+                    self.state = StreamState::Recovering(Box::pin(reset), Some(err));
+                    return None;
+                }
+                self.state = StreamState::Failed;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<Event, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                StreamState::Done(_) | StreamState::Failed => return Poll::Ready(None),
+                StreamState::Recovering(reset, err) => {
+                    if reset.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let err = err.take();
+                    this.state = StreamState::Failed;
+                    return Poll::Ready(err.map(Err));
+                }
+                StreamState::Running => {}
+            }
+            let next = match stream::poll_next(&this.shared, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    this.state = StreamState::Failed;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(next)) => next,
+            };
+            match next {
+                Next::Event(envelope) => return Poll::Ready(Some(Ok(envelope.event))),
+                Next::Signal(event) => return Poll::Ready(Some(Ok(event))),
+                Next::End(end) => {
+                    if let Some(item) = this.on_end(end) {
+                        return Poll::Ready(Some(item));
+                    }
+                    // Done (loop returns None) or recovering (loop polls it).
+                }
+            }
+        }
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        if matches!(self.state, StreamState::Running) {
+            self.client.forget_stream(self.id);
+        }
+    }
+}
+
+/// A standalone event stream: every event of a session
+/// ([`Session::subscribe_events`]), of a mob or of one member
+/// ([`Mob::subscribe_events`](crate::Mob::subscribe_events),
+/// [`Mob::subscribe_member_events`](crate::Mob::subscribe_member_events)).
+///
+/// Yields [`EventEnvelope`]s (mob-wide streams name the member in
+/// [`EventEnvelope::member`]); ends when the server ends the stream or on
+/// [`close`](Self::close). Dropping it closes the stream on the server too.
+///
+/// ```no_run
+/// use meerkat_transport_tokio::{ConnectOptions, MeerkatClient};
+///
+/// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+/// let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+/// let session = client.create_session("Hello").await?;
+/// let mut events = session.subscribe_events().await?;
+/// while let Some(envelope) = events.next().await {
+///     println!("{} {}", envelope?.seq, "event");
+/// }
+/// # Ok(()) }
+/// ```
+pub struct EventSubscription {
+    client: MeerkatClient,
+    id: RequestId,
+    shared: Arc<StreamShared>,
+    stream_id: String,
+    kind: SubscriptionKind,
+    done: bool,
+}
+
+/// Which close method a subscription uses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SubscriptionKind {
+    Session,
+    Mob,
+}
+
+impl fmt::Debug for EventSubscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventSubscription")
+            .field("stream_id", &self.stream_id)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventSubscription {
+    pub(crate) fn new(
+        client: MeerkatClient,
+        id: RequestId,
+        shared: Arc<StreamShared>,
+        stream_id: String,
+        kind: SubscriptionKind,
+    ) -> Self {
+        Self {
+            client,
+            id,
+            shared,
+            stream_id,
+            kind,
+            done: false,
+        }
+    }
+
+    /// The next event; `None` once the stream ended.
+    pub async fn next(&mut self) -> Option<Result<EventEnvelope, Error>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// The server's stream id.
+    #[must_use]
+    pub fn stream_id(&self) -> &str {
+        &self.stream_id
+    }
+
+    /// How the server ended the stream (`remote_end`, `explicit_close`,
+    /// `terminal_error`), once it did.
+    #[must_use]
+    pub fn outcome(&self) -> Option<String> {
+        self.shared.outcome().map(|(outcome, _)| outcome)
+    }
+
+    /// Closes the stream on the server.
+    ///
+    /// # Errors
+    ///
+    /// The connection errors of every call.
+    pub async fn close(mut self) -> Result<(), Error> {
+        self.done = true;
+        self.client.forget_stream(self.id);
+        let params = methods::StreamIdParams::new(self.stream_id.clone());
+        let result = match self.kind {
+            SubscriptionKind::Session => self
+                .client
+                .request::<methods::SessionStreamClose, _>(params)
+                .await
+                .map(drop),
+            SubscriptionKind::Mob => self
+                .client
+                .request::<methods::MobStreamClose, _>(params)
+                .await
+                .map(drop),
+        };
+        match result {
+            Err(Error::Rpc(_)) if self.shared.outcome().is_some() => Ok(()),
+            other => other,
+        }
+    }
+}
+
+impl Stream for EventSubscription {
+    type Item = Result<EventEnvelope, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let next = match stream::poll_next(&self.shared, cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {
+                self.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(next)) => next,
+        };
+        self.done = matches!(next, Next::End(_));
+        Poll::Ready(subscription_item(next))
+    }
+}
+
+impl Drop for EventSubscription {
+    fn drop(&mut self) {
+        if !self.done {
+            self.client.forget_stream(self.id);
+            // Best effort and without waiting: tell the server too.
+            let stream_id = self.stream_id.clone();
+            let kind = self.kind;
+            let _ = self.client.command(move |core| {
+                let params = methods::StreamIdParams::new(stream_id);
+                let opts = meerkat_proto::RequestOptions::new(std::time::Instant::now());
+                let _ = match kind {
+                    SubscriptionKind::Session => core
+                        .conn
+                        .request::<methods::SessionStreamClose>(&params, opts),
+                    SubscriptionKind::Mob => {
+                        core.conn.request::<methods::MobStreamClose>(&params, opts)
+                    }
+                }
+                .map(|id| core.conn.cancel(id));
+            });
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! [`Mob`] and [`Member`], and the mob calls of [`MeerkatClient`].
+
+use std::fmt;
+
+use meerkat_proto::{
+    HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
+    SpawnResult, SpawnSpec, methods,
+};
+use serde_json::Value;
+
+use crate::client::MeerkatClient;
+use crate::events::{EventSubscription, SubscriptionKind};
+use meerkat_proto::Error;
+
+impl MeerkatClient {
+    /// Creates a mob from a prefab or a definition.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CapabilityUnavailable`] when the server has no mob methods;
+    /// [`Error::Rpc`] when it refuses the spec.
+    ///
+    /// ```no_run
+    /// use meerkat_transport_tokio::{ConnectOptions, MeerkatClient, MobSpec, SpawnSpec};
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    ///
+    /// let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let mob = client.create_mob(MobSpec::prefab("coding_swarm")).await?;
+    /// mob.spawn(SpawnSpec::new("worker", "w1")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_mob(&self, spec: MobSpec) -> Result<Mob, Error> {
+        self.require_capability("mob")?;
+        let id = self.request::<methods::MobCreate, _>(spec).await?;
+        Ok(Mob {
+            client: self.clone(),
+            id,
+        })
+    }
+
+    /// Lists the mobs of the realm.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CapabilityUnavailable`] when the server has no mob methods.
+    pub async fn list_mobs(&self) -> Result<Vec<MobSummary>, Error> {
+        self.require_capability("mob")?;
+        self.request::<methods::MobList, _>(()).await
+    }
+
+    /// A handle on an existing mob (no call is made).
+    #[must_use]
+    pub fn mob(&self, mob_id: impl Into<String>) -> Mob {
+        Mob {
+            client: self.clone(),
+            id: mob_id.into(),
+        }
+    }
+}
+
+/// A mob: a group of agents (members) with wiring and flows.
+#[derive(Clone)]
+pub struct Mob {
+    client: MeerkatClient,
+    id: String,
+}
+
+impl fmt::Debug for Mob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mob")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mob {
+    /// The mob's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The mob's status.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown mob.
+    pub async fn status(&self) -> Result<MobSummary, Error> {
+        self.client
+            .request::<methods::MobStatus, _>(methods::MobIdParams::new(&self.id))
+            .await
+    }
+
+    /// Stops, resumes, completes, resets or destroys the mob.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] when the server refuses the action.
+    pub async fn lifecycle(&self, action: MobAction) -> Result<(), Error> {
+        self.client
+            .request::<methods::MobLifecycle, _>(methods::LifecycleParams::new(&self.id, action))
+            .await
+            .map(drop)
+    }
+
+    /// Spawns a member.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] when the server refuses (unknown profile, duplicate id).
+    pub async fn spawn(&self, spec: SpawnSpec) -> Result<SpawnResult, Error> {
+        self.client
+            .request::<methods::MobSpawn, _>(methods::SpawnParams::new(&self.id, spec))
+            .await
+    }
+
+    /// Retires a member.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown member.
+    pub async fn retire(&self, meerkat_id: &str) -> Result<(), Error> {
+        self.client
+            .request::<methods::MobRetire, _>(methods::MemberParams::new(&self.id, meerkat_id))
+            .await
+            .map(drop)
+    }
+
+    /// Respawns a member with a fresh session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown member.
+    pub async fn respawn(&self, meerkat_id: &str) -> Result<Value, Error> {
+        self.client
+            .request::<methods::MobRespawn, _>(methods::MemberParams::new(&self.id, meerkat_id))
+            .await
+    }
+
+    /// Wires two members for comms.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for unknown members.
+    pub async fn wire(&self, member: &str, peer: &str) -> Result<(), Error> {
+        self.client
+            .request::<methods::MobWire, _>(methods::WireParams::local(&self.id, member, peer))
+            .await
+            .map(drop)
+    }
+
+    /// Removes the wiring between two members.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for unknown members.
+    pub async fn unwire(&self, member: &str, peer: &str) -> Result<(), Error> {
+        self.client
+            .request::<methods::MobUnwire, _>(methods::WireParams::local(&self.id, member, peer))
+            .await
+            .map(drop)
+    }
+
+    /// Lists the members.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown mob.
+    pub async fn members(&self) -> Result<Vec<MemberInfo>, Error> {
+        self.client
+            .request::<methods::MobMembers, _>(methods::MobIdParams::new(&self.id))
+            .await
+    }
+
+    /// A handle on one member (no call is made).
+    #[must_use]
+    pub fn member(&self, meerkat_id: impl Into<String>) -> Member {
+        Member {
+            mob: self.clone(),
+            id: meerkat_id.into(),
+        }
+    }
+
+    /// Lists the mob's flows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown mob.
+    pub async fn flows(&self) -> Result<Vec<String>, Error> {
+        self.client
+            .request::<methods::MobFlows, _>(methods::MobIdParams::new(&self.id))
+            .await
+    }
+
+    /// Starts a flow run and returns its run id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown flow.
+    pub async fn run_flow(&self, flow_id: &str, params: Value) -> Result<String, Error> {
+        self.client
+            .request::<methods::MobFlowRun, _>(methods::FlowRunParams::new(
+                &self.id, flow_id, params,
+            ))
+            .await
+    }
+
+    /// The status of a flow run (`None` when the server knows no such run).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for a malformed run id.
+    pub async fn flow_status(&self, run_id: &str) -> Result<Option<Value>, Error> {
+        self.client
+            .request::<methods::MobFlowStatus, _>(methods::FlowRunIdParams::new(&self.id, run_id))
+            .await
+    }
+
+    /// Cancels a flow run.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown run.
+    pub async fn cancel_flow(&self, run_id: &str) -> Result<(), Error> {
+        self.client
+            .request::<methods::MobFlowCancel, _>(methods::FlowRunIdParams::new(&self.id, run_id))
+            .await
+            .map(drop)
+    }
+
+    /// Subscribes to one member's agent events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown mob or member.
+    pub async fn subscribe_member_events(
+        &self,
+        meerkat_id: &str,
+    ) -> Result<EventSubscription, Error> {
+        self.subscribe(Some(meerkat_id)).await
+    }
+
+    /// Subscribes to the events of every member.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown mob.
+    pub async fn subscribe_events(&self) -> Result<EventSubscription, Error> {
+        self.subscribe(None).await
+    }
+
+    async fn subscribe(&self, member: Option<&str>) -> Result<EventSubscription, Error> {
+        let params = methods::MobStreamParams::new(&self.id, member.map(str::to_owned));
+        let (id, shared, opened) = self
+            .client
+            .open_stream::<methods::MobStreamOpen, _>(params, true)
+            .await?;
+        let opened = opened.ok_or(Error::NotConnected)?;
+        let opened = self.client.decode::<methods::MobStreamOpen>(&opened)?;
+        Ok(EventSubscription::new(
+            self.client.clone(),
+            id,
+            shared,
+            opened.stream_id,
+            SubscriptionKind::Mob,
+        ))
+    }
+}
+
+/// One member of a [`Mob`].
+#[derive(Clone)]
+pub struct Member {
+    mob: Mob,
+    id: String,
+}
+
+impl fmt::Debug for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Member")
+            .field("mob", &self.mob.id)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl Member {
+    /// The member's id (`meerkat_id`).
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Sends work to the member (`mob/send` or `mob/member_send`, whichever
+    /// the server lists).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown member.
+    pub async fn send(
+        &self,
+        content: impl Into<Prompt>,
+        mode: HandlingMode,
+    ) -> Result<MemberSendResult, Error> {
+        self.mob
+            .client
+            .request::<methods::MobMemberSend, _>(methods::MemberSendParams::new(
+                &self.mob.id,
+                &self.id,
+                content.into(),
+                mode,
+            ))
+            .await
+    }
+
+    /// Subscribes to this member's agent events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for an unknown member.
+    pub async fn subscribe_events(&self) -> Result<EventSubscription, Error> {
+        self.mob.subscribe(Some(&self.id)).await
+    }
+}
