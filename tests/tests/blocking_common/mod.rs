@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
 
 /// The default request timeout of test clients.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Options that start the fake server playing `scenario`.
-pub fn fake(scenario: &str) -> ConnectOptions {
+pub(crate) fn fake(scenario: &str) -> ConnectOptions {
     ConnectOptions::new()
         .rkat_path(env!("CARGO_BIN_EXE_fake-rkat-rpc"))
         .env("FAKE_RKAT_SCENARIO", scenario)
@@ -22,13 +22,16 @@ pub fn fake(scenario: &str) -> ConnectOptions {
 }
 
 /// A client of the fake server playing `scenario`.
-pub fn connect(scenario: &str) -> MeerkatClient {
+pub(crate) fn connect(scenario: &str) -> MeerkatClient {
     MeerkatClient::connect(fake(scenario)).expect("connect to the fake server")
 }
 
 /// Runs `f` on its own thread and fails the test if it takes longer than
 /// `limit` (a hang is a failure, not a stuck CI job).
-pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) fn within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = mpsc::channel();
     let worker = thread::spawn(move || {
         let _ = tx.send(f());
@@ -47,7 +50,7 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
 }
 
 /// Asserts that process `pid` is gone (exited and reaped: no zombie).
-pub fn assert_reaped(pid: u32) {
+pub(crate) fn assert_reaped(pid: u32) {
     let path = format!("/proc/{pid}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::path::Path::new(&path).exists() {
@@ -61,19 +64,19 @@ pub fn assert_reaped(pid: u32) {
 }
 
 /// Closes `client` and checks its child is gone.
-pub fn close(client: MeerkatClient) {
+pub(crate) fn close(client: MeerkatClient) {
     let pid = client.pid();
     client.close().expect("close");
     assert_reaped(pid);
 }
 
 /// The wire type names of `events` (`"text_delta"`, ...), for order checks.
-pub fn kinds(events: &[Event]) -> Vec<&str> {
+pub(crate) fn kinds(events: &[Event]) -> Vec<&str> {
     events.iter().map(Event::event_type).collect()
 }
 
 /// The concatenated deltas of `events`.
-pub fn text_of(events: &[Event]) -> String {
+pub(crate) fn text_of(events: &[Event]) -> String {
     events
         .iter()
         .filter_map(|e| match e {
@@ -84,7 +87,7 @@ pub fn text_of(events: &[Event]) -> String {
 }
 
 /// The events of a normal echo turn of the fake server with `n` deltas.
-pub fn echo_kinds(n: usize) -> Vec<&'static str> {
+pub(crate) fn echo_kinds(n: usize) -> Vec<&'static str> {
     let mut kinds = vec!["run_started", "turn_started"];
     kinds.extend(std::iter::repeat_n("text_delta", n));
     kinds.extend(["text_complete", "turn_completed", "run_completed"]);
