@@ -18,6 +18,14 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let cfg = client.get_config()?;
+    /// println!("generation {}: {}", cfg.generation, cfg.config);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn get_config(&self) -> Result<ConfigEnvelope, Error> {
         self.request::<methods::ConfigGet, _>(())
     }
@@ -27,6 +35,15 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server rejects the config.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let mut cfg = client.get_config()?.config;
+    /// cfg["max_tokens"] = serde_json::json!(2048);
+    /// client.set_config(cfg)?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn set_config(&self, config: Value) -> Result<ConfigEnvelope, Error> {
         self.request::<methods::ConfigSet, _>(methods::ConfigSetParams::new(config))
     }
@@ -53,6 +70,15 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] without the `skills` capability.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// for skill in client.list_skills()? {
+    ///     println!("{}: {}", skill.id, skill.description);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn list_skills(&self) -> Result<Vec<SkillInfo>, Error> {
         self.require_capability("skills")?;
         self.request::<methods::SkillsList, _>(())
