@@ -2,7 +2,7 @@
 //! callback tools.
 
 use std::fmt;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use meerkat_proto::{ConfigEnvelope, RequestOptions, SkillInfo, ToolDef, ToolOutput, methods};
@@ -116,9 +116,10 @@ impl MeerkatClient {
         let name = def.name.clone();
         let (reply, answer) = mpsc::sync_channel(1);
         let timeout = self.request_timeout();
+        let registered = Arc::clone(&handler);
         self.command(move |core| {
             // NB: the handler is in place before the server can call it.
-            core.tools.insert(name, handler);
+            core.tools.insert(name, registered);
             let now = Instant::now();
             let mut opts = RequestOptions::new(now);
             if let Some(t) = timeout {
@@ -131,6 +132,12 @@ impl MeerkatClient {
             core.dispatch
                 .call::<methods::ToolsRegister>(&mut core.conn, &params[..], opts, reply);
         })?;
-        answer.recv().unwrap_or(Err(Error::NotConnected)).map(drop)
+        let result = answer.recv().unwrap_or_else(|_| Err(self.gone()));
+        if result.is_err() {
+            // The server does not know the tool: forget the handler (unless
+            // a later registration replaced it already).
+            let _ = self.command(move |core| core.tools.remove_if_same(&handler));
+        }
+        result.map(drop)
     }
 }

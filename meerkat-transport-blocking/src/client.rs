@@ -426,7 +426,7 @@ impl MeerkatClient {
     }
 
     /// The error for a driver that is gone.
-    fn gone(&self) -> Error {
+    pub(crate) fn gone(&self) -> Error {
         if self.inner.closed.load(Ordering::Acquire) {
             Error::Closed
         } else {
