@@ -15,19 +15,53 @@ use meerkat_transport_blocking::{ConnectOptions, Error, Event, MeerkatClient};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// Writes an executable `sh` script named `name` into `dir`.
+fn script(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the wrapper");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
 /// A wrapper around the fake that ignores SIGTERM and outlives its stdin:
 /// the fake answers normally; once stdin closes it exits, and the wrapper
 /// becomes a `sleep` that still ignores SIGTERM (an ignored signal stays
 /// ignored across `exec`).
-fn stubborn_server(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let path = dir.path().join("stubborn-rkat-rpc");
-    let script = format!(
-        "#!/bin/sh\ntrap '' TERM\n'{}' \"$@\"\nexec sleep 60\n",
-        env!("CARGO_BIN_EXE_fake-rkat-rpc")
+fn stubborn_server(dir: &tempfile::TempDir) -> String {
+    let fake = env!("CARGO_BIN_EXE_fake-rkat-rpc");
+    script(
+        dir,
+        "stubborn-rkat-rpc",
+        &format!("trap '' TERM\n'{fake}' \"$@\"\nexec sleep 60"),
+    )
+}
+
+/// A wrapper that writes its pid to `pid` and becomes the fake.
+fn recorded_server(dir: &tempfile::TempDir) -> (String, std::path::PathBuf) {
+    let fake = env!("CARGO_BIN_EXE_fake-rkat-rpc");
+    let pid = dir.path().join("pid");
+    let path = script(
+        dir,
+        "recorded-rkat-rpc",
+        &format!("echo $$ > '{}'\nexec '{fake}' \"$@\"", pid.display()),
     );
-    std::fs::write(&path, script).expect("write the wrapper");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
+    (path, pid)
+}
+
+/// `connect`, retrying while exec fails with ETXTBSY: a thread of another
+/// test may fork while a fresh script's write handle is open, and exec
+/// fails until that child execs in turn.
+fn connect_retrying(options: &ConnectOptions) -> Result<MeerkatClient, Error> {
+    let mut tries = 0;
+    loop {
+        match MeerkatClient::connect(options.clone()) {
+            Err(Error::Io(e)) if e.raw_os_error() == Some(26) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 #[test]
@@ -49,22 +83,10 @@ fn close_escalates_to_sigkill_after_five_seconds() {
     within(LIMIT, || {
         let dir = tempfile::tempdir().expect("tempdir");
         let options = ConnectOptions::new()
-            .rkat_path(stubborn_server(&dir).to_str().expect("utf-8 path"))
+            .rkat_path(stubborn_server(&dir))
             .env("FAKE_RKAT_SCENARIO", "normal")
             .request_timeout(REQUEST_TIMEOUT);
-        // NB: a thread of another test may fork while the script's write
-        // handle is open; exec then fails with ETXTBSY until that child
-        // execs in turn. Retry briefly.
-        let mut tries = 0;
-        let client = loop {
-            match MeerkatClient::connect(options.clone()) {
-                Err(Error::Io(e)) if e.raw_os_error() == Some(26) && tries < 100 => {
-                    tries += 1;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                other => break other.expect("connect through the wrapper"),
-            }
-        };
+        let client = connect_retrying(&options).expect("connect through the wrapper");
         let session = client
             .create_session("hi")
             .expect("the wrapped fake answers");
@@ -164,5 +186,40 @@ fn dropping_every_handle_mid_stream_leaves_no_process() {
         assert!(events.next().expect("more").is_ok());
         drop(events);
         assert_reaped(pid);
+    });
+}
+
+#[test]
+fn a_failed_connect_reaps_the_child() {
+    within(LIMIT, || {
+        // NB: the Connection closes on a handshake timeout, so it is
+        // CONNECTION_CLOSED ("handshake failed: initialize timed out").
+        for (scenario, code, says) in [
+            ("never-answer initialize", "CONNECTION_CLOSED", "timed out"),
+            (
+                "exit-during-handshake",
+                "CONNECTION_CLOSED",
+                "exit status: 1",
+            ),
+            ("wrong-version 0.9.8", "VERSION_MISMATCH", "0.9.8"),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (path, pid_file) = recorded_server(&dir);
+            let options = ConnectOptions::new()
+                .rkat_path(path)
+                .env("FAKE_RKAT_SCENARIO", scenario)
+                .request_timeout(Duration::from_millis(500));
+            let t0 = Instant::now();
+            let err = connect_retrying(&options).expect_err(scenario);
+            assert_eq!(err.code(), code, "{scenario}: {err}");
+            assert!(err.to_string().contains(says), "{scenario}: {err}");
+            assert!(t0.elapsed() < Duration::from_secs(10), "{scenario}");
+            let pid: u32 = std::fs::read_to_string(&pid_file)
+                .expect("the wrapper ran")
+                .trim()
+                .parse()
+                .expect("a pid");
+            assert_reaped(pid);
+        }
     });
 }

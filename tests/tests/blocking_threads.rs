@@ -184,3 +184,80 @@ fn a_session_subscription_sees_the_turns_of_its_session() {
         client.close().expect("close");
     });
 }
+
+#[test]
+fn a_tool_handler_that_blocks_stalls_nothing_else() {
+    within(LIMIT, || {
+        let client = connect("normal");
+        client
+            .register_tool(ToolDef::new("wait", "Takes its time"), |_args: Value| {
+                std::thread::sleep(Duration::from_millis(1500));
+                Ok::<_, String>(ToolOutput::text("done"))
+            })
+            .expect("register");
+        let mut slow = client.create_session("slow").expect("create");
+        let mut quick = client.create_session("quick").expect("create");
+        let waiting = std::thread::spawn(move || slow.turn("[[tool wait {}]] go").map(|r| r.text));
+        std::thread::sleep(Duration::from_millis(200));
+        let t0 = std::time::Instant::now();
+        for i in 0..3 {
+            let text = quick.turn(format!("q{i}")).expect("turn").text;
+            assert_eq!(text, format!("You said: q{i}"));
+        }
+        client.list_sessions().expect("list");
+        assert!(
+            t0.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert!(!waiting.is_finished(), "the handler is still running");
+        let text = waiting.join().expect("worker").expect("turn");
+        assert_eq!(text, "Tool wait returned: done");
+        client.close().expect("close");
+    });
+}
+
+#[test]
+fn bursts_arrive_whole_and_in_order_on_parallel_streams() {
+    within(LIMIT, || {
+        let client = connect("burst 10000 8");
+        let sessions: Vec<_> = (0..4)
+            .map(|i| client.create_session(format!("s{i}")).expect("create"))
+            .collect();
+        let workers: Vec<_> = sessions
+            .into_iter()
+            .map(|session| {
+                std::thread::spawn(move || {
+                    let mut deltas = 0usize;
+                    let mut text = String::new();
+                    let mut stream = session.stream("go").expect("stream");
+                    for event in &mut stream {
+                        match event.expect("event") {
+                            meerkat_transport_blocking::Event::TextDelta { delta } => {
+                                deltas += 1;
+                                text.push_str(&delta);
+                            }
+                            other => assert!(
+                                !matches!(
+                                    other,
+                                    meerkat_transport_blocking::Event::Lagged { .. }
+                                        | meerkat_transport_blocking::Event::EventsLost { .. }
+                                ),
+                                "{other:?}"
+                            ),
+                        }
+                    }
+                    let result = stream.result().expect("result").clone();
+                    (deltas, text, result.text)
+                })
+            })
+            .collect();
+        for worker in workers {
+            let (deltas, text, result) = worker.join().expect("worker");
+            assert_eq!(deltas, 10_000);
+            assert_eq!(text, "x".repeat(80_000));
+            assert_eq!(result, format!("You said: {text}"));
+        }
+        client.close().expect("close");
+    });
+}
