@@ -140,3 +140,35 @@ fn real_tool_handler_runs_a_nested_turn() {
         client.close().expect("close");
     });
 }
+
+/// Nobody reads the interrupted turn: `interrupt` itself resets the runtime,
+/// or the next turn would replay the interrupted input (a 12 s model call
+/// here) before answering.
+#[test]
+fn real_interrupt_after_dropping_the_stream_then_a_normal_turn() {
+    within(LIMIT, || {
+        let llm = ScriptedLlm::start();
+        let server = RealServer::new(&llm);
+        let client = MeerkatClient::connect(server.connect_options()).expect("connect");
+        let mut session = client.create_session(quiet("hi")).expect("create");
+        let mut events = session
+            .stream("[[slow 300]] [[chunks 40]] a long answer")
+            .expect("stream");
+        let first_delta = events.find(|e| matches!(e, Ok(Event::TextDelta { .. })));
+        assert!(first_delta.is_some());
+        drop(events);
+        session.interrupt().expect("interrupt");
+        let before = llm.requests().len();
+        let t0 = Instant::now();
+        let next = session.turn("after the interrupt").expect("next turn");
+        assert_eq!(next.text, "You said: after the interrupt");
+        // One model call, for the new prompt only: the interrupted input
+        // was not replayed.
+        let requests = llm.requests();
+        assert_eq!(requests.len() - before, 1, "{:?}", &requests[before..]);
+        let messages = requests[before]["messages"].to_string();
+        assert_eq!(messages.matches("a long answer").count(), 1, "{messages}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        client.close().expect("close");
+    });
+}
