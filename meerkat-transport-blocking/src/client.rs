@@ -3,7 +3,7 @@
 use std::borrow::Borrow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -407,6 +407,16 @@ impl MeerkatClient {
             None
         };
         Ok((id, shared, opened))
+    }
+
+    /// A handle that does not keep the connection alive.
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The client of `weak`, if any handle still keeps it alive.
+    pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
     }
 
     /// Forgets a stream whose consumer went away (best effort, never waits).

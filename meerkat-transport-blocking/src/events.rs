@@ -19,9 +19,13 @@ use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
 /// [`Event::EventsLost`] marks a gap the server made (it drops events under
 /// load), [`Event::Lagged`] one this consumer made by falling more than the
 /// per-stream budget behind. The iterator ends after the turn's response and
-/// its last event; a failed turn ends with one `Err`. Dropping the stream
-/// early stops the routing of its events (the turn itself goes on; use
-/// [`Session::interrupt`] to stop it).
+/// its last event; a failed turn ends with one `Err`.
+///
+/// Dropping the stream early discards the rest of its events; the turn
+/// itself goes on (use [`Session::interrupt`] to stop it). If that turn
+/// then fails, the session's runtime is still reset (crate docs,
+/// "Recovery"): a short-lived thread waits for the turn's end, holding no
+/// handle that would keep the child alive.
 ///
 /// ```no_run
 /// use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
@@ -252,10 +256,48 @@ impl Iterator for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        if matches!(self.state, StreamState::Running) {
+        if !matches!(self.state, StreamState::Running) {
+            return;
+        }
+        let watched = match &self.session_id {
+            Some(session_id) if self.client.dialect().has_method("runtime/reset") => {
+                watch_dropped_turn(&self.client, &self.shared, session_id)
+            }
+            _ => false,
+        };
+        if !watched {
             self.client.forget_stream(self.id);
         }
     }
+}
+
+/// Drains a dropped turn stream on a thread of its own and resets the
+/// session's runtime if the turn fails (nobody else will see it fail).
+/// The thread holds the client weakly: dropping every handle still ends
+/// the child, which ends this stream. `false` if no thread could start.
+fn watch_dropped_turn(
+    client: &MeerkatClient,
+    shared: &Arc<StreamShared>,
+    session_id: &str,
+) -> bool {
+    let client = client.downgrade();
+    let shared = Arc::clone(shared);
+    let session_id = session_id.to_owned();
+    std::thread::Builder::new()
+        .name("meerkat-dropped-turn".into())
+        .spawn(move || {
+            let end = loop {
+                match stream::next(&shared) {
+                    Some(Next::End(end)) => break end,
+                    Some(_) => {}
+                    None => return,
+                }
+            };
+            if let (Err(err), Some(client)) = (end, MeerkatClient::upgrade(&client)) {
+                recovery::after_failed_turn(&client, &session_id, &err);
+            }
+        })
+        .is_ok()
 }
 
 /// A standalone event subscription (`session/stream_open`,

@@ -261,3 +261,34 @@ fn bursts_arrive_whole_and_in_order_on_parallel_streams() {
         client.close().expect("close");
     });
 }
+
+#[test]
+fn a_dropped_stream_of_a_failing_turn_still_resets_the_runtime() {
+    within(LIMIT, || {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trace = dir.path().join("trace.jsonl");
+        let client =
+            MeerkatClient::connect(blocking_common::fake("normal").env("FAKE_RKAT_TRACE", &trace))
+                .expect("connect");
+        let mut session = client.create_session("hi").expect("create");
+        let mut events = session.stream("[[error 500]] doomed").expect("stream");
+        let first = events.next().expect("an event").expect("ok");
+        assert_eq!(first.event_type(), "run_started");
+        drop(events);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let sent = std::fs::read_to_string(&trace).unwrap_or_default();
+            if sent
+                .lines()
+                .any(|l| l.contains("\"runtime/reset\"") && l.contains(session.id()))
+            {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no reset in {sent}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let next = session.turn("fine").expect("turn");
+        assert_eq!(next.text, "You said: fine");
+        client.close().expect("close");
+    });
+}
