@@ -88,6 +88,8 @@
 //! closes the child's stdin, sends SIGTERM, waits up to 5 s, then SIGKILL,
 //! and reaps the child. Dropping the last handle (clients, sessions, streams
 //! and mobs all hold one) kills and reaps at once: no zombie, no orphan.
+//! A callback tool handler that captures a client holds a handle too, and
+//! the connection holds the handler: such a client lives until `close`.
 //!
 //! # Where this crate differs from the tokio twin, and why
 //!
