@@ -2,7 +2,7 @@
 //! callback tools.
 
 use std::fmt;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use meerkat_proto::{ConfigEnvelope, RequestOptions, SkillInfo, ToolDef, ToolOutput, methods};
@@ -18,6 +18,14 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let cfg = client.get_config()?;
+    /// println!("generation {}: {}", cfg.generation, cfg.config);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn get_config(&self) -> Result<ConfigEnvelope, Error> {
         self.request::<methods::ConfigGet, _>(())
     }
@@ -27,6 +35,15 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server rejects the config.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let mut cfg = client.get_config()?.config;
+    /// cfg["max_tokens"] = serde_json::json!(2048);
+    /// client.set_config(cfg)?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn set_config(&self, config: Value) -> Result<ConfigEnvelope, Error> {
         self.request::<methods::ConfigSet, _>(methods::ConfigSetParams::new(config))
     }
@@ -53,6 +70,15 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] without the `skills` capability.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// for skill in client.list_skills()? {
+    ///     println!("{}: {}", skill.id, skill.description);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn list_skills(&self) -> Result<Vec<SkillInfo>, Error> {
         self.require_capability("skills")?;
         self.request::<methods::SkillsList, _>(())
@@ -90,9 +116,10 @@ impl MeerkatClient {
         let name = def.name.clone();
         let (reply, answer) = mpsc::sync_channel(1);
         let timeout = self.request_timeout();
+        let registered = Arc::clone(&handler);
         self.command(move |core| {
             // NB: the handler is in place before the server can call it.
-            core.tools.insert(name, handler);
+            core.tools.insert(name, registered);
             let now = Instant::now();
             let mut opts = RequestOptions::new(now);
             if let Some(t) = timeout {
@@ -105,6 +132,12 @@ impl MeerkatClient {
             core.dispatch
                 .call::<methods::ToolsRegister>(&mut core.conn, &params[..], opts, reply);
         })?;
-        answer.recv().unwrap_or(Err(Error::NotConnected)).map(drop)
+        let result = answer.recv().unwrap_or_else(|_| Err(self.gone()));
+        if result.is_err() {
+            // The server does not know the tool: forget the handler (unless
+            // a later registration replaced it already).
+            let _ = self.command(move |core| core.tools.remove_if_same(&handler));
+        }
+        result.map(drop)
     }
 }

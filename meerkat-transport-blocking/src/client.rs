@@ -3,7 +3,7 @@
 use std::borrow::Borrow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -172,18 +172,45 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// None today; the `Result` leaves room for reporting a failed shutdown.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let session = client.create_session("Hello")?;
+    /// client.close()?;
+    /// // Every handle of this client now fails with CLIENT_CLOSED.
+    /// assert_eq!(session.history(0, None).unwrap_err().code(), "CLIENT_CLOSED");
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn close(&self) -> Result<(), Error> {
         self.inner.shutdown(CLOSE_GRACE);
         Ok(())
     }
 
     /// What the server said about itself in the handshake.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let info = client.server_info();
+    /// println!("{} {} (contract {})", info.name, info.version, info.contract_version);
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn server_info(&self) -> &ServerInfo {
         &self.inner.server
     }
 
     /// The server's capabilities, as fetched during `connect`.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// for cap in client.capabilities() {
+    ///     println!("{} {:?}", cap.id, cap.status);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn capabilities(&self) -> &[Capability] {
         &self.inner.server.capabilities
@@ -191,6 +218,15 @@ impl MeerkatClient {
 
     /// Whether the server offers capability `id` (`"mob"` follows the
     /// server's method list).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// if client.has_capability("skills") {
+    ///     println!("{} skills", client.list_skills()?.len());
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn has_capability(&self, id: &str) -> bool {
         self.inner.server.has_capability(id)
@@ -201,6 +237,16 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] naming `id`.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// match client.require_capability("comms") {
+    ///     Ok(()) => println!("comms available"),
+    ///     Err(e) => assert_eq!(e.code(), "CAPABILITY_UNAVAILABLE"),
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn require_capability(&self, id: &str) -> Result<(), Error> {
         if self.has_capability(id) {
             Ok(())
@@ -212,6 +258,13 @@ impl MeerkatClient {
     }
 
     /// The child's process id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// println!("rkat-rpc runs as pid {}", client.pid());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn pid(&self) -> u32 {
         self.inner.process.pid()
@@ -353,6 +406,16 @@ impl MeerkatClient {
         Ok((id, shared, opened))
     }
 
+    /// A handle that does not keep the connection alive.
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The client of `weak`, if any handle still keeps it alive.
+    pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
+    }
+
     /// Forgets a stream whose consumer went away (best effort, never waits).
     pub(crate) fn forget_stream(&self, id: RequestId) {
         let _ = self.command(move |core: &mut Core| core.dispatch.drop_stream(&mut core.conn, id));
@@ -370,7 +433,7 @@ impl MeerkatClient {
     }
 
     /// The error for a driver that is gone.
-    fn gone(&self) -> Error {
+    pub(crate) fn gone(&self) -> Error {
         if self.inner.closed.load(Ordering::Acquire) {
             Error::Closed
         } else {

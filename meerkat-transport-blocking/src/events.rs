@@ -19,9 +19,13 @@ use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
 /// [`Event::EventsLost`] marks a gap the server made (it drops events under
 /// load), [`Event::Lagged`] one this consumer made by falling more than the
 /// per-stream budget behind. The iterator ends after the turn's response and
-/// its last event; a failed turn ends with one `Err`. Dropping the stream
-/// early stops the routing of its events (the turn itself goes on; use
-/// [`Session::interrupt`] to stop it).
+/// its last event; a failed turn ends with one `Err`.
+///
+/// Dropping the stream early discards the rest of its events; the turn
+/// itself goes on (use [`Session::interrupt`] to stop it). If that turn
+/// then fails, the session's runtime is still reset (crate docs,
+/// "Recovery"): a short-lived thread waits for the turn's end, holding no
+/// handle that would keep the child alive.
 ///
 /// ```no_run
 /// use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
@@ -81,12 +85,33 @@ impl EventStream {
     /// The session this turn runs on: known from the start for
     /// [`Session::stream`], once the stream ended for
     /// [`MeerkatClient::create_session_streaming`].
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let events = session.stream("Go on")?;
+    /// assert_eq!(events.session_id(), Some(session.id()));
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
     }
 
     /// The turn's result, once the stream has ended successfully.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let mut events = session.stream("Go on")?;
+    /// for event in &mut events {
+    ///     event?;
+    /// }
+    /// println!("{}", events.result().expect("finished").text);
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn result(&self) -> Option<&RunResult> {
         match &self.state {
@@ -96,6 +121,18 @@ impl EventStream {
     }
 
     /// Whether the stream has ended.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let mut events = session.stream("Go on")?;
+    /// for event in &mut events {
+    ///     event?;
+    /// }
+    /// assert!(events.is_finished());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn is_finished(&self) -> bool {
         !matches!(self.state, StreamState::Running)
@@ -109,6 +146,15 @@ impl EventStream {
     /// # Errors
     ///
     /// The error the turn failed with.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let result = session.stream("Go on")?.collect()?;
+    /// println!("{} ({} model turns)", result.text, result.turns);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn collect(mut self) -> Result<RunResult, Error> {
         for event in &mut self {
             event?;
@@ -122,6 +168,15 @@ impl EventStream {
     /// # Errors
     ///
     /// The error the turn failed with.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let (text, result) = session.stream("Go on")?.collect_text()?;
+    /// println!("{text}\n{} tokens out", result.usage.output_tokens);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn collect_text(mut self) -> Result<(String, RunResult), Error> {
         let mut text = String::new();
         for event in &mut self {
@@ -134,6 +189,18 @@ impl EventStream {
 
     /// The session the turn ran on, once the stream has ended successfully
     /// (for [`MeerkatClient::create_session_streaming`]).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let mut events = client.create_session_streaming("Hello")?;
+    /// for event in &mut events {
+    ///     event?;
+    /// }
+    /// let session = events.into_session().expect("finished");
+    /// println!("{}: {}", session.id(), session.text());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn into_session(self) -> Option<Session> {
         match &self.state {
@@ -189,10 +256,48 @@ impl Iterator for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        if matches!(self.state, StreamState::Running) {
+        if !matches!(self.state, StreamState::Running) {
+            return;
+        }
+        let watched = match &self.session_id {
+            Some(session_id) if self.client.dialect().has_method("runtime/reset") => {
+                watch_dropped_turn(&self.client, &self.shared, session_id)
+            }
+            _ => false,
+        };
+        if !watched {
             self.client.forget_stream(self.id);
         }
     }
+}
+
+/// Drains a dropped turn stream on a thread of its own and resets the
+/// session's runtime if the turn fails (nobody else will see it fail).
+/// The thread holds the client weakly: dropping every handle still ends
+/// the child, which ends this stream. `false` if no thread could start.
+fn watch_dropped_turn(
+    client: &MeerkatClient,
+    shared: &Arc<StreamShared>,
+    session_id: &str,
+) -> bool {
+    let client = client.downgrade();
+    let shared = Arc::clone(shared);
+    let session_id = session_id.to_owned();
+    std::thread::Builder::new()
+        .name("meerkat-dropped-turn".into())
+        .spawn(move || {
+            let end = loop {
+                match stream::next(&shared) {
+                    Some(Next::End(end)) => break end,
+                    Some(_) => {}
+                    None => return,
+                }
+            };
+            if let (Err(err), Some(client)) = (end, MeerkatClient::upgrade(&client)) {
+                recovery::after_failed_turn(&client, &session_id, &err);
+            }
+        })
+        .is_ok()
 }
 
 /// A standalone event subscription (`session/stream_open`,
@@ -259,6 +364,15 @@ impl EventSubscription {
     }
 
     /// The server's id of this stream.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let events = session.subscribe_events()?;
+    /// println!("stream {}", events.stream_id());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn stream_id(&self) -> &str {
         &self.stream_id
@@ -266,6 +380,18 @@ impl EventSubscription {
 
     /// How the server ended the stream (`"remote_end"`, `"terminal_error"`,
     /// ...), once it did.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let mut events = session.subscribe_events()?;
+    /// for envelope in &mut events {
+    ///     envelope?;
+    /// }
+    /// println!("ended: {:?}", events.outcome());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn outcome(&self) -> Option<String> {
         self.shared.outcome().map(|(outcome, _)| outcome)
@@ -277,6 +403,15 @@ impl EventSubscription {
     ///
     /// The server's answer to `session/stream_close` / `mob/stream_close`
     /// when it fails (a stream the server already ended is not an error).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let events = session.subscribe_events()?;
+    /// events.close()?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn close(mut self) -> Result<(), Error> {
         self.done = true;
         self.client.forget_stream(self.id);

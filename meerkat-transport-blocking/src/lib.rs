@@ -78,7 +78,9 @@
 //! A 0.5.x server keeps the input of a failed or interrupted turn queued and
 //! replays it on the next `turn/start`. After a turn fails with a server
 //! error, this crate resets the session's runtime (`runtime/reset`, retried
-//! while the server says it is not ready) before returning the error.
+//! while the server says it is not ready) before returning the error, and
+//! [`Session::interrupt`] does the same before it returns: the interrupted
+//! turn may have no reader left (a dropped [`EventStream`]) to see it fail.
 //!
 //! # Closing
 //!
@@ -86,6 +88,8 @@
 //! closes the child's stdin, sends SIGTERM, waits up to 5 s, then SIGKILL,
 //! and reaps the child. Dropping the last handle (clients, sessions, streams
 //! and mobs all hold one) kills and reaps at once: no zombie, no orphan.
+//! A callback tool handler that captures a client holds a handle too, and
+//! the connection holds the handler: such a client lives until `close`.
 //!
 //! # Where this crate differs from the tokio twin, and why
 //!

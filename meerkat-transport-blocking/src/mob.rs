@@ -42,12 +42,29 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] when the server has no mob methods.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// for mob in client.list_mobs()? {
+    ///     println!("{} {}", mob.mob_id, mob.status);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn list_mobs(&self) -> Result<Vec<MobSummary>, Error> {
         self.require_capability("mob")?;
         self.request::<methods::MobList, _>(())
     }
 
     /// A handle on an existing mob (no call is made).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let mob = client.mob("m1");
+    /// println!("{}", mob.status()?.status);
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn mob(&self, mob_id: impl Into<String>) -> Mob {
         Mob {
@@ -58,6 +75,18 @@ impl MeerkatClient {
 }
 
 /// A mob: a group of agents (members) with wiring and flows.
+///
+/// ```no_run
+/// # use meerkat_transport_blocking::*;
+/// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+/// let mob = client.create_mob(MobSpec::prefab("coding_swarm"))?;
+/// mob.spawn(SpawnSpec::new("worker", "w1"))?;
+/// mob.spawn(SpawnSpec::new("worker", "w2"))?;
+/// mob.wire("w1", "w2")?;
+/// mob.member("w1").send("start", HandlingMode::Queue)?;
+/// mob.lifecycle(MobAction::Stop)?;
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Mob {
     client: MeerkatClient,
@@ -74,6 +103,14 @@ impl fmt::Debug for Mob {
 
 impl Mob {
     /// The mob's id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let mob = client.mob("m1");
+    /// assert_eq!(mob.id(), "m1");
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
@@ -84,6 +121,14 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// println!("{}", mob.status()?.status);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn status(&self) -> Result<MobSummary, Error> {
         self.client
             .request::<methods::MobStatus, _>(methods::MobIdParams::new(&self.id))
@@ -94,6 +139,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server refuses the action.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// mob.lifecycle(MobAction::Stop)?;
+    /// mob.lifecycle(MobAction::Resume)?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn lifecycle(&self, action: MobAction) -> Result<(), Error> {
         self.client
             .request::<methods::MobLifecycle, _>(methods::LifecycleParams::new(&self.id, action))
@@ -105,6 +159,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server refuses (unknown profile, duplicate id).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// let spawned = mob.spawn(SpawnSpec::new("worker", "w1"))?;
+    /// println!("{} runs {:?}", spawned.meerkat_id, spawned.session_id);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn spawn(&self, spec: SpawnSpec) -> Result<SpawnResult, Error> {
         self.client
             .request::<methods::MobSpawn, _>(methods::SpawnParams::new(&self.id, spec))
@@ -115,6 +178,14 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// mob.retire("w1")?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn retire(&self, meerkat_id: &str) -> Result<(), Error> {
         self.client
             .request::<methods::MobRetire, _>(methods::MemberParams::new(&self.id, meerkat_id))
@@ -126,6 +197,14 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// mob.respawn("w1")?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn respawn(&self, meerkat_id: &str) -> Result<Value, Error> {
         self.client
             .request::<methods::MobRespawn, _>(methods::MemberParams::new(&self.id, meerkat_id))
@@ -136,6 +215,14 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for unknown members.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// mob.wire("w1", "w2")?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn wire(&self, member: &str, peer: &str) -> Result<(), Error> {
         self.client
             .request::<methods::MobWire, _>(methods::WireParams::local(&self.id, member, peer))
@@ -147,6 +234,14 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for unknown members.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// mob.unwire("w1", "w2")?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn unwire(&self, member: &str, peer: &str) -> Result<(), Error> {
         self.client
             .request::<methods::MobUnwire, _>(methods::WireParams::local(&self.id, member, peer))
@@ -158,12 +253,30 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// for m in mob.members()? {
+    ///     println!("{} ({}) wired to {:?}", m.meerkat_id, m.state, m.wired_to);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn members(&self) -> Result<Vec<MemberInfo>, Error> {
         self.client
             .request::<methods::MobMembers, _>(methods::MobIdParams::new(&self.id))
     }
 
     /// A handle on one member (no call is made).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// mob.member("w1").send("start", HandlingMode::Queue)?;
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn member(&self, meerkat_id: impl Into<String>) -> Member {
         Member {
@@ -177,6 +290,16 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// for flow in mob.flows()? {
+    ///     println!("{flow}");
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn flows(&self) -> Result<Vec<String>, Error> {
         self.client
             .request::<methods::MobFlows, _>(methods::MobIdParams::new(&self.id))
@@ -187,6 +310,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown flow.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// let run_id = mob.run_flow("review", serde_json::json!({}))?;
+    /// println!("{:?}", mob.flow_status(&run_id)?);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn run_flow(&self, flow_id: &str, params: Value) -> Result<String, Error> {
         self.client
             .request::<methods::MobFlowRun, _>(methods::FlowRunParams::new(
@@ -199,6 +331,17 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for a malformed run id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// let run_id = mob.run_flow("review", serde_json::json!({}))?;
+    /// if let Some(status) = mob.flow_status(&run_id)? {
+    ///     println!("{status}");
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn flow_status(&self, run_id: &str) -> Result<Option<Value>, Error> {
         self.client
             .request::<methods::MobFlowStatus, _>(methods::FlowRunIdParams::new(&self.id, run_id))
@@ -209,6 +352,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown run.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// let run_id = mob.run_flow("review", serde_json::json!({}))?;
+    /// mob.cancel_flow(&run_id)?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn cancel_flow(&self, run_id: &str) -> Result<(), Error> {
         self.client
             .request::<methods::MobFlowCancel, _>(methods::FlowRunIdParams::new(&self.id, run_id))
@@ -220,6 +372,16 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob or member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// for envelope in mob.subscribe_member_events("w1")?.take(10) {
+    ///     println!("{:?}", envelope?.event);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn subscribe_member_events(&self, meerkat_id: &str) -> Result<EventSubscription, Error> {
         self.subscribe(Some(meerkat_id))
     }
@@ -229,6 +391,17 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// for envelope in mob.subscribe_events()?.take(10) {
+    ///     let envelope = envelope?;
+    ///     println!("{}: {:?}", envelope.source_id, envelope.event);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn subscribe_events(&self) -> Result<EventSubscription, Error> {
         self.subscribe(None)
     }
@@ -251,6 +424,15 @@ impl Mob {
 }
 
 /// One member of a [`Mob`].
+///
+/// ```no_run
+/// # use meerkat_transport_blocking::*;
+/// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+/// # let mob = client.mob("m1");
+/// let member = mob.member("w1");
+/// member.send("Review the PR", HandlingMode::Queue)?;
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Member {
     mob: Mob,
@@ -268,6 +450,14 @@ impl fmt::Debug for Member {
 
 impl Member {
     /// The member's id (`meerkat_id`).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// assert_eq!(mob.member("w1").id(), "w1");
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
@@ -279,6 +469,15 @@ impl Member {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// let sent = mob.member("w1").send("Stop and summarise", HandlingMode::Steer)?;
+    /// println!("{:?}", sent.session_id);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn send(
         &self,
         content: impl Into<Prompt>,
@@ -299,6 +498,16 @@ impl Member {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// for envelope in mob.member("w1").subscribe_events()?.take(10) {
+    ///     println!("{:?}", envelope?.event);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn subscribe_events(&self) -> Result<EventSubscription, Error> {
         self.mob.subscribe(Some(&self.id))
     }

@@ -30,7 +30,22 @@ pub(crate) fn after_failed_turn(client: &MeerkatClient, session_id: &str, err: &
         Error::TimedOut { .. } => CallError::TimedOut,
         _ => return,
     };
-    if !needs_runtime_reset(&call_error) || !client.dialect().has_method("runtime/reset") {
+    if needs_runtime_reset(&call_error) {
+        reset(client, session_id);
+    }
+}
+
+/// Resets `session_id`'s runtime after `turn/interrupt`, once the
+/// interrupted turn has stopped: whoever reads that turn may have gone
+/// (a dropped stream), and the next turn must not replay its input.
+pub(crate) fn after_interrupt(client: &MeerkatClient, session_id: &str) {
+    reset(client, session_id);
+}
+
+/// `runtime/reset`, retried while the server says the runtime is not ready
+/// (bounded); a no-op on servers without the method.
+fn reset(client: &MeerkatClient, session_id: &str) {
+    if !client.dialect().has_method("runtime/reset") {
         return;
     }
     let _span = tracing::debug_span!("meerkat_runtime_reset", session_id).entered();

@@ -54,6 +54,19 @@ impl MeerkatClient {
     ///
     /// [`Error::InvalidArgs`] for options that cannot be encoded and the
     /// connection errors; the turn's own failure comes through the stream.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let mut events = client.create_session_streaming("Hello")?;
+    /// for event in &mut events {
+    ///     if let Event::TextDelta { delta } = event? {
+    ///         print!("{delta}");
+    ///     }
+    /// }
+    /// println!("\nsession {}", events.session_id().expect("finished"));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn create_session_streaming(
         &self,
         options: impl Into<SessionOptions>,
@@ -70,6 +83,15 @@ impl MeerkatClient {
     ///
     /// [`Error::Rpc`] when the server refuses the options; the connection
     /// errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let deferred = client.create_deferred_session(SessionOptions::new("You are a tutor.").model("claude-sonnet-4-5"))?;
+    /// let session = deferred.start_turn("Teach me Rust", TurnOptions::default())?;
+    /// println!("{}", session.text());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn create_deferred_session(
         &self,
         options: impl Into<SessionOptions>,
@@ -87,6 +109,15 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// for info in client.list_sessions()? {
+    ///     println!("{}: {} messages", info.session_id, info.message_count);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn list_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
         self.request::<methods::SessionList, _>(methods::ListParams::default())
     }
@@ -96,6 +127,15 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` for an unknown id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let info = client.read_session(session.id())?;
+    /// println!("{:?}", info.last_assistant_text);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn read_session(&self, session_id: &str) -> Result<SessionInfo, Error> {
         self.request::<methods::SessionRead, _>(methods::SessionIdParams::new(session_id))
     }
@@ -106,6 +146,15 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` for an unknown id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let page = client.read_session_history(session.id(), 0, Some(20))?;
+    /// println!("{} of {} messages", page.messages.len(), page.message_count);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn read_session_history(
         &self,
         session_id: &str,
@@ -170,54 +219,132 @@ impl Session {
     }
 
     /// The session's id (a UUID).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// println!("{}", session.id());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.last.session_id
     }
 
     /// The session's reference (`"<realm>:<id>"`), when the server gave one.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// if let Some(reference) = session.reference() {
+    ///     println!("{reference}");
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn reference(&self) -> Option<&str> {
         self.last.session_ref.as_deref()
     }
 
     /// The assistant's text of the last turn.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// println!("{}", session.text());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn text(&self) -> &str {
         &self.last.text
     }
 
     /// The token usage of the last turn.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let usage = session.usage();
+    /// println!("{} in / {} out", usage.input_tokens, usage.output_tokens);
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn usage(&self) -> &Usage {
         &self.last.usage
     }
 
     /// The number of model turns of the last run.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// println!("{} model turns", session.turns());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn turns(&self) -> u32 {
         self.last.turns
     }
 
     /// The number of tool calls of the last run.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// println!("{} tool calls", session.tool_calls());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn tool_calls(&self) -> u32 {
         self.last.tool_calls
     }
 
     /// The structured output of the last turn, if an output schema was set.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
+    /// let session = client.create_session(SessionOptions::new("Capital of France?").output_schema(schema))?;
+    /// println!("{:?}", session.structured_output());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn structured_output(&self) -> Option<&Value> {
         self.last.structured_output.as_ref()
     }
 
     /// The full result of the last turn.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let result = session.last_result();
+    /// println!("{} ({:?})", result.text, result.schema_warnings);
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn last_result(&self) -> &RunResult {
         &self.last
     }
 
     /// The client this session belongs to.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let other = session.client().create_session("Another one")?;
+    /// println!("{}", other.id());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn client(&self) -> &MeerkatClient {
         &self.client
@@ -232,6 +359,15 @@ impl Session {
     ///
     /// [`Error::Rpc`] when the turn fails (`SESSION_NOT_FOUND`,
     /// `SESSION_BUSY`, ...); the connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let result = session.turn("And of Germany?")?;
+    /// assert_eq!(result.text, session.text());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn turn(&mut self, prompt: impl Into<Prompt>) -> Result<RunResult, Error> {
         self.turn_with(prompt, TurnOptions::default())
     }
@@ -242,6 +378,17 @@ impl Session {
     /// # Errors
     ///
     /// As [`turn`](Self::turn).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// session.turn_with(
+    ///     "Summarise",
+    ///     TurnOptions::new().model("claude-sonnet-4-5").additional_instructions(vec!["Be brief".to_owned()]),
+    /// )?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn turn_with(
         &mut self,
         prompt: impl Into<Prompt>,
@@ -262,6 +409,18 @@ impl Session {
     ///
     /// The connection errors; the turn's own failure comes through the
     /// stream (after the runtime reset of "Recovery").
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// for event in session.stream("Explain the CI pipeline")? {
+    ///     if let Event::TextDelta { delta } = event? {
+    ///         print!("{delta}");
+    ///     }
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn stream(&self, prompt: impl Into<Prompt>) -> Result<EventStream, Error> {
         self.stream_with(prompt, TurnOptions::default())
     }
@@ -271,6 +430,17 @@ impl Session {
     /// # Errors
     ///
     /// As [`stream`](Self::stream).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let (text, _) = session
+    ///     .stream_with("Explain", TurnOptions::new().model("claude-sonnet-4-5"))?
+    ///     .collect_text()?;
+    /// println!("{text}");
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn stream_with(
         &self,
         prompt: impl Into<Prompt>,
@@ -281,6 +451,16 @@ impl Session {
     }
 
     /// Makes `result` (of a streamed turn) the session's last result.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let result = session.stream("Go on")?.collect()?;
+    /// session.record(result);
+    /// println!("{}", session.text());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn record(&mut self, result: RunResult) {
         self.last = result;
     }
@@ -290,6 +470,17 @@ impl Session {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let page = session.history(0, Some(10))?;
+    /// for message in &page.messages {
+    ///     println!("{message:?}");
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn history(&self, offset: u64, limit: Option<u64>) -> Result<SessionHistory, Error> {
         self.client.read_session_history(self.id(), offset, limit)
     }
@@ -299,6 +490,14 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` when already gone.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// session.archive()?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn archive(&self) -> Result<(), Error> {
         self.client
             .request::<methods::SessionArchive, _>(methods::SessionIdParams::new(self.id()))
@@ -307,15 +506,32 @@ impl Session {
 
     /// Interrupts the turn running on this session (a no-op when none is).
     ///
-    /// The interrupted turn then fails, and its caller resets the runtime.
+    /// The interrupted turn then fails. Before returning, this resets the
+    /// session's runtime once the turn has stopped (see the crate docs,
+    /// "Recovery"), so the next turn does not replay the interrupted input,
+    /// even when nobody reads the interrupted turn any more (a dropped
+    /// stream).
     ///
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let events = session.stream("Write a long essay")?;
+    /// let reader = std::thread::spawn(move || events.collect());
+    /// session.interrupt()?;
+    /// let outcome = reader.join().expect("reader thread");
+    /// println!("{:?}", outcome.map(|r| r.text));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn interrupt(&self) -> Result<(), Error> {
         self.client
-            .request::<methods::TurnInterrupt, _>(methods::SessionIdParams::new(self.id()))
-            .map(drop)
+            .request::<methods::TurnInterrupt, _>(methods::SessionIdParams::new(self.id()))?;
+        recovery::after_interrupt(&self.client, self.id());
+        Ok(())
     }
 
     /// Runs a turn that invokes a skill.
@@ -324,6 +540,16 @@ impl Session {
     ///
     /// [`Error::CapabilityUnavailable`] when the server has no `skills`
     /// capability; otherwise as [`turn`](Self::turn).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// let key = SkillKey::new("0190e7a2-4b1c-7d3e-8f00-123456789abc", "code-review");
+    /// let result = session.invoke_skill(key, "Review the last commit")?;
+    /// println!("{}", result.text);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn invoke_skill(
         &mut self,
         skill: impl Into<SkillRef>,
@@ -340,6 +566,14 @@ impl Session {
     ///
     /// [`Error::CapabilityUnavailable`] without the `comms` capability;
     /// [`Error::Rpc`] for commands the server refuses.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// session.send(CommsCommand::peer_message("bob", "The build is green"))?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn send(&self, command: CommsCommand) -> Result<Value, Error> {
         self.client.require_capability("comms")?;
         self.client
@@ -351,6 +585,16 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] without the `comms` capability.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// for peer in session.peers()? {
+    ///     println!("{} ({})", peer.name, peer.reachability);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn peers(&self) -> Result<Vec<Peer>, Error> {
         self.client.require_capability("comms")?;
         self.client
@@ -362,6 +606,16 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server refuses; the connection errors.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mut session = client.create_session("Hello")?;
+    /// for envelope in session.subscribe_events()?.take(10) {
+    ///     println!("{:?}", envelope?.event);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn subscribe_events(&self) -> Result<EventSubscription, Error> {
         let params = methods::SessionIdParams::new(self.id());
         let (id, shared, opened) = self
@@ -405,12 +659,28 @@ impl fmt::Debug for DeferredSession {
 
 impl DeferredSession {
     /// The session's id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let deferred = client.create_deferred_session("Hello")?;
+    /// println!("{}", deferred.id());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.created.session_id
     }
 
     /// The session's reference, when the server gave one.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let deferred = client.create_deferred_session("Hello")?;
+    /// println!("{:?}", deferred.reference());
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use]
     pub fn reference(&self) -> Option<&str> {
         self.created.session_ref.as_deref()
@@ -422,6 +692,15 @@ impl DeferredSession {
     /// # Errors
     ///
     /// As [`Session::turn`].
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let deferred = client.create_deferred_session("Hello")?;
+    /// let session = deferred.start_turn("Hello", TurnOptions::new().model("claude-sonnet-4-5"))?;
+    /// println!("{}", session.text());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn start_turn(
         &self,
         prompt: impl Into<Prompt>,
@@ -437,6 +716,15 @@ impl DeferredSession {
     /// # Errors
     ///
     /// As [`Session::stream`].
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let deferred = client.create_deferred_session("Hello")?;
+    /// let (text, result) = deferred.stream_turn("Hello", TurnOptions::default())?.collect_text()?;
+    /// println!("{text} ({} tokens)", result.usage.total_tokens);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn stream_turn(
         &self,
         prompt: impl Into<Prompt>,

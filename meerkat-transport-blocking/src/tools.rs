@@ -51,6 +51,11 @@ impl Tools {
         self.handlers.insert(name, handler);
     }
 
+    /// Removes `handler` if it is still registered (a failed registration).
+    pub(crate) fn remove_if_same(&mut self, handler: &Handler) {
+        self.handlers.retain(|_, h| !Arc::ptr_eq(h, handler));
+    }
+
     /// Removes every handler (on close: they may hold client handles).
     pub(crate) fn clear(&mut self) {
         self.handlers.clear();

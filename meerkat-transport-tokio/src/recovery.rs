@@ -60,3 +60,12 @@ pub(crate) async fn after_failed_turn(client: &MeerkatClient, session_id: &str, 
         reset(client.clone(), session_id.to_owned()).await;
     }
 }
+
+/// Resets after `turn/interrupt`, once the interrupted turn has stopped:
+/// whoever reads that turn may have gone (a dropped stream), and the next
+/// turn must not replay its input.
+pub(crate) async fn after_interrupt(client: &MeerkatClient, session_id: &str) {
+    if client.dialect().has_method("runtime/reset") {
+        reset(client.clone(), session_id.to_owned()).await;
+    }
+}

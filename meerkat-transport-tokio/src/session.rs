@@ -331,7 +331,10 @@ impl Session {
 
     /// Interrupts the turn running on this session (a no-op when none is).
     ///
-    /// The interrupted turn then fails, and its caller resets the runtime.
+    /// The interrupted turn then fails. Before returning, this resets the
+    /// session's runtime once the turn has stopped (DESIGN.md "Recovery"),
+    /// so the next turn does not replay the interrupted input, even when
+    /// nobody reads the interrupted turn any more (a dropped stream).
     ///
     /// # Errors
     ///
@@ -339,8 +342,9 @@ impl Session {
     pub async fn interrupt(&self) -> Result<(), Error> {
         self.client
             .request::<methods::TurnInterrupt, _>(methods::SessionIdParams::new(self.id()))
-            .await
-            .map(drop)
+            .await?;
+        recovery::after_interrupt(&self.client, self.id()).await;
+        Ok(())
     }
 
     /// Runs a turn that invokes a skill.

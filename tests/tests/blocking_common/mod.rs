@@ -1,0 +1,95 @@
+//! Helpers shared by the `blocking_*` test binaries: connecting to the fake
+//! server, bounding every test in time, and checking that no child process
+//! is left behind.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
+
+/// The default request timeout of test clients.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Options that start the fake server playing `scenario`.
+pub(crate) fn fake(scenario: &str) -> ConnectOptions {
+    ConnectOptions::new()
+        .rkat_path(env!("CARGO_BIN_EXE_fake-rkat-rpc"))
+        .env("FAKE_RKAT_SCENARIO", scenario)
+        .request_timeout(REQUEST_TIMEOUT)
+}
+
+/// A client of the fake server playing `scenario`.
+pub(crate) fn connect(scenario: &str) -> MeerkatClient {
+    MeerkatClient::connect(fake(scenario)).expect("connect to the fake server")
+}
+
+/// Runs `f` on its own thread and fails the test if it takes longer than
+/// `limit` (a hang is a failure, not a stuck CI job).
+pub(crate) fn within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    let worker = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(value) => {
+            let _ = worker.join();
+            value
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the worker sends before it returns"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the test did not finish in {limit:?}"),
+    }
+}
+
+/// Asserts that process `pid` is gone (exited and reaped: no zombie).
+pub(crate) fn assert_reaped(pid: u32) {
+    let path = format!("/proc/{pid}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&path).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "child {pid} still exists: {:?}",
+            std::fs::read_to_string(format!("{path}/stat")).unwrap_or_default()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Closes `client` and checks its child is gone.
+pub(crate) fn close(client: MeerkatClient) {
+    let pid = client.pid();
+    client.close().expect("close");
+    assert_reaped(pid);
+}
+
+/// The wire type names of `events` (`"text_delta"`, ...), for order checks.
+pub(crate) fn kinds(events: &[Event]) -> Vec<&str> {
+    events.iter().map(Event::event_type).collect()
+}
+
+/// The concatenated deltas of `events`.
+pub(crate) fn text_of(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TextDelta { delta } => Some(delta.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The events of a normal echo turn of the fake server with `n` deltas.
+pub(crate) fn echo_kinds(n: usize) -> Vec<&'static str> {
+    let mut kinds = vec!["run_started", "turn_started"];
+    kinds.extend(std::iter::repeat_n("text_delta", n));
+    kinds.extend(["text_complete", "turn_completed", "run_completed"]);
+    kinds
+}
