@@ -227,7 +227,10 @@ fn floor_stream(fake: &str, n: usize) -> Value {
         let line = raw.next_line().to_vec();
         if contains(&line, b"\"id\":2,") {
             let v: Value = serde_json::from_slice(&line).expect("json");
-            break v["result"]["session_id"].as_str().unwrap_or_default().to_owned();
+            break v["result"]["session_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
         }
     };
     raw.send(&format!(
@@ -342,10 +345,9 @@ fn fanout_result(per_session: Vec<(usize, Instant, Instant)>, start: Instant) ->
 
 async fn tokio_fanout(fake: &str, sessions: usize, per: usize) -> Value {
     use meerkat_transport_tokio::MeerkatClient;
-    let options = tokio_options(fake, &burst(per)).env("FAKE_RKAT_BURST_SYNC", sessions.to_string());
-    let client = MeerkatClient::connect(options)
-        .await
-        .expect("connect");
+    let options =
+        tokio_options(fake, &burst(per)).env("FAKE_RKAT_BURST_SYNC", sessions.to_string());
+    let client = MeerkatClient::connect(options).await.expect("connect");
     let mut handles = Vec::new();
     for _ in 0..sessions {
         handles.push(client.create_session("warm up"));
@@ -409,7 +411,10 @@ fn blocking_fanout(fake: &str, sessions: usize, per: usize) -> Value {
             })
         })
         .collect();
-    let per_session: Vec<_> = threads.into_iter().map(|t| t.join().expect("thread")).collect();
+    let per_session: Vec<_> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
     client.close().expect("close");
     fanout_result(per_session, start)
 }
@@ -427,7 +432,11 @@ fn floor_fanout(fake: &str, sessions: usize, per: usize) -> Value {
         #[serde(borrow, default)]
         session_id: &'a str,
     }
-    let mut raw = Raw::spawn_with(fake, &burst(per), &[("FAKE_RKAT_BURST_SYNC", &sessions.to_string())]);
+    let mut raw = Raw::spawn_with(
+        fake,
+        &burst(per),
+        &[("FAKE_RKAT_BURST_SYNC", &sessions.to_string())],
+    );
     raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
     raw.until_response(1, || {});
     let mut sids = Vec::new();
@@ -441,7 +450,12 @@ fn floor_fanout(fake: &str, sessions: usize, per: usize) -> Value {
             let line = raw.next_line().to_vec();
             if contains(&line, tag.as_bytes()) {
                 let v: Value = serde_json::from_slice(&line).expect("json");
-                sids.push(v["result"]["session_id"].as_str().unwrap_or_default().to_owned());
+                sids.push(
+                    v["result"]["session_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
                 break;
             }
         }
@@ -501,9 +515,11 @@ fn pause_per_thousand(slowdown: usize) -> Duration {
 
 async fn tokio_memory(fake: &str, n: usize, slowdown: usize) -> Value {
     use meerkat_transport_tokio::{Event, MeerkatClient};
-    let client = MeerkatClient::connect(tokio_options(fake, &burst(n)).request_timeout(Duration::from_secs(3600)))
-        .await
-        .expect("connect");
+    let client = MeerkatClient::connect(
+        tokio_options(fake, &burst(n)).request_timeout(Duration::from_secs(3600)),
+    )
+    .await
+    .expect("connect");
     // Deferred: no warm-up turn (its 1M-event burst would count too).
     let session = client
         .create_deferred_session("setup")
@@ -541,7 +557,10 @@ fn blocking_memory(fake: &str, n: usize, slowdown: usize) -> Value {
     let session = client.create_deferred_session("setup").expect("create");
     let baseline = peak_rss_mib();
     let (mut delivered, mut dropped, mut i) = (0u64, 0u64, 0u64);
-    for event in session.stream_turn("go", Default::default()).expect("stream") {
+    for event in session
+        .stream_turn("go", Default::default())
+        .expect("stream")
+    {
         match event.expect("event") {
             Event::Lagged { dropped: d } => dropped += d,
             _ => delivered += 1,

@@ -343,7 +343,10 @@ impl<W: Wake> Dispatcher<W> {
                     // NB: consumers are woken once per batch of outputs
                     // (`wake_all`), not per event: a wakeup costs more than
                     // decoding an event.
-                    if !stream.queued.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    if !stream
+                        .queued
+                        .swap(true, std::sync::atomic::Ordering::AcqRel)
+                    {
                         self.to_wake.push(Arc::clone(stream));
                     }
                 }

@@ -137,7 +137,9 @@ impl MeerkatClient {
         let session_id = params.session_id.clone();
         let span = tracing::debug_span!("meerkat_turn", %session_id);
         async {
-            let result = self.call::<methods::TurnStart, _>(params, self.request_timeout()).await;
+            let result = self
+                .call::<methods::TurnStart, _>(params, self.request_timeout())
+                .await;
             if let Err(err) = &result {
                 recovery::after_failed_turn(self, &session_id, err).await;
             }
