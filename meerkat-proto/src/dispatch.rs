@@ -385,6 +385,7 @@ impl<W: Wake> Dispatcher<W> {
                         CloseReason::VersionMismatch { server, sdk } => {
                             Error::VersionMismatch { server, sdk }
                         }
+                        CloseReason::HandshakeTimedOut { method } => Error::TimedOut { method },
                         _ => self.closed_error(),
                     };
                     ready(Err(err));

@@ -230,7 +230,7 @@ fn initialize_error_and_timeout_fail_the_handshake() {
     p.advance(Duration::from_secs(6));
     assert!(matches!(
         p.outputs().as_slice(),
-        [Output::Closed(CloseReason::Handshake(m))] if m.contains("timed out")
+        [Output::Closed(CloseReason::HandshakeTimedOut { method })] if method == "initialize"
     ));
 }
 

@@ -173,6 +173,17 @@ scenario! {
 }
 
 scenario! {
+    fn fake_unanswered_initialize_is_a_timeout() {
+        let err = aw!(sdk::MeerkatClient::connect(
+            fake("never-answer initialize").request_timeout(Duration::from_millis(300))
+        ))
+        .expect_err("no handshake");
+        assert_eq!(err.code(), "TIMEOUT");
+        assert!(err.to_string().contains("initialize"), "{err}");
+    }
+}
+
+scenario! {
     fn fake_wrong_contract_version_is_a_version_mismatch() {
         let err = aw!(sdk::MeerkatClient::connect(fake("wrong-version 0.9.8"))).expect_err("mismatch");
         assert_eq!(err.code(), "VERSION_MISMATCH");

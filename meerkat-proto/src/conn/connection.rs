@@ -212,7 +212,8 @@ impl Connection {
     /// Starts the handshake: `initialize` (with `deadline`), then, on its
     /// result, the `initialized` notification and `capabilities/get`. Ends
     /// with [`Output::Ready`], or with [`Output::Closed`] carrying
-    /// [`CloseReason::VersionMismatch`] or [`CloseReason::Handshake`].
+    /// [`CloseReason::VersionMismatch`], [`CloseReason::HandshakeTimedOut`]
+    /// or [`CloseReason::Handshake`].
     ///
     /// Requests may be sent before the handshake ends (the server does not
     /// gate them); dialect-dependent ones then use the 0.5.0 baseline.
@@ -560,7 +561,12 @@ impl Connection {
                 return;
             }
             Err(CallError::TimedOut) => {
-                return fail(self, CloseReason::Handshake("initialize timed out".into()));
+                return fail(
+                    self,
+                    CloseReason::HandshakeTimedOut {
+                        method: "initialize".into(),
+                    },
+                );
             }
             Err(e) => return fail(self, CloseReason::Handshake(format!("initialize: {e}"))),
         };

@@ -108,6 +108,12 @@ pub enum CloseReason {
     /// The handshake failed for another reason.
     #[error("handshake failed: {0}")]
     Handshake(String),
+    /// A handshake request got no answer before its deadline.
+    #[error("handshake timed out waiting for {method}")]
+    HandshakeTimedOut {
+        /// `initialize` or `capabilities/get`.
+        method: String,
+    },
 }
 
 /// A protocol-level problem with what the peer sent.
