@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::conn::{Connection, Output, StreamBuffer, StreamEnd, StreamItem};
+use crate::conn::{Connection, Output, StreamBuffer, StreamEnd, StreamEvent, StreamItem};
 use crate::launch::{ConnectOptions, TransportKind};
 use crate::model::{
     Dialect, Event, EventEnvelope, Method, RunResult, ServerInfo, ToolCall, UsageError,
@@ -65,15 +65,17 @@ pub struct StreamState {
 
 /// A queued stream entry.
 enum Entry {
-    Event(Box<EventEnvelope>),
+    Event(StreamEvent),
     Lost(u64),
 }
 
 /// What a stream's consumer gets next (a closed set: an event, a signal,
 /// the end).
 pub enum Next {
-    /// An event with its envelope.
-    Event(Box<EventEnvelope>),
+    /// An event; decode it with [`StreamEvent::into_envelope`] once the
+    /// stream's lock is released (decoding is the consumer's share of the
+    /// work).
+    Event(StreamEvent),
     /// An SDK signal: [`Event::EventsLost`] or [`Event::Lagged`].
     Signal(Event),
     /// The end.
@@ -333,7 +335,7 @@ impl<W: Wake> Dispatcher<W> {
             Output::StreamItem { id, item } => {
                 if let Some(stream) = self.streams.get(&id) {
                     let entry = match item {
-                        StreamItem::Event(envelope) => Entry::Event(Box::new(envelope)),
+                        StreamItem::Event(event) => Entry::Event(event),
                         StreamItem::EventsLost {
                             expected_seq,
                             received_seq,
@@ -450,7 +452,7 @@ pub fn turn_result(end: End, method: &str, dialect: &Dialect) -> Result<RunResul
 /// SDK signals get an empty one; `None` ends the subscription.
 pub fn subscription_item(next: Next) -> Option<Result<EventEnvelope, Error>> {
     match next {
-        Next::Event(envelope) => Some(Ok(*envelope)),
+        Next::Event(event) => Some(Ok(event.into_envelope())),
         Next::Signal(event) => Some(Ok(EventEnvelope {
             event,
             ..EventEnvelope::default()

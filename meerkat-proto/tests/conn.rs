@@ -149,7 +149,7 @@ fn items_of(outputs: &[Output], id: RequestId) -> Vec<String> {
         .iter()
         .filter_map(|o| match o {
             Output::StreamItem { id: i, item } if *i == id => Some(match item {
-                StreamItem::Event(e) => match &e.event {
+                StreamItem::Event(e) => match &e.envelope().event {
                     Event::TextDelta { delta } => delta.clone(),
                     other => other.event_type().to_owned(),
                 },

@@ -247,7 +247,7 @@ impl Iterator for EventStream {
             return None;
         }
         match stream::next(&self.shared)? {
-            Next::Event(envelope) => Some(Ok(envelope.event)),
+            Next::Event(event) => Some(Ok(event.into_envelope().event)),
             Next::Signal(event) => Some(Ok(event)),
             Next::End(end) => self.on_end(end),
         }

@@ -217,7 +217,7 @@ impl Stream for EventStream {
                 Poll::Ready(Some(next)) => next,
             };
             match next {
-                Next::Event(envelope) => return Poll::Ready(Some(Ok(envelope.event))),
+                Next::Event(event) => return Poll::Ready(Some(Ok(event.into_envelope().event))),
                 Next::Signal(event) => return Poll::Ready(Some(Ok(event))),
                 Next::End(end) => {
                     if let Some(item) = this.on_end(end) {

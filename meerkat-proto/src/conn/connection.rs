@@ -1,10 +1,11 @@
 //! [`Connection`]: the Meerkat layer over the JSON-RPC engine.
 
 use super::config::{ConnectionConfig, RequestOptions};
-use super::output::{Output, StreamEnd, StreamItem};
+use super::output::{Output, StreamEnd, StreamEvent, StreamItem};
 use crate::model::{
-    Dialect, Event, EventEnvelope, Method, Route, SDK_CONTRACT_VERSION, ServerInfo, ToolCall,
-    ToolOutput, UsageError, decode_session_event_fast, decode_stream_end, decode_stream_event,
+    Dialect, Method, Route, RunMark, SDK_CONTRACT_VERSION, ServerInfo, ToolCall, ToolOutput,
+    UsageError, decode_session_event_fast, decode_stream_end, decode_stream_event,
+    route_session_event,
 };
 use crate::rpc::{
     self, CallError, CloseReason, Diagnostic, ErrorCode, ErrorObject, IncomingId, RequestId,
@@ -693,12 +694,28 @@ impl Connection {
             return;
         };
         match method {
-            "session/event" => match decode_session_event_fast(&params) {
-                Ok((session, envelope)) => self.on_session_event(&session, envelope),
-                Err(e) => self.invalid(e),
-            },
+            "session/event" => {
+                // The hot path: route on a minimal parse, decode later (on
+                // the consumer's side); odd shapes are decoded here.
+                let routed = route_session_event(&params)
+                    .map(|(session, seq, mark)| (session.into_owned(), seq, mark));
+                match routed {
+                    Some((session, seq, mark)) => {
+                        self.on_session_event(&session, StreamEvent::raw(params, seq, mark));
+                    }
+                    None => match decode_session_event_fast(&params) {
+                        Ok((session, envelope)) => {
+                            self.on_session_event(&session, StreamEvent::decoded(envelope));
+                        }
+                        Err(e) => self.invalid(e),
+                    },
+                }
+            }
             "session/stream_event" | "mob/stream_event" => match decode_stream_event(&params) {
-                Ok(p) => self.on_stream_item(p.stream_id, StreamItem::Event(p.envelope)),
+                Ok(p) => self.on_stream_item(
+                    p.stream_id,
+                    StreamItem::Event(StreamEvent::decoded(p.envelope)),
+                ),
                 Err(e) => self.invalid(e),
             },
             "session/stream_end" | "mob/stream_end" => match decode_stream_end(&params) {
@@ -739,9 +756,9 @@ impl Connection {
         }
     }
 
-    fn on_session_event(&mut self, session: &str, envelope: EventEnvelope) {
+    fn on_session_event(&mut self, session: &str, event: StreamEvent) {
         // Seq gap, per session, from every event.
-        let seq = envelope.seq;
+        let seq = event.seq();
         let mut lost = None;
         if seq != 0 {
             // NB: get_mut first: no key allocation per event.
@@ -770,26 +787,26 @@ impl Connection {
             if !self.known_sessions.contains(session) {
                 self.known_sessions.insert(session.to_owned());
             }
-            self.deliver_session_event(session, lost_item, envelope);
+            self.deliver_session_event(session, lost_item, event);
             return;
         }
 
         // A session first seen while creates are unbound: bind it to one.
         let buffered = self.unbound_events.contains_key(session);
-        if !buffered && let Some(create) = self.create_for_first_event(&envelope.event) {
+        if !buffered && let Some(create) = self.create_for_first_event(&event.mark) {
             self.bind_create(create, session.to_owned());
-            self.deliver_session_event(session, lost_item, envelope);
+            self.deliver_session_event(session, lost_item, event);
             return;
         }
-        self.buffer_unbound(session.to_owned(), lost_item, envelope, seq);
+        self.buffer_unbound(session.to_owned(), lost_item, event, seq);
         self.resolve_unbound();
     }
 
     /// Which unbound create a new session's first event belongs to, when
     /// that is unambiguous.
-    fn create_for_first_event(&self, event: &Event) -> Option<RequestId> {
-        let started = match event {
-            Event::RunStarted { prompt, .. } => Some(prompt.as_str()),
+    fn create_for_first_event(&self, mark: &RunMark) -> Option<RequestId> {
+        let started = match mark {
+            RunMark::Start(prompt) => Some(prompt.as_deref().unwrap_or_default()),
             _ => None,
         };
         if let Some(prompt) = started {
@@ -828,12 +845,12 @@ impl Connection {
         &mut self,
         session: String,
         lost: Option<StreamItem>,
-        envelope: EventEnvelope,
+        event: StreamEvent,
         seq: u64,
     ) {
         let max = self.config.max_unbound_events;
         let buf = self.unbound_events.entry(session).or_default();
-        let terminal = is_run_end(&envelope.event);
+        let terminal = event.mark == RunMark::End;
         if self.unbound_len + 2 > max {
             if buf.lost_from.is_none() {
                 buf.lost_from = Some(seq);
@@ -852,7 +869,7 @@ impl Connection {
             self.unbound_len += 1;
         }
         buf.saw_terminal |= terminal;
-        buf.items.push_back(StreamItem::Event(envelope));
+        buf.items.push_back(StreamItem::Event(event));
         self.unbound_len += 1;
     }
 
@@ -874,11 +891,11 @@ impl Connection {
             let mut pick = None;
             for (session, buf) in &self.unbound_events {
                 let first = buf.items.iter().find_map(|i| match i {
-                    StreamItem::Event(e) => Some(&e.event),
+                    StreamItem::Event(e) => Some(&e.mark),
                     _ => None,
                 });
                 let candidate = match first {
-                    Some(event) => self.create_for_first_event(event),
+                    Some(mark) => self.create_for_first_event(mark),
                     None => None,
                 };
                 // With one create and one buffered session, bind them.
@@ -920,8 +937,8 @@ impl Connection {
             let lost_tail = buf.lost_from;
             for item in buf.items {
                 match item {
-                    StreamItem::Event(envelope) => {
-                        self.deliver_session_event(&session, None, envelope);
+                    StreamItem::Event(event) => {
+                        self.deliver_session_event(&session, None, event);
                     }
                     lost => self.push_turn_item(id, lost),
                 }
@@ -958,9 +975,9 @@ impl Connection {
         &mut self,
         session: &str,
         lost: Option<StreamItem>,
-        envelope: EventEnvelope,
+        event: StreamEvent,
     ) {
-        let is_start = matches!(envelope.event, Event::RunStarted { .. });
+        let is_start = matches!(event.mark, RunMark::Start(_));
         let target = loop {
             let Some(queue) = self.session_turns.get(session) else {
                 break None;
@@ -989,14 +1006,14 @@ impl Connection {
             trace!(session, "conn: event of a session with no turn waiting");
             return;
         };
-        let terminal = is_run_end(&envelope.event);
+        let terminal = event.mark == RunMark::End;
         if let Some(entry) = self.turns.get_mut(&id) {
             entry.saw_events = true;
         }
         if let Some(lost) = lost {
             self.push_turn_item(id, lost);
         }
-        self.push_turn_item(id, StreamItem::Event(envelope));
+        self.push_turn_item(id, StreamItem::Event(event));
         if terminal && let Some(entry) = self.turns.get_mut(&id) {
             entry.saw_terminal = true;
             if entry.responded {
@@ -1119,10 +1136,6 @@ impl TurnEntry {
     fn had_events(&self) -> bool {
         self.saw_events
     }
-}
-
-fn is_run_end(event: &Event) -> bool {
-    matches!(event, Event::RunCompleted { .. } | Event::RunFailed { .. })
 }
 
 /// The text prompt of encoded `session/create` params, if it is text.

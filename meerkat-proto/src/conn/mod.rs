@@ -12,4 +12,4 @@ pub use config::{
     ConnectionConfig, DEFAULT_MAX_UNBOUND_EVENTS, DEFAULT_TURN_GRACE, RequestOptions,
 };
 pub use connection::Connection;
-pub use output::{Output, StreamEnd, StreamItem};
+pub use output::{Output, StreamEnd, StreamEvent, StreamItem};

@@ -1,10 +1,11 @@
 //! What a [`Connection`](super::Connection) reports: [`Output`] and the
 //! pieces of a stream, [`StreamItem`] and [`StreamEnd`].
 
-use crate::model::{EventEnvelope, ServerInfo, ToolCall};
+use crate::model::{EventEnvelope, RunMark, ServerInfo, ToolCall, decode_session_event_fast};
 use crate::rpc::{CallError, CloseReason, Diagnostic, RequestId};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use std::fmt;
 
 /// Something that happened on the connection, from
 /// [`Connection::poll_output`](super::Connection::poll_output).
@@ -63,13 +64,98 @@ pub enum Output {
     Closed(CloseReason),
 }
 
+/// An event of a stream, with its envelope, decoded when the consumer asks.
+///
+/// The driver routes a turn's `session/event` on a minimal parse (session,
+/// `seq`, run start/end) and hands the event on undecoded; the consumer's
+/// thread or task decodes it ([`into_envelope`](Self::into_envelope)), so
+/// on a multi-core machine decoding runs beside the driver instead of in
+/// it. Subscription events come already decoded.
+#[derive(Clone)]
+pub struct StreamEvent {
+    seq: u64,
+    pub(crate) mark: RunMark,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    /// `session/event` params.
+    Raw(Box<RawValue>),
+    Decoded(Box<EventEnvelope>),
+}
+
+impl StreamEvent {
+    pub(crate) fn raw(params: Box<RawValue>, seq: u64, mark: RunMark) -> Self {
+        Self {
+            seq,
+            mark,
+            repr: Repr::Raw(params),
+        }
+    }
+
+    pub(crate) fn decoded(envelope: EventEnvelope) -> Self {
+        Self {
+            seq: envelope.seq,
+            mark: RunMark::of(&envelope.event),
+            repr: Repr::Decoded(Box::new(envelope)),
+        }
+    }
+
+    /// The envelope's `seq`.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Decodes the event (never fails: odd payloads become
+    /// [`Event::Unknown`](crate::Event::Unknown)).
+    #[must_use]
+    pub fn into_envelope(self) -> EventEnvelope {
+        match self.repr {
+            Repr::Decoded(envelope) => *envelope,
+            Repr::Raw(params) => decode_raw(&params),
+        }
+    }
+
+    /// Decodes a copy of the event.
+    #[must_use]
+    pub fn envelope(&self) -> EventEnvelope {
+        match &self.repr {
+            Repr::Decoded(envelope) => (**envelope).clone(),
+            Repr::Raw(params) => decode_raw(params),
+        }
+    }
+}
+
+fn decode_raw(params: &RawValue) -> EventEnvelope {
+    match decode_session_event_fast(params) {
+        Ok((_, envelope)) => envelope,
+        Err(_) => EventEnvelope::from_raw(params),
+    }
+}
+
+impl fmt::Debug for StreamEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StreamEvent")
+            .field(&self.envelope())
+            .finish()
+    }
+}
+
+impl PartialEq for StreamEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.envelope() == other.envelope()
+    }
+}
+
 /// One item of a stream.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[allow(clippy::large_enum_variant)] // Moved once per event; boxing would allocate per event.
 pub enum StreamItem {
-    /// An agent event with its envelope.
-    Event(EventEnvelope),
+    /// An agent event with its envelope (decoded on demand).
+    Event(StreamEvent),
     /// The server dropped events of this session (a gap in `seq`; 0.5.x
     /// drops `session/event` notifications when its queue is full). Comes
     /// right before the event that revealed the gap.

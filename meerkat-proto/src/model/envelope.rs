@@ -172,6 +172,77 @@ pub(crate) fn decode_session_event_fast(
     decode_session_event(params).map(|(s, e)| (std::borrow::Cow::Owned(s), e))
 }
 
+#[derive(Deserialize)]
+struct LightParams<'a> {
+    #[serde(default, borrow)]
+    session_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    event: Option<LightEnvelope<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LightEnvelope<'a> {
+    #[serde(default, deserialize_with = "super::result::lenient_u64")]
+    seq: u64,
+    #[serde(default, borrow)]
+    source_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    payload: Option<LightPayload<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LightPayload<'a> {
+    #[serde(rename = "type", default, borrow)]
+    ty: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    prompt: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// What routing needs of a `session/event`, parsed without decoding the
+/// event: the session, `seq`, and whether a run starts or ends. `None` for
+/// bare events and odd shapes (the caller then decodes fully).
+pub(crate) fn route_session_event(
+    params: &RawValue,
+) -> Option<(std::borrow::Cow<'_, str>, u64, RunMark)> {
+    let light: LightParams<'_> = serde_json::from_str(params.get()).ok()?;
+    let event = light.event?;
+    let payload = event.payload?;
+    let mark = match payload.ty.as_deref() {
+        Some("run_started") => RunMark::Start(payload.prompt.map(std::borrow::Cow::into_owned)),
+        Some("run_completed" | "run_failed") => RunMark::End,
+        _ => RunMark::Other,
+    };
+    let session = if light.session_id.is_empty() {
+        let source = event.source_id?;
+        std::borrow::Cow::Owned(source.strip_prefix("session:")?.to_owned())
+    } else {
+        light.session_id
+    };
+    Some((session, event.seq, mark))
+}
+
+/// Where an event stands in its run, for routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RunMark {
+    /// `run_started`, with its prompt.
+    Start(Option<String>),
+    /// `run_completed` or `run_failed`.
+    End,
+    /// Anything else.
+    Other,
+}
+
+impl RunMark {
+    /// The mark of a decoded event.
+    pub(crate) fn of(event: &Event) -> Self {
+        match event {
+            Event::RunStarted { prompt, .. } => Self::Start(Some(prompt.clone())),
+            Event::RunCompleted { .. } | Event::RunFailed { .. } => Self::End,
+            _ => Self::Other,
+        }
+    }
+}
+
 /// A decoded `session/stream_event` or `mob/stream_event` notification.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -21,11 +21,11 @@ mod wire_enum;
 pub use capability::{Capability, CapabilityStatus};
 pub use content::{ContentBlock, Prompt};
 pub use dialect::{ContractLine, Dialect};
-pub(crate) use envelope::decode_session_event_fast;
 pub use envelope::{
     EventEnvelope, StreamEndParams, StreamEventParams, decode_session_event, decode_stream_end,
     decode_stream_event,
 };
+pub(crate) use envelope::{RunMark, decode_session_event_fast, route_session_event};
 pub use error::{
     DecodeError, ErrorKind, RpcError, UsageError, is_runtime_not_ready, needs_runtime_reset,
 };
