@@ -113,7 +113,8 @@ def main():
         print(f"\nworkloads that failed: {', '.join(errors)}")
 
     section = (f"## Transports\n\nCommand: `scripts/bench.sh` (release build; every workload against the same "
-               f"`fake-rkat-rpc`, scenario `burst N 8`).\nMachine: {machine()}.\n\n{table}\n")
+               f"`fake-rkat-rpc`, scenario `burst N 8`; workloads 1-3 keep the best of 3 runs, every row alike).\n"
+               f"Machine: {machine()}.\n\n{table}\n")
     text = md.read_text() if md.exists() else "# Benchmarks\n"
     # Replace the generated part only: from "## Transports" up to the hand-written
     # "### What bounds these numbers" (kept), or the next "## ", or the end.
