@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use meerkat_proto::dispatch::{ReadyReply, Reply};
 use meerkat_proto::{
     Capability, ConnectOptions, Connection, ConnectionConfig, Dialect, Error, Method, RequestId,
-    RequestOptions, ServerInfo,
+    RequestOptions, ServerInfo, TransportKind,
 };
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +31,8 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// raw open result.
 pub(crate) type OpenedStream = (RequestId, Arc<StreamShared>, Option<Box<RawValue>>);
 
-/// A connection to one `rkat-rpc` child process.
+/// A connection to one `rkat-rpc`: a child process over stdio (the default),
+/// or a server already listening on TCP ([`ConnectOptions::tcp`]).
 ///
 /// Cheap to clone (`Arc` inside), `Send + Sync`: many tasks may run turns on
 /// different sessions at once over one child. The child lives until
@@ -57,7 +58,7 @@ pub struct MeerkatClient {
 impl std::fmt::Debug for MeerkatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MeerkatClient")
-            .field("pid", &self.inner.process.pid())
+            .field("pid", &self.pid())
             .field("server", &self.inner.server.version)
             .finish_non_exhaustive()
     }
@@ -66,7 +67,8 @@ impl std::fmt::Debug for MeerkatClient {
 /// What every clone shares.
 pub(crate) struct Inner {
     tx: mpsc::UnboundedSender<Input>,
-    process: Arc<Process>,
+    /// The child; `None` over TCP.
+    process: Option<Arc<Process>>,
     server: ServerInfo,
     dialect: Dialect,
     request_timeout: Option<Duration>,
@@ -108,14 +110,28 @@ impl MeerkatClient {
     }
 
     async fn connect_inner(options: ConnectOptions) -> Result<Self, Error> {
-        let (plan, command) = crate::launch::command(&options)?;
-        let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
-        let process = spawned.process;
         let (tx, rx) = mpsc::unbounded_channel();
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();
         let (reader_tx, reader_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-        spawn_writer(spawned.stdin, frames_rx);
-        spawn_reader(spawned.stdout, reader_tx, Arc::clone(&process));
+        let process = match &options.transport {
+            TransportKind::Tcp(addr) => {
+                // A server already listening (`rkat-rpc --tcp ADDR`): no child.
+                let stream = tokio::net::TcpStream::connect(addr.as_str()).await?;
+                let _ = stream.set_nodelay(true);
+                let (read, write) = stream.into_split();
+                spawn_writer(write, frames_rx);
+                spawn_reader(read, reader_tx, None);
+                None
+            }
+            _ => {
+                let (plan, command) = crate::launch::command(&options)?;
+                let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
+                let process = spawned.process;
+                spawn_writer(spawned.stdin, frames_rx);
+                spawn_reader(spawned.stdout, reader_tx, Some(Arc::clone(&process)));
+                Some(process)
+            }
+        };
 
         let request_timeout = Some(options.request_timeout);
         let mut conn = Connection::new(ConnectionConfig::default());
@@ -127,7 +143,7 @@ impl MeerkatClient {
             let _ = ready_tx.send(result);
         });
         let tools = Tools::new(tx.clone());
-        let pid = process.pid();
+        let pid = process.as_ref().map_or(0, |p| p.pid());
         let driver = Driver::new(conn, rx, reader_rx, frames_tx, tools, ready, pid);
         let driver = tokio::spawn(
             driver
@@ -140,7 +156,9 @@ impl MeerkatClient {
             Err(e) => {
                 let _ = tx.send(Input::Shutdown);
                 let _ = driver.await;
-                process.kill_and_reap();
+                if let Some(process) = &process {
+                    process.kill_and_reap();
+                }
                 return Err(e);
             }
         };
@@ -172,7 +190,7 @@ impl MeerkatClient {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let pid = self.inner.process.pid();
+        let pid = self.pid();
         async {
             // The driver resolves every waiter with Error::Closed and drops
             // the writer's queue: stdin closes once queued frames are written.
@@ -186,8 +204,10 @@ impl MeerkatClient {
             if let Some(driver) = driver {
                 let _ = driver.await;
             }
-            let status = self.inner.process.shutdown(CLOSE_GRACE).await;
-            tracing::debug!(?status, "rkat-rpc ended");
+            if let Some(process) = &self.inner.process {
+                let status = process.shutdown(CLOSE_GRACE).await;
+                tracing::debug!(?status, "rkat-rpc ended");
+            }
         }
         .instrument(tracing::debug_span!("meerkat_close", pid))
         .await;
@@ -228,10 +248,10 @@ impl MeerkatClient {
         }
     }
 
-    /// The child's process id.
+    /// The child's process id (0 over TCP, where there is no child).
     #[must_use]
     pub fn pid(&self) -> u32 {
-        self.inner.process.pid()
+        self.inner.process.as_ref().map_or(0, |p| p.pid())
     }
 
     /// Sends one request and waits for its typed answer.
@@ -393,8 +413,18 @@ impl MeerkatClient {
         } else {
             Error::ConnectionClosed {
                 reason: "the connection driver stopped".into(),
-                exit_status: self.inner.process.try_status().map(|s| s.to_string()),
-                stderr_tail: self.inner.process.stderr().text(),
+                exit_status: self
+                    .inner
+                    .process
+                    .as_ref()
+                    .and_then(|p| p.try_status())
+                    .map(|s| s.to_string()),
+                stderr_tail: self
+                    .inner
+                    .process
+                    .as_ref()
+                    .map(|p| p.stderr().text())
+                    .unwrap_or_default(),
             }
         }
     }
@@ -415,8 +445,10 @@ impl Drop for Inner {
         // Nobody can use the connection any more: stop the driver and kill
         // the child now (no executor is needed; SIGKILL reaps in ms).
         let _ = self.tx.send(Input::Shutdown);
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            self.process.kill_and_reap();
+        if !self.closed.swap(true, Ordering::AcqRel)
+            && let Some(process) = &self.process
+        {
+            process.kill_and_reap();
         }
     }
 }
