@@ -16,6 +16,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -80,6 +81,13 @@ fn rate(events: usize, first: Option<Instant>, end: Instant) -> Value {
     json!({"events": events, "seconds": secs, "events_per_s": events as f64 / secs.max(1e-9)})
 }
 
+/// Adds `dropped`: events the SDK dropped for this consumer (reported as
+/// `Event::Lagged`; never counted as delivered).
+fn with_dropped(mut v: Value, dropped: u64) -> Value {
+    v["dropped"] = json!(dropped);
+    v
+}
+
 // ---- workload 1: stream throughput -------------------------------------
 
 async fn tokio_stream(fake: &str, n: usize) -> Value {
@@ -89,9 +97,13 @@ async fn tokio_stream(fake: &str, n: usize) -> Value {
         .expect("connect");
     let session = client.create_session("warm up").await.expect("create");
     let mut events = session.stream("go").await.expect("stream");
-    let (mut count, mut first) = (0usize, None);
+    let (mut count, mut dropped, mut first) = (0usize, 0u64, None);
     while let Some(event) = events.next().await {
         let event = event.expect("event");
+        if let meerkat_transport_tokio::Event::Lagged { dropped: d } = event {
+            dropped += d;
+            continue;
+        }
         if is_delta(event.event_type()) {
             first.get_or_insert_with(Instant::now);
         }
@@ -101,7 +113,7 @@ async fn tokio_stream(fake: &str, n: usize) -> Value {
     }
     let end = Instant::now();
     client.close().await.expect("close");
-    rate(count, first, end)
+    with_dropped(rate(count, first, end), dropped)
 }
 
 fn blocking_stream(fake: &str, n: usize) -> Value {
@@ -111,9 +123,13 @@ fn blocking_stream(fake: &str, n: usize) -> Value {
         .env("FAKE_RKAT_SCENARIO", burst(n));
     let client = MeerkatClient::connect(options).expect("connect");
     let session = client.create_session("warm up").expect("create");
-    let (mut count, mut first) = (0usize, None);
+    let (mut count, mut dropped, mut first) = (0usize, 0u64, None);
     for event in session.stream("go").expect("stream") {
         let event = event.expect("event");
+        if let meerkat_transport_blocking::Event::Lagged { dropped: d } = event {
+            dropped += d;
+            continue;
+        }
         if is_delta(event.event_type()) {
             first.get_or_insert_with(Instant::now);
         }
@@ -123,7 +139,7 @@ fn blocking_stream(fake: &str, n: usize) -> Value {
     }
     let end = Instant::now();
     client.close().expect("close");
-    rate(count, first, end)
+    with_dropped(rate(count, first, end), dropped)
 }
 
 /// A raw child speaking JSON lines, no SDK.
@@ -322,6 +338,9 @@ fn echo_roundtrip(n: usize) -> Value {
 /// `FAKE_RKAT_BURST_SYNC`).
 const SYNC: &str = "go [[burst-sync]]";
 
+/// Events the SDK dropped for the fan-out consumers (`Event::Lagged`).
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
 /// Total events/s from the first delta any session saw to the last event.
 /// Fairness: every session's rate counted from the same start (the moment
 /// all turns were requested) to its own end, slowest over fastest: a
@@ -340,7 +359,8 @@ fn fanout_result(per_session: Vec<(usize, Instant, Instant)>, start: Instant) ->
     let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
     let secs = end.duration_since(first).as_secs_f64();
     json!({"sessions": per_session.len(), "events": total, "seconds": secs,
-        "events_per_s": total as f64 / secs.max(1e-9), "fairness": min / max.max(1e-9)})
+        "events_per_s": total as f64 / secs.max(1e-9), "fairness": min / max.max(1e-9),
+        "dropped": DROPPED.load(Ordering::Relaxed)})
 }
 
 async fn tokio_fanout(fake: &str, sessions: usize, per: usize) -> Value {
@@ -364,7 +384,12 @@ async fn tokio_fanout(fake: &str, sessions: usize, per: usize) -> Value {
                 let mut events = session.stream(SYNC).await.expect("stream");
                 let (mut n, mut first) = (0usize, None);
                 while let Some(e) = events.next().await {
-                    if is_delta(e.expect("event").event_type()) {
+                    let e = e.expect("event");
+                    if let meerkat_transport_tokio::Event::Lagged { dropped } = e {
+                        DROPPED.fetch_add(dropped, Ordering::Relaxed);
+                        continue;
+                    }
+                    if is_delta(e.event_type()) {
                         first.get_or_insert_with(Instant::now);
                     }
                     if first.is_some() {
@@ -400,7 +425,12 @@ fn blocking_fanout(fake: &str, sessions: usize, per: usize) -> Value {
             std::thread::spawn(move || {
                 let (mut n, mut first) = (0usize, None);
                 for e in session.stream(SYNC).expect("stream") {
-                    if is_delta(e.expect("event").event_type()) {
+                    let e = e.expect("event");
+                    if let meerkat_transport_blocking::Event::Lagged { dropped } = e {
+                        DROPPED.fetch_add(dropped, Ordering::Relaxed);
+                        continue;
+                    }
+                    if is_delta(e.event_type()) {
                         first.get_or_insert_with(Instant::now);
                     }
                     if first.is_some() {
