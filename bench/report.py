@@ -54,15 +54,17 @@ def main():
     floor = (s["floor"] or {}).get("events_per_s")
     py = (s["python"] or {}).get("events_per_s")
     add("### 1. Stream throughput: one turn of 100,000 `text_delta` events\n")
-    add("| implementation | events/s | vs floor | vs Python SDK |")
-    add("| --- | ---: | ---: | ---: |")
+    add("| implementation | events/s | vs floor | vs Python SDK | dropped (`Lagged`) |")
+    add("| --- | ---: | ---: | ---: | ---: |")
     names = {"floor": "floor: read pipe, split lines, `IgnoredAny`", "tokio": "meerkat-transport-tokio",
              "blocking": "meerkat-transport-blocking", "python": "Python meerkat-sdk 0.5.0"}
+    if (s["python"] or {}).get("na"):
+        names["python"] += f" (n/a: {s['python']['na']})"
     for k in ("floor", "tokio", "blocking", "python"):
         r = s[k] or {}
         eps = r.get("events_per_s")
         add(f"| {names[k]} | {fmt(eps)} | {fmt(eps / floor if eps and floor else None, 'x')} "
-            f"| {fmt(eps / py if eps and py else None, 'x')} |")
+            f"| {fmt(eps / py if eps and py else None, 'x')} | {fmt(r.get('dropped'))} |")
 
     # 2. round trip
     add("\n### 2. Request round trip: 10,000 sequential `session/list`\n")
@@ -79,11 +81,11 @@ def main():
 
     # 3. fan-out
     add("\n### 3. Fan-out: 100 sessions streaming 2,000 events each, at once, on one client\n")
-    add("| implementation | total events/s | fairness (slowest / fastest) |")
-    add("| --- | ---: | ---: |")
+    add("| implementation | total events/s | fairness (slowest / fastest) | dropped (`Lagged`) |")
+    add("| --- | ---: | ---: | ---: |")
     for k, n in (("floor", "the fake's own delivery, read raw"), ("tokio", names["tokio"]), ("blocking", names["blocking"])):
         r = load(d, f"fanout-{k}") or {}
-        add(f"| {n} | {fmt(r.get('events_per_s'))} | {fmt(r.get('fairness'))} |")
+        add(f"| {n} | {fmt(r.get('events_per_s'))} | {fmt(r.get('fairness'))} | {fmt(r.get('dropped'))} |")
 
     # 4. memory
     add("\n### 4. Memory: 1,000,000 events to a consumer reading at a tenth of the arrival rate\n")

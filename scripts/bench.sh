@@ -31,7 +31,8 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import meerkat' 2>/dev/nu
 elif python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet 'meerkat-sdk==0.5.0' >&2; then
   python="$venv/bin/python"
 else
-  echo "warning: could not install meerkat-sdk==0.5.0 from PyPI; its rows say n/a" >&2
+  python_na="pip could not install meerkat-sdk==0.5.0 from PyPI"
+  echo "warning: $python_na; its rows say n/a" >&2
 fi
 
 run() { # name, command...
@@ -59,6 +60,10 @@ for i in range(1, n + 1):
     (out / f"{name}.{i}.json").unlink()
 PY
 }
+
+if [ -z "$python" ]; then
+  for w in stream roundtrip; do echo "{\"na\": \"$python_na\"}" > "$out/$w-python.json"; done
+fi
 
 events=100000
 for impl in floor tokio blocking; do best events_per_s max "stream-$impl" "$bench" stream "$impl" "$fake" "$events"; done

@@ -48,7 +48,7 @@
 //! | `unknown-ids` | before each turn response: a response to id 987654321, an error for id `"ghost-id"`, an `id:null` error; then the real response twice |
 //! | `stderr-flood [MB]` | writes `MB` MiB (default 8) to stderr before answering `initialize`, and 1 MiB per turn |
 //! | `never-answer [METHOD]` | never answers `METHOD` (default `session/list`) |
-//! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written in 64 KiB chunks (concurrent turns interleave; not copied to subscriptions) |
+//! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written by one writer thread in slices of about 16 KiB of whole lines, round robin across concurrent turns (`FAKE_RKAT_BURST_SLICE` bytes; not copied to subscriptions) |
 //! | `slow-consumer [N] [SIZE]` | `burst` with defaults 2000 x 4096 bytes |
 //! | `tool-callback [NAME]` | every turn calls `tool/execute` `NAME` (default: the first registered or external tool, else `probe_lookup`) with `{"key": <prompt>}` and answers `Tool NAME returned: <content>` |
 //!

@@ -186,20 +186,7 @@ pub(crate) fn run(shared: &Arc<Shared>, turn: Turn) {
         if text.contains("[[burst-sync]]") {
             burst_barrier();
         }
-        // NB: about 64 KiB of whole lines per lock, so the bursts of
-        // concurrent turns interleave on the pipe as a real server's would
-        // (never inside a line).
-        let mut rest = &lines[..];
-        while !rest.is_empty() {
-            let cut = rest
-                .iter()
-                .skip(64 << 10)
-                .position(|&b| b == b'\n')
-                .map_or(rest.len(), |i| (64 << 10) + i + 1);
-            let (chunk, tail) = rest.split_at(cut);
-            shared.out.with_locked(|w| w.write_all(chunk));
-            rest = tail;
-        }
+        write_burst(shared, lines);
     } else {
         let delay = Duration::from_millis(markers.slow_ms.unwrap_or(0));
         for (i, delta) in split(&answer, markers.chunks.unwrap_or(3))
@@ -387,6 +374,74 @@ fn oversized_line(shared: &Arc<Shared>, size: usize) {
         }
         w.write_all(tail)
     });
+}
+
+/// One burst waiting for the round-robin writer: its rendered lines, how far
+/// they are written, and who to tell when they all are.
+struct PendingBurst {
+    lines: Vec<u8>,
+    at: usize,
+    done: std::sync::mpsc::Sender<()>,
+}
+
+/// Writes a turn's rendered burst and returns once it is all on the pipe.
+///
+/// Every burst goes through one writer thread that takes about 16 KiB
+/// (`FAKE_RKAT_BURST_SLICE` bytes) of whole lines from each pending burst
+/// in turn, so concurrent turns
+/// interleave on the pipe round robin, as a real server's concurrent
+/// streams would (never inside a line), and the order does not depend on
+/// who wins a lock (a fan-out benchmark measures the client, not the
+/// fake's thread scheduling).
+fn write_burst(shared: &Arc<Shared>, lines: Vec<u8>) {
+    use std::sync::mpsc::{Sender, TryRecvError};
+    static WRITER: std::sync::OnceLock<Sender<PendingBurst>> = std::sync::OnceLock::new();
+    let writer = WRITER.get_or_init(|| {
+        let slice = std::env::var("FAKE_RKAT_BURST_SLICE")
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(16 << 10);
+        let (tx, rx) = channel::<PendingBurst>();
+        let shared = Arc::clone(shared);
+        std::thread::spawn(move || {
+            let mut active = std::collections::VecDeque::new();
+            loop {
+                if active.is_empty() {
+                    match rx.recv() {
+                        Ok(burst) => active.push_back(burst),
+                        Err(_) => return,
+                    }
+                }
+                loop {
+                    match rx.try_recv() {
+                        Ok(burst) => active.push_back(burst),
+                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    }
+                }
+                let Some(mut burst) = active.pop_front() else {
+                    continue;
+                };
+                let rest = &burst.lines[burst.at..];
+                let cut = rest
+                    .iter()
+                    .skip(slice)
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| slice + i + 1);
+                shared.out.with_locked(|w| w.write_all(&rest[..cut]));
+                burst.at += cut;
+                if burst.at < burst.lines.len() {
+                    active.push_back(burst);
+                } else {
+                    let _ = burst.done.send(());
+                }
+            }
+        });
+        tx
+    });
+    let (done, finished) = channel();
+    if writer.send(PendingBurst { lines, at: 0, done }).is_ok() {
+        let _ = finished.recv();
+    }
 }
 
 /// `FAKE_RKAT_BURST_SYNC=K` with a `[[burst-sync]]` prompt: such bursts wait
