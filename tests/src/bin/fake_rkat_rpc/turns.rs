@@ -394,7 +394,7 @@ struct PendingBurst {
 /// who wins a lock (a fan-out benchmark measures the client, not the
 /// fake's thread scheduling).
 fn write_burst(shared: &Arc<Shared>, lines: Vec<u8>) {
-    use std::sync::mpsc::{Sender, TryRecvError};
+    use std::sync::mpsc::Sender;
     static WRITER: std::sync::OnceLock<Sender<PendingBurst>> = std::sync::OnceLock::new();
     let writer = WRITER.get_or_init(|| {
         let slice = std::env::var("FAKE_RKAT_BURST_SLICE")
@@ -412,11 +412,8 @@ fn write_burst(shared: &Arc<Shared>, lines: Vec<u8>) {
                         Err(_) => return,
                     }
                 }
-                loop {
-                    match rx.try_recv() {
-                        Ok(burst) => active.push_back(burst),
-                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                    }
+                while let Ok(burst) = rx.try_recv() {
+                    active.push_back(burst);
                 }
                 let Some(mut burst) = active.pop_front() else {
                     continue;
