@@ -39,9 +39,10 @@ def machine():
             return "?"
     model = sh("lscpu | sed -n 's/^Model name:[ ]*//p' | head -1") or platform.processor()
     cores, mem = sh("nproc"), sh("free -g | awk '/Mem:/{print $2}'")
+    load = sh("cut -d' ' -f1-3 /proc/loadavg")
     rustc, pyv, when = sh("rustc --version"), sh("python3 --version"), sh("date -u +%Y-%m-%dT%H:%MZ")
     return (f"{cores} cores ({model}), {mem} GiB RAM, {platform.system()} {platform.release()}, "
-            f"{rustc}, {pyv}; measured {when}")
+            f"{rustc}, {pyv}; load average {load} at the end (other builds share the cores); measured {when}")
 
 
 def main():
@@ -70,11 +71,13 @@ def main():
     add("\n### 2. Request round trip: 10,000 sequential `session/list`\n")
     add("| implementation | p50 µs | p99 µs | p50 vs echo |")
     add("| --- | ---: | ---: | ---: |")
-    rt = {k: load(d, f"roundtrip-{k}") for k in ("echo", "floor", "tokio", "blocking", "python")}
+    rt = {k: load(d, f"roundtrip-{k}") for k in ("echo", "echo-threads", "floor", "tokio", "blocking", "python")}
     echo = (rt["echo"] or {}).get("p50_us")
-    rnames = {"echo": "floor: a line through `cat` and back", "floor": "raw JSON lines to the fake, no SDK",
+    rnames = {"echo": "floor: a line through `cat` and back",
+              "echo-threads": "the same echo through a transport's thread chain (6 handoffs, no other work)",
+              "floor": "raw JSON lines to the fake, no SDK",
               "tokio": names["tokio"], "blocking": names["blocking"], "python": names["python"]}
-    for k in ("echo", "floor", "tokio", "blocking", "python"):
+    for k in ("echo", "echo-threads", "floor", "tokio", "blocking", "python"):
         r = rt[k] or {}
         p50 = r.get("p50_us")
         add(f"| {rnames[k]} | {fmt(p50)} | {fmt(r.get('p99_us'))} | {fmt(p50 / echo if p50 and echo else None, 'x')} |")

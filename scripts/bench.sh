@@ -54,6 +54,9 @@ import json, sys, pathlib
 out, name, key, d, n = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 runs = [json.loads((out / f"{name}.{i}.json").read_text()) for i in range(1, n + 1)]
 ok = [r for r in runs if key in r]
+# A run whose consumer was sent Lagged skipped the decoding of what it
+# lost: it only wins when every run lost events (the table shows them).
+ok = [r for r in ok if not r.get("dropped")] or ok
 pick = (max if d == "max" else min)(ok, key=lambda r: r[key]) if ok else runs[0]
 (out / f"{name}.json").write_text(json.dumps(pick))
 for i in range(1, n + 1):
@@ -70,7 +73,7 @@ for impl in floor tokio blocking; do best events_per_s max "stream-$impl" "$benc
 if [ -n "$python" ]; then
   best events_per_s max stream-python env FAKE_RKAT_SCENARIO="burst $events 8" "$python" bench/py_bench.py stream "$fake" "$events"
 fi
-for impl in echo floor tokio blocking; do best p50_us min "roundtrip-$impl" "$bench" roundtrip "$impl" "$fake" 10000; done
+for impl in echo echo-threads floor tokio blocking; do best p50_us min "roundtrip-$impl" "$bench" roundtrip "$impl" "$fake" 10000; done
 if [ -n "$python" ]; then
   best p50_us min roundtrip-python env FAKE_RKAT_SCENARIO=normal "$python" bench/py_bench.py roundtrip "$fake" 10000
 fi

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! meerkat-bench stream    <tokio|blocking|floor> <fake> <events>
-//! meerkat-bench roundtrip <tokio|blocking|floor|echo> <fake> <requests>
+//! meerkat-bench roundtrip <tokio|blocking|floor|echo|echo-threads> <fake> <requests>
 //! meerkat-bench fanout    <tokio|blocking> <fake> <sessions> <events-per-session>
 //! meerkat-bench memory    <tokio|blocking> <fake> <events> <slowdown>
 //! ```
@@ -33,6 +33,7 @@ fn main() {
         ("roundtrip", "blocking") => blocking_roundtrip(arg(2), num(3)),
         ("roundtrip", "floor") => floor_roundtrip(arg(2), num(3)),
         ("roundtrip", "echo") => echo_roundtrip(num(3)),
+        ("roundtrip", "echo-threads") => echo_threads_roundtrip(num(3)),
         ("fanout", "tokio") => tokio_rt().block_on(tokio_fanout(arg(2), num(3), num(4))),
         ("fanout", "blocking") => blocking_fanout(arg(2), num(3), num(4)),
         ("fanout", "floor") => floor_fanout(arg(2), num(3), num(4)),
@@ -329,6 +330,81 @@ fn echo_roundtrip(n: usize) -> Value {
         let _ = raw.next_line();
         lat.push(t0.elapsed());
     }
+    percentiles(lat)
+}
+
+/// The same line through `cat`, handed between threads the way the
+/// blocking transport hands a request and its response (caller -> driver
+/// -> writer -> pipe -> `cat` -> pipe -> reader -> driver -> caller), with
+/// nothing else done: what six wakeups cost, against the echo's two.
+fn echo_threads_roundtrip(n: usize) -> Value {
+    use std::sync::mpsc::{Sender, channel};
+    enum Input {
+        Call(Vec<u8>, Sender<Vec<u8>>),
+        Bytes(Vec<u8>),
+    }
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn cat");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (to_driver, inputs) = channel::<Input>();
+    let (to_writer, frames) = channel::<Vec<u8>>();
+    let writer = std::thread::spawn(move || {
+        for frame in frames {
+            stdin.write_all(&frame).expect("write");
+            stdin.flush().expect("flush");
+        }
+    });
+    let from_reader = to_driver.clone();
+    let _reader = std::thread::spawn(move || {
+        let mut line = Vec::new();
+        while stdout.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            if from_reader
+                .send(Input::Bytes(std::mem::take(&mut line)))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let driver = std::thread::spawn(move || {
+        let mut waiting = std::collections::VecDeque::new();
+        for input in inputs {
+            match input {
+                Input::Call(frame, reply) => {
+                    waiting.push_back(reply);
+                    let _ = to_writer.send(frame);
+                }
+                Input::Bytes(line) => {
+                    if let Some(reply) = waiting.pop_front() {
+                        let _ = reply.send(line);
+                    }
+                }
+            }
+        }
+    });
+    let line = br#"{"jsonrpc":"2.0","id":1,"result":{"sessions":[]}}
+"#;
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (reply, answer) = channel();
+        let t0 = Instant::now();
+        to_driver
+            .send(Input::Call(line.to_vec(), reply))
+            .expect("driver");
+        let _ = answer.recv().expect("answer");
+        lat.push(t0.elapsed());
+    }
+    // cat's exit ends the reader; then the driver's channel closes, and
+    // with it the writer's.
+    drop(to_driver);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = driver.join();
+    let _ = writer.join();
     percentiles(lat)
 }
 
