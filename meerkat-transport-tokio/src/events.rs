@@ -95,7 +95,7 @@ impl EventStream {
 
     /// The session the turn runs on; for
     /// [`create_session_streaming`](MeerkatClient::create_session_streaming)
-    /// known once the stream ended.
+    /// known from its first event on (and always once the stream ended).
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
@@ -217,7 +217,15 @@ impl Stream for EventStream {
                 Poll::Ready(Some(next)) => next,
             };
             match next {
-                Next::Event(event) => return Poll::Ready(Some(Ok(event.into_envelope().event))),
+                Next::Event(event) => {
+                    let envelope = event.into_envelope();
+                    // A streamed create learns its session from its events,
+                    // so a failed first turn can still be reset.
+                    if this.session_id.is_none() {
+                        this.session_id = envelope.source_session_id().map(str::to_owned);
+                    }
+                    return Poll::Ready(Some(Ok(envelope.event)));
+                }
                 Next::Signal(event) => return Poll::Ready(Some(Ok(event))),
                 Next::End(end) => {
                     if let Some(item) = this.on_end(end) {
