@@ -19,6 +19,15 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let cfg = client.get_config().await?;
+    /// println!("generation {}: {}", cfg.generation, cfg.config);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_config(&self) -> Result<ConfigEnvelope, Error> {
         self.request::<methods::ConfigGet, _>(()).await
     }
@@ -28,6 +37,16 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server rejects the config.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let mut cfg = client.get_config().await?.config;
+    /// cfg["max_tokens"] = serde_json::json!(2048);
+    /// client.set_config(cfg).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_config(&self, config: Value) -> Result<ConfigEnvelope, Error> {
         self.request::<methods::ConfigSet, _>(methods::ConfigSetParams::new(config))
             .await
@@ -57,6 +76,16 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] without the `skills` capability.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// for skill in client.list_skills().await? {
+    ///     println!("{}: {}", skill.id, skill.description);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_skills(&self) -> Result<Vec<SkillInfo>, Error> {
         self.require_capability("skills")?;
         self.request::<methods::SkillsList, _>(()).await

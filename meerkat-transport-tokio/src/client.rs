@@ -168,6 +168,17 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// None today; the `Result` leaves room for reporting a failed shutdown.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let session = client.create_session("Hello").await?;
+    /// client.close().await?;
+    /// // Every handle of this client now fails with CLIENT_CLOSED.
+    /// assert_eq!(session.history(0, None).await.unwrap_err().code(), "CLIENT_CLOSED");
+    /// # Ok(()) }
+    /// ```
     pub async fn close(&self) -> Result<(), Error> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
@@ -195,12 +206,31 @@ impl MeerkatClient {
     }
 
     /// What the server said about itself in the handshake.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let info = client.server_info();
+    /// println!("{} {} (contract {})", info.name, info.version, info.contract_version);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn server_info(&self) -> &ServerInfo {
         &self.inner.server
     }
 
     /// The server's capabilities, as fetched during `connect`.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// for cap in client.capabilities() {
+    ///     println!("{} {:?}", cap.id, cap.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn capabilities(&self) -> &[Capability] {
         &self.inner.server.capabilities
@@ -208,6 +238,16 @@ impl MeerkatClient {
 
     /// Whether the server offers capability `id` (`"mob"` follows the
     /// server's method list).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// if client.has_capability("skills") {
+    ///     println!("{} skills", client.list_skills().await?.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn has_capability(&self, id: &str) -> bool {
         self.inner.server.has_capability(id)
@@ -218,6 +258,17 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] naming `id`.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// match client.require_capability("comms") {
+    ///     Ok(()) => println!("comms available"),
+    ///     Err(e) => assert_eq!(e.code(), "CAPABILITY_UNAVAILABLE"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn require_capability(&self, id: &str) -> Result<(), Error> {
         if self.has_capability(id) {
             Ok(())
@@ -229,6 +280,14 @@ impl MeerkatClient {
     }
 
     /// The child's process id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// println!("rkat-rpc runs as pid {}", client.pid());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn pid(&self) -> u32 {
         self.inner.process.pid()

@@ -89,6 +89,21 @@ impl EventStream {
     }
 
     /// The next event; `None` once the stream ended.
+    ///
+    /// Cancel-safe: dropping the returned future (say, in a
+    /// `tokio::select!`) loses no event.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.stream("Go on").await?;
+    /// while let Some(event) = events.next().await {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next(&mut self) -> Option<Result<Event, Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
@@ -96,12 +111,35 @@ impl EventStream {
     /// The session the turn runs on; for
     /// [`create_session_streaming`](MeerkatClient::create_session_streaming)
     /// known once the stream ended.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let events = session.stream("Go on").await?;
+    /// assert_eq!(events.session_id(), Some(session.id()));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
     }
 
     /// The turn's result, once the stream ended successfully.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.stream("Go on").await?;
+    /// while let Some(event) = events.next().await {
+    ///     event?;
+    /// }
+    /// println!("{}", events.result().expect("finished").text);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn result(&self) -> Option<&RunResult> {
         match &self.state {
@@ -111,6 +149,19 @@ impl EventStream {
     }
 
     /// Whether the stream ended.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.stream("Go on").await?;
+    /// while let Some(event) = events.next().await {
+    ///     event?;
+    /// }
+    /// assert!(events.is_finished());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn is_finished(&self) -> bool {
         matches!(self.state, StreamState::Done(_) | StreamState::Failed)
@@ -122,6 +173,16 @@ impl EventStream {
     ///
     /// The turn's error, or [`Error::InvalidResponse`] when it ended without
     /// a result.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let result = session.stream("Go on").await?.collect().await?;
+    /// println!("{} ({} model turns)", result.text, result.turns);
+    /// # Ok(()) }
+    /// ```
     pub async fn collect(mut self) -> Result<RunResult, Error> {
         while let Some(event) = self.next().await {
             event?;
@@ -136,6 +197,16 @@ impl EventStream {
     /// # Errors
     ///
     /// As [`collect`](Self::collect).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let (text, result) = session.stream("Go on").await?.collect_text().await?;
+    /// println!("{text}\n{} tokens out", result.usage.output_tokens);
+    /// # Ok(()) }
+    /// ```
     pub async fn collect_text(mut self) -> Result<(String, RunResult), Error> {
         let mut text = String::new();
         while let Some(event) = self.next().await {
@@ -148,6 +219,19 @@ impl EventStream {
 
     /// The session, with this turn as its last result, once the stream
     /// ended successfully.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let mut events = client.create_session_streaming("Hello").await?;
+    /// while let Some(event) = events.next().await {
+    ///     event?;
+    /// }
+    /// let session = events.into_session().expect("finished");
+    /// println!("{}: {}", session.id(), session.text());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn into_session(self) -> Option<Session> {
         match &self.state {
@@ -303,11 +387,36 @@ impl EventSubscription {
     }
 
     /// The next event; `None` once the stream ended.
+    ///
+    /// Cancel-safe: dropping the returned future loses no event.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.subscribe_events().await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     let envelope = envelope?;
+    ///     println!("#{} {}", envelope.seq, envelope.event.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next(&mut self) -> Option<Result<EventEnvelope, Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
     /// The server's stream id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let events = session.subscribe_events().await?;
+    /// println!("stream {}", events.stream_id());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn stream_id(&self) -> &str {
         &self.stream_id
@@ -315,6 +424,19 @@ impl EventSubscription {
 
     /// How the server ended the stream (`remote_end`, `explicit_close`,
     /// `terminal_error`), once it did.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.subscribe_events().await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     envelope?;
+    /// }
+    /// println!("ended: {:?}", events.outcome());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn outcome(&self) -> Option<String> {
         self.shared.outcome().map(|(outcome, _)| outcome)
@@ -325,6 +447,16 @@ impl EventSubscription {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let events = session.subscribe_events().await?;
+    /// events.close().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn close(mut self) -> Result<(), Error> {
         self.done = true;
         self.client.forget_stream(self.id);

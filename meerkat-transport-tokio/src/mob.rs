@@ -43,12 +43,31 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] when the server has no mob methods.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// for mob in client.list_mobs().await? {
+    ///     println!("{} {}", mob.mob_id, mob.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_mobs(&self) -> Result<Vec<MobSummary>, Error> {
         self.require_capability("mob")?;
         self.request::<methods::MobList, _>(()).await
     }
 
     /// A handle on an existing mob (no call is made).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let mob = client.mob("m1");
+    /// println!("{}", mob.status().await?.status);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn mob(&self, mob_id: impl Into<String>) -> Mob {
         Mob {
@@ -59,6 +78,19 @@ impl MeerkatClient {
 }
 
 /// A mob: a group of agents (members) with wiring and flows.
+///
+/// ```no_run
+/// # use meerkat_transport_tokio::*;
+/// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+/// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+/// let mob = client.create_mob(MobSpec::prefab("coding_swarm")).await?;
+/// mob.spawn(SpawnSpec::new("worker", "w1")).await?;
+/// mob.spawn(SpawnSpec::new("worker", "w2")).await?;
+/// mob.wire("w1", "w2").await?;
+/// mob.member("w1").send("start", HandlingMode::Queue).await?;
+/// mob.lifecycle(MobAction::Stop).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Mob {
     client: MeerkatClient,
@@ -75,6 +107,15 @@ impl fmt::Debug for Mob {
 
 impl Mob {
     /// The mob's id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let mob = client.mob("m1");
+    /// assert_eq!(mob.id(), "m1");
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
@@ -85,6 +126,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// println!("{}", mob.status().await?.status);
+    /// # Ok(()) }
+    /// ```
     pub async fn status(&self) -> Result<MobSummary, Error> {
         self.client
             .request::<methods::MobStatus, _>(methods::MobIdParams::new(&self.id))
@@ -96,6 +146,16 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server refuses the action.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// mob.lifecycle(MobAction::Stop).await?;
+    /// mob.lifecycle(MobAction::Resume).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn lifecycle(&self, action: MobAction) -> Result<(), Error> {
         self.client
             .request::<methods::MobLifecycle, _>(methods::LifecycleParams::new(&self.id, action))
@@ -108,6 +168,16 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server refuses (unknown profile, duplicate id).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let spawned = mob.spawn(SpawnSpec::new("worker", "w1")).await?;
+    /// println!("{} runs {:?}", spawned.meerkat_id, spawned.session_id);
+    /// # Ok(()) }
+    /// ```
     pub async fn spawn(&self, spec: SpawnSpec) -> Result<SpawnResult, Error> {
         self.client
             .request::<methods::MobSpawn, _>(methods::SpawnParams::new(&self.id, spec))
@@ -119,6 +189,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// mob.retire("w1").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn retire(&self, meerkat_id: &str) -> Result<(), Error> {
         self.client
             .request::<methods::MobRetire, _>(methods::MemberParams::new(&self.id, meerkat_id))
@@ -131,6 +210,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// mob.respawn("w1").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn respawn(&self, meerkat_id: &str) -> Result<Value, Error> {
         self.client
             .request::<methods::MobRespawn, _>(methods::MemberParams::new(&self.id, meerkat_id))
@@ -142,6 +230,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for unknown members.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// mob.wire("w1", "w2").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn wire(&self, member: &str, peer: &str) -> Result<(), Error> {
         self.client
             .request::<methods::MobWire, _>(methods::WireParams::local(&self.id, member, peer))
@@ -154,6 +251,15 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for unknown members.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// mob.unwire("w1", "w2").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn unwire(&self, member: &str, peer: &str) -> Result<(), Error> {
         self.client
             .request::<methods::MobUnwire, _>(methods::WireParams::local(&self.id, member, peer))
@@ -166,6 +272,17 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// for m in mob.members().await? {
+    ///     println!("{} ({}) wired to {:?}", m.meerkat_id, m.state, m.wired_to);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn members(&self) -> Result<Vec<MemberInfo>, Error> {
         self.client
             .request::<methods::MobMembers, _>(methods::MobIdParams::new(&self.id))
@@ -173,6 +290,15 @@ impl Mob {
     }
 
     /// A handle on one member (no call is made).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// mob.member("w1").send("start", HandlingMode::Queue).await?;
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn member(&self, meerkat_id: impl Into<String>) -> Member {
         Member {
@@ -186,6 +312,17 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// for flow in mob.flows().await? {
+    ///     println!("{flow}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn flows(&self) -> Result<Vec<String>, Error> {
         self.client
             .request::<methods::MobFlows, _>(methods::MobIdParams::new(&self.id))
@@ -197,6 +334,16 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown flow.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let run_id = mob.run_flow("review", serde_json::json!({})).await?;
+    /// println!("{:?}", mob.flow_status(&run_id).await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn run_flow(&self, flow_id: &str, params: Value) -> Result<String, Error> {
         self.client
             .request::<methods::MobFlowRun, _>(methods::FlowRunParams::new(
@@ -210,6 +357,18 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for a malformed run id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let run_id = mob.run_flow("review", serde_json::json!({})).await?;
+    /// if let Some(status) = mob.flow_status(&run_id).await? {
+    ///     println!("{status}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn flow_status(&self, run_id: &str) -> Result<Option<Value>, Error> {
         self.client
             .request::<methods::MobFlowStatus, _>(methods::FlowRunIdParams::new(&self.id, run_id))
@@ -221,6 +380,16 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown run.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let run_id = mob.run_flow("review", serde_json::json!({})).await?;
+    /// mob.cancel_flow(&run_id).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn cancel_flow(&self, run_id: &str) -> Result<(), Error> {
         self.client
             .request::<methods::MobFlowCancel, _>(methods::FlowRunIdParams::new(&self.id, run_id))
@@ -233,6 +402,18 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob or member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let mut events = mob.subscribe_member_events("w1").await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     println!("{:?}", envelope?.event);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe_member_events(
         &self,
         meerkat_id: &str,
@@ -245,6 +426,19 @@ impl Mob {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown mob.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let mut events = mob.subscribe_events().await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     let envelope = envelope?;
+    ///     println!("{}: {:?}", envelope.source_id, envelope.event);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe_events(&self) -> Result<EventSubscription, Error> {
         self.subscribe(None).await
     }
@@ -268,6 +462,16 @@ impl Mob {
 }
 
 /// One member of a [`Mob`].
+///
+/// ```no_run
+/// # use meerkat_transport_tokio::*;
+/// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+/// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+/// # let mob = client.mob("m1");
+/// let member = mob.member("w1");
+/// member.send("Review the PR", HandlingMode::Queue).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Member {
     mob: Mob,
@@ -285,6 +489,15 @@ impl fmt::Debug for Member {
 
 impl Member {
     /// The member's id (`meerkat_id`).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// assert_eq!(mob.member("w1").id(), "w1");
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
@@ -296,6 +509,16 @@ impl Member {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let sent = mob.member("w1").send("Stop and summarise", HandlingMode::Steer).await?;
+    /// println!("{:?}", sent.session_id);
+    /// # Ok(()) }
+    /// ```
     pub async fn send(
         &self,
         content: impl Into<Prompt>,
@@ -317,6 +540,18 @@ impl Member {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let mut events = mob.member("w1").subscribe_events().await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     println!("{:?}", envelope?.event);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe_events(&self) -> Result<EventSubscription, Error> {
         self.mob.subscribe(Some(&self.id)).await
     }

@@ -19,8 +19,9 @@ impl MeerkatClient {
     /// Creates a session and runs its first turn.
     ///
     /// Takes a prompt (`&str`, `String`, content blocks) or full
-    /// [`SessionOptions`]. Turns have no default timeout: a model may think
-    /// for minutes.
+    /// [`SessionOptions`]. The first turn gets the request timeout of the
+    /// [`ConnectOptions`](crate::ConnectOptions) (default 10 minutes; raise
+    /// it for longer turns).
     ///
     /// # Errors
     ///
@@ -61,6 +62,20 @@ impl MeerkatClient {
     ///
     /// [`Error::InvalidArgs`] for options that cannot be encoded and the
     /// connection errors; the turn's own failure comes through the stream.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let mut events = client.create_session_streaming("Hello").await?;
+    /// while let Some(event) = events.next().await {
+    ///     if let Event::TextDelta { delta } = event? {
+    ///         print!("{delta}");
+    ///     }
+    /// }
+    /// println!("\nsession {}", events.session_id().expect("finished"));
+    /// # Ok(()) }
+    /// ```
     pub async fn create_session_streaming(
         &self,
         options: impl Into<SessionOptions>,
@@ -79,6 +94,16 @@ impl MeerkatClient {
     ///
     /// [`Error::Rpc`] when the server refuses the options; the connection
     /// errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let deferred = client.create_deferred_session(SessionOptions::new("You are a tutor.").model("claude-sonnet-4-5")).await?;
+    /// let session = deferred.start_turn("Teach me Rust", TurnOptions::default()).await?;
+    /// println!("{}", session.text());
+    /// # Ok(()) }
+    /// ```
     pub async fn create_deferred_session(
         &self,
         options: impl Into<SessionOptions>,
@@ -98,6 +123,16 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// for info in client.list_sessions().await? {
+    ///     println!("{}: {} messages", info.session_id, info.message_count);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
         self.request::<methods::SessionList, _>(methods::ListParams::default())
             .await
@@ -108,6 +143,16 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` for an unknown id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let info = client.read_session(session.id()).await?;
+    /// println!("{:?}", info.last_assistant_text);
+    /// # Ok(()) }
+    /// ```
     pub async fn read_session(&self, session_id: &str) -> Result<SessionInfo, Error> {
         self.request::<methods::SessionRead, _>(methods::SessionIdParams::new(session_id))
             .await
@@ -119,6 +164,16 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` for an unknown id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let page = client.read_session_history(session.id(), 0, Some(20)).await?;
+    /// println!("{} of {} messages", page.messages.len(), page.message_count);
+    /// # Ok(()) }
+    /// ```
     pub async fn read_session_history(
         &self,
         session_id: &str,
@@ -193,54 +248,141 @@ impl Session {
     }
 
     /// The session's id (a UUID).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// println!("{}", session.id());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.last.session_id
     }
 
     /// The session's reference (`"<realm>:<id>"`), when the server gave one.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// if let Some(reference) = session.reference() {
+    ///     println!("{reference}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn reference(&self) -> Option<&str> {
         self.last.session_ref.as_deref()
     }
 
     /// The assistant's text of the last turn.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// println!("{}", session.text());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn text(&self) -> &str {
         &self.last.text
     }
 
     /// The token usage of the last turn.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let usage = session.usage();
+    /// println!("{} in / {} out", usage.input_tokens, usage.output_tokens);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn usage(&self) -> &Usage {
         &self.last.usage
     }
 
     /// The number of model turns of the last run.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// println!("{} model turns", session.turns());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn turns(&self) -> u32 {
         self.last.turns
     }
 
     /// The number of tool calls of the last run.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// println!("{} tool calls", session.tool_calls());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn tool_calls(&self) -> u32 {
         self.last.tool_calls
     }
 
     /// The structured output of the last turn, if an output schema was set.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
+    /// let session = client.create_session(SessionOptions::new("Capital of France?").output_schema(schema)).await?;
+    /// println!("{:?}", session.structured_output());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn structured_output(&self) -> Option<&Value> {
         self.last.structured_output.as_ref()
     }
 
     /// The full result of the last turn.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let result = session.last_result();
+    /// println!("{} ({:?})", result.text, result.schema_warnings);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn last_result(&self) -> &RunResult {
         &self.last
     }
 
     /// The client this session belongs to.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let other = session.client().create_session("Another one").await?;
+    /// println!("{}", other.id());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn client(&self) -> &MeerkatClient {
         &self.client
@@ -255,6 +397,16 @@ impl Session {
     ///
     /// [`Error::Rpc`] when the turn fails (`SESSION_NOT_FOUND`,
     /// `SESSION_BUSY`, ...); the connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mut session = client.create_session("Hello").await?;
+    /// let result = session.turn("And of Germany?").await?;
+    /// assert_eq!(result.text, session.text());
+    /// # Ok(()) }
+    /// ```
     pub async fn turn(&mut self, prompt: impl Into<Prompt>) -> Result<RunResult, Error> {
         self.turn_with(prompt, TurnOptions::default()).await
     }
@@ -265,6 +417,18 @@ impl Session {
     /// # Errors
     ///
     /// As [`turn`](Self::turn).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mut session = client.create_session("Hello").await?;
+    /// session.turn_with(
+    ///     "Summarise",
+    ///     TurnOptions::new().model("claude-sonnet-4-5").additional_instructions(vec!["Be brief".to_owned()]),
+    /// ).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn turn_with(
         &mut self,
         prompt: impl Into<Prompt>,
@@ -285,6 +449,20 @@ impl Session {
     ///
     /// The connection errors; the turn's own failure comes through the
     /// stream (after the runtime reset of "Recovery").
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.stream("Explain the CI pipeline").await?;
+    /// while let Some(event) = events.next().await {
+    ///     if let Event::TextDelta { delta } = event? {
+    ///         print!("{delta}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn stream(&self, prompt: impl Into<Prompt>) -> Result<EventStream, Error> {
         self.stream_with(prompt, TurnOptions::default()).await
     }
@@ -294,6 +472,18 @@ impl Session {
     /// # Errors
     ///
     /// As [`stream`](Self::stream).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let (text, _) = session
+    ///     .stream_with("Explain", TurnOptions::new().model("claude-sonnet-4-5")).await?
+    ///     .collect_text().await?;
+    /// println!("{text}");
+    /// # Ok(()) }
+    /// ```
     pub async fn stream_with(
         &self,
         prompt: impl Into<Prompt>,
@@ -304,6 +494,17 @@ impl Session {
     }
 
     /// Makes `result` (of a streamed turn) the session's last result.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mut session = client.create_session("Hello").await?;
+    /// let result = session.stream("Go on").await?.collect().await?;
+    /// session.record(result);
+    /// println!("{}", session.text());
+    /// # Ok(()) }
+    /// ```
     pub fn record(&mut self, result: RunResult) {
         self.last = result;
     }
@@ -313,6 +514,18 @@ impl Session {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let page = session.history(0, Some(10)).await?;
+    /// for message in &page.messages {
+    ///     println!("{message:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn history(&self, offset: u64, limit: Option<u64>) -> Result<SessionHistory, Error> {
         self.client
             .read_session_history(self.id(), offset, limit)
@@ -324,6 +537,15 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` when already gone.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// session.archive().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn archive(&self) -> Result<(), Error> {
         self.client
             .request::<methods::SessionArchive, _>(methods::SessionIdParams::new(self.id()))
@@ -341,6 +563,19 @@ impl Session {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let events = session.stream("Write a long essay").await?;
+    /// let reader = tokio::spawn(events.collect());
+    /// session.interrupt().await?;
+    /// let outcome = reader.await.expect("reader task");
+    /// println!("{:?}", outcome.map(|r| r.text));
+    /// # Ok(()) }
+    /// ```
     pub async fn interrupt(&self) -> Result<(), Error> {
         self.client
             .request::<methods::TurnInterrupt, _>(methods::SessionIdParams::new(self.id()))
@@ -355,6 +590,17 @@ impl Session {
     ///
     /// [`Error::CapabilityUnavailable`] when the server has no `skills`
     /// capability; otherwise as [`turn`](Self::turn).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mut session = client.create_session("Hello").await?;
+    /// let key = SkillKey::new("0190e7a2-4b1c-7d3e-8f00-123456789abc", "code-review");
+    /// let result = session.invoke_skill(key, "Review the last commit").await?;
+    /// println!("{}", result.text);
+    /// # Ok(()) }
+    /// ```
     pub async fn invoke_skill(
         &mut self,
         skill: impl Into<SkillRef>,
@@ -371,6 +617,15 @@ impl Session {
     ///
     /// [`Error::CapabilityUnavailable`] without the `comms` capability;
     /// [`Error::Rpc`] for commands the server refuses.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// session.send(CommsCommand::peer_message("bob", "The build is green")).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn send(&self, command: CommsCommand) -> Result<Value, Error> {
         self.client.require_capability("comms")?;
         self.client
@@ -383,6 +638,17 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] without the `comms` capability.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// for peer in session.peers().await? {
+    ///     println!("{} ({})", peer.name, peer.reachability);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn peers(&self) -> Result<Vec<Peer>, Error> {
         self.client.require_capability("comms")?;
         self.client
@@ -395,6 +661,18 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Rpc`] when the server refuses; the connection errors.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.subscribe_events().await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     println!("{:?}", envelope?.event);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe_events(&self) -> Result<EventSubscription, Error> {
         let params = methods::SessionIdParams::new(self.id());
         let (id, shared, opened) = self
@@ -440,12 +718,30 @@ impl fmt::Debug for DeferredSession {
 
 impl DeferredSession {
     /// The session's id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let deferred = client.create_deferred_session("Hello").await?;
+    /// println!("{}", deferred.id());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.created.session_id
     }
 
     /// The session's reference, when the server gave one.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let deferred = client.create_deferred_session("Hello").await?;
+    /// println!("{:?}", deferred.reference());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn reference(&self) -> Option<&str> {
         self.created.session_ref.as_deref()
@@ -457,6 +753,16 @@ impl DeferredSession {
     /// # Errors
     ///
     /// As [`Session::turn`].
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let deferred = client.create_deferred_session("Hello").await?;
+    /// let session = deferred.start_turn("Hello", TurnOptions::new().model("claude-sonnet-4-5")).await?;
+    /// println!("{}", session.text());
+    /// # Ok(()) }
+    /// ```
     pub async fn start_turn(
         &self,
         prompt: impl Into<Prompt>,
@@ -472,6 +778,16 @@ impl DeferredSession {
     /// # Errors
     ///
     /// As [`Session::stream`].
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let deferred = client.create_deferred_session("Hello").await?;
+    /// let (text, result) = deferred.stream_turn("Hello", TurnOptions::default()).await?.collect_text().await?;
+    /// println!("{text} ({} tokens)", result.usage.total_tokens);
+    /// # Ok(()) }
+    /// ```
     pub async fn stream_turn(
         &self,
         prompt: impl Into<Prompt>,
