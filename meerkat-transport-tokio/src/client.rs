@@ -72,6 +72,10 @@ pub(crate) struct Inner {
     request_timeout: Option<Duration>,
     stream_budget: usize,
     closed: AtomicBool,
+    /// Held for the whole of a `close`: a second `close` waits for the
+    /// first, and one whose future was dropped midway is finished by the
+    /// next.
+    closing: tokio::sync::Mutex<()>,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -134,7 +138,14 @@ impl MeerkatClient {
                 .run()
                 .instrument(tracing::debug_span!("meerkat_driver", pid)),
         );
+        // NB: a connect future dropped during the handshake (a timeout, a
+        // `select!`) must not leave the child or the driver behind.
+        let guard = ConnectGuard {
+            tx: &tx,
+            process: &process,
+        };
         let ready = ready_rx.await.unwrap_or(Err(Error::NotConnected));
+        std::mem::forget(guard);
         let (server, dialect) = match ready {
             Ok(ready) => ready,
             Err(e) => {
@@ -154,6 +165,7 @@ impl MeerkatClient {
                 request_timeout,
                 stream_budget: options.stream_budget,
                 closed: AtomicBool::new(false),
+                closing: tokio::sync::Mutex::new(()),
                 driver: Mutex::new(Some(driver)),
             }),
         })
@@ -163,7 +175,10 @@ impl MeerkatClient {
     ///
     /// Every request still pending (in any clone) resolves with
     /// [`Error::Closed`]. Then stdin is closed, the child gets SIGTERM, up to
-    /// 5 s to exit, then SIGKILL, and is reaped. Calling it again is a no-op.
+    /// 5 s to exit, then SIGKILL, and is reaped. Calling it again is a no-op
+    /// once a `close` finished; a `close` whose future was dropped midway
+    /// (a timeout) is finished by the next call, or by dropping the last
+    /// handle (SIGKILL).
     ///
     /// # Errors
     ///
@@ -180,14 +195,14 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn close(&self) -> Result<(), Error> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
+        let _closing = self.inner.closing.lock().await;
         let pid = self.inner.process.pid();
-        async {
+        if !self.inner.closed.swap(true, Ordering::AcqRel) {
             // The driver resolves every waiter with Error::Closed and drops
             // the writer's queue: stdin closes once queued frames are written.
             let _ = self.inner.tx.send(Input::Shutdown);
+        }
+        async {
             let driver = self
                 .inner
                 .driver
@@ -469,13 +484,29 @@ impl MeerkatClient {
     }
 }
 
+/// Stops the driver and kills the child of a connect that was dropped
+/// before its handshake finished.
+struct ConnectGuard<'a> {
+    tx: &'a mpsc::UnboundedSender<Input>,
+    process: &'a Process,
+}
+
+impl Drop for ConnectGuard<'_> {
+    fn drop(&mut self) {
+        tracing::debug!(pid = self.process.pid(), "connect cancelled");
+        let _ = self.tx.send(Input::Shutdown);
+        self.process.kill_and_reap();
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Nobody can use the connection any more: stop the driver and kill
         // the child now (no executor is needed; SIGKILL reaps in ms).
+        // NB: also after a `close` (a no-op once it reaped the child): one
+        // whose future was dropped midway may have left it running.
         let _ = self.tx.send(Input::Shutdown);
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            self.process.kill_and_reap();
-        }
+        self.closed.store(true, Ordering::Release);
+        self.process.kill_and_reap();
     }
 }
