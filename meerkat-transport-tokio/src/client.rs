@@ -2,7 +2,7 @@
 
 use std::borrow::Borrow;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use meerkat_proto::dispatch::{ReadyReply, Reply};
@@ -370,6 +370,20 @@ impl MeerkatClient {
         M: Method + 'static,
         P: Borrow<M::Params> + Send + 'static,
     {
+        let answer = self.start_call::<M, P>(params, timeout)?;
+        answer.await.unwrap_or_else(|_| Err(self.gone()))
+    }
+
+    /// Sends one request; its raw answer comes through the receiver.
+    pub(crate) fn start_call<M, P>(
+        &self,
+        params: P,
+        timeout: Option<Duration>,
+    ) -> Result<oneshot::Receiver<Result<Box<RawValue>, Error>>, Error>
+    where
+        M: Method + 'static,
+        P: Borrow<M::Params> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let now = Instant::now();
         let deadline = timeout.map(|t| now + t);
@@ -384,7 +398,7 @@ impl MeerkatClient {
             core.dispatch
                 .call::<M>(&mut core.conn, params.borrow(), opts, reply);
         })?;
-        answer.await.unwrap_or_else(|_| Err(self.gone()))
+        Ok(answer)
     }
 
     /// Sends a request whose notifications form a stream.
@@ -429,19 +443,41 @@ impl MeerkatClient {
             );
             let _ = ack.send(opened);
         })?;
-        let id = acked.await.unwrap_or_else(|_| Err(self.gone()))?;
+        // NB: dropped before the stream is handed out (a cancelled future),
+        // the guard forgets it, so nothing keeps filling a buffer nobody reads.
+        let mut guard = OpenGuard {
+            client: self,
+            state: OpenState::Acking(acked),
+        };
+        let id = match &mut guard.state {
+            OpenState::Acking(acked) => acked.await.unwrap_or_else(|_| Err(self.gone())),
+            _ => Err(Error::NotConnected),
+        };
+        guard.state = match &id {
+            Ok(id) => OpenState::Opened(*id),
+            Err(_) => OpenState::Done,
+        };
+        let id = id?;
         let opened = if subscription {
             match answer.await.unwrap_or_else(|_| Err(self.gone())) {
                 Ok(raw) => Some(raw),
-                Err(e) => {
-                    self.forget_stream(id);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         } else {
             None
         };
+        guard.state = OpenState::Done;
         Ok((id, shared, opened))
+    }
+
+    /// A handle that does not keep the connection alive.
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The client of `weak`, if any handle still keeps it alive.
+    pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
     }
 
     /// Forgets a stream whose consumer went away (best effort, never waits).
@@ -461,7 +497,7 @@ impl MeerkatClient {
     }
 
     /// The error for a driver that is gone.
-    fn gone(&self) -> Error {
+    pub(crate) fn gone(&self) -> Error {
         if self.inner.closed.load(Ordering::Acquire) {
             Error::Closed
         } else {
@@ -481,6 +517,40 @@ impl MeerkatClient {
     /// The dialect chosen at the handshake.
     pub(crate) fn dialect(&self) -> &Dialect {
         &self.inner.dialect
+    }
+}
+
+/// Where an [`MeerkatClient::open_stream`] is.
+enum OpenState {
+    /// The driver has yet to say the request id.
+    Acking(oneshot::Receiver<Result<RequestId, Error>>),
+    /// Sent as `RequestId`; not handed out yet.
+    Opened(RequestId),
+    /// Handed out, or never opened.
+    Done,
+}
+
+/// Forgets a stream that was opened but never handed out.
+struct OpenGuard<'a> {
+    client: &'a MeerkatClient,
+    state: OpenState,
+}
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.state, OpenState::Done) {
+            OpenState::Done => {}
+            OpenState::Opened(id) => self.client.forget_stream(id),
+            OpenState::Acking(mut acked) => {
+                // Commands run in order: by the time this one runs, the
+                // open has run and acked.
+                let _ = self.client.command(move |core: &mut Core| {
+                    if let Ok(Ok(id)) = acked.try_recv() {
+                        core.dispatch.drop_stream(&mut core.conn, id);
+                    }
+                });
+            }
+        }
     }
 }
 

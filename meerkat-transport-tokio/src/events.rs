@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use meerkat_proto::{Error, Event, EventEnvelope, RequestId, RunResult, methods};
+use tokio::task::JoinHandle;
 
 use crate::client::MeerkatClient;
 use crate::recovery;
@@ -57,8 +58,10 @@ pub struct EventStream {
 
 enum StreamState {
     Running,
-    /// Resetting the runtime after a failure; then the error is handed out.
-    Recovering(Pin<Box<dyn Future<Output = ()> + Send>>, Option<Error>),
+    /// Resetting the runtime after a failure (on a task of its own, so
+    /// dropping the stream cannot cut it short); then the error is handed
+    /// out.
+    Recovering(JoinHandle<()>, Option<Error>),
     Done(Box<RunResult>),
     Failed,
 }
@@ -263,8 +266,8 @@ impl EventStream {
                 if let Some(session_id) = &self.session_id
                     && recovery::needs_reset(&self.client, &err)
                 {
-                    let reset = recovery::reset(self.client.clone(), session_id.clone());
-                    self.state = StreamState::Recovering(Box::pin(reset), Some(err));
+                    let reset = recovery::spawn_reset(self.client.clone(), session_id.clone());
+                    self.state = StreamState::Recovering(reset, Some(err));
                     return None;
                 }
                 self.state = StreamState::Failed;
@@ -283,7 +286,7 @@ impl Stream for EventStream {
             match &mut this.state {
                 StreamState::Done(_) | StreamState::Failed => return Poll::Ready(None),
                 StreamState::Recovering(reset, err) => {
-                    if reset.as_mut().poll(cx).is_pending() {
+                    if Pin::new(reset).poll(cx).is_pending() {
                         return Poll::Pending;
                     }
                     let err = err.take();
@@ -316,10 +319,53 @@ impl Stream for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        if matches!(self.state, StreamState::Running) {
+        if !matches!(self.state, StreamState::Running) {
+            return;
+        }
+        let watched = match &self.session_id {
+            Some(session_id) if self.client.dialect().has_method("runtime/reset") => {
+                watch_dropped_turn(&self.client, &self.shared, session_id)
+            }
+            _ => false,
+        };
+        if !watched {
             self.client.forget_stream(self.id);
         }
     }
+}
+
+/// Drains a dropped turn stream on a task of its own and resets the
+/// session's runtime if the turn fails (nobody else will see it fail).
+/// The task holds the client weakly: dropping every handle still ends the
+/// child, which ends this stream. `false` outside a runtime.
+fn watch_dropped_turn(
+    client: &MeerkatClient,
+    shared: &Arc<StreamShared>,
+    session_id: &str,
+) -> bool {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return false;
+    };
+    let client = client.downgrade();
+    let shared = Arc::clone(shared);
+    let session_id = session_id.to_owned();
+    runtime.spawn(async move {
+        let end = loop {
+            match std::future::poll_fn(|cx| stream::poll_next(&shared, cx)).await {
+                Some(Next::End(end)) => break end,
+                Some(_) => {}
+                None => return,
+            }
+        };
+        let Some(client) = MeerkatClient::upgrade(&client) else {
+            return;
+        };
+        if let Err(err) = turn_result(end, shared.method(), client.dialect()) {
+            tracing::debug!(%session_id, error = %err, "a dropped stream's turn failed");
+            recovery::after_failed_turn(&client, &session_id, &err).await;
+        }
+    });
+    true
 }
 
 /// A standalone event stream: every event of a session

@@ -192,9 +192,13 @@ impl MeerkatClient {
         let session_id = params.session_id.clone();
         let span = tracing::debug_span!("meerkat_turn", %session_id);
         async {
-            let result = self
-                .call::<methods::TurnStart, _>(params, self.request_timeout())
-                .await;
+            let answer =
+                self.start_call::<methods::TurnStart, _>(params, self.request_timeout())?;
+            // NB: if this future is dropped before the answer, the pending
+            // turn is still watched for a failure to recover from.
+            let mut pending = recovery::PendingTurn::new(self, &session_id, answer);
+            let raw = pending.answer().await.unwrap_or_else(|| Err(self.gone()));
+            let result = raw.and_then(|raw| self.decode::<methods::TurnStart>(&raw));
             if let Err(err) = &result {
                 recovery::after_failed_turn(self, &session_id, err).await;
             }
