@@ -483,8 +483,9 @@ impl LaunchPlan {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgs`] for `realm_id` with `isolated` or a TCP
-    /// transport, [`Error::BinaryNotFound`] naming every place tried.
+    /// [`Error::InvalidArgs`] for `realm_id` with `isolated`, or for a TCP
+    /// transport (a transport connects instead of launching),
+    /// [`Error::BinaryNotFound`] naming every place tried.
     pub fn new(
         options: &ConnectOptions,
         env: impl Fn(&str) -> Option<OsString>,
@@ -492,7 +493,7 @@ impl LaunchPlan {
     ) -> Result<Self, Error> {
         if let TransportKind::Tcp(addr) = &options.transport {
             return Err(Error::InvalidArgs(format!(
-                "the TCP transport ({addr}) is not supported yet; use stdio"
+                "{addr} is a TCP server to connect to: there is nothing to launch"
             )));
         }
         let args = options

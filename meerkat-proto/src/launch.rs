@@ -187,6 +187,12 @@ impl ConnectOptions {
     }
 
     /// Connects over TCP to `rkat-rpc --tcp ADDR` instead of spawning.
+    ///
+    /// The server is the caller's: nothing is spawned, the realm and root
+    /// options are the server's own command line's business, and `close`
+    /// only closes the connection. A 0.5.2 TCP server sends session events
+    /// to its *first* connection only, so connect the SDK first (no probe
+    /// connections) and one client per server.
     #[must_use]
     pub fn tcp(mut self, addr: impl Into<String>) -> Self {
         self.transport = TransportKind::Tcp(addr.into());

@@ -1,6 +1,7 @@
 //! [`MeerkatClient`]: the cloneable handle, connect and close.
 
 use std::borrow::Borrow;
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use meerkat_proto::dispatch::{ReadyReply, Reply};
 use meerkat_proto::{
     Capability, ConnectOptions, Connection, ConnectionConfig, Dialect, Method, RequestId,
-    RequestOptions, ServerInfo,
+    RequestOptions, ServerInfo, TransportKind,
 };
 use serde_json::value::RawValue;
 
@@ -56,7 +57,7 @@ pub struct MeerkatClient {
 impl std::fmt::Debug for MeerkatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MeerkatClient")
-            .field("pid", &self.inner.process.pid())
+            .field("pid", &self.pid())
             .field("server", &self.inner.server.version)
             .finish_non_exhaustive()
     }
@@ -65,7 +66,10 @@ impl std::fmt::Debug for MeerkatClient {
 /// The state every clone shares.
 pub(crate) struct Inner {
     tx: Sender<Input>,
-    process: Arc<Process>,
+    /// The child; `None` over TCP.
+    process: Option<Arc<Process>>,
+    /// The socket over TCP (shut down on close).
+    tcp: Option<TcpStream>,
     server: ServerInfo,
     dialect: Dialect,
     request_timeout: Option<Duration>,
@@ -99,24 +103,46 @@ impl MeerkatClient {
     pub fn connect(options: ConnectOptions) -> Result<Self, Error> {
         let span = tracing::debug_span!("meerkat_connect");
         let _span = span.enter();
-        let (plan, command) = crate::launch::command(&options)?;
-        let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
-        let process = spawned.process;
         let (tx, rx) = mpsc::channel();
         let (frames_tx, frames_rx) = mpsc::channel();
         let budget = Arc::new(ByteBudget::default());
-        let started = spawn_writer(spawned.stdin, frames_rx).and_then(|()| {
-            spawn_reader(
-                spawned.stdout,
-                tx.clone(),
-                Arc::clone(&budget),
-                Arc::clone(&process),
-            )
-        });
-        if let Err(e) = started {
-            process.kill_and_reap();
-            return Err(Error::Io(e));
-        }
+        let (process, tcp) = match &options.transport {
+            TransportKind::Tcp(addr) => {
+                // A server already listening (`rkat-rpc --tcp ADDR`): no child.
+                let stream = TcpStream::connect(addr.as_str())?;
+                let _ = stream.set_nodelay(true);
+                let (read, write) = (stream.try_clone()?, stream.try_clone()?);
+                spawn_writer(write, frames_rx, |s: TcpStream| {
+                    let _ = s.shutdown(Shutdown::Write);
+                })?;
+                spawn_reader(read, tx.clone(), Arc::clone(&budget), None)?;
+                (None, Some(stream))
+            }
+            _ => {
+                let (plan, command) = crate::launch::command(&options)?;
+                let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
+                let process = spawned.process;
+                let started = spawn_writer(spawned.stdin, frames_rx, drop).and_then(|()| {
+                    spawn_reader(
+                        spawned.stdout,
+                        tx.clone(),
+                        Arc::clone(&budget),
+                        Some(Arc::clone(&process)),
+                    )
+                });
+                if let Err(e) = started {
+                    process.kill_and_reap();
+                    return Err(Error::Io(e));
+                }
+                (Some(process), None)
+            }
+        };
+        let pid = process.as_ref().map_or(0, |p| p.pid());
+        let kill = |process: &Option<Arc<Process>>| {
+            if let Some(process) = process {
+                process.kill_and_reap();
+            }
+        };
 
         let request_timeout = Some(options.request_timeout);
         let mut conn = Connection::new(ConnectionConfig::default());
@@ -127,14 +153,14 @@ impl MeerkatClient {
         let ready: ReadyReply = Box::new(move |result| {
             let _ = ready_tx.try_send(result);
         });
-        let driver = Driver::new(conn, rx, frames_tx, budget, tools, ready, process.pid());
+        let driver = Driver::new(conn, rx, frames_tx, budget, tools, ready, pid);
         let driver = thread::Builder::new()
             .name("meerkat-driver".into())
             .spawn(move || driver.run());
         let driver = match driver {
             Ok(handle) => handle,
             Err(e) => {
-                process.kill_and_reap();
+                kill(&process);
                 return Err(Error::Io(e));
             }
         };
@@ -144,15 +170,16 @@ impl MeerkatClient {
             Err(e) => {
                 let _ = tx.send(Input::Shutdown);
                 let _ = driver.join();
-                process.kill_and_reap();
+                kill(&process);
                 return Err(e);
             }
         };
-        tracing::debug!(pid = process.pid(), version = %server.version, "connected");
+        tracing::debug!(pid, version = %server.version, "connected");
         Ok(Self {
             inner: Arc::new(Inner {
                 tx,
                 process,
+                tcp,
                 server,
                 dialect,
                 request_timeout,
@@ -257,7 +284,7 @@ impl MeerkatClient {
         }
     }
 
-    /// The child's process id.
+    /// The child's process id (0 over TCP, where there is no child).
     ///
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
@@ -267,7 +294,7 @@ impl MeerkatClient {
     /// ```
     #[must_use]
     pub fn pid(&self) -> u32 {
-        self.inner.process.pid()
+        self.inner.process.as_ref().map_or(0, |p| p.pid())
     }
 
     /// Sends one request and waits for its typed answer.
@@ -442,9 +469,15 @@ impl MeerkatClient {
                 exit_status: self
                     .inner
                     .process
-                    .try_status()
+                    .as_ref()
+                    .and_then(|p| p.try_status())
                     .map(crate::process::describe_status),
-                stderr_tail: self.inner.process.stderr().text(),
+                stderr_tail: self
+                    .inner
+                    .process
+                    .as_ref()
+                    .map(|p| p.stderr().text())
+                    .unwrap_or_default(),
             }
         }
     }
@@ -467,7 +500,8 @@ impl Inner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let _span = tracing::debug_span!("meerkat_close", pid = self.process.pid()).entered();
+        let pid = self.process.as_ref().map_or(0, |p| p.pid());
+        let _span = tracing::debug_span!("meerkat_close", pid).entered();
         // The driver resolves every waiter with Error::Closed and drops the
         // writer's queue: stdin closes once queued frames are written.
         let _ = self.tx.send(Input::Shutdown);
@@ -481,12 +515,18 @@ impl Inner {
         {
             let _ = driver.join();
         }
-        let status = if grace.is_zero() {
-            self.process.kill_and_reap()
-        } else {
-            self.process.shutdown(grace)
-        };
-        tracing::debug!(?status, "rkat-rpc ended");
+        if let Some(tcp) = &self.tcp {
+            // The reader is blocked on the socket: end it.
+            let _ = tcp.shutdown(Shutdown::Both);
+        }
+        if let Some(process) = &self.process {
+            let status = if grace.is_zero() {
+                process.kill_and_reap()
+            } else {
+                process.shutdown(grace)
+            };
+            tracing::debug!(?status, "rkat-rpc ended");
+        }
     }
 }
 

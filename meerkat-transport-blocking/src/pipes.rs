@@ -15,7 +15,6 @@
 //!   the queued frames are written.
 
 use std::io::{self, Read, Write};
-use std::process::{ChildStdin, ChildStdout};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
@@ -89,12 +88,12 @@ impl ByteBudget {
 ///
 /// The OS refused to start a thread.
 pub(crate) fn spawn_reader(
-    mut stdout: ChildStdout,
+    mut stdout: impl Read + Send + 'static,
     tx: Sender<Input>,
     budget: Arc<ByteBudget>,
-    process: Arc<Process>,
+    process: Option<Arc<Process>>,
 ) -> io::Result<()> {
-    let pid = process.pid();
+    let pid = process.as_ref().map_or(0, |p| p.pid());
     thread::Builder::new()
         .name("meerkat-reader".into())
         .spawn(move || {
@@ -119,13 +118,18 @@ pub(crate) fn spawn_reader(
                     }
                 }
             }
-            tracing::debug!("stdout closed");
+            tracing::debug!("server output closed");
             // Give a dying child a moment, so its status and last words can
             // go into the error every waiter gets.
-            let deadline = Instant::now() + EXIT_GRACE;
-            let status = process.wait_until(deadline);
-            process.stderr().wait_finished(deadline);
-            let info = ExitInfo::new(status.map(describe_status), process.stderr().text());
+            let info = match process {
+                Some(process) => {
+                    let deadline = Instant::now() + EXIT_GRACE;
+                    let status = process.wait_until(deadline);
+                    process.stderr().wait_finished(deadline);
+                    ExitInfo::new(status.map(describe_status), process.stderr().text())
+                }
+                None => ExitInfo::default(),
+            };
             let _ = tx.send(Input::Eof(info));
         })
         .map(drop)
@@ -137,25 +141,37 @@ pub(crate) fn spawn_reader(
 /// # Errors
 ///
 /// The OS refused to start a thread.
-pub(crate) fn spawn_writer(stdin: ChildStdin, frames: Receiver<Transmit>) -> io::Result<()> {
+pub(crate) fn spawn_writer<W: Write + Send + 'static>(
+    stdin: W,
+    frames: Receiver<Transmit>,
+    on_close: impl FnOnce(W) + Send + 'static,
+) -> io::Result<()> {
     thread::Builder::new()
         .name("meerkat-writer".into())
-        .spawn(move || write_loop(stdin, &frames))
+        .spawn(move || {
+            if let Some(stdin) = write_loop(stdin, &frames) {
+                on_close(stdin);
+            }
+        })
         .map(drop)
 }
 
-fn write_loop(mut stdin: ChildStdin, frames: &Receiver<Transmit>) {
+/// Writes frames until the queue closes; returns the writer for its
+/// closing (`None` after a write error).
+fn write_loop<W: Write>(mut stdin: W, frames: &Receiver<Transmit>) -> Option<W> {
     let _span = tracing::debug_span!("meerkat_writer").entered();
     for frame in frames {
         if let Err(e) = stdin.write_all(frame.as_ref()) {
             // The child is gone or closed stdin: the reader sees EOF and the
             // driver resolves every waiter from there.
             tracing::debug!(error = %e, "writing to stdin failed");
-            return;
+            return None;
         }
     }
     tracing::debug!("closing stdin");
-    // Dropping `stdin` closes the pipe: the server's graceful shutdown.
+    // Closing the input (dropping a pipe, shutting a socket's write half)
+    // is the server's graceful shutdown.
+    Some(stdin)
 }
 
 #[cfg(test)]
@@ -174,8 +190,14 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let (frames_tx, frames_rx) = mpsc::channel();
         let budget = Arc::new(ByteBudget::default());
-        spawn_writer(spawned.stdin, frames_rx).expect("writer");
-        spawn_reader(spawned.stdout, tx, Arc::clone(&budget), spawned.process).expect("reader");
+        spawn_writer(spawned.stdin, frames_rx, drop).expect("writer");
+        spawn_reader(
+            spawned.stdout,
+            tx,
+            Arc::clone(&budget),
+            Some(spawned.process),
+        )
+        .expect("reader");
 
         // Real frames, from the engine.
         let mut engine = meerkat_proto::rpc::Client::new(meerkat_proto::rpc::Config::default());

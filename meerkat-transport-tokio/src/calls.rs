@@ -21,8 +21,8 @@ impl MeerkatClient {
     /// The connection errors of every call.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let cfg = client.get_config().await?;
     /// println!("generation {}: {}", cfg.generation, cfg.config);
@@ -39,8 +39,8 @@ impl MeerkatClient {
     /// [`Error::Rpc`] when the server rejects the config.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let mut cfg = client.get_config().await?.config;
     /// cfg["max_tokens"] = serde_json::json!(2048);
@@ -78,8 +78,8 @@ impl MeerkatClient {
     /// [`Error::CapabilityUnavailable`] without the `skills` capability.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// for skill in client.list_skills().await? {
     ///     println!("{}: {}", skill.id, skill.description);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use meerkat_proto::dispatch::{ReadyReply, Reply};
 use meerkat_proto::{
     Capability, ConnectOptions, Connection, ConnectionConfig, Dialect, Error, Method, RequestId,
-    RequestOptions, ServerInfo,
+    RequestOptions, ServerInfo, TransportKind,
 };
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +31,8 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// raw open result.
 pub(crate) type OpenedStream = (RequestId, Arc<StreamShared>, Option<Box<RawValue>>);
 
-/// A connection to one `rkat-rpc` child process.
+/// A connection to one `rkat-rpc`: a child process over stdio (the default),
+/// or a server already listening on TCP ([`ConnectOptions::tcp`]).
 ///
 /// Cheap to clone (`Arc` inside), `Send + Sync`: many tasks may run turns on
 /// different sessions at once over one child. The child lives until
@@ -57,7 +58,7 @@ pub struct MeerkatClient {
 impl std::fmt::Debug for MeerkatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MeerkatClient")
-            .field("pid", &self.inner.process.pid())
+            .field("pid", &self.pid())
             .field("server", &self.inner.server.version)
             .finish_non_exhaustive()
     }
@@ -66,7 +67,8 @@ impl std::fmt::Debug for MeerkatClient {
 /// What every clone shares.
 pub(crate) struct Inner {
     tx: mpsc::UnboundedSender<Input>,
-    process: Arc<Process>,
+    /// The child; `None` over TCP.
+    process: Option<Arc<Process>>,
     server: ServerInfo,
     dialect: Dialect,
     request_timeout: Option<Duration>,
@@ -112,14 +114,28 @@ impl MeerkatClient {
     }
 
     async fn connect_inner(options: ConnectOptions) -> Result<Self, Error> {
-        let (plan, command) = crate::launch::command(&options)?;
-        let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
-        let process = spawned.process;
         let (tx, rx) = mpsc::unbounded_channel();
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();
         let (reader_tx, reader_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-        spawn_writer(spawned.stdin, frames_rx);
-        spawn_reader(spawned.stdout, reader_tx, Arc::clone(&process));
+        let process = match &options.transport {
+            TransportKind::Tcp(addr) => {
+                // A server already listening (`rkat-rpc --tcp ADDR`): no child.
+                let stream = tokio::net::TcpStream::connect(addr.as_str()).await?;
+                let _ = stream.set_nodelay(true);
+                let (read, write) = stream.into_split();
+                spawn_writer(write, frames_rx);
+                spawn_reader(read, reader_tx, None);
+                None
+            }
+            _ => {
+                let (plan, command) = crate::launch::command(&options)?;
+                let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
+                let process = spawned.process;
+                spawn_writer(spawned.stdin, frames_rx);
+                spawn_reader(spawned.stdout, reader_tx, Some(Arc::clone(&process)));
+                Some(process)
+            }
+        };
 
         let request_timeout = Some(options.request_timeout);
         let mut conn = Connection::new(ConnectionConfig::default());
@@ -131,7 +147,7 @@ impl MeerkatClient {
             let _ = ready_tx.send(result);
         });
         let tools = Tools::new(tx.clone());
-        let pid = process.pid();
+        let pid = process.as_ref().map_or(0, |p| p.pid());
         let driver = Driver::new(conn, rx, reader_rx, frames_tx, tools, ready, pid);
         let driver = tokio::spawn(
             driver
@@ -142,7 +158,7 @@ impl MeerkatClient {
         // `select!`) must not leave the child or the driver behind.
         let guard = ConnectGuard {
             tx: &tx,
-            process: &process,
+            process: process.as_deref(),
         };
         let ready = ready_rx.await.unwrap_or(Err(Error::NotConnected));
         std::mem::forget(guard);
@@ -151,7 +167,9 @@ impl MeerkatClient {
             Err(e) => {
                 let _ = tx.send(Input::Shutdown);
                 let _ = driver.await;
-                process.kill_and_reap();
+                if let Some(process) = &process {
+                    process.kill_and_reap();
+                }
                 return Err(e);
             }
         };
@@ -196,7 +214,7 @@ impl MeerkatClient {
     /// ```
     pub async fn close(&self) -> Result<(), Error> {
         let _closing = self.inner.closing.lock().await;
-        let pid = self.inner.process.pid();
+        let pid = self.pid();
         if !self.inner.closed.swap(true, Ordering::AcqRel) {
             // The driver resolves every waiter with Error::Closed and drops
             // the writer's queue: stdin closes once queued frames are written.
@@ -212,8 +230,10 @@ impl MeerkatClient {
             if let Some(driver) = driver {
                 let _ = driver.await;
             }
-            let status = self.inner.process.shutdown(CLOSE_GRACE).await;
-            tracing::debug!(?status, "rkat-rpc ended");
+            if let Some(process) = &self.inner.process {
+                let status = process.shutdown(CLOSE_GRACE).await;
+                tracing::debug!(?status, "rkat-rpc ended");
+            }
         }
         .instrument(tracing::debug_span!("meerkat_close", pid))
         .await;
@@ -294,7 +314,7 @@ impl MeerkatClient {
         }
     }
 
-    /// The child's process id.
+    /// The child's process id (0 over TCP, where there is no child).
     ///
     /// ```no_run
     /// # use meerkat_transport_tokio::*;
@@ -305,7 +325,7 @@ impl MeerkatClient {
     /// ```
     #[must_use]
     pub fn pid(&self) -> u32 {
-        self.inner.process.pid()
+        self.inner.process.as_ref().map_or(0, |p| p.pid())
     }
 
     /// Sends one request and waits for its typed answer.
@@ -503,8 +523,18 @@ impl MeerkatClient {
         } else {
             Error::ConnectionClosed {
                 reason: "the connection driver stopped".into(),
-                exit_status: self.inner.process.try_status().map(|s| s.to_string()),
-                stderr_tail: self.inner.process.stderr().text(),
+                exit_status: self
+                    .inner
+                    .process
+                    .as_ref()
+                    .and_then(|p| p.try_status())
+                    .map(|s| s.to_string()),
+                stderr_tail: self
+                    .inner
+                    .process
+                    .as_ref()
+                    .map(|p| p.stderr().text())
+                    .unwrap_or_default(),
             }
         }
     }
@@ -558,14 +588,17 @@ impl Drop for OpenGuard<'_> {
 /// before its handshake finished.
 struct ConnectGuard<'a> {
     tx: &'a mpsc::UnboundedSender<Input>,
-    process: &'a Process,
+    /// The child; `None` over TCP.
+    process: Option<&'a Process>,
 }
 
 impl Drop for ConnectGuard<'_> {
     fn drop(&mut self) {
-        tracing::debug!(pid = self.process.pid(), "connect cancelled");
+        tracing::debug!("connect cancelled");
         let _ = self.tx.send(Input::Shutdown);
-        self.process.kill_and_reap();
+        if let Some(process) = self.process {
+            process.kill_and_reap();
+        }
     }
 }
 
@@ -577,6 +610,8 @@ impl Drop for Inner {
         // whose future was dropped midway may have left it running.
         let _ = self.tx.send(Input::Shutdown);
         self.closed.store(true, Ordering::Release);
-        self.process.kill_and_reap();
+        if let Some(process) = &self.process {
+            process.kill_and_reap();
+        }
     }
 }

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meerkat_proto::Transmit;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{ChildStdin, ChildStdout};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -33,13 +32,14 @@ pub(crate) enum FromReader {
     Eof(ExitInfo),
 }
 
-/// Reads `stdout` until EOF on a task.
+/// Reads the server's output (a child's stdout or a TCP stream) until EOF
+/// on a task; for a child, its exit status and stderr tail go with the EOF.
 pub(crate) fn spawn_reader(
-    mut stdout: ChildStdout,
+    mut stdout: impl AsyncRead + Unpin + Send + 'static,
     tx: mpsc::Sender<FromReader>,
-    process: Arc<Process>,
+    process: Option<Arc<Process>>,
 ) {
-    let pid = process.pid();
+    let pid = process.as_ref().map_or(0, |p| p.pid());
     tokio::spawn(async move {
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
@@ -57,18 +57,27 @@ pub(crate) fn spawn_reader(
                 }
             }
         }
-        tracing::debug!(pid, "stdout closed");
-        let deadline = Instant::now() + EXIT_GRACE;
-        let status = process.wait_until(deadline).await;
-        process.stderr().wait_finished(deadline).await;
-        let info = ExitInfo::new(status.map(|s| s.to_string()), process.stderr().text());
+        tracing::debug!(pid, "server output closed");
+        let info = match process {
+            Some(process) => {
+                let deadline = Instant::now() + EXIT_GRACE;
+                let status = process.wait_until(deadline).await;
+                process.stderr().wait_finished(deadline).await;
+                ExitInfo::new(status.map(|s| s.to_string()), process.stderr().text())
+            }
+            None => ExitInfo::default(),
+        };
         let _ = tx.send(FromReader::Eof(info)).await;
     });
 }
 
-/// Writes frames to `stdin` on a task; closes stdin when the frame queue
-/// closes (the server's graceful shutdown).
-pub(crate) fn spawn_writer(mut stdin: ChildStdin, mut frames: mpsc::UnboundedReceiver<Transmit>) {
+/// Writes frames to the server's input (a child's stdin or a TCP stream) on
+/// a task; shuts it down when the frame queue closes (the server's graceful
+/// shutdown).
+pub(crate) fn spawn_writer(
+    mut stdin: impl AsyncWrite + Unpin + Send + 'static,
+    mut frames: mpsc::UnboundedReceiver<Transmit>,
+) {
     tokio::spawn(async move {
         while let Some(frame) = frames.recv().await {
             if let Err(e) = stdin.write_all(frame.as_bytes()).await {

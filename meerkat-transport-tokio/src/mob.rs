@@ -45,8 +45,8 @@ impl MeerkatClient {
     /// [`Error::CapabilityUnavailable`] when the server has no mob methods.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// for mob in client.list_mobs().await? {
     ///     println!("{} {}", mob.mob_id, mob.status);
@@ -61,8 +61,8 @@ impl MeerkatClient {
     /// A handle on an existing mob (no call is made).
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let mob = client.mob("m1");
     /// println!("{}", mob.status().await?.status);
@@ -80,8 +80,8 @@ impl MeerkatClient {
 /// A mob: a group of agents (members) with wiring and flows.
 ///
 /// ```no_run
-/// # use meerkat_transport_tokio::*;
 /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+/// # use meerkat_transport_tokio::*;
 /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
 /// let mob = client.create_mob(MobSpec::prefab("coding_swarm")).await?;
 /// mob.spawn(SpawnSpec::new("worker", "w1")).await?;
@@ -109,8 +109,8 @@ impl Mob {
     /// The mob's id.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let mob = client.mob("m1");
     /// assert_eq!(mob.id(), "m1");
@@ -128,8 +128,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown mob.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// println!("{}", mob.status().await?.status);
@@ -148,8 +148,8 @@ impl Mob {
     /// [`Error::Rpc`] when the server refuses the action.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// mob.lifecycle(MobAction::Stop).await?;
@@ -170,8 +170,8 @@ impl Mob {
     /// [`Error::Rpc`] when the server refuses (unknown profile, duplicate id).
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// let spawned = mob.spawn(SpawnSpec::new("worker", "w1")).await?;
@@ -191,8 +191,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown member.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// mob.retire("w1").await?;
@@ -212,8 +212,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown member.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// mob.respawn("w1").await?;
@@ -232,8 +232,8 @@ impl Mob {
     /// [`Error::Rpc`] for unknown members.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// mob.wire("w1", "w2").await?;
@@ -253,8 +253,8 @@ impl Mob {
     /// [`Error::Rpc`] for unknown members.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// mob.unwire("w1", "w2").await?;
@@ -274,8 +274,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown mob.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// for m in mob.members().await? {
@@ -292,8 +292,8 @@ impl Mob {
     /// A handle on one member (no call is made).
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// mob.member("w1").send("start", HandlingMode::Queue).await?;
@@ -314,8 +314,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown mob.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// for flow in mob.flows().await? {
@@ -336,8 +336,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown flow.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// let run_id = mob.run_flow("review", serde_json::json!({})).await?;
@@ -359,8 +359,8 @@ impl Mob {
     /// [`Error::Rpc`] for a malformed run id.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// let run_id = mob.run_flow("review", serde_json::json!({})).await?;
@@ -382,8 +382,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown run.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// let run_id = mob.run_flow("review", serde_json::json!({})).await?;
@@ -404,8 +404,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown mob or member.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// let mut events = mob.subscribe_member_events("w1").await?;
@@ -428,8 +428,8 @@ impl Mob {
     /// [`Error::Rpc`] for an unknown mob.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// let mut events = mob.subscribe_events().await?;
@@ -464,8 +464,8 @@ impl Mob {
 /// One member of a [`Mob`].
 ///
 /// ```no_run
-/// # use meerkat_transport_tokio::*;
 /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+/// # use meerkat_transport_tokio::*;
 /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
 /// # let mob = client.mob("m1");
 /// let member = mob.member("w1");
@@ -511,8 +511,8 @@ impl Member {
     /// [`Error::Rpc`] for an unknown member.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// let sent = mob.member("w1").send("Stop and summarise", HandlingMode::Steer).await?;

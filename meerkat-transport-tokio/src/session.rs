@@ -64,8 +64,8 @@ impl MeerkatClient {
     /// connection errors; the turn's own failure comes through the stream.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let mut events = client.create_session_streaming("Hello").await?;
     /// while let Some(event) = events.next().await {
@@ -96,8 +96,8 @@ impl MeerkatClient {
     /// errors of every call.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let deferred = client.create_deferred_session(SessionOptions::new("You are a tutor.").model("claude-sonnet-4-5")).await?;
     /// let session = deferred.start_turn("Teach me Rust", TurnOptions::default()).await?;
@@ -125,8 +125,8 @@ impl MeerkatClient {
     /// The connection errors of every call.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// for info in client.list_sessions().await? {
     ///     println!("{}: {} messages", info.session_id, info.message_count);
@@ -145,10 +145,10 @@ impl MeerkatClient {
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` for an unknown id.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let info = client.read_session(session.id()).await?;
     /// println!("{:?}", info.last_assistant_text);
     /// # Ok(()) }
@@ -166,10 +166,10 @@ impl MeerkatClient {
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` for an unknown id.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let page = client.read_session_history(session.id(), 0, Some(20)).await?;
     /// println!("{} of {} messages", page.messages.len(), page.message_count);
     /// # Ok(()) }
@@ -254,10 +254,10 @@ impl Session {
     /// The session's id (a UUID).
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// println!("{}", session.id());
     /// # Ok(()) }
     /// ```
@@ -269,10 +269,10 @@ impl Session {
     /// The session's reference (`"<realm>:<id>"`), when the server gave one.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// if let Some(reference) = session.reference() {
     ///     println!("{reference}");
     /// }
@@ -286,10 +286,10 @@ impl Session {
     /// The assistant's text of the last turn.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// println!("{}", session.text());
     /// # Ok(()) }
     /// ```
@@ -301,10 +301,10 @@ impl Session {
     /// The token usage of the last turn.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let usage = session.usage();
     /// println!("{} in / {} out", usage.input_tokens, usage.output_tokens);
     /// # Ok(()) }
@@ -317,10 +317,10 @@ impl Session {
     /// The number of model turns of the last run.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// println!("{} model turns", session.turns());
     /// # Ok(()) }
     /// ```
@@ -332,10 +332,10 @@ impl Session {
     /// The number of tool calls of the last run.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// println!("{} tool calls", session.tool_calls());
     /// # Ok(()) }
     /// ```
@@ -347,8 +347,8 @@ impl Session {
     /// The structured output of the last turn, if an output schema was set.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
     /// let session = client.create_session(SessionOptions::new("Capital of France?").output_schema(schema)).await?;
@@ -363,10 +363,10 @@ impl Session {
     /// The full result of the last turn.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let result = session.last_result();
     /// println!("{} ({:?})", result.text, result.schema_warnings);
     /// # Ok(()) }
@@ -379,10 +379,10 @@ impl Session {
     /// The client this session belongs to.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let other = session.client().create_session("Another one").await?;
     /// println!("{}", other.id());
     /// # Ok(()) }
@@ -403,8 +403,8 @@ impl Session {
     /// `SESSION_BUSY`, ...); the connection errors of every call.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mut session = client.create_session("Hello").await?;
     /// let result = session.turn("And of Germany?").await?;
@@ -423,8 +423,8 @@ impl Session {
     /// As [`turn`](Self::turn).
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mut session = client.create_session("Hello").await?;
     /// session.turn_with(
@@ -455,10 +455,10 @@ impl Session {
     /// stream (after the runtime reset of "Recovery").
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let mut events = session.stream("Explain the CI pipeline").await?;
     /// while let Some(event) = events.next().await {
     ///     if let Event::TextDelta { delta } = event? {
@@ -478,10 +478,10 @@ impl Session {
     /// As [`stream`](Self::stream).
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let (text, _) = session
     ///     .stream_with("Explain", TurnOptions::new().model("claude-sonnet-4-5")).await?
     ///     .collect_text().await?;
@@ -500,8 +500,8 @@ impl Session {
     /// Makes `result` (of a streamed turn) the session's last result.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mut session = client.create_session("Hello").await?;
     /// let result = session.stream("Go on").await?.collect().await?;
@@ -520,10 +520,10 @@ impl Session {
     /// The connection errors of every call.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let page = session.history(0, Some(10)).await?;
     /// for message in &page.messages {
     ///     println!("{message:?}");
@@ -543,10 +543,10 @@ impl Session {
     /// [`Error::Rpc`] with code `SESSION_NOT_FOUND` when already gone.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// session.archive().await?;
     /// # Ok(()) }
     /// ```
@@ -560,19 +560,20 @@ impl Session {
     /// Interrupts the turn running on this session (a no-op when none is).
     ///
     /// The interrupted turn then fails. Before returning, this resets the
-    /// session's runtime once the turn has stopped (DESIGN.md "Recovery"),
-    /// so the next turn does not replay the interrupted input, even when
-    /// nobody reads the interrupted turn any more (a dropped stream).
+    /// session's runtime once the turn has stopped (see the crate docs,
+    /// "Recovery"), so the next turn does not replay the interrupted input,
+    /// even when nobody reads the interrupted turn any more (a dropped
+    /// stream).
     ///
     /// # Errors
     ///
     /// The connection errors of every call.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let events = session.stream("Write a long essay").await?;
     /// let reader = tokio::spawn(events.collect());
     /// session.interrupt().await?;
@@ -596,8 +597,8 @@ impl Session {
     /// capability; otherwise as [`turn`](Self::turn).
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mut session = client.create_session("Hello").await?;
     /// let key = SkillKey::new("0190e7a2-4b1c-7d3e-8f00-123456789abc", "code-review");
@@ -623,10 +624,10 @@ impl Session {
     /// [`Error::Rpc`] for commands the server refuses.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// session.send(CommsCommand::peer_message("bob", "The build is green")).await?;
     /// # Ok(()) }
     /// ```
@@ -644,10 +645,10 @@ impl Session {
     /// [`Error::CapabilityUnavailable`] without the `comms` capability.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// for peer in session.peers().await? {
     ///     println!("{} ({})", peer.name, peer.reachability);
     /// }
@@ -667,10 +668,10 @@ impl Session {
     /// [`Error::Rpc`] when the server refuses; the connection errors.
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
+    /// # let mut session = client.create_session("Hello").await?;
     /// let mut events = session.subscribe_events().await?;
     /// while let Some(envelope) = events.next().await {
     ///     println!("{:?}", envelope?.event);
@@ -759,8 +760,8 @@ impl DeferredSession {
     /// As [`Session::turn`].
     ///
     /// ```no_run
-    /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let deferred = client.create_deferred_session("Hello").await?;
     /// let session = deferred.start_turn("Hello", TurnOptions::new().model("claude-sonnet-4-5")).await?;
@@ -788,7 +789,8 @@ impl DeferredSession {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let deferred = client.create_deferred_session("Hello").await?;
-    /// let (text, result) = deferred.stream_turn("Hello", TurnOptions::default()).await?.collect_text().await?;
+    /// let events = deferred.stream_turn("Hello", TurnOptions::default()).await?;
+    /// let (text, result) = events.collect_text().await?;
     /// println!("{text} ({} tokens)", result.usage.total_tokens);
     /// # Ok(()) }
     /// ```

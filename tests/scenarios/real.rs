@@ -465,3 +465,48 @@ scenario! {
         aw!(client.close()).expect("close");
     }
 }
+
+scenario! {
+    fn real_tcp_transport_to_a_listening_server() {
+        let (_llm, server) = real();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut command = server.command();
+        command
+            .arg("--tcp")
+            .arg(&addr)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = command.spawn().expect("rkat-rpc --tcp");
+        // NB: no probe connection first: 0.5.2 sends the session events of
+        // a TCP server to its first connection.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match aw!(sdk::MeerkatClient::connect(sdk::ConnectOptions::new().tcp(addr.clone()))) {
+                Ok(client) => break client,
+                Err(e) if e.code() == "IO_ERROR" && Instant::now() < deadline => {
+                    pause!(Duration::from_millis(50));
+                }
+                Err(e) => panic!("connect over TCP: {e}"),
+            }
+        };
+        assert_eq!(client.pid(), 0, "no child of ours");
+        assert_eq!(client.server_info().version, "0.5.2");
+        let session = aw!(client.create_session(quiet("over tcp"))).expect("create");
+        assert_eq!(session.text(), "You said: over tcp");
+        let mut events = aw!(session.stream("[[chunks 6]] streamed over tcp")).expect("stream");
+        let mut seen = Vec::new();
+        while let Some(event) = aw!(events.next()) {
+            seen.push(event.expect("event"));
+        }
+        let result = events.result().expect("result").clone();
+        check_turn_events(&seen, &result, 6);
+        aw!(client.close()).expect("close");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -49,6 +49,9 @@ pub struct RawRpc {
     /// Every non-JSON line read.
     raw_lines: Vec<String>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The thread draining stderr; joined once the child exited, so
+    /// `stderr()` then holds its last words.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RawRpc {
@@ -92,9 +95,10 @@ impl RawRpc {
             });
         }
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr_reader = None;
         if let Some(mut pipe) = child.stderr.take() {
             let sink = Arc::clone(&stderr);
-            std::thread::spawn(move || {
+            stderr_reader = Some(std::thread::spawn(move || {
                 let mut chunk = [0u8; 8192];
                 while let Ok(n @ 1..) = pipe.read(&mut chunk) {
                     let mut sink = sink.lock().unwrap_or_else(PoisonError::into_inner);
@@ -105,7 +109,7 @@ impl RawRpc {
                     }
                     sink.extend_from_slice(&chunk[..n]);
                 }
-            });
+            }));
         }
         Ok(Self {
             child,
@@ -115,6 +119,7 @@ impl RawRpc {
             backlog: Vec::new(),
             raw_lines: Vec::new(),
             stderr,
+            stderr_reader,
         })
     }
 
@@ -354,14 +359,28 @@ impl RawRpc {
     pub fn shutdown(&mut self, grace: Duration) -> std::io::Result<ExitStatus> {
         self.stdin = None;
         let end = Instant::now() + grace;
-        while Instant::now() < end {
+        let status = loop {
             if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
+                break status;
+            }
+            if Instant::now() >= end {
+                let _ = self.child.kill();
+                break self.child.wait()?;
             }
             std::thread::sleep(Duration::from_millis(20));
+        };
+        // The child is gone: its stderr reaches EOF (unless a grandchild
+        // still holds it: wait 2 s at most); keep all of it.
+        if let Some(reader) = self.stderr_reader.take() {
+            let end = Instant::now() + Duration::from_secs(2);
+            while !reader.is_finished() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if reader.is_finished() {
+                let _ = reader.join();
+            }
         }
-        let _ = self.child.kill();
-        self.child.wait()
+        Ok(status)
     }
 
     /// A printable tail of what was read, for panic messages.
