@@ -211,8 +211,10 @@ impl MeerkatClient {
     /// Starts a streamed turn.
     async fn stream_turn(&self, params: methods::TurnParams) -> Result<EventStream, Error> {
         let session_id = params.session_id.clone();
+        let span = tracing::debug_span!("meerkat_stream_turn", %session_id);
         let (id, shared, _) = self
             .open_stream::<methods::TurnStart, _>(params, false)
+            .instrument(span)
             .await?;
         Ok(EventStream::new(self.clone(), id, shared, Some(session_id)))
     }
