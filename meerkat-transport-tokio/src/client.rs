@@ -98,6 +98,13 @@ impl MeerkatClient {
     /// [`Error::ConnectionClosed`] when the child exits during the handshake
     /// (with its exit status and stderr), [`Error::Io`].
     ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with the time and IO drivers enabled: the
+    /// connection's tasks are spawned on it. Later calls may come from any
+    /// runtime; once the one that connected shuts down, they fail with
+    /// [`Error::ConnectionClosed`].
+    ///
     /// ```no_run
     /// use meerkat_transport_tokio::{ConnectOptions, MeerkatClient};
     ///
