@@ -127,7 +127,15 @@ impl MeerkatClient {
         let process = match &options.transport {
             TransportKind::Tcp(addr) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no child.
-                let stream = tokio::net::TcpStream::connect(addr.as_str()).await?;
+                // NB: bounded like the handshake: an address that drops
+                // packets would otherwise hang for the OS's minutes.
+                let limit = DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout);
+                let stream =
+                    tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr.as_str()))
+                        .await
+                        .map_err(|_| Error::TimedOut {
+                            method: format!("connect to {addr}"),
+                        })??;
                 let _ = stream.set_nodelay(true);
                 let (read, write) = stream.into_split();
                 spawn_writer(write, frames_rx);

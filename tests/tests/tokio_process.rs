@@ -413,3 +413,23 @@ async fn a_crash_is_reported_even_when_a_grandchild_holds_stdout_open() {
     })
     .await;
 }
+
+/// A TCP address that never answers fails the connect within the request
+/// timeout (bounded like the handshake), not after the OS's minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tcp_connect_to_a_silent_address_is_bounded() {
+    within(LIMIT, async {
+        // TEST-NET-1 (RFC 5737): nothing answers there.
+        let options = ConnectOptions::new()
+            .tcp("192.0.2.1:4999")
+            .request_timeout(Duration::from_millis(500));
+        let t0 = Instant::now();
+        let err = MeerkatClient::connect(options)
+            .await
+            .expect_err("nothing listens");
+        assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+        // A sandbox without a route fails at once with an IO error instead.
+        assert!(matches!(&*err.code(), "TIMEOUT" | "IO_ERROR"), "{err}");
+    })
+    .await;
+}
