@@ -1,7 +1,9 @@
 #!/bin/sh
 # Writes seed inputs for the fuzz targets into fuzz/corpus/<target>/ (git-ignored)
 # from the recorded rkat-rpc transcripts: every server line (`recv` messages
-# re-serialised, `recv-raw` log lines verbatim), one seed per transcript step.
+# re-serialised, `recv-raw` log lines verbatim), one seed per transcript step;
+# for event_parser, the params of every event notification and their payloads
+# (transcripts and tests/fixtures/examples-0.5.jsonl).
 #
 # Usage: fuzz/seed-corpus.sh [fixtures-dir]
 # Default: tests/fixtures of the repository, else /work/shared/fixtures.
@@ -26,7 +28,32 @@ def write(target, data):
     name = hashlib.sha1(data).hexdigest()
     (out / target / name).write_bytes(data)
 
-count = 0
+# event_parser: the `params` of every event notification, and the payload of
+# its event (bare or attributed), compact JSON with keys as recorded.
+EVENT_METHODS = {
+    "session/event", "session/stream_event", "session/stream_end",
+    "mob/stream_event", "mob/stream_end",
+}
+seen = set()
+def seed_event_parser(msg):
+    global events
+    params = msg.get("params")
+    if msg.get("method") not in EVENT_METHODS or params is None:
+        return
+    seeds = [params]
+    event = params.get("event") if isinstance(params, dict) else None
+    if isinstance(event, dict):
+        envelope = event.get("envelope", event)
+        if isinstance(envelope, dict) and "payload" in envelope:
+            seeds.append(envelope["payload"])
+    for value in seeds:
+        data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        if data not in seen:
+            seen.add(data)
+            write("event_parser", data)
+            events += 1
+
+count = events = 0
 for path in sorted(src.rglob("*.jsonl")):
     chunk = []
     def flush():
@@ -46,11 +73,12 @@ for path in sorted(src.rglob("*.jsonl")):
         elif d == "recv":
             raw = json.dumps(rec["msg"], separators=(",", ":"), ensure_ascii=False).encode()
             chunk.append(raw + b"\n")
-            if rec["msg"].get("method") == "session/event" and "params" in rec["msg"]:
-                params = json.dumps(rec["msg"]["params"], separators=(",", ":")).encode()
-                write("event_parser", params)
+            seed_event_parser(rec["msg"])
         elif d == "recv-raw":
             chunk.append(rec["line"].encode() + b"\n")
+        elif "message" in rec:
+            # examples-0.5.jsonl: one documented message a line, under `_case`.
+            seed_event_parser(rec["message"])
     flush()
-print(f"seeded {count} frame_decoder inputs from {src} into {out}")
+print(f"seeded {count} frame_decoder inputs and {events} event_parser inputs from {src} into {out}")
 PY
