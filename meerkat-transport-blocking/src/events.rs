@@ -83,7 +83,7 @@ impl EventStream {
     }
 
     /// The session this turn runs on: known from the start for
-    /// [`Session::stream`], once the stream ended for
+    /// [`Session::stream`], from its first event on for
     /// [`MeerkatClient::create_session_streaming`].
     ///
     /// ```no_run
@@ -247,7 +247,15 @@ impl Iterator for EventStream {
             return None;
         }
         match stream::next(&self.shared)? {
-            Next::Event(event) => Some(Ok(event.into_envelope().event)),
+            Next::Event(event) => {
+                let envelope = event.into_envelope();
+                // A streamed create learns its session from its events, so
+                // a failed first turn can still be reset.
+                if self.session_id.is_none() {
+                    self.session_id = envelope.source_session_id().map(str::to_owned);
+                }
+                Some(Ok(envelope.event))
+            }
             Next::Signal(event) => Some(Ok(event)),
             Next::End(end) => self.on_end(end),
         }

@@ -15,6 +15,7 @@
 //!   the queued frames are written.
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
@@ -94,6 +95,10 @@ pub(crate) fn spawn_reader(
     process: Option<Arc<Process>>,
 ) -> io::Result<()> {
     let pid = process.as_ref().map_or(0, |p| p.pid());
+    let activity = Arc::new(AtomicU64::new(0));
+    if let Some(process) = &process {
+        spawn_exit_watch(Arc::downgrade(process), tx.clone(), Arc::clone(&activity))?;
+    }
     thread::Builder::new()
         .name("meerkat-reader".into())
         .spawn(move || {
@@ -106,6 +111,7 @@ pub(crate) fn spawn_reader(
                 match stdout.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
+                        activity.fetch_add(1, Ordering::Relaxed);
                         budget.spend(n);
                         if tx.send(Input::Bytes(buf[..n].to_vec())).is_err() {
                             return; // the driver is gone
@@ -119,6 +125,7 @@ pub(crate) fn spawn_reader(
                 }
             }
             tracing::debug!("server output closed");
+            activity.store(READER_DONE, Ordering::Release);
             // Give a dying child a moment, so its status and last words can
             // go into the error every waiter gets.
             let info = match process {
@@ -131,6 +138,66 @@ pub(crate) fn spawn_reader(
                 None => ExitInfo::default(),
             };
             let _ = tx.send(Input::Eof(info));
+        })
+        .map(drop)
+}
+
+/// `activity` once the reader has seen EOF (it reports the end itself).
+const READER_DONE: u64 = u64::MAX;
+
+/// How long stdout must stay quiet after the child exited before the
+/// exit watch reports the end itself.
+const QUIET_AFTER_EXIT: Duration = Duration::from_millis(500);
+
+/// Watches for the child's exit. A child that crashed while a process it
+/// started (a shell tool's background job, say) still holds its stdout
+/// open never gives the reader its EOF; once the child has exited and
+/// stdout has been quiet for [`QUIET_AFTER_EXIT`], the watch reports the
+/// end with the exit status and stderr tail, so no caller waits for that
+/// grandchild. It holds the process weakly: it never keeps a child alive.
+fn spawn_exit_watch(
+    process: std::sync::Weak<Process>,
+    tx: Sender<Input>,
+    activity: Arc<AtomicU64>,
+) -> io::Result<()> {
+    thread::Builder::new()
+        .name("meerkat-exit-watch".into())
+        .spawn(move || {
+            loop {
+                thread::sleep(Duration::from_millis(50));
+                if activity.load(Ordering::Acquire) == READER_DONE {
+                    return; // the reader saw EOF and reported it
+                }
+                let Some(child) = process.upgrade() else {
+                    return; // the client is gone
+                };
+                if child.try_status().is_none() {
+                    continue;
+                }
+                drop(child);
+                let before = activity.load(Ordering::Acquire);
+                thread::sleep(QUIET_AFTER_EXIT);
+                let after = activity.load(Ordering::Acquire);
+                if after == READER_DONE {
+                    return;
+                }
+                if after != before {
+                    continue; // still draining what the child wrote
+                }
+                let Some(child) = process.upgrade() else {
+                    return;
+                };
+                tracing::debug!(
+                    pid = child.pid(),
+                    "child exited; stdout held open by another process"
+                );
+                let info = ExitInfo::new(
+                    child.try_status().map(describe_status),
+                    child.stderr().text(),
+                );
+                let _ = tx.send(Input::Eof(info));
+                return;
+            }
         })
         .map(drop)
 }

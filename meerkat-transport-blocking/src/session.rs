@@ -18,8 +18,9 @@ impl MeerkatClient {
     /// Creates a session and runs its first turn.
     ///
     /// Takes a prompt (`&str`, `String`, content blocks) or full
-    /// [`SessionOptions`]. Turns have no default timeout: a model may think
-    /// for minutes.
+    /// [`SessionOptions`]. The first turn gets the client's request timeout
+    /// ([`ConnectOptions::request_timeout`](crate::ConnectOptions::request_timeout),
+    /// 10 minutes by default; raise it for longer turns).
     ///
     /// # Errors
     ///

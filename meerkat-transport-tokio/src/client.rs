@@ -2,7 +2,7 @@
 
 use std::borrow::Borrow;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use meerkat_proto::dispatch::{ReadyReply, Reply};
@@ -74,6 +74,10 @@ pub(crate) struct Inner {
     request_timeout: Option<Duration>,
     stream_budget: usize,
     closed: AtomicBool,
+    /// Held for the whole of a `close`: a second `close` waits for the
+    /// first, and one whose future was dropped midway is finished by the
+    /// next.
+    closing: tokio::sync::Mutex<()>,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -93,6 +97,13 @@ impl MeerkatClient {
     /// spawned), [`Error::VersionMismatch`] for a server of another contract,
     /// [`Error::ConnectionClosed`] when the child exits during the handshake
     /// (with its exit status and stderr), [`Error::Io`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with the time and IO drivers enabled: the
+    /// connection's tasks are spawned on it. Later calls may come from any
+    /// runtime; once the one that connected shuts down, they fail with
+    /// [`Error::ConnectionClosed`].
     ///
     /// ```no_run
     /// use meerkat_transport_tokio::{ConnectOptions, MeerkatClient};
@@ -116,7 +127,15 @@ impl MeerkatClient {
         let process = match &options.transport {
             TransportKind::Tcp(addr) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no child.
-                let stream = tokio::net::TcpStream::connect(addr.as_str()).await?;
+                // NB: bounded like the handshake: an address that drops
+                // packets would otherwise hang for the OS's minutes.
+                let limit = DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout);
+                let stream =
+                    tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr.as_str()))
+                        .await
+                        .map_err(|_| Error::TimedOut {
+                            method: format!("connect to {addr}"),
+                        })??;
                 let _ = stream.set_nodelay(true);
                 let (read, write) = stream.into_split();
                 spawn_writer(write, frames_rx);
@@ -150,7 +169,14 @@ impl MeerkatClient {
                 .run()
                 .instrument(tracing::debug_span!("meerkat_driver", pid)),
         );
+        // NB: a connect future dropped during the handshake (a timeout, a
+        // `select!`) must not leave the child or the driver behind.
+        let guard = ConnectGuard {
+            tx: &tx,
+            process: process.as_deref(),
+        };
         let ready = ready_rx.await.unwrap_or(Err(Error::NotConnected));
+        std::mem::forget(guard);
         let (server, dialect) = match ready {
             Ok(ready) => ready,
             Err(e) => {
@@ -172,6 +198,7 @@ impl MeerkatClient {
                 request_timeout,
                 stream_budget: options.stream_budget,
                 closed: AtomicBool::new(false),
+                closing: tokio::sync::Mutex::new(()),
                 driver: Mutex::new(Some(driver)),
             }),
         })
@@ -181,20 +208,34 @@ impl MeerkatClient {
     ///
     /// Every request still pending (in any clone) resolves with
     /// [`Error::Closed`]. Then stdin is closed, the child gets SIGTERM, up to
-    /// 5 s to exit, then SIGKILL, and is reaped. Calling it again is a no-op.
+    /// 5 s to exit, then SIGKILL, and is reaped. Calling it again is a no-op
+    /// once a `close` finished; a `close` whose future was dropped midway
+    /// (a timeout) is finished by the next call, or by dropping the last
+    /// handle (SIGKILL).
     ///
     /// # Errors
     ///
     /// None today; the `Result` leaves room for reporting a failed shutdown.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let session = client.create_session("Hello").await?;
+    /// client.close().await?;
+    /// // Every handle of this client now fails with CLIENT_CLOSED.
+    /// assert_eq!(session.history(0, None).await.unwrap_err().code(), "CLIENT_CLOSED");
+    /// # Ok(()) }
+    /// ```
     pub async fn close(&self) -> Result<(), Error> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
+        let _closing = self.inner.closing.lock().await;
         let pid = self.pid();
-        async {
+        if !self.inner.closed.swap(true, Ordering::AcqRel) {
             // The driver resolves every waiter with Error::Closed and drops
             // the writer's queue: stdin closes once queued frames are written.
             let _ = self.inner.tx.send(Input::Shutdown);
+        }
+        async {
             let driver = self
                 .inner
                 .driver
@@ -215,12 +256,31 @@ impl MeerkatClient {
     }
 
     /// What the server said about itself in the handshake.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let info = client.server_info();
+    /// println!("{} {} (contract {})", info.name, info.version, info.contract_version);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn server_info(&self) -> &ServerInfo {
         &self.inner.server
     }
 
     /// The server's capabilities, as fetched during `connect`.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// for cap in client.capabilities() {
+    ///     println!("{} {:?}", cap.id, cap.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn capabilities(&self) -> &[Capability] {
         &self.inner.server.capabilities
@@ -228,6 +288,16 @@ impl MeerkatClient {
 
     /// Whether the server offers capability `id` (`"mob"` follows the
     /// server's method list).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// if client.has_capability("skills") {
+    ///     println!("{} skills", client.list_skills().await?.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn has_capability(&self, id: &str) -> bool {
         self.inner.server.has_capability(id)
@@ -238,6 +308,17 @@ impl MeerkatClient {
     /// # Errors
     ///
     /// [`Error::CapabilityUnavailable`] naming `id`.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// match client.require_capability("comms") {
+    ///     Ok(()) => println!("comms available"),
+    ///     Err(e) => assert_eq!(e.code(), "CAPABILITY_UNAVAILABLE"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn require_capability(&self, id: &str) -> Result<(), Error> {
         if self.has_capability(id) {
             Ok(())
@@ -249,6 +330,14 @@ impl MeerkatClient {
     }
 
     /// The child's process id (0 over TCP, where there is no child).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// println!("rkat-rpc runs as pid {}", client.pid());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn pid(&self) -> u32 {
         self.inner.process.as_ref().map_or(0, |p| p.pid())
@@ -316,6 +405,20 @@ impl MeerkatClient {
         M: Method + 'static,
         P: Borrow<M::Params> + Send + 'static,
     {
+        let answer = self.start_call::<M, P>(params, timeout)?;
+        answer.await.unwrap_or_else(|_| Err(self.gone()))
+    }
+
+    /// Sends one request; its raw answer comes through the receiver.
+    pub(crate) fn start_call<M, P>(
+        &self,
+        params: P,
+        timeout: Option<Duration>,
+    ) -> Result<oneshot::Receiver<Result<Box<RawValue>, Error>>, Error>
+    where
+        M: Method + 'static,
+        P: Borrow<M::Params> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let now = Instant::now();
         let deadline = timeout.map(|t| now + t);
@@ -330,7 +433,7 @@ impl MeerkatClient {
             core.dispatch
                 .call::<M>(&mut core.conn, params.borrow(), opts, reply);
         })?;
-        answer.await.unwrap_or_else(|_| Err(self.gone()))
+        Ok(answer)
     }
 
     /// Sends a request whose notifications form a stream.
@@ -375,19 +478,41 @@ impl MeerkatClient {
             );
             let _ = ack.send(opened);
         })?;
-        let id = acked.await.unwrap_or_else(|_| Err(self.gone()))?;
+        // NB: dropped before the stream is handed out (a cancelled future),
+        // the guard forgets it, so nothing keeps filling a buffer nobody reads.
+        let mut guard = OpenGuard {
+            client: self,
+            state: OpenState::Acking(acked),
+        };
+        let id = match &mut guard.state {
+            OpenState::Acking(acked) => acked.await.unwrap_or_else(|_| Err(self.gone())),
+            _ => Err(Error::NotConnected),
+        };
+        guard.state = match &id {
+            Ok(id) => OpenState::Opened(*id),
+            Err(_) => OpenState::Done,
+        };
+        let id = id?;
         let opened = if subscription {
             match answer.await.unwrap_or_else(|_| Err(self.gone())) {
                 Ok(raw) => Some(raw),
-                Err(e) => {
-                    self.forget_stream(id);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         } else {
             None
         };
+        guard.state = OpenState::Done;
         Ok((id, shared, opened))
+    }
+
+    /// A handle that does not keep the connection alive.
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The client of `weak`, if any handle still keeps it alive.
+    pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
     }
 
     /// Forgets a stream whose consumer went away (best effort, never waits).
@@ -407,7 +532,7 @@ impl MeerkatClient {
     }
 
     /// The error for a driver that is gone.
-    fn gone(&self) -> Error {
+    pub(crate) fn gone(&self) -> Error {
         if self.inner.closed.load(Ordering::Acquire) {
             Error::Closed
         } else {
@@ -440,14 +565,67 @@ impl MeerkatClient {
     }
 }
 
+/// Where an [`MeerkatClient::open_stream`] is.
+enum OpenState {
+    /// The driver has yet to say the request id.
+    Acking(oneshot::Receiver<Result<RequestId, Error>>),
+    /// Sent as `RequestId`; not handed out yet.
+    Opened(RequestId),
+    /// Handed out, or never opened.
+    Done,
+}
+
+/// Forgets a stream that was opened but never handed out.
+struct OpenGuard<'a> {
+    client: &'a MeerkatClient,
+    state: OpenState,
+}
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.state, OpenState::Done) {
+            OpenState::Done => {}
+            OpenState::Opened(id) => self.client.forget_stream(id),
+            OpenState::Acking(mut acked) => {
+                // Commands run in order: by the time this one runs, the
+                // open has run and acked.
+                let _ = self.client.command(move |core: &mut Core| {
+                    if let Ok(Ok(id)) = acked.try_recv() {
+                        core.dispatch.drop_stream(&mut core.conn, id);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Stops the driver and kills the child of a connect that was dropped
+/// before its handshake finished.
+struct ConnectGuard<'a> {
+    tx: &'a mpsc::UnboundedSender<Input>,
+    /// The child; `None` over TCP.
+    process: Option<&'a Process>,
+}
+
+impl Drop for ConnectGuard<'_> {
+    fn drop(&mut self) {
+        tracing::debug!("connect cancelled");
+        let _ = self.tx.send(Input::Shutdown);
+        if let Some(process) = self.process {
+            process.kill_and_reap();
+        }
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Nobody can use the connection any more: stop the driver and kill
         // the child now (no executor is needed; SIGKILL reaps in ms).
+        // NB: also after a `close` (a no-op once it reaped the child): one
+        // whose future was dropped midway may have left it running.
         let _ = self.tx.send(Input::Shutdown);
-        if !self.closed.swap(true, Ordering::AcqRel)
-            && let Some(process) = &self.process
-        {
+        self.closed.store(true, Ordering::Release);
+        if let Some(process) = &self.process {
             process.kill_and_reap();
         }
     }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use meerkat_proto::{Error, Event, EventEnvelope, RequestId, RunResult, methods};
+use tokio::task::JoinHandle;
 
 use crate::client::MeerkatClient;
 use crate::recovery;
@@ -57,8 +58,10 @@ pub struct EventStream {
 
 enum StreamState {
     Running,
-    /// Resetting the runtime after a failure; then the error is handed out.
-    Recovering(Pin<Box<dyn Future<Output = ()> + Send>>, Option<Error>),
+    /// Resetting the runtime after a failure (on a task of its own, so
+    /// dropping the stream cannot cut it short); then the error is handed
+    /// out.
+    Recovering(JoinHandle<()>, Option<Error>),
     Done(Box<RunResult>),
     Failed,
 }
@@ -89,19 +92,57 @@ impl EventStream {
     }
 
     /// The next event; `None` once the stream ended.
+    ///
+    /// Cancel-safe: dropping the returned future (say, in a
+    /// `tokio::select!`) loses no event.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.stream("Go on").await?;
+    /// while let Some(event) = events.next().await {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next(&mut self) -> Option<Result<Event, Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
     /// The session the turn runs on; for
     /// [`create_session_streaming`](MeerkatClient::create_session_streaming)
-    /// known once the stream ended.
+    /// known from its first event on (and always once the stream ended).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let events = session.stream("Go on").await?;
+    /// assert_eq!(events.session_id(), Some(session.id()));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
     }
 
     /// The turn's result, once the stream ended successfully.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.stream("Go on").await?;
+    /// while let Some(event) = events.next().await {
+    ///     event?;
+    /// }
+    /// println!("{}", events.result().expect("finished").text);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn result(&self) -> Option<&RunResult> {
         match &self.state {
@@ -111,6 +152,19 @@ impl EventStream {
     }
 
     /// Whether the stream ended.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.stream("Go on").await?;
+    /// while let Some(event) = events.next().await {
+    ///     event?;
+    /// }
+    /// assert!(events.is_finished());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn is_finished(&self) -> bool {
         matches!(self.state, StreamState::Done(_) | StreamState::Failed)
@@ -122,6 +176,16 @@ impl EventStream {
     ///
     /// The turn's error, or [`Error::InvalidResponse`] when it ended without
     /// a result.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let result = session.stream("Go on").await?.collect().await?;
+    /// println!("{} ({} model turns)", result.text, result.turns);
+    /// # Ok(()) }
+    /// ```
     pub async fn collect(mut self) -> Result<RunResult, Error> {
         while let Some(event) = self.next().await {
             event?;
@@ -136,6 +200,16 @@ impl EventStream {
     /// # Errors
     ///
     /// As [`collect`](Self::collect).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let (text, result) = session.stream("Go on").await?.collect_text().await?;
+    /// println!("{text}\n{} tokens out", result.usage.output_tokens);
+    /// # Ok(()) }
+    /// ```
     pub async fn collect_text(mut self) -> Result<(String, RunResult), Error> {
         let mut text = String::new();
         while let Some(event) = self.next().await {
@@ -148,6 +222,19 @@ impl EventStream {
 
     /// The session, with this turn as its last result, once the stream
     /// ended successfully.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let mut events = client.create_session_streaming("Hello").await?;
+    /// while let Some(event) = events.next().await {
+    ///     event?;
+    /// }
+    /// let session = events.into_session().expect("finished");
+    /// println!("{}: {}", session.id(), session.text());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn into_session(self) -> Option<Session> {
         match &self.state {
@@ -179,8 +266,8 @@ impl EventStream {
                 if let Some(session_id) = &self.session_id
                     && recovery::needs_reset(&self.client, &err)
                 {
-                    let reset = recovery::reset(self.client.clone(), session_id.clone());
-                    self.state = StreamState::Recovering(Box::pin(reset), Some(err));
+                    let reset = recovery::spawn_reset(self.client.clone(), session_id.clone());
+                    self.state = StreamState::Recovering(reset, Some(err));
                     return None;
                 }
                 self.state = StreamState::Failed;
@@ -199,7 +286,7 @@ impl Stream for EventStream {
             match &mut this.state {
                 StreamState::Done(_) | StreamState::Failed => return Poll::Ready(None),
                 StreamState::Recovering(reset, err) => {
-                    if reset.as_mut().poll(cx).is_pending() {
+                    if Pin::new(reset).poll(cx).is_pending() {
                         return Poll::Pending;
                     }
                     let err = err.take();
@@ -217,7 +304,15 @@ impl Stream for EventStream {
                 Poll::Ready(Some(next)) => next,
             };
             match next {
-                Next::Event(event) => return Poll::Ready(Some(Ok(event.into_envelope().event))),
+                Next::Event(event) => {
+                    let envelope = event.into_envelope();
+                    // A streamed create learns its session from its events,
+                    // so a failed first turn can still be reset.
+                    if this.session_id.is_none() {
+                        this.session_id = envelope.source_session_id().map(str::to_owned);
+                    }
+                    return Poll::Ready(Some(Ok(envelope.event)));
+                }
                 Next::Signal(event) => return Poll::Ready(Some(Ok(event))),
                 Next::End(end) => {
                     if let Some(item) = this.on_end(end) {
@@ -232,10 +327,53 @@ impl Stream for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        if matches!(self.state, StreamState::Running) {
+        if !matches!(self.state, StreamState::Running) {
+            return;
+        }
+        let watched = match &self.session_id {
+            Some(session_id) if self.client.dialect().has_method("runtime/reset") => {
+                watch_dropped_turn(&self.client, &self.shared, session_id)
+            }
+            _ => false,
+        };
+        if !watched {
             self.client.forget_stream(self.id);
         }
     }
+}
+
+/// Drains a dropped turn stream on a task of its own and resets the
+/// session's runtime if the turn fails (nobody else will see it fail).
+/// The task holds the client weakly: dropping every handle still ends the
+/// child, which ends this stream. `false` outside a runtime.
+fn watch_dropped_turn(
+    client: &MeerkatClient,
+    shared: &Arc<StreamShared>,
+    session_id: &str,
+) -> bool {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return false;
+    };
+    let client = client.downgrade();
+    let shared = Arc::clone(shared);
+    let session_id = session_id.to_owned();
+    runtime.spawn(async move {
+        let end = loop {
+            match std::future::poll_fn(|cx| stream::poll_next(&shared, cx)).await {
+                Some(Next::End(end)) => break end,
+                Some(_) => {}
+                None => return,
+            }
+        };
+        let Some(client) = MeerkatClient::upgrade(&client) else {
+            return;
+        };
+        if let Err(err) = turn_result(end, shared.method(), client.dialect()) {
+            tracing::debug!(%session_id, error = %err, "a dropped stream's turn failed");
+            recovery::after_failed_turn(&client, &session_id, &err).await;
+        }
+    });
+    true
 }
 
 /// A standalone event stream: every event of a session
@@ -303,11 +441,36 @@ impl EventSubscription {
     }
 
     /// The next event; `None` once the stream ended.
+    ///
+    /// Cancel-safe: dropping the returned future loses no event.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.subscribe_events().await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     let envelope = envelope?;
+    ///     println!("#{} {}", envelope.seq, envelope.event.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next(&mut self) -> Option<Result<EventEnvelope, Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
     /// The server's stream id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let events = session.subscribe_events().await?;
+    /// println!("stream {}", events.stream_id());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn stream_id(&self) -> &str {
         &self.stream_id
@@ -315,6 +478,19 @@ impl EventSubscription {
 
     /// How the server ended the stream (`remote_end`, `explicit_close`,
     /// `terminal_error`), once it did.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let mut events = session.subscribe_events().await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     envelope?;
+    /// }
+    /// println!("ended: {:?}", events.outcome());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn outcome(&self) -> Option<String> {
         self.shared.outcome().map(|(outcome, _)| outcome)
@@ -325,6 +501,16 @@ impl EventSubscription {
     /// # Errors
     ///
     /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hello").await?;
+    /// let events = session.subscribe_events().await?;
+    /// events.close().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn close(mut self) -> Result<(), Error> {
         self.done = true;
         self.client.forget_stream(self.id);

@@ -85,6 +85,28 @@
 //! and reaps the child. Dropping the last handle (clients, sessions, streams
 //! and mobs all hold one) kills and reaps at once: no zombie, no orphan.
 //!
+//! # Cancellation
+//!
+//! Any future of this crate may be dropped midway (a `tokio::time::timeout`,
+//! a `select!` branch that lost) without leaving anything behind:
+//!
+//! - [`MeerkatClient::connect`]: the half-started child is killed and
+//!   reaped.
+//! - [`MeerkatClient::close`]: the next `close` finishes the job, and so
+//!   does dropping the last handle (SIGKILL).
+//! - [`EventStream::next`] and [`EventSubscription::next`] are cancel-safe:
+//!   no event is lost.
+//! - [`Session::turn`] and friends: the turn keeps running on the server
+//!   (interrupt it with [`Session::interrupt`]); if it then fails, the
+//!   session's runtime is still reset (a task watches the answer), so the
+//!   next turn does not replay it. A dropped [`EventStream`] is watched the
+//!   same way. Resets run on tasks of their own and are never cut short.
+//! - A stream or subscription whose opening future was dropped is
+//!   forgotten, so no buffer keeps filling for nobody.
+//!
+//! Those watchers hold the client weakly: dropping every handle still ends
+//! the child at once.
+//!
 //! # Where this crate differs from the blocking twin, and why
 //!
 //! - [`Session::stream`] takes `&self` and the stream owns the turn's result

@@ -489,6 +489,15 @@ impl fmt::Debug for Member {
 
 impl Member {
     /// The member's id (`meerkat_id`).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// assert_eq!(mob.member("w1").id(), "w1");
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
@@ -531,6 +540,18 @@ impl Member {
     /// # Errors
     ///
     /// [`Error::Rpc`] for an unknown member.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let mob = client.mob("m1");
+    /// let mut events = mob.member("w1").subscribe_events().await?;
+    /// while let Some(envelope) = events.next().await {
+    ///     println!("{:?}", envelope?.event);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe_events(&self) -> Result<EventSubscription, Error> {
         self.mob.subscribe(Some(&self.id)).await
     }

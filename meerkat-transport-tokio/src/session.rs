@@ -19,8 +19,9 @@ impl MeerkatClient {
     /// Creates a session and runs its first turn.
     ///
     /// Takes a prompt (`&str`, `String`, content blocks) or full
-    /// [`SessionOptions`]. Turns have no default timeout: a model may think
-    /// for minutes.
+    /// [`SessionOptions`]. The first turn gets the request timeout of the
+    /// [`ConnectOptions`](crate::ConnectOptions) (default 10 minutes; raise
+    /// it for longer turns).
     ///
     /// # Errors
     ///
@@ -191,9 +192,13 @@ impl MeerkatClient {
         let session_id = params.session_id.clone();
         let span = tracing::debug_span!("meerkat_turn", %session_id);
         async {
-            let result = self
-                .call::<methods::TurnStart, _>(params, self.request_timeout())
-                .await;
+            let answer =
+                self.start_call::<methods::TurnStart, _>(params, self.request_timeout())?;
+            // NB: if this future is dropped before the answer, the pending
+            // turn is still watched for a failure to recover from.
+            let mut pending = recovery::PendingTurn::new(self, &session_id, answer);
+            let raw = pending.answer().await.unwrap_or_else(|| Err(self.gone()));
+            let result = raw.and_then(|raw| self.decode::<methods::TurnStart>(&raw));
             if let Err(err) = &result {
                 recovery::after_failed_turn(self, &session_id, err).await;
             }
@@ -206,8 +211,10 @@ impl MeerkatClient {
     /// Starts a streamed turn.
     async fn stream_turn(&self, params: methods::TurnParams) -> Result<EventStream, Error> {
         let session_id = params.session_id.clone();
+        let span = tracing::debug_span!("meerkat_stream_turn", %session_id);
         let (id, shared, _) = self
             .open_stream::<methods::TurnStart, _>(params, false)
+            .instrument(span)
             .await?;
         Ok(EventStream::new(self.clone(), id, shared, Some(session_id)))
     }
@@ -718,12 +725,30 @@ impl fmt::Debug for DeferredSession {
 
 impl DeferredSession {
     /// The session's id.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let deferred = client.create_deferred_session("Hello").await?;
+    /// println!("{}", deferred.id());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.created.session_id
     }
 
     /// The session's reference, when the server gave one.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let deferred = client.create_deferred_session("Hello").await?;
+    /// println!("{:?}", deferred.reference());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn reference(&self) -> Option<&str> {
         self.created.session_ref.as_deref()
@@ -760,6 +785,17 @@ impl DeferredSession {
     /// # Errors
     ///
     /// As [`Session::stream`].
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let deferred = client.create_deferred_session("Hello").await?;
+    /// let events = deferred.stream_turn("Hello", TurnOptions::default()).await?;
+    /// let (text, result) = events.collect_text().await?;
+    /// println!("{text} ({} tokens)", result.usage.total_tokens);
+    /// # Ok(()) }
+    /// ```
     pub async fn stream_turn(
         &self,
         prompt: impl Into<Prompt>,

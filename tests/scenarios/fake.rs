@@ -377,6 +377,30 @@ scenario! {
 }
 
 scenario! {
+    fn fake_failed_streamed_create_still_resets_its_runtime() {
+        let (options, _dir, trace) = traced("normal");
+        let client = aw!(sdk::MeerkatClient::connect(options)).expect("connect");
+        let mut events = aw!(client.create_session_streaming("[[error 500]] first turn fails")).expect("stream");
+        let mut failed = None;
+        while let Some(e) = aw!(events.next()) {
+            if let Err(e) = e {
+                failed = Some(e);
+            }
+        }
+        assert!(matches!(failed, Some(sdk::Error::Rpc(_))), "{failed:?}");
+        let sid = events.session_id().expect("known from the events").to_owned();
+        aw!(client.close()).expect("close");
+        let text = std::fs::read_to_string(&trace).expect("trace");
+        let reset = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|m| m["method"] == "runtime/reset")
+            .expect("a runtime/reset after the failed first turn");
+        assert_eq!(reset["params"]["session_id"], sid.as_str());
+    }
+}
+
+scenario! {
     fn fake_interrupt_then_a_normal_turn() {
         let client = aw!(sdk::MeerkatClient::connect(fake("normal"))).expect("connect");
         let mut session = aw!(client.create_session("hi")).expect("create");

@@ -221,3 +221,36 @@ fn a_failed_connect_reaps_the_child() {
         }
     });
 }
+
+/// The child crashes mid-turn, but a process it started still holds its
+/// stdout open (a background job of a shell tool, say): no EOF comes, yet
+/// every waiter still fails at once with the child's exit status.
+#[test]
+fn a_crash_is_reported_even_when_a_grandchild_holds_stdout_open() {
+    within(LIMIT, || {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = env!("CARGO_BIN_EXE_fake-rkat-rpc");
+        let path = script(
+            &dir,
+            "leaky-rkat-rpc",
+            &format!("sleep 8 &\nexec '{fake}' \"$@\""),
+        );
+        let options = ConnectOptions::new()
+            .rkat_path(path)
+            .env("FAKE_RKAT_SCENARIO", "crash-mid-stream")
+            .request_timeout(Duration::from_secs(30));
+        let client = connect_retrying(&options).expect("connect");
+        let pid = client.pid();
+        let t0 = Instant::now();
+        let err = client.create_session("hi").expect_err("crash");
+        assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+        assert_eq!(err.code(), "CONNECTION_CLOSED", "{err}");
+        let message = err.to_string();
+        assert!(message.contains("exit status: 3"), "{message}");
+        assert!(message.contains("simulated crash"), "{message}");
+        let later = client.list_sessions().expect_err("dead");
+        assert_eq!(later.code(), "CONNECTION_CLOSED", "{later}");
+        assert_reaped(pid);
+        client.close().expect("close");
+    });
+}
