@@ -73,7 +73,7 @@ for impl in floor tokio blocking; do best events_per_s max "stream-$impl" "$benc
 if [ -n "$python" ]; then
   best events_per_s max stream-python env FAKE_RKAT_SCENARIO="burst $events 8" "$python" bench/py_bench.py stream "$fake" "$events"
 fi
-for impl in echo echo-threads floor tokio blocking; do best p50_us min "roundtrip-$impl" "$bench" roundtrip "$impl" "$fake" 10000; done
+for impl in echo echo-threads echo-threads4 floor tokio blocking; do best p50_us min "roundtrip-$impl" "$bench" roundtrip "$impl" "$fake" 10000; done
 if [ -n "$python" ]; then
   best p50_us min roundtrip-python env FAKE_RKAT_SCENARIO=normal "$python" bench/py_bench.py roundtrip "$fake" 10000
 fi

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! meerkat-bench stream    <tokio|blocking|floor> <fake> <events>
-//! meerkat-bench roundtrip <tokio|blocking|floor|echo|echo-threads> <fake> <requests>
+//! meerkat-bench roundtrip <tokio|blocking|floor|echo|echo-threads|echo-threads4> <fake> <requests>
 //! meerkat-bench fanout    <tokio|blocking> <fake> <sessions> <events-per-session>
 //! meerkat-bench memory    <tokio|blocking> <fake> <events> <slowdown>
 //! ```
@@ -34,6 +34,7 @@ fn main() {
         ("roundtrip", "floor") => floor_roundtrip(arg(2), num(3)),
         ("roundtrip", "echo") => echo_roundtrip(num(3)),
         ("roundtrip", "echo-threads") => echo_threads_roundtrip(num(3)),
+        ("roundtrip", "echo-threads4") => echo_threads4_roundtrip(num(3)),
         ("fanout", "tokio") => tokio_rt().block_on(tokio_fanout(arg(2), num(3), num(4))),
         ("fanout", "blocking") => blocking_fanout(arg(2), num(3), num(4)),
         ("fanout", "floor") => floor_fanout(arg(2), num(3), num(4)),
@@ -405,6 +406,57 @@ fn echo_threads_roundtrip(n: usize) -> Value {
     let _ = child.wait();
     let _ = driver.join();
     let _ = writer.join();
+    percentiles(lat)
+}
+
+/// The echo with four handoffs instead of six: the caller queues its
+/// frame for the writer itself and the reader answers the caller (no driver
+/// in between): what a transport without a driver hop could reach.
+fn echo_threads4_roundtrip(n: usize) -> Value {
+    use std::sync::mpsc::{Sender, channel};
+    use std::sync::{Arc, Mutex};
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn cat");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let waiting: Arc<Mutex<std::collections::VecDeque<Sender<Vec<u8>>>>> = Arc::default();
+    let (to_writer, frames) = channel::<Vec<u8>>();
+    let writer = std::thread::spawn(move || {
+        for frame in frames {
+            stdin.write_all(&frame).expect("write");
+            stdin.flush().expect("flush");
+        }
+    });
+    let answers = Arc::clone(&waiting);
+    let reader = std::thread::spawn(move || {
+        let mut line = Vec::new();
+        while stdout.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            let reply = answers.lock().expect("lock").pop_front();
+            if let Some(reply) = reply {
+                let _ = reply.send(std::mem::take(&mut line));
+            }
+            line.clear();
+        }
+    });
+    let line = br#"{"jsonrpc":"2.0","id":1,"result":{"sessions":[]}}
+"#;
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (reply, answer) = channel();
+        let t0 = Instant::now();
+        waiting.lock().expect("lock").push_back(reply);
+        to_writer.send(line.to_vec()).expect("writer");
+        let _ = answer.recv().expect("answer");
+        lat.push(t0.elapsed());
+    }
+    drop(to_writer);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = writer.join();
+    let _ = reader.join();
     percentiles(lat)
 }
 
