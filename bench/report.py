@@ -4,6 +4,7 @@ rewrites the "## Transports" section of BENCHMARKS.md with it.
     python3 bench/report.py <results-dir> <BENCHMARKS.md>
 """
 import json
+import os
 import pathlib
 import platform
 import re
@@ -85,11 +86,14 @@ def main():
 
     # 3. fan-out
     add("\n### 3. Fan-out: 100 sessions streaming 2,000 events each, at once, on one client\n")
-    add("| implementation | total events/s | fairness (slowest / fastest) | dropped (`Lagged`) |")
-    add("| --- | ---: | ---: | ---: |")
+    add("| implementation | total events/s | fairness (slowest / fastest), median of runs | fairness range | dropped (`Lagged`) |")
+    add("| --- | ---: | ---: | ---: | ---: |")
     for k, n in (("floor", "the fake's own delivery, read raw"), ("tokio", names["tokio"]), ("blocking", names["blocking"])):
         r = load(d, f"fanout-{k}") or {}
-        add(f"| {n} | {fmt(r.get('events_per_s'))} | {fmt(r.get('fairness'))} | {fmt(r.get('dropped'))} |")
+        fr = r.get("fairness_runs") or ([r["fairness"]] if "fairness" in r else [])
+        med = fr[len(fr) // 2] if fr else None
+        rng = f"{fr[0]:.2f}-{fr[-1]:.2f}" if fr else "n/a"
+        add(f"| {n} | {fmt(r.get('events_per_s'))} | {fmt(med)} | {rng} | {fmt(r.get('dropped'))} |")
 
     # 4. memory
     add("\n### 4. Memory: 1,000,000 events to a consumer reading at a tenth of the arrival rate\n")
@@ -119,7 +123,8 @@ def main():
         print(f"\nworkloads that failed: {', '.join(errors)}")
 
     section = (f"## Transports\n\nCommand: `scripts/bench.sh` (release build; every workload against the same "
-               f"`fake-rkat-rpc`, scenario `burst N 8`; workloads 1-3 keep the best of 3 runs, every row alike).\n"
+               f"`fake-rkat-rpc`, scenario `burst N 8`; workloads 1-3 keep the best of {os.environ.get('BENCH_ROUNDS', '3')} runs, every row alike; "
+               f"fan-out fairness is the median of those runs).\n"
                f"Machine: {machine()}.\n\n{table}\n")
     text = md.read_text() if md.exists() else "# Benchmarks\n"
     # Replace the generated part only: from "## Transports" up to the hand-written
