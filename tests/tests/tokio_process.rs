@@ -7,48 +7,17 @@
 //! (The scenarios both transports share live in `tests/scenarios/`.)
 
 mod tokio_common;
+mod wrappers;
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use meerkat_transport_tokio::{ConnectOptions, Error, Event, MeerkatClient};
 use tokio_common::{REQUEST_TIMEOUT, assert_reaped, connect, exists, within};
 
+use wrappers::{recorded_server, script, stubborn_server};
+
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Writes an executable `sh` script named `name` into `dir`.
-fn script(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
-    let path = dir.path().join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the wrapper");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path.to_str().expect("utf-8 path").to_owned()
-}
-
-/// A wrapper around the fake that ignores SIGTERM and outlives its stdin:
-/// the fake answers normally; once stdin closes it exits, and the wrapper
-/// becomes a `sleep` that still ignores SIGTERM (an ignored signal stays
-/// ignored across `exec`).
-fn stubborn_server(dir: &tempfile::TempDir) -> String {
-    let fake = env!("CARGO_BIN_EXE_fake-rkat-rpc");
-    script(
-        dir,
-        "stubborn-rkat-rpc",
-        &format!("trap '' TERM\n'{fake}' \"$@\"\nexec sleep 60"),
-    )
-}
-
-/// A wrapper that writes its pid to `pid` and becomes the fake.
-fn recorded_server(dir: &tempfile::TempDir) -> (String, std::path::PathBuf) {
-    let fake = env!("CARGO_BIN_EXE_fake-rkat-rpc");
-    let pid = dir.path().join("pid");
-    let path = script(
-        dir,
-        "recorded-rkat-rpc",
-        &format!("echo $$ > '{}'\nexec '{fake}' \"$@\"", pid.display()),
-    );
-    (path, pid)
-}
 
 /// `connect`, retrying while exec fails with ETXTBSY: a thread of another
 /// test may fork while a fresh script's write handle is open, and exec
