@@ -142,10 +142,10 @@
 //! method types: transports do not change.
 
 mod conn;
-pub mod dispatch;
 mod launch;
 mod model;
 pub mod rpc;
+pub mod sdk;
 mod sdk_error;
 
 pub use conn::*;

@@ -89,6 +89,22 @@ pub enum Error {
     /// The server answered with an error.
     #[error("server error: {0}")]
     Rpc(RpcError),
+    /// Too many requests are pending at once (the engine's limit); some
+    /// must resolve before more are sent.
+    #[error("too many pending requests (limit {limit})")]
+    TooManyPending {
+        /// The limit.
+        limit: usize,
+    },
+    /// The server's contract line cannot do what was asked; refused before
+    /// anything was sent.
+    #[error("{what} is not supported by this server: {reason}")]
+    Unsupported {
+        /// The option or method.
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// An I/O error of the transport (spawning the child, starting threads).
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
@@ -132,6 +148,8 @@ impl Error {
             Self::InvalidResponse { .. } => "INVALID_RESPONSE",
             Self::InvalidArgs(_) => "INVALID_ARGS",
             Self::Rpc(e) => return Cow::Owned(e.code_string()),
+            Self::TooManyPending { .. } => "TOO_MANY_PENDING",
+            Self::Unsupported { .. } => "UNSUPPORTED",
             Self::Io(_) => "IO_ERROR",
         })
     }

@@ -9,7 +9,7 @@ fn main() -> Result<(), Error> {
     let source = args.next().unwrap_or_else(|| "abc123".into());
     let name = args.next().unwrap_or_else(|| "code-review".into());
     let client = MeerkatClient::connect(ConnectOptions::default())?;
-    let mut session = client.create_session(
+    let session = client.create_session(
         SessionOptions::new("I need help reviewing code.").model("claude-sonnet-4-5"),
     )?;
     let key = SkillKey::new(source, name);

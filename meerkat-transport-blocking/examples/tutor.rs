@@ -7,7 +7,7 @@ use meerkat_transport_blocking::{ConnectOptions, Error, MeerkatClient, SessionOp
 
 fn main() -> Result<(), Error> {
     let client = MeerkatClient::connect(ConnectOptions::default())?;
-    let mut session = client.create_session(
+    let session = client.create_session(
         SessionOptions::new("You are a helpful math tutor. What is 12 * 15?")
             .model("claude-sonnet-4-5"),
     )?;

@@ -2,14 +2,14 @@
 //! callback tools.
 
 use std::fmt;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::Instant;
 
-use meerkat_proto::{ConfigEnvelope, RequestOptions, SkillInfo, ToolDef, ToolOutput, methods};
+use meerkat_proto::sdk::ops;
+use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::tools;
 use meerkat_proto::Error;
 
 impl MeerkatClient {
@@ -27,7 +27,7 @@ impl MeerkatClient {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn get_config(&self) -> Result<ConfigEnvelope, Error> {
-        self.request::<methods::ConfigGet, _>(())
+        self.run(ops::get_config())
     }
 
     /// Replaces the runtime configuration.
@@ -45,7 +45,7 @@ impl MeerkatClient {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn set_config(&self, config: Value) -> Result<ConfigEnvelope, Error> {
-        self.request::<methods::ConfigSet, _>(methods::ConfigSetParams::new(config))
+        self.run(ops::set_config(config))
     }
 
     /// Merge-patches the runtime configuration (RFC 7396).
@@ -62,7 +62,7 @@ impl MeerkatClient {
     /// # Ok::<(), meerkat_transport_blocking::Error>(())
     /// ```
     pub fn patch_config(&self, patch: Value) -> Result<ConfigEnvelope, Error> {
-        self.request::<methods::ConfigPatch, _>(methods::ConfigPatchParams::new(patch))
+        self.run(ops::patch_config(patch))
     }
 
     /// Lists the skills the server knows.
@@ -80,8 +80,7 @@ impl MeerkatClient {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn list_skills(&self) -> Result<Vec<SkillInfo>, Error> {
-        self.require_capability("skills")?;
-        self.request::<methods::SkillsList, _>(())
+        self.run(ops::list_skills())
     }
 
     /// Registers a callback tool: the model may call it, and `handler`
@@ -112,32 +111,11 @@ impl MeerkatClient {
         F: Fn(Value) -> Result<ToolOutput, E> + Send + Sync + 'static,
         E: fmt::Display,
     {
-        let handler = tools::erase(handler);
-        let name = def.name.clone();
-        let (reply, answer) = mpsc::sync_channel(1);
-        let timeout = self.request_timeout();
-        let registered = Arc::clone(&handler);
-        self.command(move |core| {
-            // NB: the handler is in place before the server can call it.
-            core.tools.insert(name, registered);
-            let now = Instant::now();
-            let mut opts = RequestOptions::new(now);
-            if let Some(t) = timeout {
-                opts = opts.deadline(now + t);
-            }
-            let params = [def];
-            let reply = Box::new(move |result| {
-                let _ = reply.try_send(result);
-            });
-            core.dispatch
-                .call::<methods::ToolsRegister>(&mut core.conn, &params[..], opts, reply);
-        })?;
-        let result = answer.recv().unwrap_or_else(|_| Err(self.gone()));
-        if result.is_err() {
-            // The server does not know the tool: forget the handler (unless
-            // a later registration replaced it already).
-            let _ = self.command(move |core| core.tools.remove_if_same(&handler));
-        }
-        result.map(drop)
+        let handler: crate::io::Handler =
+            Arc::new(move |args| handler(args).map_err(|e| e.to_string()));
+        let shared = self.shared();
+        let (id, decoder) = shared.with(|e| e.start_register_tool(def, handler, Instant::now()))?;
+        let raw = shared.wait(|e, waker| e.poll_call(id, waker));
+        decoder.decode(raw, self.dialect())
     }
 }

@@ -3,34 +3,19 @@
 use std::borrow::Borrow;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use meerkat_proto::dispatch::{ReadyReply, Reply};
+use meerkat_proto::sdk::{Call, Engine, EngineConfig};
 use meerkat_proto::{
-    Capability, ConnectOptions, Connection, ConnectionConfig, Dialect, Method, RequestId,
-    RequestOptions, ServerInfo, TransportKind,
+    Capability, ConnectOptions, Dialect, Error, Method, ServerInfo, TransportKind,
 };
-use serde_json::value::RawValue;
 
-use crate::driver::{Core, Driver, Input};
-use crate::pipes::{ByteBudget, spawn_reader, spawn_writer};
+use crate::io::{Shared, spawn_exit_watch, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
-use crate::stream::StreamShared;
-use crate::tools::Tools;
-use meerkat_proto::Error;
 
 /// How long `close` waits after SIGTERM before SIGKILL.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// How long the handshake may take when no request timeout is set.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A stream's request id, its shared buffer, and (for subscriptions) the
-/// raw open result.
-pub(crate) type OpenedStream = (RequestId, Arc<StreamShared>, Option<Box<RawValue>>);
 
 /// A connection to one `rkat-rpc` child process.
 ///
@@ -65,17 +50,17 @@ impl std::fmt::Debug for MeerkatClient {
 
 /// The state every clone shares.
 pub(crate) struct Inner {
-    tx: Sender<Input>,
+    /// The engine and the threads' signals.
+    pub(crate) shared: Arc<Shared>,
     /// The child; `None` over TCP.
     process: Option<Arc<Process>>,
     /// The socket over TCP (shut down on close).
     tcp: Option<TcpStream>,
     server: ServerInfo,
     dialect: Dialect,
-    request_timeout: Option<Duration>,
-    stream_budget: usize,
     closed: AtomicBool,
-    driver: Mutex<Option<JoinHandle<()>>>,
+    /// Held for the whole of a close: a second `close` waits for the first.
+    closing: Mutex<()>,
 }
 
 impl MeerkatClient {
@@ -101,91 +86,65 @@ impl MeerkatClient {
     /// # Ok::<(), meerkat_transport_blocking::Error>(())
     /// ```
     pub fn connect(options: ConnectOptions) -> Result<Self, Error> {
-        let span = tracing::debug_span!("meerkat_connect");
-        let _span = span.enter();
-        let (tx, rx) = mpsc::channel();
-        let (frames_tx, frames_rx) = mpsc::channel();
-        let budget = Arc::new(ByteBudget::default());
+        let _span = tracing::debug_span!("meerkat_connect").entered();
+        let config = EngineConfig::from_options(&options);
+        let shared = Shared::new(Engine::new(config.clone(), Instant::now()));
         let (process, tcp) = match &options.transport {
             TransportKind::Tcp(addr) => {
-                // A server already listening (`rkat-rpc --tcp ADDR`): no child.
-                let stream = TcpStream::connect(addr.as_str())?;
-                let _ = stream.set_nodelay(true);
+                // A server already listening (`rkat-rpc --tcp ADDR`): no
+                // child. NB: bounded like the handshake.
+                let stream = connect_tcp(addr, config.connect_timeout)?;
                 let (read, write) = (stream.try_clone()?, stream.try_clone()?);
-                spawn_writer(write, frames_rx, |s: TcpStream| {
+                spawn_writer(&shared, write, |s: TcpStream| {
                     let _ = s.shutdown(Shutdown::Write);
                 })?;
-                spawn_reader(read, tx.clone(), Arc::clone(&budget), None)?;
+                spawn_reader(&shared, read, None)?;
                 (None, Some(stream))
             }
             _ => {
                 let (plan, command) = crate::launch::command(&options)?;
                 let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;
-                let started = spawn_writer(spawned.stdin, frames_rx, drop).and_then(|()| {
-                    spawn_reader(
-                        spawned.stdout,
-                        tx.clone(),
-                        Arc::clone(&budget),
-                        Some(Arc::clone(&process)),
-                    )
-                });
+                let weak = Arc::downgrade(&process);
+                let started = spawn_writer(&shared, spawned.stdin, drop)
+                    .and_then(|()| spawn_reader(&shared, spawned.stdout, Some(weak.clone())))
+                    .and_then(|()| spawn_exit_watch(&shared, weak));
                 if let Err(e) = started {
+                    shared.with(|e| e.close(Instant::now()));
                     process.kill_and_reap();
                     return Err(Error::Io(e));
                 }
                 (Some(process), None)
             }
         };
-        let pid = process.as_ref().map_or(0, |p| p.pid());
-        let kill = |process: &Option<Arc<Process>>| {
-            if let Some(process) = process {
+        if let Err(e) = spawn_timer(&shared) {
+            shared.with(|e| e.close(Instant::now()));
+            return Err(Error::Io(e));
+        }
+        if let Err(e) = shared.wait(|e, waker| e.poll_ready(waker)) {
+            shared.with(|e| e.close(Instant::now()));
+            if let Some(process) = &process {
                 process.kill_and_reap();
             }
+            return Err(e);
+        }
+        let (server, dialect) = shared.with(|e| (e.server().cloned(), e.dialect().clone()));
+        let Some(server) = server else {
+            return Err(Error::InvalidResponse {
+                method: "initialize".into(),
+                message: "the handshake ended without server information".into(),
+            });
         };
-
-        let request_timeout = Some(options.request_timeout);
-        let mut conn = Connection::new(ConnectionConfig::default());
-        let connect_timeout = DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout);
-        conn.start_handshake(Some(Instant::now() + connect_timeout));
-        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-        let tools = Tools::new(tx.clone());
-        let ready: ReadyReply = Box::new(move |result| {
-            let _ = ready_tx.try_send(result);
-        });
-        let driver = Driver::new(conn, rx, frames_tx, budget, tools, ready, pid);
-        let driver = thread::Builder::new()
-            .name("meerkat-driver".into())
-            .spawn(move || driver.run());
-        let driver = match driver {
-            Ok(handle) => handle,
-            Err(e) => {
-                kill(&process);
-                return Err(Error::Io(e));
-            }
-        };
-        let ready = ready_rx.recv().unwrap_or(Err(Error::NotConnected));
-        let (server, dialect) = match ready {
-            Ok(ready) => ready,
-            Err(e) => {
-                let _ = tx.send(Input::Shutdown);
-                let _ = driver.join();
-                kill(&process);
-                return Err(e);
-            }
-        };
-        tracing::debug!(pid, version = %server.version, "connected");
+        tracing::debug!(pid = ?process.as_ref().map(|p| p.pid()), version = %server.version, "connected");
         Ok(Self {
             inner: Arc::new(Inner {
-                tx,
+                shared,
                 process,
                 tcp,
                 server,
                 dialect,
-                request_timeout,
-                stream_budget: options.stream_budget,
                 closed: AtomicBool::new(false),
-                driver: Mutex::new(Some(driver)),
+                closing: Mutex::new(()),
             }),
         })
     }
@@ -284,17 +243,17 @@ impl MeerkatClient {
         }
     }
 
-    /// The child's process id (0 over TCP, where there is no child).
+    /// The child's process id (`None` over TCP, where there is no child).
     ///
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// println!("rkat-rpc runs as pid {}", client.pid());
+    /// println!("rkat-rpc runs as pid {:?}", client.pid());
     /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
-    pub fn pid(&self) -> u32 {
-        self.inner.process.as_ref().map_or(0, |p| p.pid())
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.process.as_ref().map(|p| p.pid())
     }
 
     /// Sends one request and waits for its typed answer.
@@ -320,171 +279,23 @@ impl MeerkatClient {
     pub fn request<M, P>(&self, params: P) -> Result<M::Output, Error>
     where
         M: Method + 'static,
+        M::Output: 'static,
         P: Borrow<M::Params> + Send + 'static,
     {
-        self.call::<M, P>(params, self.inner.request_timeout)
+        self.run(Call::new::<M, P>(params))
     }
 
-    /// [`request`](Self::request) with an explicit timeout (`None`: wait for
-    /// as long as the connection lives).
-    pub(crate) fn call<M, P>(
-        &self,
-        params: P,
-        timeout: Option<Duration>,
-    ) -> Result<M::Output, Error>
-    where
-        M: Method + 'static,
-        P: Borrow<M::Params> + Send + 'static,
-    {
-        let raw = self.call_raw::<M, P>(params, timeout)?;
-        self.decode::<M>(&raw)
+    /// Runs one call: sends it, waits for its answer and decodes it.
+    pub(crate) fn run<T: 'static>(&self, call: Call<T>) -> Result<T, Error> {
+        let shared = &self.inner.shared;
+        let (id, decoder) = shared.with(|e| e.start(call, Instant::now()))?;
+        let raw = shared.wait(|e, waker| e.poll_call(id, waker));
+        decoder.decode(raw, &self.inner.dialect)
     }
 
-    /// Decodes a raw result of `M`.
-    pub(crate) fn decode<M: Method>(&self, raw: &RawValue) -> Result<M::Output, Error> {
-        M::decode_result(raw, &self.inner.dialect).map_err(|e| Error::InvalidResponse {
-            method: e.method.to_string(),
-            message: e.message,
-        })
-    }
-
-    /// Sends one request and waits for its raw answer.
-    pub(crate) fn call_raw<M, P>(
-        &self,
-        params: P,
-        timeout: Option<Duration>,
-    ) -> Result<Box<RawValue>, Error>
-    where
-        M: Method + 'static,
-        P: Borrow<M::Params> + Send + 'static,
-    {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let now = Instant::now();
-        let deadline = timeout.map(|t| now + t);
-        self.command(move |core| {
-            let mut opts = RequestOptions::new(now);
-            if let Some(at) = deadline {
-                opts = opts.deadline(at);
-            }
-            let reply = Box::new(move |result| {
-                // NB: one-slot channel, one send: never blocks.
-                let _ = reply.try_send(result);
-            });
-            core.dispatch
-                .call::<M>(&mut core.conn, params.borrow(), opts, reply);
-        })?;
-        answer.recv().unwrap_or_else(|_| Err(self.gone()))
-    }
-
-    /// Sends a request whose notifications form a stream.
-    ///
-    /// For turn routes the stream ends with the response; for subscriptions
-    /// the open response comes back here (the returned raw value) and the
-    /// stream carries the notifications.
-    pub(crate) fn open_stream<M, P>(
-        &self,
-        params: P,
-        subscription: bool,
-    ) -> Result<OpenedStream, Error>
-    where
-        M: Method + 'static,
-        P: Borrow<M::Params> + Send + 'static,
-    {
-        let shared = Arc::new(crate::stream::new_stream(
-            self.inner.stream_budget,
-            M::name(&self.inner.dialect).unwrap_or("?"),
-        ));
-        let (ack, acked) = mpsc::sync_channel(1);
-        let (reply, answer) = mpsc::sync_channel(1);
-        let now = Instant::now();
-        let deadline = self.inner.request_timeout.map(|t| now + t);
-        let stream = Arc::clone(&shared);
-        self.command(move |core| {
-            let mut opts = RequestOptions::new(now).stream(!subscription);
-            if let Some(at) = deadline {
-                opts = opts.deadline(at);
-            }
-            let reply: Option<Reply> = subscription.then(|| {
-                Box::new(move |result| {
-                    let _ = reply.try_send(result);
-                }) as Reply
-            });
-            let opened = core.dispatch.open_stream::<M>(
-                &mut core.conn,
-                params.borrow(),
-                opts,
-                stream,
-                reply,
-            );
-            let _ = ack.try_send(opened);
-        })?;
-        let id = acked.recv().unwrap_or_else(|_| Err(self.gone()))?;
-        let opened = if subscription {
-            match answer.recv().unwrap_or_else(|_| Err(self.gone())) {
-                Ok(raw) => Some(raw),
-                Err(e) => {
-                    self.forget_stream(id);
-                    return Err(e);
-                }
-            }
-        } else {
-            None
-        };
-        Ok((id, shared, opened))
-    }
-
-    /// A handle that does not keep the connection alive.
-    pub(crate) fn downgrade(&self) -> Weak<Inner> {
-        Arc::downgrade(&self.inner)
-    }
-
-    /// The client of `weak`, if any handle still keeps it alive.
-    pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
-        weak.upgrade().map(|inner| Self { inner })
-    }
-
-    /// Forgets a stream whose consumer went away (best effort, never waits).
-    pub(crate) fn forget_stream(&self, id: RequestId) {
-        let _ = self.command(move |core: &mut Core| core.dispatch.drop_stream(&mut core.conn, id));
-    }
-
-    /// Sends a command to the driver.
-    pub(crate) fn command(&self, f: impl FnOnce(&mut Core) + Send + 'static) -> Result<(), Error> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        self.inner
-            .tx
-            .send(Input::Command(Box::new(f)))
-            .map_err(|_| self.gone())
-    }
-
-    /// The error for a driver that is gone.
-    pub(crate) fn gone(&self) -> Error {
-        if self.inner.closed.load(Ordering::Acquire) {
-            Error::Closed
-        } else {
-            Error::ConnectionClosed {
-                reason: "the connection driver stopped".into(),
-                exit_status: self
-                    .inner
-                    .process
-                    .as_ref()
-                    .and_then(|p| p.try_status())
-                    .map(crate::process::describe_status),
-                stderr_tail: self
-                    .inner
-                    .process
-                    .as_ref()
-                    .map(|p| p.stderr().text())
-                    .unwrap_or_default(),
-            }
-        }
-    }
-
-    /// The default request timeout.
-    pub(crate) fn request_timeout(&self) -> Option<Duration> {
-        self.inner.request_timeout
+    /// The engine and its threads.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     /// The dialect chosen at the handshake.
@@ -493,28 +304,42 @@ impl MeerkatClient {
     }
 }
 
+fn connect_tcp(addr: &str, limit: Duration) -> Result<TcpStream, Error> {
+    use std::net::ToSocketAddrs;
+    let mut last = None;
+    for sock in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&sock, limit) {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                return Err(Error::TimedOut {
+                    method: format!("connect to {addr}"),
+                });
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(
+        || Error::InvalidArgs(format!("{addr} resolves to no address")),
+        Error::Io,
+    ))
+}
+
 impl Inner {
-    /// Stops the driver, then ends the child politely (`grace` after
-    /// SIGTERM) or at once (`grace` zero).
+    /// Closes the engine (every waiter gets [`Error::Closed`], the writer
+    /// closes stdin once everything queued is written), then ends the
+    /// child politely (`grace` after SIGTERM) or at once (`grace` zero). A
+    /// second call waits for the first to finish.
     fn shutdown(&self, grace: Duration) {
+        let _closing = self.closing.lock().unwrap_or_else(PoisonError::into_inner);
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let pid = self.process.as_ref().map_or(0, |p| p.pid());
-        let _span = tracing::debug_span!("meerkat_close", pid).entered();
-        // The driver resolves every waiter with Error::Closed and drops the
-        // writer's queue: stdin closes once queued frames are written.
-        let _ = self.tx.send(Input::Shutdown);
-        let driver = self
-            .driver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(driver) = driver
-            && driver.thread().id() != thread::current().id()
-        {
-            let _ = driver.join();
-        }
+        let pid = self.process.as_ref().map(|p| p.pid());
+        let _span = tracing::debug_span!("meerkat_close", ?pid).entered();
+        self.shared.with(|e| e.close(Instant::now()));
         if let Some(tcp) = &self.tcp {
             // The reader is blocked on the socket: end it.
             let _ = tcp.shutdown(Shutdown::Both);

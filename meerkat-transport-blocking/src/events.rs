@@ -2,16 +2,15 @@
 //! standalone session or mob event stream).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
-use meerkat_proto::{Event, EventEnvelope, RequestId, RunResult, methods};
+use meerkat_proto::sdk::{Call, Subscription, TurnStream, ops};
+use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened};
 
 use crate::client::MeerkatClient;
-use crate::recovery;
 use crate::session::Session;
-use crate::stream::{self, StreamShared};
 use meerkat_proto::Error;
-use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
 
 /// The typed events of one turn, then its [`RunResult`].
 ///
@@ -45,41 +44,61 @@ use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
 /// ```
 pub struct EventStream {
     client: MeerkatClient,
-    id: RequestId,
-    shared: Arc<StreamShared>,
-    session_id: Option<String>,
-    state: StreamState,
-}
-
-enum StreamState {
-    Running,
-    Done(Box<RunResult>),
-    Failed,
+    turn: TurnStream,
+    /// The session whose last result the completed turn becomes.
+    last: Option<Arc<Mutex<RunResult>>>,
 }
 
 impl fmt::Debug for EventStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventStream")
-            .field("session_id", &self.session_id)
-            .field("finished", &!matches!(self.state, StreamState::Running))
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&self.turn, f)
     }
 }
 
 impl EventStream {
-    pub(crate) fn new(
-        client: MeerkatClient,
-        id: RequestId,
-        shared: Arc<StreamShared>,
-        session_id: Option<String>,
-    ) -> Self {
-        Self {
-            client,
-            id,
-            shared,
-            session_id,
-            state: StreamState::Running,
+    pub(crate) fn open(
+        client: &MeerkatClient,
+        call: Call<RunResult>,
+        last: Option<Arc<Mutex<RunResult>>>,
+    ) -> Result<Self, Error> {
+        let turn = client
+            .shared()
+            .with(|e| e.open_turn(call, Instant::now()))?;
+        Ok(Self {
+            client: client.clone(),
+            turn,
+            last,
+        })
+    }
+
+    /// The next event with its envelope (`seq`, event id, timestamps,
+    /// source); SDK signals come with an empty envelope.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let session = client.create_session("Hi")?;
+    /// let mut events = session.stream("Count to three")?;
+    /// while let Some(envelope) = events.next_envelope() {
+    ///     let envelope = envelope?;
+    ///     println!("#{} {}", envelope.seq, envelope.event.event_type());
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn next_envelope(&mut self) -> Option<Result<EventEnvelope, Error>> {
+        if self.turn.is_finished() {
+            return None;
         }
+        let id = self.turn.id();
+        let next = self
+            .client
+            .shared()
+            .wait(|e, waker| e.poll_stream(id, waker));
+        let item = self.turn.on_next(next, self.client.dialect());
+        if let (Some(result), Some(last)) = (self.turn.result(), &self.last) {
+            *last.lock().unwrap_or_else(PoisonError::into_inner) = result.clone();
+        }
+        item
     }
 
     /// The session this turn runs on: known from the start for
@@ -96,7 +115,7 @@ impl EventStream {
     /// ```
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
+        self.turn.session_id()
     }
 
     /// The turn's result, once the stream has ended successfully.
@@ -114,10 +133,7 @@ impl EventStream {
     /// ```
     #[must_use]
     pub fn result(&self) -> Option<&RunResult> {
-        match &self.state {
-            StreamState::Done(result) => Some(result),
-            _ => None,
-        }
+        self.turn.result()
     }
 
     /// Whether the stream has ended.
@@ -135,7 +151,7 @@ impl EventStream {
     /// ```
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        !matches!(self.state, StreamState::Running)
+        self.turn.is_finished()
     }
 
     /// Consumes every event and returns the turn's result.
@@ -156,10 +172,10 @@ impl EventStream {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn collect(mut self) -> Result<RunResult, Error> {
-        for event in &mut self {
+        while let Some(event) = self.next_envelope() {
             event?;
         }
-        self.take_result()
+        self.turn.take_result()
     }
 
     /// Consumes every event and returns the text of its deltas with the
@@ -179,12 +195,12 @@ impl EventStream {
     /// ```
     pub fn collect_text(mut self) -> Result<(String, RunResult), Error> {
         let mut text = String::new();
-        for event in &mut self {
-            if let Event::TextDelta { delta, .. } = event? {
+        while let Some(event) = self.next_envelope() {
+            if let Event::TextDelta { delta, .. } = event?.event {
                 text.push_str(&delta);
             }
         }
-        Ok((text, self.take_result()?))
+        Ok((text, self.turn.take_result()?))
     }
 
     /// The session the turn ran on, once the stream has ended successfully
@@ -203,39 +219,8 @@ impl EventStream {
     /// ```
     #[must_use]
     pub fn into_session(self) -> Option<Session> {
-        match &self.state {
-            StreamState::Done(result) => {
-                Some(Session::new(self.client.clone(), (**result).clone()))
-            }
-            _ => None,
-        }
-    }
-
-    fn take_result(&self) -> Result<RunResult, Error> {
-        match &self.state {
-            StreamState::Done(result) => Ok((**result).clone()),
-            _ => Err(Error::InvalidResponse {
-                method: self.shared.method().to_owned(),
-                message: "the stream ended without a result".into(),
-            }),
-        }
-    }
-
-    fn on_end(&mut self, end: End) -> Option<Result<Event, Error>> {
-        match turn_result(end, self.shared.method(), self.client.dialect()) {
-            Ok(result) => {
-                self.session_id = Some(result.session_id.clone());
-                self.state = StreamState::Done(Box::new(result));
-                None
-            }
-            Err(err) => {
-                self.state = StreamState::Failed;
-                if let Some(session_id) = &self.session_id {
-                    recovery::after_failed_turn(&self.client, session_id, &err);
-                }
-                Some(Err(err))
-            }
-        }
+        let result = self.turn.result()?.clone();
+        Some(Session::new(self.client.clone(), result))
     }
 }
 
@@ -243,69 +228,20 @@ impl Iterator for EventStream {
     type Item = Result<Event, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if !matches!(self.state, StreamState::Running) {
-            return None;
-        }
-        match stream::next(&self.shared)? {
-            Next::Event(event) => {
-                let envelope = event.into_envelope();
-                // A streamed create learns its session from its events, so
-                // a failed first turn can still be reset.
-                if self.session_id.is_none() {
-                    self.session_id = envelope.source_session_id().map(str::to_owned);
-                }
-                Some(Ok(envelope.event))
-            }
-            Next::Signal(event) => Some(Ok(event)),
-            Next::End(end) => self.on_end(end),
-        }
+        self.next_envelope()
+            .map(|item| item.map(|envelope| envelope.event))
     }
 }
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        if !matches!(self.state, StreamState::Running) {
-            return;
-        }
-        let watched = match &self.session_id {
-            Some(session_id) if self.client.dialect().has_method("runtime/reset") => {
-                watch_dropped_turn(&self.client, &self.shared, session_id)
-            }
-            _ => false,
-        };
-        if !watched {
-            self.client.forget_stream(self.id);
-        }
+        // NB: an unfinished turn is drained by the engine and still reset
+        // if it fails.
+        let id = self.turn.id();
+        self.client
+            .shared()
+            .with(|e| e.drop_stream(id, None, Instant::now()));
     }
-}
-
-/// Drains a dropped turn stream on a thread of its own and resets the
-/// session's runtime if the turn fails (nobody else will see it fail).
-/// The thread holds the client weakly: dropping every handle still ends
-/// the child, which ends this stream. `false` if no thread could start.
-fn watch_dropped_turn(
-    client: &MeerkatClient,
-    shared: &Arc<StreamShared>,
-    session_id: &str,
-) -> bool {
-    let client = client.downgrade();
-    let shared = Arc::clone(shared);
-    let session_id = session_id.to_owned();
-    std::thread::Builder::new()
-        .name("meerkat-dropped-turn".into())
-        .spawn(move || {
-            let end = loop {
-                match stream::next(&shared) {
-                    Some(Next::End(end)) => break end,
-                    Some(_) => {}
-                    None => return,
-                }
-            };
-            if let (Err(err), Some(client)) = (end, MeerkatClient::upgrade(&client)) {
-                recovery::after_failed_turn(&client, &session_id, &err);
-            }
-        })
-        .is_ok()
 }
 
 /// A standalone event subscription (`session/stream_open`,
@@ -330,11 +266,7 @@ fn watch_dropped_turn(
 /// ```
 pub struct EventSubscription {
     client: MeerkatClient,
-    id: RequestId,
-    shared: Arc<StreamShared>,
-    stream_id: String,
-    kind: SubscriptionKind,
-    done: bool,
+    sub: Subscription,
 }
 
 /// What a subscription is attached to (for closing it).
@@ -346,29 +278,35 @@ pub(crate) enum SubscriptionKind {
 
 impl fmt::Debug for EventSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventSubscription")
-            .field("stream_id", &self.stream_id)
-            .field("done", &self.done)
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&self.sub, f)
     }
 }
 
 impl EventSubscription {
-    pub(crate) fn new(
-        client: MeerkatClient,
-        id: RequestId,
-        shared: Arc<StreamShared>,
-        stream_id: String,
+    pub(crate) fn open(
+        client: &MeerkatClient,
+        call: Call<StreamOpened>,
         kind: SubscriptionKind,
-    ) -> Self {
-        Self {
-            client,
-            id,
-            shared,
-            stream_id,
-            kind,
-            done: false,
+    ) -> Result<Self, Error> {
+        let shared = client.shared();
+        let close = match kind {
+            SubscriptionKind::Session => ops::close_session_stream,
+            SubscriptionKind::Mob => ops::close_mob_stream,
+        };
+        let (id, decoder, mut sub) =
+            shared.with(|e| e.open_subscription(call, close, Instant::now()))?;
+        let raw = shared.wait(|e, waker| e.poll_call(id, waker));
+        match decoder.decode(raw, client.dialect()) {
+            Ok(opened) => sub.opened(opened.stream_id),
+            Err(err) => {
+                shared.with(|e| e.drop_stream(id, None, Instant::now()));
+                return Err(err);
+            }
         }
+        Ok(Self {
+            client: client.clone(),
+            sub,
+        })
     }
 
     /// The server's id of this stream.
@@ -383,7 +321,7 @@ impl EventSubscription {
     /// ```
     #[must_use]
     pub fn stream_id(&self) -> &str {
-        &self.stream_id
+        self.sub.stream_id()
     }
 
     /// How the server ended the stream (`"remote_end"`, `"terminal_error"`,
@@ -402,7 +340,15 @@ impl EventSubscription {
     /// ```
     #[must_use]
     pub fn outcome(&self) -> Option<String> {
-        self.shared.outcome().map(|(outcome, _)| outcome)
+        let id = self.sub.id();
+        match self.sub.outcome() {
+            Some((outcome, _)) => Some(outcome.clone()),
+            None => self
+                .client
+                .shared()
+                .with(|e| e.stream_outcome(id))
+                .map(|(o, _)| o),
+        }
     }
 
     /// Asks the server to end the stream and stops routing its events.
@@ -421,21 +367,15 @@ impl EventSubscription {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn close(mut self) -> Result<(), Error> {
-        self.done = true;
-        self.client.forget_stream(self.id);
-        let stream_id = self.stream_id.clone();
-        let result = match self.kind {
-            SubscriptionKind::Session => self
-                .client
-                .request::<methods::SessionStreamClose, _>(methods::StreamIdParams::new(stream_id))
-                .map(drop),
-            SubscriptionKind::Mob => self
-                .client
-                .request::<methods::MobStreamClose, _>(methods::StreamIdParams::new(stream_id))
-                .map(drop),
-        };
-        match result {
-            Err(Error::Rpc(_)) if self.shared.outcome().is_some() => Ok(()),
+        let ended = self.outcome().is_some();
+        let id = self.sub.id();
+        let close = self.sub.close();
+        self.client
+            .shared()
+            .with(|e| e.drop_stream(id, None, Instant::now()));
+        match self.client.run(close) {
+            // The server ended it first: closed all the same.
+            Err(Error::Rpc(_)) if ended => Ok(()),
             other => other,
         }
     }
@@ -445,36 +385,24 @@ impl Iterator for EventSubscription {
     type Item = Result<EventEnvelope, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
+        if self.sub.is_done() {
             return None;
         }
-        let next = stream::next(&self.shared)?;
-        self.done = matches!(next, Next::End(_));
-        subscription_item(next)
+        let id = self.sub.id();
+        let next = self
+            .client
+            .shared()
+            .wait(|e, waker| e.poll_stream(id, waker));
+        self.sub.on_next(next)
     }
 }
 
 impl Drop for EventSubscription {
     fn drop(&mut self) {
-        if !self.done {
-            self.client.forget_stream(self.id);
-            // Best effort and without waiting: tell the server too.
-            let client = self.client.clone();
-            let stream_id = self.stream_id.clone();
-            let kind = self.kind;
-            let _ = client.command(move |core| {
-                let params = methods::StreamIdParams::new(stream_id);
-                let opts = meerkat_proto::RequestOptions::new(std::time::Instant::now());
-                let _ = match kind {
-                    SubscriptionKind::Session => core
-                        .conn
-                        .request::<methods::SessionStreamClose>(&params, opts),
-                    SubscriptionKind::Mob => {
-                        core.conn.request::<methods::MobStreamClose>(&params, opts)
-                    }
-                }
-                .map(|id| core.conn.cancel(id));
-            });
-        }
+        // Best effort and without waiting: the server is told too.
+        let (id, close) = (self.sub.id(), self.sub.close_on_drop());
+        self.client
+            .shared()
+            .with(|e| e.drop_stream(id, close, Instant::now()));
     }
 }

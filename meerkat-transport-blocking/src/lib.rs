@@ -30,32 +30,34 @@
 //!
 //! # What this crate does not do
 //!
-//! It holds no protocol logic: framing, ids, the handshake, the dialect of
-//! the server's contract, the routing of events to turns and subscriptions
-//! and the stream budget all live in `meerkat_proto`'s sans-IO
-//! [`Connection`]. This crate moves bytes, keeps time, owns the child process
-//! and hands results to the threads that wait for them.
+//! It makes no decision of its own: the request each method sends, who
+//! waits for which answer, the stream budgets, the reset after a failed
+//! turn, what a dropped stream leaves behind and the exit rule all live
+//! once, in the sans-IO engine of `meerkat_proto` ([`proto::sdk`]), which
+//! the tokio and the blocking crates share. This crate moves bytes, keeps
+//! time, owns the child process and wakes the threads that wait.
 //!
 //! # Threads
 //!
 //! ```text
-//!  user threads ──Command──┐                      ┌──> one-slot reply channels
-//!  tool threads ──Command──┼──> mpsc ──> driver ──┼──> stream buffers (Mutex + Condvar)
-//!  reader ──Bytes / Eof────┘             │        └──> tool threads (one per call)
-//!   ^ child stdout                       └──> frames ──> writer ──> child stdin
+//!  user threads ──lock── Engine ──lock── reader thread <── child stdout
+//!     ^ Waker            │  bytes ───────> writer thread ──> child stdin
+//!     └──────────────────┤  deadlines ───> timer thread
+//!                        └─ tool calls ──> one thread per call
 //!  stderr thread: child stderr ──> 64 KiB tail (for error messages)
 //! ```
 //!
-//! - One **driver** thread owns the [`Connection`]. Commands are boxed
-//!   closures over it; bytes and EOF come from the reader on the same
-//!   channel; it waits with `recv_timeout` until the Connection's next
-//!   deadline. It never blocks on anything else: replies go to one-slot
-//!   channels, events into bounded per-stream buffers, frames to the writer.
-//! - The **reader** only moves stdout bytes into the channel, within a 4 MiB
-//!   in-flight budget (beyond it, the pipe pushes back on the child).
-//! - The **writer** writes each frame with one `write_all` (a 0.5.x server
-//!   can tear lines that arrive in pieces). It is a thread of its own so a
-//!   child that stops reading stdin blocks nobody else.
+//! - There is no driver: a caller starts its request under the engine's
+//!   lock and parks the calling thread until the **reader** (which hands every chunk of
+//!   stdout to the engine) wakes it with the answer. The lock is held for
+//!   short, non-blocking stretches only.
+//! - The **writer** writes the engine's output with one `write_all` per
+//!   batch (a 0.5.x server can tear lines that arrive in pieces); it is a
+//!   thread of its own so a child that stops reading stdin blocks nobody
+//!   else.
+//! - The **timer** calls the engine at its next deadline (request
+//!   timeouts, turn grace, reset retries); the **exit watch** ends the
+//!   output of a child that exited while another process holds its stdout.
 //! - **Tool handlers** run on threads of their own and may call the client.
 //!
 //! # Time
@@ -77,8 +79,9 @@
 //!
 //! A 0.5.x server keeps the input of a failed or interrupted turn queued and
 //! replays it on the next `turn/start`. After a turn fails with a server
-//! error, this crate resets the session's runtime (`runtime/reset`, retried
-//! while the server says it is not ready) before returning the error, and
+//! error, the engine resets the session's runtime (`runtime/reset`, retried
+//! on its own clock while the server says it is not ready) before the error
+//! is returned, also when nobody waits for it any more, and
 //! [`Session::interrupt`] does the same before it returns: the interrupted
 //! turn may have no reader left (a dropped [`EventStream`]) to see it fail.
 //!
@@ -102,23 +105,34 @@
 
 mod calls;
 mod client;
-mod driver;
-
 mod events;
+mod io;
 mod launch;
 mod mob;
-mod pipes;
 mod process;
-mod recovery;
 mod session;
-mod stream;
-mod tools;
 
 pub use client::MeerkatClient;
-
 pub use events::{EventStream, EventSubscription};
 pub use mob::{Member, Mob};
 pub use session::{DeferredSession, Session};
 
+// The user's types, by name: options, results, events, errors. The engine
+// underneath stays at `proto::`, so a change there is not a change of this
+// crate's surface.
 #[doc(no_inline)]
-pub use meerkat_proto::*;
+pub use meerkat_proto::{
+    AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
+    ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error, ErrorCode, ErrorKind,
+    Event, EventEnvelope, HandlingMode, HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint,
+    HookReasonCode, InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobSpec,
+    MobSummary, Peer, Prompt, RpcError, RunResult, SchemaWarning, ScopeFrame, ServerInfo,
+    SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics, SkillInfo, SkillKey, SkillRef,
+    SourceHealth, SpawnResult, SpawnSpec, StopReason, ToolConfigChangedPayload, ToolDef,
+    ToolOutput, TransportKind, TurnOptions, Usage, methods,
+};
+
+/// The protocol core this crate is built on (`meerkat-proto`): the JSON-RPC
+/// engine, the connection state machine and the shared SDK engine, for
+/// those who need them.
+pub use meerkat_proto as proto;

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
+use meerkat_proto::sdk::ops;
 use meerkat_proto::{
     HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
-    SpawnResult, SpawnSpec, methods,
+    SpawnResult, SpawnSpec,
 };
 use serde_json::Value;
 
@@ -29,12 +30,8 @@ impl MeerkatClient {
     /// # Ok::<(), meerkat_transport_blocking::Error>(())
     /// ```
     pub fn create_mob(&self, spec: MobSpec) -> Result<Mob, Error> {
-        self.require_capability("mob")?;
-        let id = self.request::<methods::MobCreate, _>(spec)?;
-        Ok(Mob {
-            client: self.clone(),
-            id,
-        })
+        let id = self.run(ops::create_mob(spec))?;
+        Ok(self.mob(id))
     }
 
     /// Lists the mobs of the realm.
@@ -52,8 +49,7 @@ impl MeerkatClient {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn list_mobs(&self) -> Result<Vec<MobSummary>, Error> {
-        self.require_capability("mob")?;
-        self.request::<methods::MobList, _>(())
+        self.run(ops::list_mobs())
     }
 
     /// A handle on an existing mob (no call is made).
@@ -130,8 +126,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn status(&self) -> Result<MobSummary, Error> {
-        self.client
-            .request::<methods::MobStatus, _>(methods::MobIdParams::new(&self.id))
+        self.client.run(ops::mob_status(&self.id))
     }
 
     /// Stops, resumes, completes, resets or destroys the mob.
@@ -149,9 +144,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn lifecycle(&self, action: MobAction) -> Result<(), Error> {
-        self.client
-            .request::<methods::MobLifecycle, _>(methods::LifecycleParams::new(&self.id, action))
-            .map(drop)
+        self.client.run(ops::mob_lifecycle(&self.id, action))
     }
 
     /// Spawns a member.
@@ -169,8 +162,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn spawn(&self, spec: SpawnSpec) -> Result<SpawnResult, Error> {
-        self.client
-            .request::<methods::MobSpawn, _>(methods::SpawnParams::new(&self.id, spec))
+        self.client.run(ops::mob_spawn(&self.id, spec))
     }
 
     /// Retires a member.
@@ -187,9 +179,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn retire(&self, meerkat_id: &str) -> Result<(), Error> {
-        self.client
-            .request::<methods::MobRetire, _>(methods::MemberParams::new(&self.id, meerkat_id))
-            .map(drop)
+        self.client.run(ops::mob_retire(&self.id, meerkat_id))
     }
 
     /// Respawns a member with a fresh session.
@@ -206,8 +196,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn respawn(&self, meerkat_id: &str) -> Result<Value, Error> {
-        self.client
-            .request::<methods::MobRespawn, _>(methods::MemberParams::new(&self.id, meerkat_id))
+        self.client.run(ops::mob_respawn(&self.id, meerkat_id))
     }
 
     /// Wires two members for comms.
@@ -224,9 +213,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn wire(&self, member: &str, peer: &str) -> Result<(), Error> {
-        self.client
-            .request::<methods::MobWire, _>(methods::WireParams::local(&self.id, member, peer))
-            .map(drop)
+        self.client.run(ops::mob_wire(&self.id, member, peer))
     }
 
     /// Removes the wiring between two members.
@@ -243,9 +230,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn unwire(&self, member: &str, peer: &str) -> Result<(), Error> {
-        self.client
-            .request::<methods::MobUnwire, _>(methods::WireParams::local(&self.id, member, peer))
-            .map(drop)
+        self.client.run(ops::mob_unwire(&self.id, member, peer))
     }
 
     /// Lists the members.
@@ -264,8 +249,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn members(&self) -> Result<Vec<MemberInfo>, Error> {
-        self.client
-            .request::<methods::MobMembers, _>(methods::MobIdParams::new(&self.id))
+        self.client.run(ops::mob_members(&self.id))
     }
 
     /// A handle on one member (no call is made).
@@ -301,8 +285,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn flows(&self) -> Result<Vec<String>, Error> {
-        self.client
-            .request::<methods::MobFlows, _>(methods::MobIdParams::new(&self.id))
+        self.client.run(ops::mob_flows(&self.id))
     }
 
     /// Starts a flow run and returns its run id.
@@ -321,9 +304,7 @@ impl Mob {
     /// ```
     pub fn run_flow(&self, flow_id: &str, params: Value) -> Result<String, Error> {
         self.client
-            .request::<methods::MobFlowRun, _>(methods::FlowRunParams::new(
-                &self.id, flow_id, params,
-            ))
+            .run(ops::mob_run_flow(&self.id, flow_id, params))
     }
 
     /// The status of a flow run (`None` when the server knows no such run).
@@ -343,8 +324,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn flow_status(&self, run_id: &str) -> Result<Option<Value>, Error> {
-        self.client
-            .request::<methods::MobFlowStatus, _>(methods::FlowRunIdParams::new(&self.id, run_id))
+        self.client.run(ops::mob_flow_status(&self.id, run_id))
     }
 
     /// Cancels a flow run.
@@ -362,9 +342,7 @@ impl Mob {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn cancel_flow(&self, run_id: &str) -> Result<(), Error> {
-        self.client
-            .request::<methods::MobFlowCancel, _>(methods::FlowRunIdParams::new(&self.id, run_id))
-            .map(drop)
+        self.client.run(ops::mob_cancel_flow(&self.id, run_id))
     }
 
     /// Subscribes to one member's agent events.
@@ -407,19 +385,8 @@ impl Mob {
     }
 
     fn subscribe(&self, member: Option<&str>) -> Result<EventSubscription, Error> {
-        let params = methods::MobStreamParams::new(&self.id, member.map(str::to_owned));
-        let (id, shared, opened) = self
-            .client
-            .open_stream::<methods::MobStreamOpen, _>(params, true)?;
-        let opened = opened.ok_or(Error::NotConnected)?;
-        let opened = self.client.decode::<methods::MobStreamOpen>(&opened)?;
-        Ok(EventSubscription::new(
-            self.client.clone(),
-            id,
-            shared,
-            opened.stream_id,
-            SubscriptionKind::Mob,
-        ))
+        let call = ops::subscribe_mob(&self.id, member);
+        EventSubscription::open(&self.client, call, SubscriptionKind::Mob)
     }
 }
 
@@ -483,14 +450,8 @@ impl Member {
         content: impl Into<Prompt>,
         mode: HandlingMode,
     ) -> Result<MemberSendResult, Error> {
-        self.mob
-            .client
-            .request::<methods::MobMemberSend, _>(methods::MemberSendParams::new(
-                &self.mob.id,
-                &self.id,
-                content.into(),
-                mode,
-            ))
+        let call = ops::member_send(&self.mob.id, &self.id, content.into(), mode);
+        self.mob.client.run(call)
     }
 
     /// Subscribes to this member's agent events.

@@ -6,7 +6,7 @@
 //! returned its status), so the pid cannot have been reused by another
 //! process when we signal it.
 
-use meerkat_proto::dispatch::TailBuffer;
+use meerkat_proto::sdk::TailBuffer;
 use std::io::{self, Read};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -258,12 +258,6 @@ impl Drop for Process {
         // The last handle is gone: no zombie, no orphan.
         self.kill_and_reap();
     }
-}
-
-/// Describes an exit status for error messages (`"exit status: 1"`,
-/// `"signal: 9 (SIGKILL)"`).
-pub(crate) fn describe_status(status: ExitStatus) -> String {
-    status.to_string()
 }
 
 #[cfg(test)]

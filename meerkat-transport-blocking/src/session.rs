@@ -2,16 +2,17 @@
 //! [`MeerkatClient`].
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use meerkat_proto::sdk::ops;
 use meerkat_proto::{
     CommsCommand, DeferredCreated, Peer, Prompt, RunResult, SessionHistory, SessionInfo,
-    SessionOptions, SkillRef, TurnOptions, Usage, methods,
+    SessionOptions, SkillRef, TurnOptions, Usage,
 };
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
 use crate::events::{EventStream, EventSubscription, SubscriptionKind};
-use crate::recovery;
 use meerkat_proto::Error;
 
 impl MeerkatClient {
@@ -38,9 +39,8 @@ impl MeerkatClient {
     /// # Ok::<(), meerkat_transport_blocking::Error>(())
     /// ```
     pub fn create_session(&self, options: impl Into<SessionOptions>) -> Result<Session, Error> {
-        let options = options.into();
         let _span = tracing::debug_span!("meerkat_create_session").entered();
-        let result = self.call::<methods::SessionCreate, _>(options, self.request_timeout())?;
+        let result = self.run(ops::create_session(options.into()))?;
         Ok(Session::new(self.clone(), result))
     }
 
@@ -72,9 +72,7 @@ impl MeerkatClient {
         &self,
         options: impl Into<SessionOptions>,
     ) -> Result<EventStream, Error> {
-        let options = options.into();
-        let (id, shared, _) = self.open_stream::<methods::SessionCreate, _>(options, false)?;
-        Ok(EventStream::new(self.clone(), id, shared, None))
+        EventStream::open(self, ops::create_session(options.into()), None)
     }
 
     /// Creates a session without running a turn; its first turn runs with
@@ -97,8 +95,7 @@ impl MeerkatClient {
         &self,
         options: impl Into<SessionOptions>,
     ) -> Result<DeferredSession, Error> {
-        let options = options.into();
-        let created = self.request::<methods::SessionCreateDeferred, _>(options)?;
+        let created = self.run(ops::create_deferred_session(options.into()))?;
         Ok(DeferredSession {
             client: self.clone(),
             created,
@@ -120,7 +117,7 @@ impl MeerkatClient {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn list_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
-        self.request::<methods::SessionList, _>(methods::ListParams::default())
+        self.run(ops::list_sessions())
     }
 
     /// Reads one session's state.
@@ -138,7 +135,7 @@ impl MeerkatClient {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn read_session(&self, session_id: &str) -> Result<SessionInfo, Error> {
-        self.request::<methods::SessionRead, _>(methods::SessionIdParams::new(session_id))
+        self.run(ops::read_session(session_id))
     }
 
     /// Reads a session's committed transcript, `limit` messages from
@@ -162,28 +159,7 @@ impl MeerkatClient {
         offset: u64,
         limit: Option<u64>,
     ) -> Result<SessionHistory, Error> {
-        self.request::<methods::SessionHistoryGet, _>(methods::HistoryParams::new(
-            session_id, offset, limit,
-        ))
-    }
-
-    /// Runs a turn and resets the session's runtime when it fails (see the
-    /// crate docs, "Recovery").
-    fn run_turn(&self, params: methods::TurnParams) -> Result<RunResult, Error> {
-        let session_id = params.session_id.clone();
-        let _span = tracing::debug_span!("meerkat_turn", session_id).entered();
-        let result = self.call::<methods::TurnStart, _>(params, self.request_timeout());
-        if let Err(err) = &result {
-            recovery::after_failed_turn(self, &session_id, err);
-        }
-        result
-    }
-
-    /// Starts a streamed turn.
-    fn stream_turn(&self, params: methods::TurnParams) -> Result<EventStream, Error> {
-        let session_id = params.session_id.clone();
-        let (id, shared, _) = self.open_stream::<methods::TurnStart, _>(params, false)?;
-        Ok(EventStream::new(self.clone(), id, shared, Some(session_id)))
+        self.run(ops::session_history(session_id, offset, limit))
     }
 }
 
@@ -202,21 +178,33 @@ impl MeerkatClient {
 #[derive(Clone)]
 pub struct Session {
     client: MeerkatClient,
-    last: RunResult,
+    id: String,
+    reference: Option<String>,
+    /// The last turn's result, shared by clones and updated by streams.
+    last: Arc<Mutex<RunResult>>,
 }
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("id", &self.last.session_id)
-            .field("reference", &self.last.session_ref)
+            .field("id", &self.id)
+            .field("reference", &self.reference)
             .finish_non_exhaustive()
     }
 }
 
 impl Session {
     pub(crate) fn new(client: MeerkatClient, last: RunResult) -> Self {
-        Self { client, last }
+        Self {
+            client,
+            id: last.session_id.clone(),
+            reference: last.session_ref.clone(),
+            last: Arc::new(Mutex::new(last)),
+        }
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, RunResult> {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The session's id (a UUID).
@@ -230,7 +218,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.last.session_id
+        &self.id
     }
 
     /// The session's reference (`"<realm>:<id>"`), when the server gave one.
@@ -246,7 +234,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn reference(&self) -> Option<&str> {
-        self.last.session_ref.as_deref()
+        self.reference.as_deref()
     }
 
     /// The assistant's text of the last turn.
@@ -259,8 +247,8 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
-    pub fn text(&self) -> &str {
-        &self.last.text
+    pub fn text(&self) -> String {
+        self.last().text.clone()
     }
 
     /// The token usage of the last turn.
@@ -274,8 +262,8 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
-    pub fn usage(&self) -> &Usage {
-        &self.last.usage
+    pub fn usage(&self) -> Usage {
+        self.last().usage.clone()
     }
 
     /// The number of model turns of the last run.
@@ -289,7 +277,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn turns(&self) -> u32 {
-        self.last.turns
+        self.last().turns
     }
 
     /// The number of tool calls of the last run.
@@ -303,7 +291,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn tool_calls(&self) -> u32 {
-        self.last.tool_calls
+        self.last().tool_calls
     }
 
     /// The structured output of the last turn, if an output schema was set.
@@ -317,8 +305,8 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
-    pub fn structured_output(&self) -> Option<&Value> {
-        self.last.structured_output.as_ref()
+    pub fn structured_output(&self) -> Option<Value> {
+        self.last().structured_output.clone()
     }
 
     /// The full result of the last turn.
@@ -332,8 +320,8 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
-    pub fn last_result(&self) -> &RunResult {
-        &self.last
+    pub fn last_result(&self) -> RunResult {
+        self.last().clone()
     }
 
     /// The client this session belongs to.
@@ -369,7 +357,7 @@ impl Session {
     /// assert_eq!(result.text, session.text());
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn turn(&mut self, prompt: impl Into<Prompt>) -> Result<RunResult, Error> {
+    pub fn turn(&self, prompt: impl Into<Prompt>) -> Result<RunResult, Error> {
         self.turn_with(prompt, TurnOptions::default())
     }
 
@@ -391,13 +379,15 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn turn_with(
-        &mut self,
+        &self,
         prompt: impl Into<Prompt>,
         options: TurnOptions,
     ) -> Result<RunResult, Error> {
-        let params = methods::TurnParams::new(self.id(), prompt.into(), options);
-        let result = self.client.run_turn(params)?;
-        self.last = result.clone();
+        let _span = tracing::debug_span!("meerkat_turn", session_id = %self.id).entered();
+        let result = self
+            .client
+            .run(ops::turn(&self.id, prompt.into(), options))?;
+        self.record(result.clone());
         Ok(result)
     }
 
@@ -447,8 +437,8 @@ impl Session {
         prompt: impl Into<Prompt>,
         options: TurnOptions,
     ) -> Result<EventStream, Error> {
-        let params = methods::TurnParams::new(self.id(), prompt.into(), options);
-        self.client.stream_turn(params)
+        let call = ops::turn(&self.id, prompt.into(), options);
+        EventStream::open(&self.client, call, Some(Arc::clone(&self.last)))
     }
 
     /// Makes `result` (of a streamed turn) the session's last result.
@@ -462,8 +452,8 @@ impl Session {
     /// println!("{}", session.text());
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn record(&mut self, result: RunResult) {
-        self.last = result;
+    pub fn record(&self, result: RunResult) {
+        *self.last() = result;
     }
 
     /// Reads the session's committed transcript.
@@ -483,7 +473,8 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn history(&self, offset: u64, limit: Option<u64>) -> Result<SessionHistory, Error> {
-        self.client.read_session_history(self.id(), offset, limit)
+        self.client
+            .run(ops::session_history(&self.id, offset, limit))
     }
 
     /// Archives (removes) the session on the server.
@@ -500,9 +491,7 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn archive(&self) -> Result<(), Error> {
-        self.client
-            .request::<methods::SessionArchive, _>(methods::SessionIdParams::new(self.id()))
-            .map(drop)
+        self.client.run(ops::archive(&self.id))
     }
 
     /// Interrupts the turn running on this session (a no-op when none is).
@@ -529,10 +518,7 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn interrupt(&self) -> Result<(), Error> {
-        self.client
-            .request::<methods::TurnInterrupt, _>(methods::SessionIdParams::new(self.id()))?;
-        recovery::after_interrupt(&self.client, self.id());
-        Ok(())
+        self.client.run(ops::interrupt(&self.id))
     }
 
     /// Runs a turn that invokes a skill.
@@ -552,13 +538,15 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn invoke_skill(
-        &mut self,
+        &self,
         skill: impl Into<SkillRef>,
         prompt: impl Into<Prompt>,
     ) -> Result<RunResult, Error> {
-        self.client.require_capability("skills")?;
-        let options = TurnOptions::new().skill_refs(vec![skill.into()]);
-        self.turn_with(prompt, options)
+        let result = self
+            .client
+            .run(ops::invoke_skill(&self.id, skill.into(), prompt.into()))?;
+        self.record(result.clone());
+        Ok(result)
     }
 
     /// Pushes a comms command into this session.
@@ -576,9 +564,7 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn send(&self, command: CommsCommand) -> Result<Value, Error> {
-        self.client.require_capability("comms")?;
-        self.client
-            .request::<methods::CommsSend, _>(methods::CommsSendParams::new(self.id(), command))
+        self.client.run(ops::comms_send(&self.id, command))
     }
 
     /// Lists the peers this session's comms runtime can see.
@@ -597,9 +583,7 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn peers(&self) -> Result<Vec<Peer>, Error> {
-        self.client.require_capability("comms")?;
-        self.client
-            .request::<methods::CommsPeers, _>(methods::SessionIdParams::new(self.id()))
+        self.client.run(ops::comms_peers(&self.id))
     }
 
     /// Opens a standalone subscription to this session's events.
@@ -618,19 +602,11 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn subscribe_events(&self) -> Result<EventSubscription, Error> {
-        let params = methods::SessionIdParams::new(self.id());
-        let (id, shared, opened) = self
-            .client
-            .open_stream::<methods::SessionStreamOpen, _>(params, true)?;
-        let opened = opened.ok_or(Error::NotConnected)?;
-        let opened = self.client.decode::<methods::SessionStreamOpen>(&opened)?;
-        Ok(EventSubscription::new(
-            self.client.clone(),
-            id,
-            shared,
-            opened.stream_id,
+        EventSubscription::open(
+            &self.client,
+            ops::subscribe_session(&self.id),
             SubscriptionKind::Session,
-        ))
+        )
     }
 }
 
@@ -707,8 +683,9 @@ impl DeferredSession {
         prompt: impl Into<Prompt>,
         options: TurnOptions,
     ) -> Result<Session, Error> {
-        let params = methods::TurnParams::new(self.id(), prompt.into(), options);
-        let result = self.client.run_turn(params)?;
+        let result = self
+            .client
+            .run(ops::turn(self.id(), prompt.into(), options))?;
         Ok(Session::new(self.client.clone(), result))
     }
 
@@ -731,7 +708,10 @@ impl DeferredSession {
         prompt: impl Into<Prompt>,
         options: TurnOptions,
     ) -> Result<EventStream, Error> {
-        let params = methods::TurnParams::new(self.id(), prompt.into(), options);
-        self.client.stream_turn(params)
+        EventStream::open(
+            &self.client,
+            ops::turn(self.id(), prompt.into(), options),
+            None,
+        )
     }
 }

@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let source = args.next().unwrap_or_else(|| "abc123".into());
     let name = args.next().unwrap_or_else(|| "code-review".into());
     let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    let mut session = client
+    let session = client
         .create_session(
             SessionOptions::new("I need help reviewing code.").model("claude-sonnet-4-5"),
         )

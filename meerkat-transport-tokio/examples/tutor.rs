@@ -8,7 +8,7 @@ use meerkat_transport_tokio::{ConnectOptions, Error, MeerkatClient, SessionOptio
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    let mut session = client
+    let session = client
         .create_session(
             SessionOptions::new("You are a helpful math tutor. What is 12 * 15?")
                 .model("claude-sonnet-4-5"),

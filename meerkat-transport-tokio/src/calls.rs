@@ -3,15 +3,15 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::Instant;
 
-use meerkat_proto::{ConfigEnvelope, RequestOptions, SkillInfo, ToolDef, ToolOutput, methods};
+use meerkat_proto::sdk::ops;
+use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::client::MeerkatClient;
-use crate::tools;
+use crate::io::{CallGuard, erase};
 use meerkat_proto::Error;
-use tokio::sync::oneshot;
 
 impl MeerkatClient {
     /// Reads the runtime configuration.
@@ -29,7 +29,7 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn get_config(&self) -> Result<ConfigEnvelope, Error> {
-        self.request::<methods::ConfigGet, _>(()).await
+        self.run(ops::get_config()).await
     }
 
     /// Replaces the runtime configuration.
@@ -48,8 +48,7 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn set_config(&self, config: Value) -> Result<ConfigEnvelope, Error> {
-        self.request::<methods::ConfigSet, _>(methods::ConfigSetParams::new(config))
-            .await
+        self.run(ops::set_config(config)).await
     }
 
     /// Merge-patches the runtime configuration (RFC 7396).
@@ -67,8 +66,7 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn patch_config(&self, patch: Value) -> Result<ConfigEnvelope, Error> {
-        self.request::<methods::ConfigPatch, _>(methods::ConfigPatchParams::new(patch))
-            .await
+        self.run(ops::patch_config(patch)).await
     }
 
     /// Lists the skills the server knows.
@@ -87,8 +85,7 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn list_skills(&self) -> Result<Vec<SkillInfo>, Error> {
-        self.require_capability("skills")?;
-        self.request::<methods::SkillsList, _>(()).await
+        self.run(ops::list_skills()).await
     }
 
     /// Registers a callback tool: the model may call it, and `handler`
@@ -125,25 +122,15 @@ impl MeerkatClient {
         Fut: Future<Output = Result<ToolOutput, E>> + Send + 'static,
         E: fmt::Display + 'static,
     {
-        let handler = tools::erase(handler);
-        let name = def.name.clone();
-        let (reply, answer) = oneshot::channel();
-        let timeout = self.request_timeout();
-        self.command(move |core| {
-            // NB: the handler is in place before the server can call it.
-            core.tools.insert(name, handler);
-            let now = Instant::now();
-            let mut opts = RequestOptions::new(now);
-            if let Some(t) = timeout {
-                opts = opts.deadline(now + t);
-            }
-            let params = [def];
-            let reply = Box::new(move |result| {
-                let _ = reply.send(result);
-            });
-            core.dispatch
-                .call::<methods::ToolsRegister>(&mut core.conn, &params[..], opts, reply);
-        })?;
-        answer.await.unwrap_or(Err(Error::NotConnected)).map(drop)
+        let shared = self.shared();
+        let now = Instant::now().into_std();
+        let (id, decoder) = shared.with(|e| e.start_register_tool(def, erase(handler), now))?;
+        let mut guard = CallGuard {
+            shared,
+            id: Some(id),
+        };
+        let raw = shared.wait(|e, waker| e.poll_call(id, waker)).await;
+        guard.id = None;
+        decoder.decode(raw, self.dialect())
     }
 }

@@ -1,35 +1,22 @@
 //! [`MeerkatClient`]: the cloneable handle, connect and close.
 
 use std::borrow::Borrow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use meerkat_proto::dispatch::{ReadyReply, Reply};
+use meerkat_proto::sdk::{Call, Engine, EngineConfig};
 use meerkat_proto::{
-    Capability, ConnectOptions, Connection, ConnectionConfig, Dialect, Error, Method, RequestId,
-    RequestOptions, ServerInfo, TransportKind,
+    Capability, ConnectOptions, Dialect, Error, Method, ServerInfo, TransportKind,
 };
-use serde_json::value::RawValue;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::driver::{Core, Driver, Input};
-use crate::io::{CHUNKS_IN_FLIGHT, spawn_reader, spawn_writer};
+use crate::io::{CallGuard, Shared, spawn_exit_watch, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
-use crate::stream::StreamShared;
-use crate::tools::Tools;
 
 /// How long `close` waits after SIGTERM before SIGKILL.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// The longest the handshake may take.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A stream's request id, its shared buffer, and (for subscriptions) the
-/// raw open result.
-pub(crate) type OpenedStream = (RequestId, Arc<StreamShared>, Option<Box<RawValue>>);
 
 /// A connection to one `rkat-rpc`: a child process over stdio (the default),
 /// or a server already listening on TCP ([`ConnectOptions::tcp`]).
@@ -66,19 +53,15 @@ impl std::fmt::Debug for MeerkatClient {
 
 /// What every clone shares.
 pub(crate) struct Inner {
-    tx: mpsc::UnboundedSender<Input>,
+    /// The engine and the tasks' signals.
+    pub(crate) shared: Arc<Shared>,
     /// The child; `None` over TCP.
     process: Option<Arc<Process>>,
     server: ServerInfo,
     dialect: Dialect,
-    request_timeout: Option<Duration>,
-    stream_budget: usize,
     closed: AtomicBool,
-    /// Held for the whole of a `close`: a second `close` waits for the
-    /// first, and one whose future was dropped midway is finished by the
-    /// next.
+    /// Held for the whole of a close: a second `close` waits for the first.
     closing: tokio::sync::Mutex<()>,
-    driver: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl MeerkatClient {
@@ -121,85 +104,64 @@ impl MeerkatClient {
     }
 
     async fn connect_inner(options: ConnectOptions) -> Result<Self, Error> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (frames_tx, frames_rx) = mpsc::unbounded_channel();
-        let (reader_tx, reader_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+        let config = EngineConfig::from_options(&options);
+        let shared = Shared::new(Engine::new(config.clone(), Instant::now().into_std()));
         let process = match &options.transport {
             TransportKind::Tcp(addr) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no child.
                 // NB: bounded like the handshake: an address that drops
                 // packets would otherwise hang for the OS's minutes.
-                let limit = DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout);
-                let stream =
-                    tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr.as_str()))
-                        .await
-                        .map_err(|_| Error::TimedOut {
-                            method: format!("connect to {addr}"),
-                        })??;
+                let connect = tokio::net::TcpStream::connect(addr.as_str());
+                let stream = tokio::time::timeout(config.connect_timeout, connect)
+                    .await
+                    .map_err(|_| Error::TimedOut {
+                        method: format!("connect to {addr}"),
+                    })??;
                 let _ = stream.set_nodelay(true);
                 let (read, write) = stream.into_split();
-                spawn_writer(write, frames_rx);
-                spawn_reader(read, reader_tx, None);
+                spawn_writer(&shared, write);
+                spawn_reader(&shared, read, None);
                 None
             }
             _ => {
                 let (plan, command) = crate::launch::command(&options)?;
                 let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;
-                spawn_writer(spawned.stdin, frames_rx);
-                spawn_reader(spawned.stdout, reader_tx, Some(Arc::clone(&process)));
+                spawn_writer(&shared, spawned.stdin);
+                spawn_reader(&shared, spawned.stdout, Some(Arc::downgrade(&process)));
+                spawn_exit_watch(&shared, Arc::downgrade(&process));
                 Some(process)
             }
         };
-
-        let request_timeout = Some(options.request_timeout);
-        let mut conn = Connection::new(ConnectionConfig::default());
-        conn.start_handshake(Some(
-            Instant::now() + DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout),
-        ));
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let ready: ReadyReply = Box::new(move |result| {
-            let _ = ready_tx.send(result);
-        });
-        let tools = Tools::new(tx.clone());
-        let pid = process.as_ref().map_or(0, |p| p.pid());
-        let driver = Driver::new(conn, rx, reader_rx, frames_tx, tools, ready, pid);
-        let driver = tokio::spawn(
-            driver
-                .run()
-                .instrument(tracing::debug_span!("meerkat_driver", pid)),
-        );
+        spawn_timer(&shared);
         // NB: a connect future dropped during the handshake (a timeout, a
-        // `select!`) must not leave the child or the driver behind.
+        // `select!`) must not leave the child or the tasks behind.
         let guard = ConnectGuard {
-            tx: &tx,
+            shared: &shared,
             process: process.as_deref(),
         };
-        let ready = ready_rx.await.unwrap_or(Err(Error::NotConnected));
+        let ready = shared.wait(|e, waker| e.poll_ready(waker)).await;
+        if let Err(e) = ready {
+            drop(guard);
+            return Err(e);
+        }
         std::mem::forget(guard);
-        let (server, dialect) = match ready {
-            Ok(ready) => ready,
-            Err(e) => {
-                let _ = tx.send(Input::Shutdown);
-                let _ = driver.await;
-                if let Some(process) = &process {
-                    process.kill_and_reap();
-                }
-                return Err(e);
-            }
+        let (server, dialect) = shared.with(|e| (e.server().cloned(), e.dialect().clone()));
+        let Some(server) = server else {
+            return Err(Error::InvalidResponse {
+                method: "initialize".into(),
+                message: "the handshake ended without server information".into(),
+            });
         };
-        tracing::debug!(pid, version = %server.version, "connected");
+        tracing::debug!(pid = ?process.as_ref().map(|p| p.pid()), version = %server.version, "connected");
         Ok(Self {
             inner: Arc::new(Inner {
-                tx,
+                shared,
                 process,
                 server,
                 dialect,
-                request_timeout,
-                stream_budget: options.stream_budget,
                 closed: AtomicBool::new(false),
                 closing: tokio::sync::Mutex::new(()),
-                driver: Mutex::new(Some(driver)),
             }),
         })
     }
@@ -231,27 +193,19 @@ impl MeerkatClient {
         let _closing = self.inner.closing.lock().await;
         let pid = self.pid();
         if !self.inner.closed.swap(true, Ordering::AcqRel) {
-            // The driver resolves every waiter with Error::Closed and drops
-            // the writer's queue: stdin closes once queued frames are written.
-            let _ = self.inner.tx.send(Input::Shutdown);
+            // Every waiter gets Error::Closed; the writer closes stdin once
+            // everything queued is written.
+            self.inner
+                .shared
+                .with(|e| e.close(Instant::now().into_std()));
         }
-        async {
-            let driver = self
-                .inner
-                .driver
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(driver) = driver {
-                let _ = driver.await;
-            }
-            if let Some(process) = &self.inner.process {
-                let status = process.shutdown(CLOSE_GRACE).await;
-                tracing::debug!(?status, "rkat-rpc ended");
-            }
+        if let Some(process) = &self.inner.process {
+            let status = process
+                .shutdown(CLOSE_GRACE)
+                .instrument(tracing::debug_span!("meerkat_close", ?pid))
+                .await;
+            tracing::debug!(?status, "rkat-rpc ended");
         }
-        .instrument(tracing::debug_span!("meerkat_close", pid))
-        .await;
         Ok(())
     }
 
@@ -329,18 +283,18 @@ impl MeerkatClient {
         }
     }
 
-    /// The child's process id (0 over TCP, where there is no child).
+    /// The child's process id (`None` over TCP, where there is no child).
     ///
     /// ```no_run
     /// # use meerkat_transport_tokio::*;
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// println!("rkat-rpc runs as pid {}", client.pid());
+    /// println!("rkat-rpc runs as pid {:?}", client.pid());
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn pid(&self) -> u32 {
-        self.inner.process.as_ref().map_or(0, |p| p.pid())
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.process.as_ref().map(|p| p.pid())
     }
 
     /// Sends one request and waits for its typed answer.
@@ -367,196 +321,29 @@ impl MeerkatClient {
     pub async fn request<M, P>(&self, params: P) -> Result<M::Output, Error>
     where
         M: Method + 'static,
+        M::Output: 'static,
         P: Borrow<M::Params> + Send + 'static,
     {
-        self.call::<M, P>(params, self.inner.request_timeout).await
+        self.run(Call::new::<M, P>(params)).await
     }
 
-    /// [`request`](Self::request) with an explicit timeout (`None`: wait for
-    /// as long as the connection lives).
-    pub(crate) async fn call<M, P>(
-        &self,
-        params: P,
-        timeout: Option<Duration>,
-    ) -> Result<M::Output, Error>
-    where
-        M: Method + 'static,
-        P: Borrow<M::Params> + Send + 'static,
-    {
-        let raw = self.call_raw::<M, P>(params, timeout).await?;
-        self.decode::<M>(&raw)
-    }
-
-    /// Decodes a raw result of `M`.
-    pub(crate) fn decode<M: Method>(&self, raw: &RawValue) -> Result<M::Output, Error> {
-        M::decode_result(raw, &self.inner.dialect).map_err(|e| Error::InvalidResponse {
-            method: e.method.clone(),
-            message: e.message,
-        })
-    }
-
-    /// Sends one request and waits for its raw answer.
-    pub(crate) async fn call_raw<M, P>(
-        &self,
-        params: P,
-        timeout: Option<Duration>,
-    ) -> Result<Box<RawValue>, Error>
-    where
-        M: Method + 'static,
-        P: Borrow<M::Params> + Send + 'static,
-    {
-        let answer = self.start_call::<M, P>(params, timeout)?;
-        answer.await.unwrap_or_else(|_| Err(self.gone()))
-    }
-
-    /// Sends one request; its raw answer comes through the receiver.
-    pub(crate) fn start_call<M, P>(
-        &self,
-        params: P,
-        timeout: Option<Duration>,
-    ) -> Result<oneshot::Receiver<Result<Box<RawValue>, Error>>, Error>
-    where
-        M: Method + 'static,
-        P: Borrow<M::Params> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let now = Instant::now();
-        let deadline = timeout.map(|t| now + t);
-        self.command(move |core| {
-            let mut opts = RequestOptions::new(now);
-            if let Some(at) = deadline {
-                opts = opts.deadline(at);
-            }
-            let reply = Box::new(move |result| {
-                let _ = reply.send(result);
-            });
-            core.dispatch
-                .call::<M>(&mut core.conn, params.borrow(), opts, reply);
-        })?;
-        Ok(answer)
-    }
-
-    /// Sends a request whose notifications form a stream.
-    ///
-    /// For turn routes the stream ends with the response; for subscriptions
-    /// the open response comes back here (the returned raw value) and the
-    /// stream carries the notifications.
-    pub(crate) async fn open_stream<M, P>(
-        &self,
-        params: P,
-        subscription: bool,
-    ) -> Result<OpenedStream, Error>
-    where
-        M: Method + 'static,
-        P: Borrow<M::Params> + Send + 'static,
-    {
-        let shared = Arc::new(crate::stream::new_stream(
-            self.inner.stream_budget,
-            M::name(&self.inner.dialect).unwrap_or("?"),
-        ));
-        let (ack, acked) = oneshot::channel();
-        let (reply, answer) = oneshot::channel();
-        let now = Instant::now();
-        let deadline = self.inner.request_timeout.map(|t| now + t);
-        let stream = Arc::clone(&shared);
-        self.command(move |core| {
-            let mut opts = RequestOptions::new(now).stream(!subscription);
-            if let Some(at) = deadline {
-                opts = opts.deadline(at);
-            }
-            let reply: Option<Reply> = subscription.then(|| {
-                Box::new(move |result| {
-                    let _ = reply.send(result);
-                }) as Reply
-            });
-            let opened = core.dispatch.open_stream::<M>(
-                &mut core.conn,
-                params.borrow(),
-                opts,
-                stream,
-                reply,
-            );
-            let _ = ack.send(opened);
-        })?;
-        // NB: dropped before the stream is handed out (a cancelled future),
-        // the guard forgets it, so nothing keeps filling a buffer nobody reads.
-        let mut guard = OpenGuard {
-            client: self,
-            state: OpenState::Acking(acked),
+    /// Runs one call: sends it, waits for its answer and decodes it. A
+    /// future dropped before the answer cancels the request at once.
+    pub(crate) async fn run<T: 'static>(&self, call: Call<T>) -> Result<T, Error> {
+        let shared = &self.inner.shared;
+        let (id, decoder) = shared.with(|e| e.start(call, Instant::now().into_std()))?;
+        let mut guard = CallGuard {
+            shared,
+            id: Some(id),
         };
-        let id = match &mut guard.state {
-            OpenState::Acking(acked) => acked.await.unwrap_or_else(|_| Err(self.gone())),
-            _ => Err(Error::NotConnected),
-        };
-        guard.state = match &id {
-            Ok(id) => OpenState::Opened(*id),
-            Err(_) => OpenState::Done,
-        };
-        let id = id?;
-        let opened = if subscription {
-            match answer.await.unwrap_or_else(|_| Err(self.gone())) {
-                Ok(raw) => Some(raw),
-                Err(e) => return Err(e),
-            }
-        } else {
-            None
-        };
-        guard.state = OpenState::Done;
-        Ok((id, shared, opened))
+        let raw = shared.wait(|e, waker| e.poll_call(id, waker)).await;
+        guard.id = None;
+        decoder.decode(raw, &self.inner.dialect)
     }
 
-    /// A handle that does not keep the connection alive.
-    pub(crate) fn downgrade(&self) -> Weak<Inner> {
-        Arc::downgrade(&self.inner)
-    }
-
-    /// The client of `weak`, if any handle still keeps it alive.
-    pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
-        weak.upgrade().map(|inner| Self { inner })
-    }
-
-    /// Forgets a stream whose consumer went away (best effort, never waits).
-    pub(crate) fn forget_stream(&self, id: RequestId) {
-        let _ = self.command(move |core: &mut Core| core.dispatch.drop_stream(&mut core.conn, id));
-    }
-
-    /// Sends a command to the driver.
-    pub(crate) fn command(&self, f: impl FnOnce(&mut Core) + Send + 'static) -> Result<(), Error> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        self.inner
-            .tx
-            .send(Input::Command(Box::new(f)))
-            .map_err(|_| self.gone())
-    }
-
-    /// The error for a driver that is gone.
-    pub(crate) fn gone(&self) -> Error {
-        if self.inner.closed.load(Ordering::Acquire) {
-            Error::Closed
-        } else {
-            Error::ConnectionClosed {
-                reason: "the connection driver stopped".into(),
-                exit_status: self
-                    .inner
-                    .process
-                    .as_ref()
-                    .and_then(|p| p.try_status())
-                    .map(|s| s.to_string()),
-                stderr_tail: self
-                    .inner
-                    .process
-                    .as_ref()
-                    .map(|p| p.stderr().text())
-                    .unwrap_or_default(),
-            }
-        }
-    }
-
-    /// The default request timeout.
-    pub(crate) fn request_timeout(&self) -> Option<Duration> {
-        self.inner.request_timeout
+    /// The engine and its tasks.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     /// The dialect chosen at the handshake.
@@ -565,52 +352,16 @@ impl MeerkatClient {
     }
 }
 
-/// Where an [`MeerkatClient::open_stream`] is.
-enum OpenState {
-    /// The driver has yet to say the request id.
-    Acking(oneshot::Receiver<Result<RequestId, Error>>),
-    /// Sent as `RequestId`; not handed out yet.
-    Opened(RequestId),
-    /// Handed out, or never opened.
-    Done,
-}
-
-/// Forgets a stream that was opened but never handed out.
-struct OpenGuard<'a> {
-    client: &'a MeerkatClient,
-    state: OpenState,
-}
-
-impl Drop for OpenGuard<'_> {
-    fn drop(&mut self) {
-        match std::mem::replace(&mut self.state, OpenState::Done) {
-            OpenState::Done => {}
-            OpenState::Opened(id) => self.client.forget_stream(id),
-            OpenState::Acking(mut acked) => {
-                // Commands run in order: by the time this one runs, the
-                // open has run and acked.
-                let _ = self.client.command(move |core: &mut Core| {
-                    if let Ok(Ok(id)) = acked.try_recv() {
-                        core.dispatch.drop_stream(&mut core.conn, id);
-                    }
-                });
-            }
-        }
-    }
-}
-
-/// Stops the driver and kills the child of a connect that was dropped
-/// before its handshake finished.
+/// Undoes a connect whose future was dropped during the handshake.
 struct ConnectGuard<'a> {
-    tx: &'a mpsc::UnboundedSender<Input>,
-    /// The child; `None` over TCP.
+    shared: &'a Arc<Shared>,
     process: Option<&'a Process>,
 }
 
 impl Drop for ConnectGuard<'_> {
     fn drop(&mut self) {
-        tracing::debug!("connect cancelled");
-        let _ = self.tx.send(Input::Shutdown);
+        tracing::debug!("connect cancelled or failed");
+        self.shared.with(|e| e.close(Instant::now().into_std()));
         if let Some(process) = self.process {
             process.kill_and_reap();
         }
@@ -619,12 +370,11 @@ impl Drop for ConnectGuard<'_> {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Nobody can use the connection any more: stop the driver and kill
+        // Nobody can use the connection any more: close the engine and kill
         // the child now (no executor is needed; SIGKILL reaps in ms).
         // NB: also after a `close` (a no-op once it reaped the child): one
         // whose future was dropped midway may have left it running.
-        let _ = self.tx.send(Input::Shutdown);
-        self.closed.store(true, Ordering::Release);
+        self.shared.with(|e| e.close(Instant::now().into_std()));
         if let Some(process) = &self.process {
             process.kill_and_reap();
         }

@@ -2,20 +2,19 @@
 //! standalone session or mob event stream).
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use meerkat_proto::{Error, Event, EventEnvelope, RequestId, RunResult, methods};
-use tokio::task::JoinHandle;
+use meerkat_proto::sdk::{Call, Subscription, TurnStream, ops};
+use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened};
+use tokio::time::Instant;
 
 use crate::client::MeerkatClient;
-use crate::recovery;
+use crate::io::CallGuard;
 use crate::session::Session;
-use crate::stream::{self, StreamShared};
-use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
+use meerkat_proto::Error;
 
 /// The typed events of one turn, then its [`RunResult`].
 ///
@@ -50,45 +49,70 @@ use meerkat_proto::dispatch::{End, Next, subscription_item, turn_result};
 /// ```
 pub struct EventStream {
     client: MeerkatClient,
-    id: RequestId,
-    shared: Arc<StreamShared>,
-    session_id: Option<String>,
-    state: StreamState,
-}
-
-enum StreamState {
-    Running,
-    /// Resetting the runtime after a failure (on a task of its own, so
-    /// dropping the stream cannot cut it short); then the error is handed
-    /// out.
-    Recovering(JoinHandle<()>, Option<Error>),
-    Done(Box<RunResult>),
-    Failed,
+    turn: TurnStream,
+    /// The session whose last result the completed turn becomes.
+    last: Option<Arc<Mutex<RunResult>>>,
 }
 
 impl fmt::Debug for EventStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventStream")
-            .field("session_id", &self.session_id)
-            .field("finished", &self.is_finished())
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&self.turn, f)
     }
 }
 
 impl EventStream {
-    pub(crate) fn new(
-        client: MeerkatClient,
-        id: RequestId,
-        shared: Arc<StreamShared>,
-        session_id: Option<String>,
-    ) -> Self {
-        Self {
-            client,
-            id,
-            shared,
-            session_id,
-            state: StreamState::Running,
+    pub(crate) async fn open(
+        client: &MeerkatClient,
+        call: Call<RunResult>,
+        last: Option<Arc<Mutex<RunResult>>>,
+    ) -> Result<Self, Error> {
+        let now = Instant::now().into_std();
+        let turn = client.shared().with(|e| e.open_turn(call, now))?;
+        Ok(Self {
+            client: client.clone(),
+            turn,
+            last,
+        })
+    }
+
+    /// The next event with its envelope (`seq`, event id, timestamps,
+    /// source); SDK signals come with an empty envelope. Cancel-safe, as
+    /// [`next`](Self::next).
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_tokio::*;
+    /// # async fn doc() -> Result<(), Error> {
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// # let session = client.create_session("Hi").await?;
+    /// let mut events = session.stream("Count to three").await?;
+    /// while let Some(envelope) = events.next_envelope().await {
+    ///     let envelope = envelope?;
+    ///     println!("#{} {}", envelope.seq, envelope.event.event_type());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn next_envelope(&mut self) -> Option<Result<EventEnvelope, Error>> {
+        std::future::poll_fn(|cx| self.poll_envelope(cx)).await
+    }
+
+    fn poll_envelope(
+        &mut self,
+        cx: &Context<'_>,
+    ) -> Poll<Option<Result<EventEnvelope, Error>>> {
+        if self.turn.is_finished() {
+            return Poll::Ready(None);
         }
+        let id = self.turn.id();
+        let next = match self.client.shared().with(|e| e.poll_stream(id, cx.waker())) {
+            Poll::Ready(next) => next,
+            Poll::Pending => return Poll::Pending,
+        };
+        let item = self.turn.on_next(next, self.client.dialect());
+        if let (Some(result), Some(last)) = (self.turn.result(), &self.last) {
+            *last.lock().unwrap_or_else(PoisonError::into_inner) = result.clone();
+        }
+        Poll::Ready(item)
     }
 
     /// The next event; `None` once the stream ended.
@@ -126,7 +150,7 @@ impl EventStream {
     /// ```
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
+        self.turn.session_id()
     }
 
     /// The turn's result, once the stream ended successfully.
@@ -145,10 +169,7 @@ impl EventStream {
     /// ```
     #[must_use]
     pub fn result(&self) -> Option<&RunResult> {
-        match &self.state {
-            StreamState::Done(result) => Some(result),
-            _ => None,
-        }
+        self.turn.result()
     }
 
     /// Whether the stream ended.
@@ -167,7 +188,7 @@ impl EventStream {
     /// ```
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        matches!(self.state, StreamState::Done(_) | StreamState::Failed)
+        self.turn.is_finished()
     }
 
     /// Consumes every event and returns the result.
@@ -187,10 +208,10 @@ impl EventStream {
     /// # Ok(()) }
     /// ```
     pub async fn collect(mut self) -> Result<RunResult, Error> {
-        while let Some(event) = self.next().await {
+        while let Some(event) = self.next_envelope().await {
             event?;
         }
-        self.take_result()
+        self.turn.take_result()
     }
 
     /// Consumes every event; returns the text of the deltas delivered and
@@ -212,12 +233,12 @@ impl EventStream {
     /// ```
     pub async fn collect_text(mut self) -> Result<(String, RunResult), Error> {
         let mut text = String::new();
-        while let Some(event) = self.next().await {
-            if let Event::TextDelta { delta, .. } = event? {
+        while let Some(event) = self.next_envelope().await {
+            if let Event::TextDelta { delta, .. } = event?.event {
                 text.push_str(&delta);
             }
         }
-        Ok((text, self.take_result()?))
+        Ok((text, self.turn.take_result()?))
     }
 
     /// The session, with this turn as its last result, once the stream
@@ -237,43 +258,8 @@ impl EventStream {
     /// ```
     #[must_use]
     pub fn into_session(self) -> Option<Session> {
-        match &self.state {
-            StreamState::Done(result) => {
-                Some(Session::new(self.client.clone(), (**result).clone()))
-            }
-            _ => None,
-        }
-    }
-
-    fn take_result(&self) -> Result<RunResult, Error> {
-        match &self.state {
-            StreamState::Done(result) => Ok((**result).clone()),
-            _ => Err(Error::InvalidResponse {
-                method: self.shared.method().to_owned(),
-                message: "the stream ended without a result".into(),
-            }),
-        }
-    }
-
-    fn on_end(&mut self, end: End) -> Option<Result<Event, Error>> {
-        match turn_result(end, self.shared.method(), self.client.dialect()) {
-            Ok(result) => {
-                self.session_id = Some(result.session_id.clone());
-                self.state = StreamState::Done(Box::new(result));
-                None
-            }
-            Err(err) => {
-                if let Some(session_id) = &self.session_id
-                    && recovery::needs_reset(&self.client, &err)
-                {
-                    let reset = recovery::spawn_reset(self.client.clone(), session_id.clone());
-                    self.state = StreamState::Recovering(reset, Some(err));
-                    return None;
-                }
-                self.state = StreamState::Failed;
-                Some(Err(err))
-            }
-        }
+        let result = self.turn.result()?.clone();
+        Some(Session::new(self.client.clone(), result))
     }
 }
 
@@ -281,99 +267,19 @@ impl Stream for EventStream {
     type Item = Result<Event, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            match &mut this.state {
-                StreamState::Done(_) | StreamState::Failed => return Poll::Ready(None),
-                StreamState::Recovering(reset, err) => {
-                    if Pin::new(reset).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    let err = err.take();
-                    this.state = StreamState::Failed;
-                    return Poll::Ready(err.map(Err));
-                }
-                StreamState::Running => {}
-            }
-            let next = match stream::poll_next(&this.shared, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    this.state = StreamState::Failed;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(next)) => next,
-            };
-            match next {
-                Next::Event(event) => {
-                    let envelope = event.into_envelope();
-                    // A streamed create learns its session from its events,
-                    // so a failed first turn can still be reset.
-                    if this.session_id.is_none() {
-                        this.session_id = envelope.source_session_id().map(str::to_owned);
-                    }
-                    return Poll::Ready(Some(Ok(envelope.event)));
-                }
-                Next::Signal(event) => return Poll::Ready(Some(Ok(event))),
-                Next::End(end) => {
-                    if let Some(item) = this.on_end(end) {
-                        return Poll::Ready(Some(item));
-                    }
-                    // Done (loop returns None) or recovering (loop polls it).
-                }
-            }
-        }
+        self.poll_envelope(cx)
+            .map(|item| item.map(|item| item.map(|envelope| envelope.event)))
     }
 }
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        if !matches!(self.state, StreamState::Running) {
-            return;
-        }
-        let watched = match &self.session_id {
-            Some(session_id) if self.client.dialect().has_method("runtime/reset") => {
-                watch_dropped_turn(&self.client, &self.shared, session_id)
-            }
-            _ => false,
-        };
-        if !watched {
-            self.client.forget_stream(self.id);
-        }
+        // NB: an unfinished turn is drained by the engine and still reset
+        // if it fails.
+        let id = self.turn.id();
+        let now = Instant::now().into_std();
+        self.client.shared().with(|e| e.drop_stream(id, None, now));
     }
-}
-
-/// Drains a dropped turn stream on a task of its own and resets the
-/// session's runtime if the turn fails (nobody else will see it fail).
-/// The task holds the client weakly: dropping every handle still ends the
-/// child, which ends this stream. `false` outside a runtime.
-fn watch_dropped_turn(
-    client: &MeerkatClient,
-    shared: &Arc<StreamShared>,
-    session_id: &str,
-) -> bool {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return false;
-    };
-    let client = client.downgrade();
-    let shared = Arc::clone(shared);
-    let session_id = session_id.to_owned();
-    runtime.spawn(async move {
-        let end = loop {
-            match std::future::poll_fn(|cx| stream::poll_next(&shared, cx)).await {
-                Some(Next::End(end)) => break end,
-                Some(_) => {}
-                None => return,
-            }
-        };
-        let Some(client) = MeerkatClient::upgrade(&client) else {
-            return;
-        };
-        if let Err(err) = turn_result(end, shared.method(), client.dialect()) {
-            tracing::debug!(%session_id, error = %err, "a dropped stream's turn failed");
-            recovery::after_failed_turn(&client, &session_id, &err).await;
-        }
-    });
-    true
 }
 
 /// A standalone event stream: every event of a session
@@ -399,11 +305,7 @@ fn watch_dropped_turn(
 /// ```
 pub struct EventSubscription {
     client: MeerkatClient,
-    id: RequestId,
-    shared: Arc<StreamShared>,
-    stream_id: String,
-    kind: SubscriptionKind,
-    done: bool,
+    sub: Subscription,
 }
 
 /// Which close method a subscription uses.
@@ -415,29 +317,40 @@ pub(crate) enum SubscriptionKind {
 
 impl fmt::Debug for EventSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventSubscription")
-            .field("stream_id", &self.stream_id)
-            .field("done", &self.done)
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&self.sub, f)
     }
 }
 
 impl EventSubscription {
-    pub(crate) fn new(
-        client: MeerkatClient,
-        id: RequestId,
-        shared: Arc<StreamShared>,
-        stream_id: String,
+    pub(crate) async fn open(
+        client: &MeerkatClient,
+        call: Call<StreamOpened>,
         kind: SubscriptionKind,
-    ) -> Self {
-        Self {
-            client,
-            id,
-            shared,
-            stream_id,
-            kind,
-            done: false,
+    ) -> Result<Self, Error> {
+        let shared = client.shared();
+        let close = match kind {
+            SubscriptionKind::Session => ops::close_session_stream,
+            SubscriptionKind::Mob => ops::close_mob_stream,
+        };
+        let now = Instant::now().into_std();
+        let (id, decoder, mut sub) = shared.with(|e| e.open_subscription(call, close, now))?;
+        // NB: a future dropped before the open answer forgets the stream.
+        let mut guard = OpenGuard {
+            call: CallGuard {
+                shared,
+                id: Some(id),
+            },
+        };
+        let raw = shared.wait(|e, waker| e.poll_call(id, waker)).await;
+        match decoder.decode(raw, client.dialect()) {
+            Ok(opened) => sub.opened(opened.stream_id),
+            Err(err) => return Err(err),
         }
+        guard.call.id = None;
+        Ok(Self {
+            client: client.clone(),
+            sub,
+        })
     }
 
     /// The next event; `None` once the stream ended.
@@ -473,7 +386,7 @@ impl EventSubscription {
     /// ```
     #[must_use]
     pub fn stream_id(&self) -> &str {
-        &self.stream_id
+        self.sub.stream_id()
     }
 
     /// How the server ended the stream (`remote_end`, `explicit_close`,
@@ -493,7 +406,15 @@ impl EventSubscription {
     /// ```
     #[must_use]
     pub fn outcome(&self) -> Option<String> {
-        self.shared.outcome().map(|(outcome, _)| outcome)
+        let id = self.sub.id();
+        match self.sub.outcome() {
+            Some((outcome, _)) => Some(outcome.clone()),
+            None => self
+                .client
+                .shared()
+                .with(|e| e.stream_outcome(id))
+                .map(|(o, _)| o),
+        }
     }
 
     /// Closes the stream on the server.
@@ -512,23 +433,14 @@ impl EventSubscription {
     /// # Ok(()) }
     /// ```
     pub async fn close(mut self) -> Result<(), Error> {
-        self.done = true;
-        self.client.forget_stream(self.id);
-        let params = methods::StreamIdParams::new(self.stream_id.clone());
-        let result = match self.kind {
-            SubscriptionKind::Session => self
-                .client
-                .request::<methods::SessionStreamClose, _>(params)
-                .await
-                .map(drop),
-            SubscriptionKind::Mob => self
-                .client
-                .request::<methods::MobStreamClose, _>(params)
-                .await
-                .map(drop),
-        };
-        match result {
-            Err(Error::Rpc(_)) if self.shared.outcome().is_some() => Ok(()),
+        let ended = self.outcome().is_some();
+        let id = self.sub.id();
+        let close = self.sub.close();
+        let now = Instant::now().into_std();
+        self.client.shared().with(|e| e.drop_stream(id, None, now));
+        match self.client.run(close).await {
+            // The server ended it first: closed all the same.
+            Err(Error::Rpc(_)) if ended => Ok(()),
             other => other,
         }
     }
@@ -538,42 +450,36 @@ impl Stream for EventSubscription {
     type Item = Result<EventEnvelope, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
+        if self.sub.is_done() {
             return Poll::Ready(None);
         }
-        let next = match stream::poll_next(&self.shared, cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => {
-                self.done = true;
-                return Poll::Ready(None);
-            }
-            Poll::Ready(Some(next)) => next,
-        };
-        self.done = matches!(next, Next::End(_));
-        Poll::Ready(subscription_item(next))
+        let id = self.sub.id();
+        match self.client.shared().with(|e| e.poll_stream(id, cx.waker())) {
+            Poll::Ready(next) => Poll::Ready(self.sub.on_next(next)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 impl Drop for EventSubscription {
     fn drop(&mut self) {
-        if !self.done {
-            self.client.forget_stream(self.id);
-            // Best effort and without waiting: tell the server too.
-            let stream_id = self.stream_id.clone();
-            let kind = self.kind;
-            let _ = self.client.command(move |core| {
-                let params = methods::StreamIdParams::new(stream_id);
-                let opts = meerkat_proto::RequestOptions::new(std::time::Instant::now());
-                let _ = match kind {
-                    SubscriptionKind::Session => core
-                        .conn
-                        .request::<methods::SessionStreamClose>(&params, opts),
-                    SubscriptionKind::Mob => {
-                        core.conn.request::<methods::MobStreamClose>(&params, opts)
-                    }
-                }
-                .map(|id| core.conn.cancel(id));
-            });
+        // Best effort and without waiting: the server is told too.
+        let (id, close) = (self.sub.id(), self.sub.close_on_drop());
+        let now = Instant::now().into_std();
+        self.client.shared().with(|e| e.drop_stream(id, close, now));
+    }
+}
+
+/// Forgets a subscription whose open future was dropped or failed.
+struct OpenGuard<'a> {
+    call: CallGuard<'a>,
+}
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.call.id.take() {
+            let now = Instant::now().into_std();
+            self.call.shared.with(|e| e.drop_stream(id, None, now));
         }
     }
 }

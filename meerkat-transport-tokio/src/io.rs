@@ -1,85 +1,150 @@
-//! The pipe tasks: a reader that only moves stdout bytes to the driver,
-//! and a writer that only writes the driver's frames to stdin.
+//! The glue around the shared [`Engine`]: its lock, and the tasks that move
+//! bytes and time into it.
+//!
+//! ```text
+//!  caller tasks ──lock── Engine ──lock── reader task <── stdout
+//!      ^ Waker            │  output bytes ──> writer task ──> stdin
+//!      └──────────────────┤  deadlines ─────> timer task
+//!                         └─ tool calls ────> a task per call
+//! ```
+//!
+//! There is no driver: a caller starts its request under the lock and the
+//! reader wakes it with the answer. Every decision is the engine's; this
+//! file only reads, writes, sleeps and spawns. The lock is a `std` mutex,
+//! held for short, non-blocking stretches and never across an `.await`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use meerkat_proto::Transmit;
+use meerkat_proto::sdk::{Effects, Engine, ExitInfo, ExitWatch};
+use meerkat_proto::{RequestId, ToolCall, ToolOutput};
+use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use crate::process::Process;
-use meerkat_proto::dispatch::ExitInfo;
 
-/// Bytes read per chunk.
+type BoxFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, String>> + Send>>;
+
+/// A tool handler, as the engine keeps it.
+pub(crate) type Handler = Arc<dyn Fn(Value) -> BoxFuture + Send + Sync>;
+
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Chunks in flight between the reader and the driver: with
-/// [`READ_CHUNK`], at most 4 MiB of unparsed output is held. A slow driver
-/// holds the reader back, which holds the server back (pipe back-pressure).
-pub(crate) const CHUNKS_IN_FLIGHT: usize = 64;
-
-/// How long a child whose stdout ended gets to exit, so its status and last
-/// words can go into the error every waiter gets.
+/// How long a reader that saw EOF waits for the child's status and last
+/// stderr lines, for the error every waiter gets.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
-/// How often the exit watch asks whether the child has exited.
-const EXIT_POLL: Duration = Duration::from_millis(100);
-
-/// How long the output of an exited child may stay quiet and open before
-/// the exit watch ends it: something else (a process the child started)
-/// holds the pipe, and no EOF will come.
-const OUTPUT_IDLE: Duration = Duration::from_millis(500);
-
-/// [`Progress`] once the reader has reached EOF.
-const READER_DONE: u64 = u64::MAX;
-
-/// Chunks read so far, or [`READER_DONE`]: what the exit watch looks at.
-type Progress = Arc<AtomicU64>;
-
-/// What the reader tells the driver.
-pub(crate) enum FromReader {
-    /// A chunk of stdout.
-    Bytes(Vec<u8>),
-    /// stdout ended.
-    Eof(ExitInfo),
+/// The engine, the tasks' signals and the runtime they run on; shared by
+/// every handle and task of one connection (tasks hold it, not the client,
+/// so they never keep the child alive).
+pub(crate) struct Shared {
+    engine: Mutex<Engine<Handler>>,
+    writer: Notify,
+    timer: Notify,
+    runtime: Handle,
 }
 
-/// Reads the server's output (a child's stdout or a TCP stream) until EOF
-/// on a task; for a child, its exit status and stderr tail go with the EOF.
-pub(crate) fn spawn_reader(
-    mut stdout: impl AsyncRead + Unpin + Send + 'static,
-    tx: mpsc::Sender<FromReader>,
-    process: Option<Arc<Process>>,
-) {
-    let pid = process.as_ref().map_or(0, |p| p.pid());
-    let progress = Progress::default();
-    if let Some(process) = &process {
-        spawn_exit_watch(Arc::downgrade(process), tx.clone(), Arc::clone(&progress));
+impl Shared {
+    pub(crate) fn new(engine: Engine<Handler>) -> Arc<Self> {
+        Arc::new(Self {
+            engine: Mutex::new(engine),
+            writer: Notify::new(),
+            timer: Notify::new(),
+            runtime: Handle::current(),
+        })
     }
-    tokio::spawn(async move {
+
+    /// Runs `f` on the engine under the lock, then does what it asks for
+    /// (wakeups, writer, timer, tool calls) with the lock released.
+    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine<Handler>) -> R) -> R {
+        let (out, effects) = {
+            let mut engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+            let out = f(&mut engine);
+            (out, engine.effects())
+        };
+        self.apply(effects);
+        out
+    }
+
+    fn apply(self: &Arc<Self>, mut effects: Effects<Handler>) {
+        effects.wake_all();
+        if effects.write || effects.closed {
+            self.writer.notify_one();
+        }
+        if effects.rearm_timer || effects.closed {
+            self.timer.notify_one();
+        }
+        for (call, handler) in effects.tool_calls {
+            run_tool(self, call, handler);
+        }
+    }
+
+    /// Waits until `poll` is ready.
+    pub(crate) async fn wait<T>(
+        self: &Arc<Self>,
+        mut poll: impl FnMut(&mut Engine<Handler>, &Waker) -> Poll<T>,
+    ) -> T {
+        poll_fn(|cx| self.with(|engine| poll(engine, cx.waker()))).await
+    }
+
+    /// Spawns `task` on the connection's runtime (also from outside it).
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        drop(self.runtime.spawn(task));
+    }
+}
+
+/// Cancels a call whose future is dropped before its answer: the engine
+/// frees its slot at once (and keeps a turn's reset rule).
+pub(crate) struct CallGuard<'a> {
+    pub(crate) shared: &'a Arc<Shared>,
+    pub(crate) id: Option<RequestId>,
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.shared.with(|e| e.cancel_call(id));
+        }
+    }
+}
+
+/// The reader: chunks of stdout into the engine, then EOF with how the
+/// child ended.
+pub(crate) fn spawn_reader(
+    shared: &Arc<Shared>,
+    mut stdout: impl AsyncRead + Unpin + Send + 'static,
+    process: Option<Weak<Process>>,
+) {
+    let task_shared = Arc::clone(shared);
+    shared.spawn(async move {
+        // NB: a runtime that shuts down drops this task mid-read: the guard
+        // then ends the connection, so no caller waits for bytes that no
+        // task will read.
+        let guard = EndOnDrop(Some(task_shared));
+        let Some(shared) = guard.0.as_ref() else {
+            return;
+        };
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
             match stdout.read(&mut buf).await {
                 Ok(0) => break,
-                Ok(n) => {
-                    progress.fetch_add(1, Ordering::Relaxed);
-                    if tx.send(FromReader::Bytes(buf[..n].to_vec())).await.is_err() {
-                        return; // the driver is gone
-                    }
-                }
+                Ok(n) => shared.with(|e| e.handle_bytes(&buf[..n], Instant::now().into_std())),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    tracing::debug!(pid, error = %e, "reading stdout failed");
+                    tracing::debug!(error = %e, "reading stdout failed");
                     break;
                 }
             }
         }
-        tracing::debug!(pid, "server output closed");
-        progress.store(READER_DONE, Ordering::Relaxed);
-        let info = match process {
+        tracing::debug!("server output closed");
+        let info = match process.and_then(|p| p.upgrade()) {
             Some(process) => {
                 let deadline = Instant::now() + EXIT_GRACE;
                 let status = process.wait_until(deadline).await;
@@ -88,72 +153,180 @@ pub(crate) fn spawn_reader(
             }
             None => ExitInfo::default(),
         };
-        let _ = tx.send(FromReader::Eof(info)).await;
+        shared.with(|e| e.handle_eof(info, Instant::now().into_std()));
     });
 }
 
-/// Watches the child for an exit that no EOF follows: a process the child
-/// started (a background job of a shell tool) may hold its stdout open long
-/// after it died, and the waiters must not wait for that. Once the child
-/// has exited and its output has been quiet for [`OUTPUT_IDLE`], the watch
-/// ends the output in the reader's place (with the exit status and stderr
-/// tail); the driver ignores whatever the reader says after that.
-fn spawn_exit_watch(process: Weak<Process>, tx: mpsc::Sender<FromReader>, progress: Progress) {
-    tokio::spawn(async move {
-        let status = loop {
-            tokio::time::sleep(EXIT_POLL).await;
-            if tx.is_closed() || progress.load(Ordering::Relaxed) == READER_DONE {
-                return;
-            }
-            let Some(process) = process.upgrade() else {
-                return;
-            };
-            if let Some(status) = process.try_status() {
-                break status;
-            }
-        };
-        let mut seen = progress.load(Ordering::Relaxed);
-        loop {
-            tokio::time::sleep(OUTPUT_IDLE).await;
-            let now = progress.load(Ordering::Relaxed);
-            if now == READER_DONE {
-                return;
-            }
-            if now == seen {
-                break;
-            }
-            seen = now;
+/// Ends the connection when dropped (the reader task's end, however it
+/// ends).
+struct EndOnDrop(Option<Arc<Shared>>);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.with(|e| {
+                if !e.is_closed() {
+                    tracing::debug!("the reader task was dropped: ending the connection");
+                    e.handle_eof(ExitInfo::default(), std::time::Instant::now());
+                }
+            });
         }
-        let Some(process) = process.upgrade() else {
-            return;
-        };
-        tracing::debug!(
-            pid = process.pid(),
-            %status,
-            "rkat-rpc exited but its output stays open; ending it"
-        );
-        let info = ExitInfo::new(Some(status.to_string()), process.stderr().text());
-        let _ = tx.send(FromReader::Eof(info)).await;
-    });
+    }
 }
 
-/// Writes frames to the server's input (a child's stdin or a TCP stream) on
-/// a task; shuts it down when the frame queue closes (the server's graceful
-/// shutdown).
+/// The writer: the engine's output to stdin, each batch with one
+/// `write_all`; ends (closing stdin) once the engine is closed and
+/// everything is written.
 pub(crate) fn spawn_writer(
+    shared: &Arc<Shared>,
     mut stdin: impl AsyncWrite + Unpin + Send + 'static,
-    mut frames: mpsc::UnboundedReceiver<Transmit>,
 ) {
-    tokio::spawn(async move {
-        while let Some(frame) = frames.recv().await {
-            if let Err(e) = stdin.write_all(frame.as_bytes()).await {
-                // The child is gone or closed stdin: the reader sees EOF and
-                // the driver resolves every waiter from there.
-                tracing::debug!(error = %e, "writing to stdin failed");
-                return;
+    let task_shared = Arc::clone(shared);
+    shared.spawn(async move {
+        let shared = task_shared;
+        loop {
+            // NB: registered before looking, so a notify in between is kept.
+            let notified = shared.writer.notified();
+            let (bytes, closed) = shared.with(|e| (e.take_output(), e.is_closed()));
+            if !bytes.is_empty() {
+                if let Err(e) = stdin.write_all(&bytes).await {
+                    // The child is gone or closed stdin: the reader sees EOF.
+                    tracing::debug!(error = %e, "writing to stdin failed");
+                    return;
+                }
+            } else if closed {
+                break;
+            } else {
+                notified.await;
             }
         }
         tracing::debug!("closing stdin");
         let _ = stdin.shutdown().await;
     });
+}
+
+/// The timer: [`Engine::handle_timeout`] at every deadline.
+pub(crate) fn spawn_timer(shared: &Arc<Shared>) {
+    let task_shared = Arc::clone(shared);
+    shared.spawn(async move {
+        let shared = task_shared;
+        loop {
+            let notified = shared.timer.notified();
+            let (at, closed) = shared.with(|e| (e.arm_timer(), e.is_closed()));
+            if closed {
+                return;
+            }
+            let now = Instant::now();
+            match at.map(Instant::from_std) {
+                Some(at) if at <= now => shared.with(|e| e.handle_timeout(now.into_std())),
+                Some(at) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {}
+                        () = notified => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    });
+}
+
+/// The exit watch: [`Engine::exit_tick`] every [`ExitWatch::INTERVAL`].
+pub(crate) fn spawn_exit_watch(shared: &Arc<Shared>, process: Weak<Process>) {
+    let task_shared = Arc::clone(shared);
+    shared.spawn(async move {
+        let shared = task_shared;
+        loop {
+            tokio::time::sleep(ExitWatch::INTERVAL).await;
+            let Some(child) = process.upgrade() else {
+                return; // the client is gone
+            };
+            let exited = child
+                .try_status()
+                .map(|s| ExitInfo::new(Some(s.to_string()), child.stderr().text()));
+            drop(child);
+            if !shared.with(|e| e.exit_tick(Instant::now().into_std(), exited)) {
+                return;
+            }
+        }
+    });
+}
+
+/// Runs a tool handler on a task of its own: the reader never waits for a
+/// handler, a handler may call the client, and a panic answers with an
+/// error result.
+fn run_tool(shared: &Arc<Shared>, call: ToolCall, handler: Handler) {
+    let ToolCall {
+        id,
+        name,
+        arguments,
+        ..
+    } = call;
+    let weak = Arc::downgrade(shared);
+    let span = tracing::debug_span!("meerkat_tool", tool = %name);
+    shared.spawn(
+        async move {
+            let output = run(handler, arguments).await;
+            if let Some(shared) = weak.upgrade() {
+                shared.with(|e| e.respond_tool(id, output, Instant::now().into_std()));
+            }
+        }
+        .instrument(span),
+    );
+}
+
+/// Erases a user's handler into a [`Handler`].
+pub(crate) fn erase<F, Fut, E>(handler: F) -> Handler
+where
+    F: Fn(Value) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<ToolOutput, E>> + Send + 'static,
+    E: std::fmt::Display + 'static,
+{
+    let handler = Arc::new(handler);
+    Arc::new(move |args| {
+        let handler = Arc::clone(&handler);
+        Box::pin(async move { handler(args).await.map_err(|e| e.to_string()) })
+    })
+}
+
+async fn run(handler: Handler, arguments: Value) -> Result<ToolOutput, String> {
+    match tokio::spawn(async move { handler(arguments).await }).await {
+        Ok(output) => output,
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".to_owned());
+            tracing::warn!(%message, "tool handler panicked");
+            Err(format!("tool handler panicked: {message}"))
+        }
+        Err(e) => Err(format!("tool handler did not finish: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_becomes_an_error_result() {
+        let handler = erase(|_: Value| async move {
+            if true {
+                panic!("boom");
+            }
+            Ok::<_, String>(ToolOutput::text("never"))
+        });
+        let out = run(handler, Value::Null).await;
+        assert_eq!(out, Err("tool handler panicked: boom".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_failure_keeps_its_message() {
+        let handler = erase(|args: Value| async move {
+            Err::<ToolOutput, _>(std::io::Error::other(format!("bad {args}")))
+        });
+        assert_eq!(run(handler, Value::from(1)).await, Err("bad 1".to_owned()));
+    }
 }

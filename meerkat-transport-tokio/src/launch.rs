@@ -1,7 +1,7 @@
 //! From [`ConnectOptions`] to a ready [`Command`]; the decisions (flags,
 //! binary resolution, child env) are `meerkat_proto`'s [`LaunchPlan`].
 
-use meerkat_proto::dispatch::LaunchPlan;
+use meerkat_proto::sdk::LaunchPlan;
 use meerkat_proto::{ConnectOptions, Error};
 use tokio::process::Command;
 

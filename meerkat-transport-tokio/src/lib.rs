@@ -30,30 +30,34 @@
 //!
 //! # What this crate does not do
 //!
-//! It holds no protocol logic: framing, ids, the handshake, the dialect of
-//! the server's contract, the routing of events to turns and subscriptions
-//! and the stream budget all live in `meerkat_proto`'s sans-IO
-//! [`Connection`]. This crate moves bytes, keeps time, owns the child process
-//! and hands results to the tasks that wait for them.
+//! It makes no decision of its own: the request each method sends, who
+//! waits for which answer, the stream budgets, the reset after a failed
+//! turn, what a dropped future or stream leaves behind and the exit rule all live
+//! once, in the sans-IO engine of `meerkat_proto` ([`proto::sdk`]), which
+//! the tokio and the blocking crates share. This crate moves bytes, keeps
+//! time, owns the child process and wakes the tasks that wait.
 //!
 //! # Tasks
 //!
 //! ```text
-//!  user tasks ──Command──┐                            ┌──> oneshot replies
-//!  tool tasks ──Command──┼──> unbounded ──> driver ───┼──> stream buffers (Mutex + Waker)
-//!  reader ──Bytes / Eof──┴──> bounded (64 x 64 KiB)   └──> tool tasks (one per call)
-//!   ^ child stdout                  └──> frames ──> writer ──> child stdin
+//!  user tasks ──lock── Engine ──lock── reader task <── child stdout
+//!     ^ Waker            │  bytes ───────> writer task ──> child stdin
+//!     └──────────────────┤  deadlines ───> timer task
+//!                        └─ tool calls ──> one task per call
 //!  stderr task: child stderr ──> 64 KiB tail (for error messages)
 //! ```
 //!
-//! - One **driver** task owns the [`Connection`]. Commands are boxed
-//!   closures over it; it selects over them, the reader's bytes and the
-//!   Connection's next deadline. It never waits on a user: replies go to
-//!   oneshots, events into bounded per-stream buffers, frames to the writer.
-//! - The **reader** only moves stdout bytes, at most 4 MiB in flight
-//!   (beyond it, the pipe pushes back on the child).
-//! - The **writer** writes each frame whole; a child that stops reading
-//!   stdin blocks nobody else.
+//! - There is no driver: a caller starts its request under the engine's
+//!   lock and returns `Pending` until the **reader** (which hands every chunk of
+//!   stdout to the engine) wakes it with the answer. The lock is held for
+//!   short, non-blocking stretches only.
+//! - The **writer** writes the engine's output with one `write_all` per
+//!   batch (a 0.5.x server can tear lines that arrive in pieces); it is a
+//!   task of its own so a child that stops reading stdin blocks nobody
+//!   else.
+//! - The **timer** calls the engine at its next deadline (request
+//!   timeouts, turn grace, reset retries); the **exit watch** ends the
+//!   output of a child that exited while another process holds its stdout.
 //! - **Tool handlers** run on tasks of their own and may call the client.
 //!
 //! # Time
@@ -75,8 +79,9 @@
 //!
 //! A 0.5.x server keeps the input of a failed or interrupted turn queued and
 //! replays it on the next `turn/start`. After a turn fails with a server
-//! error, this crate resets the session's runtime (`runtime/reset`, retried
-//! while the server says it is not ready) before returning the error.
+//! error, the engine resets the session's runtime (`runtime/reset`, retried
+//! on its own clock while the server says it is not ready) before the error
+//! is returned, also when nobody waits for it any more.
 //!
 //! # Closing
 //!
@@ -119,21 +124,34 @@
 
 mod calls;
 mod client;
-mod driver;
 mod events;
 mod io;
 mod launch;
 mod mob;
 mod process;
-mod recovery;
 mod session;
-mod stream;
-mod tools;
 
 pub use client::MeerkatClient;
 pub use events::{EventStream, EventSubscription};
 pub use mob::{Member, Mob};
 pub use session::{DeferredSession, Session};
 
+// The user's types, by name: options, results, events, errors. The engine
+// underneath stays at `proto::`, so a change there is not a change of this
+// crate's surface.
 #[doc(no_inline)]
-pub use meerkat_proto::*;
+pub use meerkat_proto::{
+    AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
+    ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error, ErrorCode, ErrorKind,
+    Event, EventEnvelope, HandlingMode, HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint,
+    HookReasonCode, InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobSpec,
+    MobSummary, Peer, Prompt, RpcError, RunResult, SchemaWarning, ScopeFrame, ServerInfo,
+    SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics, SkillInfo, SkillKey, SkillRef,
+    SourceHealth, SpawnResult, SpawnSpec, StopReason, ToolConfigChangedPayload, ToolDef,
+    ToolOutput, TransportKind, TurnOptions, Usage, methods,
+};
+
+/// The protocol core this crate is built on (`meerkat-proto`): the JSON-RPC
+/// engine, the connection state machine and the shared SDK engine, for
+/// those who need them.
+pub use meerkat_proto as proto;

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
+use meerkat_proto::sdk::ops;
 use meerkat_proto::{
     HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
-    SpawnResult, SpawnSpec, methods,
+    SpawnResult, SpawnSpec,
 };
 use serde_json::Value;
 
@@ -30,12 +31,8 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn create_mob(&self, spec: MobSpec) -> Result<Mob, Error> {
-        self.require_capability("mob")?;
-        let id = self.request::<methods::MobCreate, _>(spec).await?;
-        Ok(Mob {
-            client: self.clone(),
-            id,
-        })
+        let id = self.run(ops::create_mob(spec)).await?;
+        Ok(self.mob(id))
     }
 
     /// Lists the mobs of the realm.
@@ -54,8 +51,7 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn list_mobs(&self) -> Result<Vec<MobSummary>, Error> {
-        self.require_capability("mob")?;
-        self.request::<methods::MobList, _>(()).await
+        self.run(ops::list_mobs()).await
     }
 
     /// A handle on an existing mob (no call is made).
@@ -136,9 +132,7 @@ impl Mob {
     /// # Ok(()) }
     /// ```
     pub async fn status(&self) -> Result<MobSummary, Error> {
-        self.client
-            .request::<methods::MobStatus, _>(methods::MobIdParams::new(&self.id))
-            .await
+        self.client.run(ops::mob_status(&self.id)).await
     }
 
     /// Stops, resumes, completes, resets or destroys the mob.
@@ -157,10 +151,7 @@ impl Mob {
     /// # Ok(()) }
     /// ```
     pub async fn lifecycle(&self, action: MobAction) -> Result<(), Error> {
-        self.client
-            .request::<methods::MobLifecycle, _>(methods::LifecycleParams::new(&self.id, action))
-            .await
-            .map(drop)
+        self.client.run(ops::mob_lifecycle(&self.id, action)).await
     }
 
     /// Spawns a member.
@@ -179,9 +170,7 @@ impl Mob {
     /// # Ok(()) }
     /// ```
     pub async fn spawn(&self, spec: SpawnSpec) -> Result<SpawnResult, Error> {
-        self.client
-            .request::<methods::MobSpawn, _>(methods::SpawnParams::new(&self.id, spec))
-            .await
+        self.client.run(ops::mob_spawn(&self.id, spec)).await
     }
 
     /// Retires a member.
@@ -199,10 +188,7 @@ impl Mob {
     /// # Ok(()) }
     /// ```
     pub async fn retire(&self, meerkat_id: &str) -> Result<(), Error> {
-        self.client
-            .request::<methods::MobRetire, _>(methods::MemberParams::new(&self.id, meerkat_id))
-            .await
-            .map(drop)
+        self.client.run(ops::mob_retire(&self.id, meerkat_id)).await
     }
 
     /// Respawns a member with a fresh session.
@@ -221,7 +207,7 @@ impl Mob {
     /// ```
     pub async fn respawn(&self, meerkat_id: &str) -> Result<Value, Error> {
         self.client
-            .request::<methods::MobRespawn, _>(methods::MemberParams::new(&self.id, meerkat_id))
+            .run(ops::mob_respawn(&self.id, meerkat_id))
             .await
     }
 
@@ -240,10 +226,7 @@ impl Mob {
     /// # Ok(()) }
     /// ```
     pub async fn wire(&self, member: &str, peer: &str) -> Result<(), Error> {
-        self.client
-            .request::<methods::MobWire, _>(methods::WireParams::local(&self.id, member, peer))
-            .await
-            .map(drop)
+        self.client.run(ops::mob_wire(&self.id, member, peer)).await
     }
 
     /// Removes the wiring between two members.
@@ -262,9 +245,8 @@ impl Mob {
     /// ```
     pub async fn unwire(&self, member: &str, peer: &str) -> Result<(), Error> {
         self.client
-            .request::<methods::MobUnwire, _>(methods::WireParams::local(&self.id, member, peer))
+            .run(ops::mob_unwire(&self.id, member, peer))
             .await
-            .map(drop)
     }
 
     /// Lists the members.
@@ -284,9 +266,7 @@ impl Mob {
     /// # Ok(()) }
     /// ```
     pub async fn members(&self) -> Result<Vec<MemberInfo>, Error> {
-        self.client
-            .request::<methods::MobMembers, _>(methods::MobIdParams::new(&self.id))
-            .await
+        self.client.run(ops::mob_members(&self.id)).await
     }
 
     /// A handle on one member (no call is made).
@@ -324,9 +304,7 @@ impl Mob {
     /// # Ok(()) }
     /// ```
     pub async fn flows(&self) -> Result<Vec<String>, Error> {
-        self.client
-            .request::<methods::MobFlows, _>(methods::MobIdParams::new(&self.id))
-            .await
+        self.client.run(ops::mob_flows(&self.id)).await
     }
 
     /// Starts a flow run and returns its run id.
@@ -346,9 +324,7 @@ impl Mob {
     /// ```
     pub async fn run_flow(&self, flow_id: &str, params: Value) -> Result<String, Error> {
         self.client
-            .request::<methods::MobFlowRun, _>(methods::FlowRunParams::new(
-                &self.id, flow_id, params,
-            ))
+            .run(ops::mob_run_flow(&self.id, flow_id, params))
             .await
     }
 
@@ -371,7 +347,7 @@ impl Mob {
     /// ```
     pub async fn flow_status(&self, run_id: &str) -> Result<Option<Value>, Error> {
         self.client
-            .request::<methods::MobFlowStatus, _>(methods::FlowRunIdParams::new(&self.id, run_id))
+            .run(ops::mob_flow_status(&self.id, run_id))
             .await
     }
 
@@ -392,9 +368,8 @@ impl Mob {
     /// ```
     pub async fn cancel_flow(&self, run_id: &str) -> Result<(), Error> {
         self.client
-            .request::<methods::MobFlowCancel, _>(methods::FlowRunIdParams::new(&self.id, run_id))
+            .run(ops::mob_cancel_flow(&self.id, run_id))
             .await
-            .map(drop)
     }
 
     /// Subscribes to one member's agent events.
@@ -444,20 +419,8 @@ impl Mob {
     }
 
     async fn subscribe(&self, member: Option<&str>) -> Result<EventSubscription, Error> {
-        let params = methods::MobStreamParams::new(&self.id, member.map(str::to_owned));
-        let (id, shared, opened) = self
-            .client
-            .open_stream::<methods::MobStreamOpen, _>(params, true)
-            .await?;
-        let opened = opened.ok_or(Error::NotConnected)?;
-        let opened = self.client.decode::<methods::MobStreamOpen>(&opened)?;
-        Ok(EventSubscription::new(
-            self.client.clone(),
-            id,
-            shared,
-            opened.stream_id,
-            SubscriptionKind::Mob,
-        ))
+        let call = ops::subscribe_mob(&self.id, member);
+        EventSubscription::open(&self.client, call, SubscriptionKind::Mob).await
     }
 }
 
@@ -524,15 +487,8 @@ impl Member {
         content: impl Into<Prompt>,
         mode: HandlingMode,
     ) -> Result<MemberSendResult, Error> {
-        self.mob
-            .client
-            .request::<methods::MobMemberSend, _>(methods::MemberSendParams::new(
-                &self.mob.id,
-                &self.id,
-                content.into(),
-                mode,
-            ))
-            .await
+        let call = ops::member_send(&self.mob.id, &self.id, content.into(), mode);
+        self.mob.client.run(call).await
     }
 
     /// Subscribes to this member's agent events.

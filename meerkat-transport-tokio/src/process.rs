@@ -4,7 +4,7 @@
 //! signalled while the child is unreaped (we hold its [`Child`] and
 //! `try_wait` has not returned a status), so it cannot be another process's.
 
-use meerkat_proto::dispatch::TailBuffer;
+use meerkat_proto::sdk::TailBuffer;
 use std::io;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -2,16 +2,17 @@
 //! [`MeerkatClient`].
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use meerkat_proto::sdk::ops;
 use meerkat_proto::{
     CommsCommand, DeferredCreated, Peer, Prompt, RunResult, SessionHistory, SessionInfo,
-    SessionOptions, SkillRef, TurnOptions, Usage, methods,
+    SessionOptions, SkillRef, TurnOptions, Usage,
 };
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
 use crate::events::{EventStream, EventSubscription, SubscriptionKind};
-use crate::recovery;
 use meerkat_proto::Error;
 use tracing::Instrument as _;
 
@@ -43,10 +44,10 @@ impl MeerkatClient {
         &self,
         options: impl Into<SessionOptions>,
     ) -> Result<Session, Error> {
-        let options = options.into();
+        let span = tracing::debug_span!("meerkat_create_session");
         let result = self
-            .call::<methods::SessionCreate, _>(options, self.request_timeout())
-            .instrument(tracing::debug_span!("meerkat_create_session"))
+            .run(ops::create_session(options.into()))
+            .instrument(span)
             .await?;
         Ok(Session::new(self.clone(), result))
     }
@@ -80,11 +81,7 @@ impl MeerkatClient {
         &self,
         options: impl Into<SessionOptions>,
     ) -> Result<EventStream, Error> {
-        let options = options.into();
-        let (id, shared, _) = self
-            .open_stream::<methods::SessionCreate, _>(options, false)
-            .await?;
-        Ok(EventStream::new(self.clone(), id, shared, None))
+        EventStream::open(self, ops::create_session(options.into()), None).await
     }
 
     /// Creates a session without running a turn; its first turn runs with
@@ -108,9 +105,8 @@ impl MeerkatClient {
         &self,
         options: impl Into<SessionOptions>,
     ) -> Result<DeferredSession, Error> {
-        let options = options.into();
         let created = self
-            .request::<methods::SessionCreateDeferred, _>(options)
+            .run(ops::create_deferred_session(options.into()))
             .await?;
         Ok(DeferredSession {
             client: self.clone(),
@@ -134,8 +130,7 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, Error> {
-        self.request::<methods::SessionList, _>(methods::ListParams::default())
-            .await
+        self.run(ops::list_sessions()).await
     }
 
     /// Reads one session's state.
@@ -154,8 +149,7 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub async fn read_session(&self, session_id: &str) -> Result<SessionInfo, Error> {
-        self.request::<methods::SessionRead, _>(methods::SessionIdParams::new(session_id))
-            .await
+        self.run(ops::read_session(session_id)).await
     }
 
     /// Reads a session's committed transcript, `limit` messages from
@@ -180,43 +174,8 @@ impl MeerkatClient {
         offset: u64,
         limit: Option<u64>,
     ) -> Result<SessionHistory, Error> {
-        self.request::<methods::SessionHistoryGet, _>(methods::HistoryParams::new(
-            session_id, offset, limit,
-        ))
-        .await
-    }
-
-    /// Runs a turn and resets the session's runtime when it fails (see the
-    /// crate docs, "Recovery").
-    async fn run_turn(&self, params: methods::TurnParams) -> Result<RunResult, Error> {
-        let session_id = params.session_id.clone();
-        let span = tracing::debug_span!("meerkat_turn", %session_id);
-        async {
-            let answer =
-                self.start_call::<methods::TurnStart, _>(params, self.request_timeout())?;
-            // NB: if this future is dropped before the answer, the pending
-            // turn is still watched for a failure to recover from.
-            let mut pending = recovery::PendingTurn::new(self, &session_id, answer);
-            let raw = pending.answer().await.unwrap_or_else(|| Err(self.gone()));
-            let result = raw.and_then(|raw| self.decode::<methods::TurnStart>(&raw));
-            if let Err(err) = &result {
-                recovery::after_failed_turn(self, &session_id, err).await;
-            }
-            result
-        }
-        .instrument(span)
-        .await
-    }
-
-    /// Starts a streamed turn.
-    async fn stream_turn(&self, params: methods::TurnParams) -> Result<EventStream, Error> {
-        let session_id = params.session_id.clone();
-        let span = tracing::debug_span!("meerkat_stream_turn", %session_id);
-        let (id, shared, _) = self
-            .open_stream::<methods::TurnStart, _>(params, false)
-            .instrument(span)
-            .await?;
-        Ok(EventStream::new(self.clone(), id, shared, Some(session_id)))
+        self.run(ops::session_history(session_id, offset, limit))
+            .await
     }
 }
 
@@ -236,21 +195,33 @@ impl MeerkatClient {
 #[derive(Clone)]
 pub struct Session {
     client: MeerkatClient,
-    last: RunResult,
+    id: String,
+    reference: Option<String>,
+    /// The last turn's result, shared by clones and updated by streams.
+    last: Arc<Mutex<RunResult>>,
 }
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("id", &self.last.session_id)
-            .field("reference", &self.last.session_ref)
+            .field("id", &self.id)
+            .field("reference", &self.reference)
             .finish_non_exhaustive()
     }
 }
 
 impl Session {
     pub(crate) fn new(client: MeerkatClient, last: RunResult) -> Self {
-        Self { client, last }
+        Self {
+            client,
+            id: last.session_id.clone(),
+            reference: last.session_ref.clone(),
+            last: Arc::new(Mutex::new(last)),
+        }
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, RunResult> {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The session's id (a UUID).
@@ -265,7 +236,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.last.session_id
+        &self.id
     }
 
     /// The session's reference (`"<realm>:<id>"`), when the server gave one.
@@ -282,7 +253,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn reference(&self) -> Option<&str> {
-        self.last.session_ref.as_deref()
+        self.reference.as_deref()
     }
 
     /// The assistant's text of the last turn.
@@ -296,8 +267,8 @@ impl Session {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn text(&self) -> &str {
-        &self.last.text
+    pub fn text(&self) -> String {
+        self.last().text.clone()
     }
 
     /// The token usage of the last turn.
@@ -312,8 +283,8 @@ impl Session {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn usage(&self) -> &Usage {
-        &self.last.usage
+    pub fn usage(&self) -> Usage {
+        self.last().usage.clone()
     }
 
     /// The number of model turns of the last run.
@@ -328,7 +299,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn turns(&self) -> u32 {
-        self.last.turns
+        self.last().turns
     }
 
     /// The number of tool calls of the last run.
@@ -343,7 +314,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn tool_calls(&self) -> u32 {
-        self.last.tool_calls
+        self.last().tool_calls
     }
 
     /// The structured output of the last turn, if an output schema was set.
@@ -358,8 +329,8 @@ impl Session {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn structured_output(&self) -> Option<&Value> {
-        self.last.structured_output.as_ref()
+    pub fn structured_output(&self) -> Option<Value> {
+        self.last().structured_output.clone()
     }
 
     /// The full result of the last turn.
@@ -374,8 +345,8 @@ impl Session {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn last_result(&self) -> &RunResult {
-        &self.last
+    pub fn last_result(&self) -> RunResult {
+        self.last().clone()
     }
 
     /// The client this session belongs to.
@@ -413,7 +384,7 @@ impl Session {
     /// assert_eq!(result.text, session.text());
     /// # Ok(()) }
     /// ```
-    pub async fn turn(&mut self, prompt: impl Into<Prompt>) -> Result<RunResult, Error> {
+    pub async fn turn(&self, prompt: impl Into<Prompt>) -> Result<RunResult, Error> {
         self.turn_with(prompt, TurnOptions::default()).await
     }
 
@@ -436,13 +407,14 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn turn_with(
-        &mut self,
+        &self,
         prompt: impl Into<Prompt>,
         options: TurnOptions,
     ) -> Result<RunResult, Error> {
-        let params = methods::TurnParams::new(self.id(), prompt.into(), options);
-        let result = self.client.run_turn(params).await?;
-        self.last = result.clone();
+        let span = tracing::debug_span!("meerkat_turn", session_id = %self.id);
+        let call = ops::turn(&self.id, prompt.into(), options);
+        let result = self.client.run(call).instrument(span).await?;
+        self.record(result.clone());
         Ok(result)
     }
 
@@ -495,8 +467,8 @@ impl Session {
         prompt: impl Into<Prompt>,
         options: TurnOptions,
     ) -> Result<EventStream, Error> {
-        let params = methods::TurnParams::new(self.id(), prompt.into(), options);
-        self.client.stream_turn(params).await
+        let call = ops::turn(&self.id, prompt.into(), options);
+        EventStream::open(&self.client, call, Some(Arc::clone(&self.last))).await
     }
 
     /// Makes `result` (of a streamed turn) the session's last result.
@@ -511,8 +483,8 @@ impl Session {
     /// println!("{}", session.text());
     /// # Ok(()) }
     /// ```
-    pub fn record(&mut self, result: RunResult) {
-        self.last = result;
+    pub fn record(&self, result: RunResult) {
+        *self.last() = result;
     }
 
     /// Reads the session's committed transcript.
@@ -534,7 +506,7 @@ impl Session {
     /// ```
     pub async fn history(&self, offset: u64, limit: Option<u64>) -> Result<SessionHistory, Error> {
         self.client
-            .read_session_history(self.id(), offset, limit)
+            .run(ops::session_history(&self.id, offset, limit))
             .await
     }
 
@@ -553,10 +525,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn archive(&self) -> Result<(), Error> {
-        self.client
-            .request::<methods::SessionArchive, _>(methods::SessionIdParams::new(self.id()))
-            .await
-            .map(drop)
+        self.client.run(ops::archive(&self.id)).await
     }
 
     /// Interrupts the turn running on this session (a no-op when none is).
@@ -584,11 +553,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn interrupt(&self) -> Result<(), Error> {
-        self.client
-            .request::<methods::TurnInterrupt, _>(methods::SessionIdParams::new(self.id()))
-            .await?;
-        recovery::after_interrupt(&self.client, self.id()).await;
-        Ok(())
+        self.client.run(ops::interrupt(&self.id)).await
     }
 
     /// Runs a turn that invokes a skill.
@@ -609,13 +574,16 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn invoke_skill(
-        &mut self,
+        &self,
         skill: impl Into<SkillRef>,
         prompt: impl Into<Prompt>,
     ) -> Result<RunResult, Error> {
-        self.client.require_capability("skills")?;
-        let options = TurnOptions::new().skill_refs(vec![skill.into()]);
-        self.turn_with(prompt, options).await
+        let result = self
+            .client
+            .run(ops::invoke_skill(&self.id, skill.into(), prompt.into()))
+            .await?;
+        self.record(result.clone());
+        Ok(result)
     }
 
     /// Pushes a comms command into this session.
@@ -634,10 +602,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn send(&self, command: CommsCommand) -> Result<Value, Error> {
-        self.client.require_capability("comms")?;
-        self.client
-            .request::<methods::CommsSend, _>(methods::CommsSendParams::new(self.id(), command))
-            .await
+        self.client.run(ops::comms_send(&self.id, command)).await
     }
 
     /// Lists the peers this session's comms runtime can see.
@@ -657,10 +622,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn peers(&self) -> Result<Vec<Peer>, Error> {
-        self.client.require_capability("comms")?;
-        self.client
-            .request::<methods::CommsPeers, _>(methods::SessionIdParams::new(self.id()))
-            .await
+        self.client.run(ops::comms_peers(&self.id)).await
     }
 
     /// Opens a standalone subscription to this session's events.
@@ -681,20 +643,12 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn subscribe_events(&self) -> Result<EventSubscription, Error> {
-        let params = methods::SessionIdParams::new(self.id());
-        let (id, shared, opened) = self
-            .client
-            .open_stream::<methods::SessionStreamOpen, _>(params, true)
-            .await?;
-        let opened = opened.ok_or(Error::NotConnected)?;
-        let opened = self.client.decode::<methods::SessionStreamOpen>(&opened)?;
-        Ok(EventSubscription::new(
-            self.client.clone(),
-            id,
-            shared,
-            opened.stream_id,
+        EventSubscription::open(
+            &self.client,
+            ops::subscribe_session(&self.id),
             SubscriptionKind::Session,
-        ))
+        )
+        .await
     }
 }
 
@@ -775,8 +729,10 @@ impl DeferredSession {
         prompt: impl Into<Prompt>,
         options: TurnOptions,
     ) -> Result<Session, Error> {
-        let params = methods::TurnParams::new(self.id(), prompt.into(), options);
-        let result = self.client.run_turn(params).await?;
+        let result = self
+            .client
+            .run(ops::turn(self.id(), prompt.into(), options))
+            .await?;
         Ok(Session::new(self.client.clone(), result))
     }
 
@@ -801,7 +757,11 @@ impl DeferredSession {
         prompt: impl Into<Prompt>,
         options: TurnOptions,
     ) -> Result<EventStream, Error> {
-        let params = methods::TurnParams::new(self.id(), prompt.into(), options);
-        self.client.stream_turn(params).await
+        EventStream::open(
+            &self.client,
+            ops::turn(self.id(), prompt.into(), options),
+            None,
+        )
+        .await
     }
 }

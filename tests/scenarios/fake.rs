@@ -194,7 +194,7 @@ scenario! {
 scenario! {
     fn fake_crash_mid_stream_errors_every_waiter() {
         let client = aw!(sdk::MeerkatClient::connect(fake("crash-mid-stream"))).expect("connect");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let mut events = aw!(client.create_session_streaming("hello")).expect("stream starts");
         let mut seen = Vec::new();
         let err = loop {
@@ -218,7 +218,7 @@ scenario! {
 scenario! {
     fn fake_logs_glued_and_blank_lines_on_stdout_are_skipped() {
         let client = aw!(sdk::MeerkatClient::connect(fake("garbage-stdout"))).expect("connect");
-        let mut session = aw!(client.create_session("alpha")).expect("create");
+        let session = aw!(client.create_session("alpha")).expect("create");
         assert_eq!(session.text(), "You said: alpha");
         let (text, result) = aw!(aw!(session.stream("beta")).expect("stream").collect_text()).expect("collect");
         assert_eq!(text, result.text);
@@ -287,7 +287,7 @@ scenario! {
 scenario! {
     fn fake_unknown_null_and_duplicate_ids_do_not_disturb() {
         let client = aw!(sdk::MeerkatClient::connect(fake("unknown-ids"))).expect("connect");
-        let mut session = aw!(client.create_session("first")).expect("create");
+        let session = aw!(client.create_session("first")).expect("create");
         let result = aw!(session.turn("second")).expect("turn");
         assert_eq!(result.text, "You said: second");
         assert!(!aw!(client.list_sessions()).expect("list").is_empty());
@@ -298,7 +298,7 @@ scenario! {
 scenario! {
     fn fake_stderr_flood_never_blocks_the_server() {
         let client = aw!(sdk::MeerkatClient::connect(fake("stderr-flood 8"))).expect("connect");
-        let mut session = aw!(client.create_session("a")).expect("create");
+        let session = aw!(client.create_session("a")).expect("create");
         for i in 0..3 {
             let r = aw!(session.turn(format!("turn {i}"))).expect("turn");
             assert_eq!(r.text, format!("You said: turn {i}"));
@@ -325,7 +325,7 @@ scenario! {
 scenario! {
     fn fake_close_fails_pending_requests_and_reaps_the_child() {
         let client = aw!(sdk::MeerkatClient::connect(fake("never-answer session/list"))).expect("connect");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         aw!(client.close()).expect("close");
         assert!(process_gone(pid), "child {pid} reaped");
         let err = aw!(client.list_sessions()).expect_err("closed");
@@ -354,7 +354,7 @@ scenario! {
 scenario! {
     fn fake_drop_without_close_leaves_no_process() {
         let client = aw!(sdk::MeerkatClient::connect(fake("normal"))).expect("connect");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let session = aw!(client.create_session("x")).expect("create");
         drop(session);
         drop(client);
@@ -367,7 +367,7 @@ scenario! {
 scenario! {
     fn fake_failed_turn_then_a_normal_turn_answers_the_new_prompt() {
         let client = aw!(sdk::MeerkatClient::connect(fake("normal"))).expect("connect");
-        let mut session = aw!(client.create_session("hi")).expect("create");
+        let session = aw!(client.create_session("hi")).expect("create");
         let err = aw!(session.turn("[[error 500]] fail")).expect_err("fails");
         assert!(matches!(err, sdk::Error::Rpc(_)), "{err:?}");
         let ok = aw!(session.turn("next")).expect("next turn");
@@ -403,7 +403,7 @@ scenario! {
 scenario! {
     fn fake_interrupt_then_a_normal_turn() {
         let client = aw!(sdk::MeerkatClient::connect(fake("normal"))).expect("connect");
-        let mut session = aw!(client.create_session("hi")).expect("create");
+        let session = aw!(client.create_session("hi")).expect("create");
         let mut events = aw!(session.stream("[[slow 200]] [[chunks 50]] a slow answer")).expect("stream");
         let first = aw!(events.next()).expect("an event").expect("ok");
         assert_eq!(first.event_type(), "run_started");
@@ -450,7 +450,7 @@ scenario! {
             })
         ))
         .expect("register");
-        let mut session = aw!(client.create_session("hi")).expect("create");
+        let session = aw!(client.create_session("hi")).expect("create");
         let r = aw!(session.turn(r#"[[tool lookup {"q":"meerkat"}]] go"#)).expect("turn");
         assert!(r.text.contains("found \"meerkat\""), "{}", r.text);
         let r = aw!(session.turn("[[tool broken {}]] go")).expect("turn");
@@ -578,7 +578,7 @@ scenario! {
     fn requests_turns_streams_and_session_calls() {
         let (options, _dir, trace) = traced("normal");
         let client = aw!(sdk::MeerkatClient::connect(options)).expect("connect");
-        let mut session = aw!(client.create_session("one")).expect("create");
+        let session = aw!(client.create_session("one")).expect("create");
         aw!(session.turn("two")).expect("turn");
         aw!(session.turn_with("three", sdk::TurnOptions::new().model("claude-sonnet-4-5").additional_instructions(vec!["short".to_owned()]))).expect("turn with");
         let every_turn_option = sdk::TurnOptions::new()

@@ -37,7 +37,7 @@ fn connect_retrying(options: &ConnectOptions) -> Result<MeerkatClient, Error> {
 fn close_of_a_polite_child_is_quick() {
     within(LIMIT, || {
         let client = connect("normal");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let t0 = Instant::now();
         client.close().expect("close");
         assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
@@ -60,7 +60,7 @@ fn close_escalates_to_sigkill_after_five_seconds() {
             .create_session("hi")
             .expect("the wrapped fake answers");
         assert_eq!(session.text(), "You said: hi");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let t0 = Instant::now();
         client.close().expect("close");
         let took = t0.elapsed();
@@ -77,7 +77,7 @@ fn close_escalates_to_sigkill_after_five_seconds() {
 fn a_child_killed_from_outside_fails_the_running_turn_with_its_status() {
     within(LIMIT, || {
         let client = connect("normal");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let session = client.create_session("hi").expect("create");
         let mut events = session
             .stream("[[slow 200]] [[chunks 50]] a slow answer")
@@ -113,8 +113,8 @@ fn a_child_killed_from_outside_fails_the_running_turn_with_its_status() {
 fn close_on_another_thread_ends_a_running_stream_with_client_closed() {
     within(LIMIT, || {
         let client = connect("normal");
-        let pid = client.pid();
-        let mut session = client.create_session("hi").expect("create");
+        let pid = client.pid().expect("a child process");
+        let session = client.create_session("hi").expect("create");
         let mut events = session
             .stream("[[slow 200]] [[chunks 50]] a slow answer")
             .expect("stream");
@@ -143,7 +143,7 @@ fn close_on_another_thread_ends_a_running_stream_with_client_closed() {
 fn dropping_every_handle_mid_stream_leaves_no_process() {
     within(LIMIT, || {
         let client = connect("normal");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let session = client.create_session("hi").expect("create");
         let mut events = session
             .stream("[[slow 100]] [[chunks 50]] a slow answer")
@@ -209,7 +209,7 @@ fn a_crash_is_reported_even_when_a_grandchild_holds_stdout_open() {
             .env("FAKE_RKAT_SCENARIO", "crash-mid-stream")
             .request_timeout(Duration::from_secs(30));
         let client = connect_retrying(&options).expect("connect");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let t0 = Instant::now();
         let err = client.create_session("hi").expect_err("crash");
         assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());

@@ -28,7 +28,7 @@ fn real_close_is_polite_and_drop_reaps() {
         let server = RealServer::new(&llm);
         let client = MeerkatClient::connect(server.connect_options()).expect("connect");
         client.create_session(quiet("hi")).expect("create");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let t0 = Instant::now();
         client.close().expect("close");
         // Well under the 5 s SIGKILL escalation: stdin EOF or SIGTERM did it.
@@ -37,7 +37,7 @@ fn real_close_is_polite_and_drop_reaps() {
 
         let client = MeerkatClient::connect(server.connect_options()).expect("connect");
         let session = client.create_session(quiet("hi")).expect("create");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         drop(client);
         assert!(
             std::path::Path::new(&format!("/proc/{pid}")).exists(),
@@ -58,7 +58,7 @@ fn real_turns_on_threads_and_an_interrupt_from_another_thread() {
             .map(|i| {
                 let client = client.clone();
                 std::thread::spawn(move || {
-                    let mut session = client
+                    let session = client
                         .create_session(quiet(&format!("worker {i}")))
                         .expect("create");
                     for turn in 0..2 {
@@ -70,7 +70,7 @@ fn real_turns_on_threads_and_an_interrupt_from_another_thread() {
             .collect();
 
         // Meanwhile: a slow streamed turn, interrupted from this thread.
-        let mut session = client.create_session(quiet("slow one")).expect("create");
+        let session = client.create_session(quiet("slow one")).expect("create");
         let events = session
             .stream("[[slow 300]] [[chunks 40]] a long answer")
             .expect("stream");
@@ -120,11 +120,11 @@ fn real_tool_handler_runs_a_nested_turn() {
                 move |args: Value| {
                     let q = args["q"].as_str().unwrap_or("?").to_owned();
                     let nested = inner.create_session(quiet(&q)).map_err(|e| e.to_string())?;
-                    Ok::<_, String>(ToolOutput::text(nested.text().to_owned()))
+                    Ok::<_, String>(ToolOutput::text(nested.text()))
                 },
             )
             .expect("register");
-        let mut session = client.create_session(quiet("hi")).expect("create");
+        let session = client.create_session(quiet("hi")).expect("create");
         let result = session
             .turn_with(
                 r#"[[tool ask {"q":"nested question"}]] use the tool"#,
@@ -150,7 +150,7 @@ fn real_interrupt_after_dropping_the_stream_then_a_normal_turn() {
         let llm = ScriptedLlm::start();
         let server = RealServer::new(&llm);
         let client = MeerkatClient::connect(server.connect_options()).expect("connect");
-        let mut session = client.create_session(quiet("hi")).expect("create");
+        let session = client.create_session(quiet("hi")).expect("create");
         let mut events = session
             .stream("[[slow 300]] [[chunks 40]] a long answer")
             .expect("stream");

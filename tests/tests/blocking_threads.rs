@@ -62,7 +62,7 @@ fn a_stream_dropped_midway_never_leaks_into_the_next_turn() {
 fn stream_helpers_give_text_result_and_session_id() {
     within(LIMIT, || {
         let client = connect("normal");
-        let mut session = client.create_session("hi").expect("create");
+        let session = client.create_session("hi").expect("create");
         let mut stream = session.stream("two").expect("stream");
         assert_eq!(stream.session_id(), Some(session.id()));
         assert!(stream.result().is_none());
@@ -114,11 +114,11 @@ fn a_tool_handler_runs_a_whole_turn_through_its_own_client() {
                 move |args: Value| {
                     let question = args["q"].as_str().unwrap_or("?").to_owned();
                     let nested = inner.create_session(question).map_err(|e| e.to_string())?;
-                    Ok::<_, String>(ToolOutput::text(nested.text().to_owned()))
+                    Ok::<_, String>(ToolOutput::text(nested.text()))
                 },
             )
             .expect("register");
-        let mut session = client.create_session("hi").expect("create");
+        let session = client.create_session("hi").expect("create");
         let result = session
             .turn(r#"[[tool ask {"q":"nested"}]] go"#)
             .expect("turn");
@@ -136,7 +136,7 @@ fn turns_on_many_threads_and_plain_calls_between_them() {
             .map(|i| {
                 let client = client.clone();
                 std::thread::spawn(move || {
-                    let mut session = client.create_session(format!("s{i}")).expect("create");
+                    let session = client.create_session(format!("s{i}")).expect("create");
                     for turn in 0..5 {
                         let prompt = format!("[[slow 5]] s{i} t{turn}");
                         let text = session.turn(prompt.as_str()).expect("turn").text;
@@ -162,7 +162,7 @@ fn turns_on_many_threads_and_plain_calls_between_them() {
 fn a_session_subscription_sees_the_turns_of_its_session() {
     within(LIMIT, || {
         let client = connect("normal");
-        let mut session = client.create_session("hi").expect("create");
+        let session = client.create_session("hi").expect("create");
         let mut subscription = session.subscribe_events().expect("subscribe");
         assert!(!subscription.stream_id().is_empty());
         session.turn("watched").expect("turn");
@@ -195,8 +195,8 @@ fn a_tool_handler_that_blocks_stalls_nothing_else() {
                 Ok::<_, String>(ToolOutput::text("done"))
             })
             .expect("register");
-        let mut slow = client.create_session("slow").expect("create");
-        let mut quick = client.create_session("quick").expect("create");
+        let slow = client.create_session("slow").expect("create");
+        let quick = client.create_session("quick").expect("create");
         let waiting = std::thread::spawn(move || slow.turn("[[tool wait {}]] go").map(|r| r.text));
         std::thread::sleep(Duration::from_millis(200));
         let t0 = std::time::Instant::now();
@@ -270,7 +270,7 @@ fn a_dropped_stream_of_a_failing_turn_still_resets_the_runtime() {
         let client =
             MeerkatClient::connect(blocking_common::fake("normal").env("FAKE_RKAT_TRACE", &trace))
                 .expect("connect");
-        let mut session = client.create_session("hi").expect("create");
+        let session = client.create_session("hi").expect("create");
         let mut events = session.stream("[[error 500]] doomed").expect("stream");
         let first = events.next().expect("an event").expect("ok");
         assert_eq!(first.event_type(), "run_started");

@@ -42,7 +42,7 @@ const SLOW: &str = "[[slow 200]] [[chunks 50]] a slow answer";
 async fn close_of_a_polite_child_is_quick() {
     within(LIMIT, async {
         let client = connect("normal").await;
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let t0 = Instant::now();
         client.close().await.expect("close");
         assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
@@ -71,7 +71,7 @@ async fn close_escalates_to_sigkill_after_five_seconds() {
             .await
             .expect("the wrapped fake answers");
         assert_eq!(session.text(), "You said: hi");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let t0 = Instant::now();
         client.close().await.expect("close");
         let took = t0.elapsed();
@@ -89,13 +89,13 @@ async fn close_escalates_to_sigkill_after_five_seconds() {
 async fn a_child_killed_from_outside_fails_every_waiter_with_its_status() {
     within(LIMIT, async {
         let client = connect("normal").await;
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let session = client.create_session("hi").await.expect("create");
         let mut events = session.stream(SLOW).await.expect("stream");
         let first = events.next().await.expect("an event").expect("ok");
         assert_eq!(first.event_type(), "run_started");
         // A plain (not streamed) turn waits on another session meanwhile.
-        let mut other = client.create_session("other").await.expect("create");
+        let other = client.create_session("other").await.expect("create");
         let waiting = tokio::spawn(async move { other.turn(SLOW).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
 
@@ -137,8 +137,8 @@ async fn a_child_killed_from_outside_fails_every_waiter_with_its_status() {
 async fn close_on_another_task_ends_a_running_stream_with_client_closed() {
     within(LIMIT, async {
         let client = connect("normal").await;
-        let pid = client.pid();
-        let mut session = client.create_session("hi").await.expect("create");
+        let pid = client.pid().expect("a child process");
+        let session = client.create_session("hi").await.expect("create");
         let mut events = session.stream(SLOW).await.expect("stream");
         assert!(events.next().await.expect("an event").is_ok());
         // The session keeps a handle: the client itself can move.
@@ -166,7 +166,7 @@ async fn close_on_another_task_ends_a_running_stream_with_client_closed() {
 async fn dropping_every_handle_mid_stream_leaves_no_process() {
     within(LIMIT, async {
         let client = connect("normal").await;
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let session = client.create_session("hi").await.expect("create");
         let mut events = session
             .stream("[[slow 100]] [[chunks 50]] a slow answer")
@@ -259,7 +259,7 @@ fn a_client_that_outlives_its_runtime_fails_fast_and_reaps_on_drop() {
         .build()
         .expect("runtime");
     let client = runtime.block_on(connect("normal"));
-    let pid = client.pid();
+    let pid = client.pid().expect("a child process");
     drop(runtime);
     assert!(exists(pid), "the client still owns the child");
 
@@ -286,7 +286,7 @@ fn a_client_that_outlives_its_runtime_fails_fast_and_reaps_on_drop() {
 async fn a_current_thread_runtime_runs_everything_and_drop_reaps() {
     within(LIMIT, async {
         let client = connect("normal").await;
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         client
             .register_tool(
                 meerkat_transport_tokio::ToolDef::new("wait", "Takes its time"),
@@ -297,7 +297,7 @@ async fn a_current_thread_runtime_runs_everything_and_drop_reaps() {
             )
             .await
             .expect("register");
-        let mut session = client.create_session("hi").await.expect("create");
+        let session = client.create_session("hi").await.expect("create");
         let tool = session.turn("[[tool wait {}]] go").await.expect("turn");
         assert_eq!(tool.text, "Tool wait returned: done");
         let (text, _) = session
@@ -328,7 +328,7 @@ async fn a_cancelled_close_is_finished_by_the_next_close_or_by_drop() {
             .request_timeout(REQUEST_TIMEOUT);
 
         let client = connect_retrying(&options).await.expect("connect");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let cut = tokio::time::timeout(Duration::from_millis(500), client.close()).await;
         assert!(cut.is_err(), "the stubborn child outlives SIGTERM");
         assert!(exists(pid));
@@ -340,7 +340,7 @@ async fn a_cancelled_close_is_finished_by_the_next_close_or_by_drop() {
         assert_reaped(pid);
 
         let client = connect_retrying(&options).await.expect("connect");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let cut = tokio::time::timeout(Duration::from_millis(500), client.close()).await;
         assert!(cut.is_err(), "the stubborn child outlives SIGTERM");
         drop(client);
@@ -367,7 +367,7 @@ async fn a_crash_is_reported_even_when_a_grandchild_holds_stdout_open() {
             .env("FAKE_RKAT_SCENARIO", "crash-mid-stream")
             .request_timeout(REQUEST_TIMEOUT);
         let client = connect_retrying(&options).await.expect("connect");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let t0 = Instant::now();
         let err = client.create_session("hi").await.expect_err("crash");
         assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());

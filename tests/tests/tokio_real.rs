@@ -31,7 +31,7 @@ async fn real_close_is_polite_and_drop_reaps() {
             .await
             .expect("connect");
         client.create_session(quiet("hi")).await.expect("create");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         let t0 = Instant::now();
         client.close().await.expect("close");
         // Well under the 5 s SIGKILL escalation: stdin EOF or SIGTERM did it.
@@ -42,7 +42,7 @@ async fn real_close_is_polite_and_drop_reaps() {
             .await
             .expect("connect");
         let session = client.create_session(quiet("hi")).await.expect("create");
-        let pid = client.pid();
+        let pid = client.pid().expect("a child process");
         drop(client);
         assert!(exists(pid), "the session holds it");
         drop(session);
@@ -63,7 +63,7 @@ async fn real_turns_on_tasks_and_an_interrupt_from_another_task() {
             .map(|i| {
                 let client = client.clone();
                 tokio::spawn(async move {
-                    let mut session = client
+                    let session = client
                         .create_session(quiet(&format!("worker {i}")))
                         .await
                         .expect("create");
@@ -80,7 +80,7 @@ async fn real_turns_on_tasks_and_an_interrupt_from_another_task() {
             .collect();
 
         // Meanwhile: a slow streamed turn, interrupted from this task.
-        let mut session = client
+        let session = client
             .create_session(quiet("slow one"))
             .await
             .expect("create");
@@ -144,13 +144,13 @@ async fn real_tool_handler_runs_a_nested_turn() {
                             .create_session(quiet(&q))
                             .await
                             .map_err(|e| e.to_string())?;
-                        Ok::<_, String>(ToolOutput::text(nested.text().to_owned()))
+                        Ok::<_, String>(ToolOutput::text(nested.text()))
                     }
                 },
             )
             .await
             .expect("register");
-        let mut session = client.create_session(quiet("hi")).await.expect("create");
+        let session = client.create_session(quiet("hi")).await.expect("create");
         let result = session
             .turn_with(
                 r#"[[tool ask {"q":"nested question"}]] use the tool"#,
@@ -180,7 +180,7 @@ async fn real_interrupt_after_dropping_the_stream_then_a_normal_turn() {
         let client = MeerkatClient::connect(server.connect_options())
             .await
             .expect("connect");
-        let mut session = client.create_session(quiet("hi")).await.expect("create");
+        let session = client.create_session(quiet("hi")).await.expect("create");
         let mut events = session
             .stream("[[slow 300]] [[chunks 40]] a long answer")
             .await
@@ -224,7 +224,7 @@ async fn real_stream_given_up_in_select_then_interrupt_and_a_normal_turn() {
         let client = MeerkatClient::connect(server.connect_options())
             .await
             .expect("connect");
-        let mut session = client.create_session(quiet("hi")).await.expect("create");
+        let session = client.create_session(quiet("hi")).await.expect("create");
         let mut events = session
             .stream("[[slow 300]] [[chunks 40]] a long answer")
             .await

@@ -117,7 +117,7 @@ async fn a_stream_dropped_midway_never_leaks_into_the_next_turn() {
 async fn stream_helpers_give_text_result_and_session_id() {
     within(LIMIT, async {
         let client = connect("normal").await;
-        let mut session = client.create_session("hi").await.expect("create");
+        let session = client.create_session("hi").await.expect("create");
         let mut stream = session.stream("two").await.expect("stream");
         assert_eq!(stream.session_id(), Some(session.id()));
         assert!(stream.result().is_none());
@@ -244,7 +244,7 @@ async fn a_cancelled_turn_is_still_recovered_and_the_session_stays_usable() {
         )
         .await
         .expect("connect");
-        let mut session = client.create_session("hi").await.expect("create");
+        let session = client.create_session("hi").await.expect("create");
         let cut = tokio::time::timeout(
             Duration::from_millis(200),
             session.turn("[[slow 100]] [[chunks 15]] cut short"),
@@ -294,7 +294,7 @@ async fn a_dropped_stream_of_a_failing_turn_still_resets_the_runtime() {
         let client = MeerkatClient::connect(fake("normal").env("FAKE_RKAT_TRACE", &trace))
             .await
             .expect("connect");
-        let mut session = client.create_session("hi").await.expect("create");
+        let session = client.create_session("hi").await.expect("create");
         let mut events = session
             .stream("[[error 500]] doomed")
             .await
@@ -326,13 +326,13 @@ async fn a_tool_handler_runs_a_whole_turn_through_its_own_client() {
                             .create_session(question)
                             .await
                             .map_err(|e| e.to_string())?;
-                        Ok::<_, String>(ToolOutput::text(nested.text().to_owned()))
+                        Ok::<_, String>(ToolOutput::text(nested.text()))
                     }
                 },
             )
             .await
             .expect("register");
-        let mut session = client.create_session("hi").await.expect("create");
+        let session = client.create_session("hi").await.expect("create");
         let result = session
             .turn(r#"[[tool ask {"q":"nested"}]] go"#)
             .await
@@ -352,7 +352,7 @@ async fn turns_on_many_tasks_and_plain_calls_between_them() {
             .map(|i| {
                 let client = client.clone();
                 tokio::spawn(async move {
-                    let mut session = client
+                    let session = client
                         .create_session(format!("s{i}"))
                         .await
                         .expect("create");
@@ -382,7 +382,7 @@ async fn turns_on_many_tasks_and_plain_calls_between_them() {
 async fn a_session_subscription_sees_the_turns_of_its_session() {
     within(LIMIT, async {
         let client = connect("normal").await;
-        let mut session = client.create_session("hi").await.expect("create");
+        let session = client.create_session("hi").await.expect("create");
         let mut subscription = session.subscribe_events().await.expect("subscribe");
         assert!(!subscription.stream_id().is_empty());
         session.turn("watched").await.expect("turn");
@@ -421,8 +421,8 @@ async fn a_slow_tool_handler_stalls_nothing_else() {
             )
             .await
             .expect("register");
-        let mut slow = client.create_session("slow").await.expect("create");
-        let mut quick = client.create_session("quick").await.expect("create");
+        let slow = client.create_session("slow").await.expect("create");
+        let quick = client.create_session("quick").await.expect("create");
         let waiting =
             tokio::spawn(async move { slow.turn("[[tool wait {}]] go").await.map(|r| r.text) });
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Multi-turn.
     println!("\n== multi-turn session");
-    let mut session = client
+    let session = client
         .create_session(
             SessionOptions::new("You are a helpful math tutor. What is 12 * 15?")
                 .model("claude-sonnet-4-5"),
@@ -143,7 +143,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!(
         "structured_output: {}",
-        tokyo.structured_output().cloned().unwrap_or(Value::Null)
+        tokyo.structured_output().unwrap_or(Value::Null)
     );
 
     // A callback tool the model calls back into this process.
@@ -158,7 +158,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         )
         .await?;
-    let mut orders = client
+    let orders = client
         .create_session(SessionOptions::new("Hello").model("claude-sonnet-4-5"))
         .await?;
     let answer = orders
@@ -186,7 +186,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         move || -> Result<String, meerkat_transport_blocking::Error> {
             let client = meerkat_transport_blocking::MeerkatClient::connect(options)?;
             let session = client.create_session("Hello from blocking code")?;
-            let text = session.text().to_owned();
+            let text = session.text();
             client.close()?;
             Ok(text)
         },

@@ -65,7 +65,7 @@ pub(crate) fn assert_reaped(pid: u32) {
 
 /// Closes `client` and checks its child is gone.
 pub(crate) fn close(client: MeerkatClient) {
-    let pid = client.pid();
+    let pid = client.pid().expect("a child process");
     client.close().expect("close");
     assert_reaped(pid);
 }

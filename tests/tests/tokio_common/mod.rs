@@ -58,7 +58,7 @@ pub(crate) fn assert_reaped(pid: u32) {
 
 /// Closes `client` and checks its child is gone.
 pub(crate) async fn close(client: MeerkatClient) {
-    let pid = client.pid();
+    let pid = client.pid().expect("a child process");
     client.close().await.expect("close");
     assert_reaped(pid);
 }

@@ -1,0 +1,183 @@
+//! [`Call`]: one SDK request described as data — what to send, how to
+//! decode the answer, and which rule of the [`Engine`](super::Engine)
+//! applies to it (a turn is reset after a failure, an interrupt after
+//! success, a tool registration drops its handler when refused).
+//!
+//! Every public method of both transports builds a `Call` with
+//! [`ops`](super::ops) and hands it to its transport's one `run` function,
+//! so the request of a method is written once.
+
+use std::borrow::Borrow;
+use std::fmt;
+
+use serde_json::value::RawValue;
+
+use crate::conn::{Connection, RequestOptions};
+use crate::model::{Dialect, Method, UsageError};
+use crate::rpc::RequestId;
+use crate::sdk_error::Error;
+
+/// Sends the request on a connection: its id and the method's wire name.
+pub(crate) type Send = Box<
+    dyn FnOnce(&mut Connection, RequestOptions) -> Result<(RequestId, &'static str), UsageError>
+        + std::marker::Send,
+>;
+
+/// Decodes the raw answer.
+type Decode<T> = Box<dyn FnOnce(&RawValue, &Dialect) -> Result<T, Error> + std::marker::Send>;
+
+/// The rule the engine keeps for a request, beyond waiting for its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Nothing more.
+    Plain,
+    /// A turn on this session: a failure that may leave its input queued
+    /// is followed by `runtime/reset` before the error is handed out.
+    Turn(String),
+    /// An interrupt of this session: followed by `runtime/reset` on
+    /// servers that replay an interrupted input.
+    Interrupt(String),
+    /// `tools/register` of this tool (and registration): a refusal drops
+    /// its handler, unless a later registration replaced it.
+    Register(String, u64),
+    /// The engine's own `runtime/reset` of this session.
+    Reset(String),
+}
+
+/// How a request's notifications are routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Streaming {
+    /// No stream: the answer is all.
+    No,
+    /// A turn stream (a turn or a streamed create): events, then the end.
+    Turn,
+    /// A subscription: the answer opens it, notifications follow.
+    Subscription,
+}
+
+/// One request of the SDK, ready to be run by a transport.
+///
+/// Built by the functions of [`ops`](super::ops) (or [`Call::new`] for any
+/// [`Method`]); `T` is what the caller gets.
+///
+/// ```
+/// use meerkat_proto::{methods, sdk::Call};
+///
+/// let call = Call::new::<methods::SessionList, _>(methods::ListParams::default())
+///     .map(|sessions| sessions.len());
+/// # let _ = call;
+/// ```
+#[must_use = "a Call does nothing until a transport runs it"]
+pub struct Call<T> {
+    pub(crate) send: Send,
+    decode: Decode<T>,
+    pub(crate) kind: Kind,
+    pub(crate) streaming: Streaming,
+    pub(crate) capability: Option<&'static str>,
+    pub(crate) session_id: Option<String>,
+}
+
+impl<T> fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("kind", &self.kind)
+            .field("streaming", &self.streaming)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<O: 'static> Call<O> {
+    /// A request of method `M` with `params`, answered with `M::Output`.
+    pub fn new<M, P>(params: P) -> Self
+    where
+        M: Method<Output = O> + 'static,
+        P: Borrow<M::Params> + std::marker::Send + 'static,
+    {
+        let session_id = M::session_id(params.borrow()).map(str::to_owned);
+        Self {
+            send: Box::new(move |conn: &mut Connection, opts| {
+                let name = M::name(conn.dialect())?;
+                conn.request::<M>(params.borrow(), opts)
+                    .map(|id| (id, name))
+            }),
+            decode: Box::new(|raw, dialect| {
+                M::decode_result(raw, dialect).map_err(|e| Error::InvalidResponse {
+                    method: e.method,
+                    message: e.message,
+                })
+            }),
+            kind: Kind::Plain,
+            streaming: Streaming::No,
+            capability: None,
+            session_id,
+        }
+    }
+}
+
+impl<T: 'static> Call<T> {
+    /// Maps the answer.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U + std::marker::Send + 'static) -> Call<U> {
+        let decode = self.decode;
+        Call {
+            send: self.send,
+            decode: Box::new(move |raw, dialect| decode(raw, dialect).map(f)),
+            kind: self.kind,
+            streaming: self.streaming,
+            capability: self.capability,
+            session_id: self.session_id,
+        }
+    }
+
+    /// Fails with [`Error::CapabilityUnavailable`] before sending unless
+    /// the server offers capability `id`.
+    pub fn requires(mut self, id: &'static str) -> Self {
+        self.capability = Some(id);
+        self
+    }
+
+    pub(crate) fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub(crate) fn streaming(mut self, streaming: Streaming) -> Self {
+        self.streaming = streaming;
+        self
+    }
+
+    /// Splits off the decoder, kept by the caller while the engine waits.
+    pub(crate) fn split(self) -> (Call<()>, Decoder<T>) {
+        let call = Call {
+            send: self.send,
+            decode: Box::new(|_, _| Ok(())),
+            kind: self.kind,
+            streaming: self.streaming,
+            capability: self.capability,
+            session_id: self.session_id,
+        };
+        (call, Decoder(self.decode))
+    }
+}
+
+/// Turns a call's raw answer into its typed result; kept by the waiting
+/// caller, so decoding runs on the caller's side, outside any lock.
+#[must_use]
+pub struct Decoder<T>(Decode<T>);
+
+impl<T> fmt::Debug for Decoder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Decoder")
+    }
+}
+
+impl<T> Decoder<T> {
+    /// Decodes `raw` for the dialect spoken.
+    ///
+    /// # Errors
+    ///
+    /// The error of the answer, or [`Error::InvalidResponse`] for a result
+    /// of the wrong shape.
+    pub fn decode(self, raw: Result<Box<RawValue>, Error>, dialect: &Dialect) -> Result<T, Error> {
+        (self.0)(&raw?, dialect)
+    }
+}

@@ -1,0 +1,695 @@
+//! [`Engine`]: the SDK layer both transports share, as plain data.
+//!
+//! It owns the [`Connection`] and decides everything above it: who waits
+//! for which answer, each stream's queue and budget, the `runtime/reset`
+//! after a failed or interrupted turn (with its retries on the engine's own
+//! clock, [`poll_timeout`](Engine::poll_timeout)), what a dropped future or
+//! stream leaves behind, callback tools, the exit watch and the mapping of
+//! every outcome to [`Error`]. A transport puts it behind its lock, feeds it
+//! bytes and time, and wakes the [`Waker`]s it hands back.
+
+use std::collections::HashMap;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use serde_json::value::RawValue;
+
+use super::call::{Call, Decoder, Kind, Streaming};
+use super::exit::ExitWatch;
+use super::recovery::{Held, Resets};
+use super::streams::{End, StreamSlot};
+use super::support::ExitInfo;
+use crate::conn::{Connection, ConnectionConfig, Output, RequestOptions, StreamEnd, StreamItem};
+use crate::launch::ConnectOptions;
+use crate::model::{Dialect, ServerInfo, ToolCall, ToolOutput, UsageError, needs_runtime_reset};
+use crate::rpc::{CallError, CloseReason, RequestId};
+use crate::sdk_error::Error;
+
+/// How long the handshake may take when the request timeout is longer.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The engine's settings, taken from [`ConnectOptions`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// Every request's timeout (`None`: wait while the connection lives).
+    pub request_timeout: Option<Duration>,
+    /// How many events a stream holds for a slow consumer.
+    pub stream_budget: usize,
+    /// How long the handshake may take.
+    pub connect_timeout: Duration,
+    /// The connection's settings.
+    pub connection: ConnectionConfig,
+}
+
+impl EngineConfig {
+    /// The settings of `options`.
+    #[must_use]
+    pub fn from_options(options: &ConnectOptions) -> Self {
+        Self {
+            request_timeout: Some(options.request_timeout),
+            stream_budget: options.stream_budget,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout),
+            connection: ConnectionConfig::default(),
+        }
+    }
+}
+
+/// What a transport must do after touching the engine, with its lock
+/// released: wake these consumers, signal its writer, re-arm its timer, run
+/// these tool handlers.
+#[derive(Debug)]
+#[must_use]
+pub struct Effects<H> {
+    /// Consumers to wake.
+    pub wake: Vec<Waker>,
+    /// Bytes wait for the writer ([`Engine::take_output`]).
+    pub write: bool,
+    /// The earliest deadline moved before what the timer sleeps until.
+    pub rearm_timer: bool,
+    /// Tool calls to run, each with its handler; answer with
+    /// [`Engine::respond_tool`].
+    pub tool_calls: Vec<(ToolCall, H)>,
+    /// The connection is closed: the writer ends (closing stdin) once the
+    /// output is written.
+    pub closed: bool,
+}
+
+impl<H> Effects<H> {
+    /// Wakes every consumer (call with no lock held).
+    pub fn wake_all(&mut self) {
+        for waker in self.wake.drain(..) {
+            waker.wake();
+        }
+    }
+}
+
+/// One call's slot.
+struct CallSlot {
+    method: &'static str,
+    kind: Kind,
+    state: SlotState,
+}
+
+enum SlotState {
+    /// The caller waits (its waker, once it polled).
+    Waiting(Option<Waker>),
+    /// The answer, until the caller takes it.
+    Done(Result<Box<RawValue>, Error>),
+    /// Nobody waits any more; the engine still keeps the call's rule.
+    Detached,
+}
+
+enum Ready {
+    Waiting(Option<Waker>),
+    Done(Result<(), Error>),
+}
+
+/// The SDK layer of one connection; see the [`sdk`](crate::sdk) module.
+///
+/// `H` is the transport's tool handler type (cloned for every call).
+pub struct Engine<H> {
+    pub(super) conn: Connection,
+    pub(super) config: EngineConfig,
+    calls: HashMap<RequestId, CallSlot>,
+    pub(super) streams: HashMap<RequestId, StreamSlot>,
+    pub(super) resets: Resets,
+    tools: HashMap<String, (u64, H)>,
+    tool_generation: u64,
+    tool_calls: Vec<(ToolCall, H)>,
+    pub(super) wake: Vec<Waker>,
+    out: Vec<u8>,
+    ready: Ready,
+    exit: Option<ExitInfo>,
+    closed_locally: bool,
+    close_reason: Option<CloseReason>,
+    exit_watch: ExitWatch,
+    timer_at: Option<Instant>,
+    output_seen: bool,
+}
+
+impl<H> std::fmt::Debug for Engine<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("calls", &self.calls.len())
+            .field("streams", &self.streams.len())
+            .field("closed", &self.conn.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: Clone> Engine<H> {
+    /// A new engine whose handshake starts at `now`.
+    #[must_use]
+    pub fn new(config: EngineConfig, now: Instant) -> Self {
+        let mut conn = Connection::new(config.connection.clone());
+        conn.start_handshake(Some(now + config.connect_timeout));
+        let mut engine = Self {
+            conn,
+            config,
+            calls: HashMap::new(),
+            streams: HashMap::new(),
+            resets: Resets::default(),
+            tools: HashMap::new(),
+            tool_generation: 0,
+            tool_calls: Vec::new(),
+            wake: Vec::new(),
+            out: Vec::new(),
+            ready: Ready::Waiting(None),
+            exit: None,
+            closed_locally: false,
+            close_reason: None,
+            exit_watch: ExitWatch::default(),
+            timer_at: None,
+            output_seen: false,
+        };
+        engine.pump(now);
+        engine
+    }
+
+    // ---- the handshake and what it told ------------------------------
+
+    /// The handshake's outcome, once known; `waker` is woken when it is.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::VersionMismatch`], [`Error::TimedOut`],
+    /// [`Error::ConnectionClosed`] (the child ended first).
+    pub fn poll_ready(&mut self, waker: &Waker) -> Poll<Result<(), Error>> {
+        match &mut self.ready {
+            Ready::Waiting(w) => {
+                *w = Some(waker.clone());
+                Poll::Pending
+            }
+            Ready::Done(Ok(())) => Poll::Ready(Ok(())),
+            Ready::Done(Err(_)) => {
+                let Ready::Done(result) = std::mem::replace(&mut self.ready, Ready::Done(Ok(())))
+                else {
+                    unreachable!("matched above");
+                };
+                // NB: a second poll sees the closed error, not Ok.
+                self.ready = Ready::Done(Err(self.closed_error()));
+                Poll::Ready(result)
+            }
+        }
+    }
+
+    /// What the server said about itself (after the handshake).
+    #[must_use]
+    pub fn server(&self) -> Option<&ServerInfo> {
+        self.conn.server()
+    }
+
+    /// The dialect chosen at the handshake.
+    #[must_use]
+    pub fn dialect(&self) -> &Dialect {
+        self.conn.dialect()
+    }
+
+    /// The engine's settings.
+    #[must_use]
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    // ---- calls ---------------------------------------------------------
+
+    /// Sends `call` at `now`. Wait for its answer with
+    /// [`poll_call`](Self::poll_call) and decode it with the returned
+    /// [`Decoder`]; a caller that stops waiting calls
+    /// [`cancel_call`](Self::cancel_call).
+    ///
+    /// # Errors
+    ///
+    /// The client is closed, the server lacks the call's capability, or
+    /// the params cannot be encoded for the dialect in use.
+    pub fn start<T: 'static>(
+        &mut self,
+        call: Call<T>,
+        now: Instant,
+    ) -> Result<(RequestId, Decoder<T>), Error> {
+        let (call, decoder) = call.split();
+        let id = self.send(call, now, false)?;
+        Ok((id, decoder))
+    }
+
+    /// Sends `call` and forgets its answer (its rule still holds).
+    pub fn start_detached(&mut self, call: Call<()>, now: Instant) {
+        if let Err(e) = self.send(call, now, true) {
+            tracing::debug!(error = %e, "detached request not sent");
+        }
+    }
+
+    pub(super) fn send(
+        &mut self,
+        call: Call<()>,
+        now: Instant,
+        detached: bool,
+    ) -> Result<RequestId, Error> {
+        if self.closed_locally {
+            return Err(Error::Closed);
+        }
+        if let Some(cap) = call.capability
+            && !self.conn.server().is_some_and(|s| s.has_capability(cap))
+        {
+            return Err(Error::CapabilityUnavailable {
+                capability: cap.to_owned(),
+            });
+        }
+        let mut opts = RequestOptions::new(now).stream(call.streaming == Streaming::Turn);
+        if let Some(t) = self.config.request_timeout {
+            opts = opts.deadline(now + t);
+        }
+        let result = (call.send)(&mut self.conn, opts);
+        let (id, method) = match result {
+            Ok(sent) => sent,
+            Err(e) => {
+                let err = self.usage_error(e);
+                self.pump(now);
+                return Err(err);
+            }
+        };
+        if call.streaming != Streaming::No {
+            let session = call.session_id.clone();
+            let slot = StreamSlot::new(self.config.stream_budget, method, call.streaming, session);
+            self.streams.insert(id, slot);
+        }
+        // NB: a turn stream's answer ends the stream: no call slot.
+        if call.streaming != Streaming::Turn {
+            let state = if detached {
+                SlotState::Detached
+            } else {
+                SlotState::Waiting(None)
+            };
+            self.calls.insert(
+                id,
+                CallSlot {
+                    method,
+                    kind: call.kind,
+                    state,
+                },
+            );
+        }
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// The answer of call `id`, once it came; `waker` is woken when it does.
+    /// A call that is unknown (already taken) answers with the closed error.
+    pub fn poll_call(
+        &mut self,
+        id: RequestId,
+        waker: &Waker,
+    ) -> Poll<Result<Box<RawValue>, Error>> {
+        let Some(slot) = self.calls.get_mut(&id) else {
+            return Poll::Ready(Err(self.closed_error()));
+        };
+        match &mut slot.state {
+            SlotState::Waiting(w) => {
+                if !w.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    *w = Some(waker.clone());
+                }
+                Poll::Pending
+            }
+            SlotState::Detached => Poll::Ready(Err(self.closed_error())),
+            SlotState::Done(_) => match self.calls.remove(&id).map(|s| s.state) {
+                Some(SlotState::Done(result)) => Poll::Ready(result),
+                _ => Poll::Ready(Err(self.closed_error())),
+            },
+        }
+    }
+
+    /// The caller of `id` stopped waiting (a dropped future). A plain
+    /// request is forgotten at once, so it holds no pending slot; a turn,
+    /// an interrupt or a tool registration keeps its rule (a failed turn is
+    /// still reset).
+    pub fn cancel_call(&mut self, id: RequestId) {
+        let Some(slot) = self.calls.get_mut(&id) else {
+            return;
+        };
+        match (&slot.state, &slot.kind) {
+            (SlotState::Done(_), _) | (_, Kind::Plain) => {
+                self.calls.remove(&id);
+                if !self.streams.contains_key(&id) {
+                    self.conn.cancel(id);
+                }
+            }
+            _ => slot.state = SlotState::Detached,
+        }
+    }
+
+    fn complete(&mut self, id: RequestId, result: Result<Box<RawValue>, Error>) {
+        let Some(slot) = self.calls.get_mut(&id) else {
+            return;
+        };
+        match std::mem::replace(&mut slot.state, SlotState::Detached) {
+            SlotState::Waiting(waker) => {
+                slot.state = SlotState::Done(result);
+                self.wake.extend(waker);
+            }
+            _ => {
+                self.calls.remove(&id);
+            }
+        }
+    }
+
+    pub(super) fn release(&mut self, held: Held) {
+        match held {
+            Held::Call(id, result) => self.complete(id, result),
+            Held::End(id, end) => self.finish_stream(id, end),
+        }
+    }
+
+    // ---- tools ---------------------------------------------------------
+
+    /// Registers `handler` for `def` and sends `tools/register`. The
+    /// handler is in place before the request is sent, so the server can
+    /// never call a tool without it; a refusal drops it again (unless a
+    /// later registration replaced it).
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub fn start_register_tool(
+        &mut self,
+        def: crate::ToolDef,
+        handler: H,
+        now: Instant,
+    ) -> Result<(RequestId, Decoder<()>), Error> {
+        self.tool_generation += 1;
+        let generation = self.tool_generation;
+        let name = def.name.clone();
+        self.tools.insert(name.clone(), (generation, handler));
+        let call = super::ops::register_tool(def).kind(Kind::Register(name, generation));
+        self.start(call, now)
+    }
+
+    /// Sends a tool's answer.
+    pub fn respond_tool(
+        &mut self,
+        id: crate::IncomingId,
+        output: Result<ToolOutput, String>,
+        now: Instant,
+    ) {
+        self.conn.respond_tool(id, output);
+        self.pump(now);
+    }
+
+    // ---- inputs ----------------------------------------------------------
+
+    /// Bytes from the server.
+    pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
+        self.output_seen = true;
+        self.conn.handle_bytes(bytes);
+        self.pump(now);
+    }
+
+    /// The server's output ended; `info` tells how the child ended.
+    pub fn handle_eof(&mut self, info: ExitInfo, now: Instant) {
+        if self.exit.is_none() {
+            self.exit = Some(info);
+        }
+        self.conn.handle_eof();
+        self.pump(now);
+    }
+
+    /// Expires what is due at `now` (requests, turn grace, reset retries).
+    /// Early or repeated calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.timer_at = None;
+        if self.conn.poll_timeout().is_some_and(|at| at <= now) {
+            self.conn.handle_timeout(now);
+        }
+        self.pump(now);
+        self.retry_resets(now);
+        self.pump(now);
+    }
+
+    /// The earliest time [`handle_timeout`](Self::handle_timeout) has
+    /// work; `None` if nothing is timed.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.conn.poll_timeout(), self.resets.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The timer now sleeps until the returned time (the engine's earliest
+    /// deadline); [`Effects::rearm_timer`] says when that must change.
+    pub fn arm_timer(&mut self) -> Option<Instant> {
+        self.timer_at = self.poll_timeout();
+        self.timer_at
+    }
+
+    /// The exit watch, called every [`ExitWatch::INTERVAL`] while the child
+    /// runs: a child that exited while something else holds its stdout
+    /// open ends the connection once its output stayed quiet for
+    /// [`ExitWatch::QUIET`]. Returns whether to keep watching.
+    pub fn exit_tick(&mut self, now: Instant, exited: Option<ExitInfo>) -> bool {
+        if self.conn.is_closed() {
+            return false;
+        }
+        let seen = std::mem::take(&mut self.output_seen);
+        if self.exit_watch.tick(now, exited.is_some(), seen) {
+            tracing::debug!("child exited and its output stayed quiet: ending it");
+            self.handle_eof(exited.unwrap_or_default(), now);
+            return false;
+        }
+        true
+    }
+
+    /// Closes the connection at the user's request: every waiter gets
+    /// [`Error::Closed`], every stream ends.
+    pub fn close(&mut self, now: Instant) {
+        self.closed_locally = true;
+        self.conn.close();
+        self.pump(now);
+    }
+
+    /// Whether the connection is closed.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    // ---- outputs ---------------------------------------------------------
+
+    /// Takes the bytes to write to the server.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// What the transport must do now (see [`Effects`]).
+    pub fn effects(&mut self) -> Effects<H> {
+        let next = self.poll_timeout();
+        let rearm_timer = match (next, self.timer_at) {
+            (Some(next), Some(armed)) => next < armed,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        Effects {
+            wake: std::mem::take(&mut self.wake),
+            write: !self.out.is_empty(),
+            rearm_timer,
+            tool_calls: std::mem::take(&mut self.tool_calls),
+            closed: self.conn.is_closed(),
+        }
+    }
+
+    // ---- routing ---------------------------------------------------------
+
+    /// Moves frames to the output buffer and acts on every output.
+    pub(super) fn pump(&mut self, now: Instant) {
+        loop {
+            while let Some(frame) = self.conn.poll_transmit() {
+                self.out.extend_from_slice(frame.as_ref());
+            }
+            let Some(output) = self.conn.poll_output() else {
+                return;
+            };
+            self.route(output, now);
+        }
+    }
+
+    fn route(&mut self, output: Output, now: Instant) {
+        match output {
+            Output::Ready(info) => {
+                tracing::debug!(version = %info.version, "handshake done");
+                if let Ready::Waiting(waker) =
+                    std::mem::replace(&mut self.ready, Ready::Done(Ok(())))
+                {
+                    self.wake.extend(waker);
+                }
+            }
+            Output::Response { id, result } => self.on_response(id, result, now),
+            Output::StreamItem { id, item } => {
+                if let Some(slot) = self.streams.get_mut(&id) {
+                    match item {
+                        StreamItem::Event(event) => slot.push_event(event, &mut self.wake),
+                        StreamItem::EventsLost {
+                            expected_seq,
+                            received_seq,
+                        } => slot
+                            .push_lost(received_seq.saturating_sub(expected_seq), &mut self.wake),
+                    }
+                }
+            }
+            Output::StreamEnd { id, end } => self.on_stream_end(id, end, now),
+            Output::ToolCall(call) => match self.tools.get(&call.name) {
+                Some((_, handler)) => self.tool_calls.push((call, handler.clone())),
+                None => {
+                    tracing::debug!(tool = %call.name, "tool/execute for an unknown tool");
+                    let message = format!("no handler registered for tool {:?}", call.name);
+                    self.conn.respond_tool(call.id, Err(message));
+                }
+            },
+            Output::Diagnostic(diagnostic) => {
+                tracing::debug!(?diagnostic, "protocol diagnostic");
+            }
+            Output::Closed(reason) => {
+                tracing::debug!(%reason, "connection closed");
+                self.close_reason = Some(reason.clone());
+                if let Ready::Waiting(waker) = &mut self.ready {
+                    self.wake.extend(waker.take());
+                    let err = match reason {
+                        CloseReason::VersionMismatch { server, sdk } => {
+                            Error::VersionMismatch { server, sdk }
+                        }
+                        CloseReason::HandshakeTimedOut { method } => Error::TimedOut { method },
+                        _ => self.closed_error(),
+                    };
+                    self.ready = Ready::Done(Err(err));
+                }
+                self.tools.clear();
+                // Every call and stream resolved before Closed; anything
+                // held for a reset is released now.
+                for held in self.resets.drain() {
+                    self.release(held);
+                }
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        id: RequestId,
+        result: Result<Box<RawValue>, CallError>,
+        now: Instant,
+    ) {
+        let Some(slot) = self.calls.get(&id) else {
+            return;
+        };
+        let (method, kind) = (slot.method, slot.kind.clone());
+        let can_reset = self.conn.dialect().has_method("runtime/reset") && !self.conn.is_closed();
+        match (kind, result) {
+            (Kind::Reset(session), result) => {
+                self.calls.remove(&id);
+                self.on_reset_answer(&session, result, now);
+            }
+            (Kind::Turn(session), Err(e)) if can_reset && needs_runtime_reset(&e) => {
+                let err = self.call_error(e, method);
+                self.begin_reset(session, Held::Call(id, Err(err)), now);
+            }
+            (Kind::Interrupt(session), Ok(raw)) if can_reset => {
+                self.begin_reset(session, Held::Call(id, Ok(raw)), now);
+            }
+            (kind, result) => {
+                if let (Kind::Register(name, generation), Err(_)) = (&kind, &result)
+                    && self.tools.get(name).is_some_and(|(g, _)| g == generation)
+                {
+                    // NB: the server refused the tool: it will never call
+                    // it, so the handler goes.
+                    self.tools.remove(name);
+                }
+                let result = result.map_err(|e| self.call_error(e, method));
+                if result.is_err()
+                    && self
+                        .streams
+                        .get(&id)
+                        .is_some_and(StreamSlot::is_subscription)
+                {
+                    self.streams.remove(&id);
+                }
+                self.complete(id, result);
+            }
+        }
+    }
+
+    fn on_stream_end(&mut self, id: RequestId, end: StreamEnd, now: Instant) {
+        let Some(slot) = self.streams.get(&id) else {
+            return;
+        };
+        let method = slot.method();
+        let session = slot.session().map(str::to_owned);
+        let can_reset = self.conn.dialect().has_method("runtime/reset") && !self.conn.is_closed();
+        let end = match end {
+            StreamEnd::Turn(Ok(raw)) => End::Turn(Ok(raw)),
+            StreamEnd::Turn(Err(e)) => {
+                let reset = can_reset && needs_runtime_reset(&e);
+                let err = self.call_error(e, method);
+                if let (true, Some(session)) = (reset, session) {
+                    self.begin_reset(session, Held::End(id, End::Turn(Err(err))), now);
+                    return;
+                }
+                End::Turn(Err(err))
+            }
+            StreamEnd::Subscription { outcome, error } => End::Subscription { outcome, error },
+            StreamEnd::Closed(reason) => {
+                End::Turn(Err(self.call_error(CallError::Closed(reason), method)))
+            }
+        };
+        self.finish_stream(id, end);
+    }
+
+    // ---- errors ----------------------------------------------------------
+
+    /// The error every waiter gets once the connection is closed.
+    #[must_use]
+    pub fn closed_error(&self) -> Error {
+        if self.closed_locally {
+            return Error::Closed;
+        }
+        let info = self.exit.clone().unwrap_or_default();
+        Error::ConnectionClosed {
+            reason: self
+                .close_reason
+                .as_ref()
+                .map_or_else(|| CloseReason::Eof.to_string(), ToString::to_string),
+            exit_status: info.exit_status,
+            stderr_tail: info.stderr_tail,
+        }
+    }
+
+    fn call_error(&self, err: CallError, method: &str) -> Error {
+        match err {
+            CallError::Rpc(obj) => Error::Rpc(obj.into()),
+            CallError::TimedOut => Error::TimedOut {
+                method: method.to_owned(),
+            },
+            CallError::Closed(CloseReason::VersionMismatch { server, sdk }) => {
+                Error::VersionMismatch { server, sdk }
+            }
+            CallError::Closed(reason) => {
+                let mut err = self.closed_error();
+                if let Error::ConnectionClosed { reason: r, .. } = &mut err {
+                    *r = reason.to_string();
+                }
+                err
+            }
+        }
+    }
+
+    fn usage_error(&self, err: UsageError) -> Error {
+        match err {
+            UsageError::Closed => self.closed_error(),
+            UsageError::Unsupported { method, reason } => Error::Unsupported {
+                what: method,
+                reason,
+            },
+            UsageError::TooManyPending { limit } => Error::TooManyPending { limit },
+            UsageError::InvalidArgs(msg) => Error::InvalidArgs(msg),
+            UsageError::Encode(e) => Error::InvalidArgs(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The SDK layer both transports share, written once and sans-IO.
+//!
+//! A transport (`meerkat-transport-tokio`, `meerkat-transport-blocking`)
+//! keeps one [`Engine`] behind its lock and does only I/O around it:
+//!
+//! ```text
+//!  user call ──ops::x(..)──> Call ──Engine::start──> bytes ──> writer ──> stdin
+//!  user wait <──Waker── Engine::poll_call / poll_stream <── Engine::handle_bytes <── reader <── stdout
+//!  timer ──> Engine::handle_timeout(now) at Engine::poll_timeout
+//!  exit watch ──> Engine::exit_tick(now, exited)
+//! ```
+//!
+//! Everything that decides lives here: which request a method sends
+//! ([`ops`]), who waits for which answer, each stream's bounded queue, the
+//! runtime reset after a failed or interrupted turn, what a dropped
+//! future or stream leaves behind, callback tools and the exit rule. It
+//! reads no clock (every input takes `now`), does no I/O and takes no
+//! lock; a waiting consumer is woken through a [`std::task::Waker`], which
+//! a tokio task and a parked thread both provide.
+//!
+//! ```
+//! use std::task::{Poll, Waker};
+//! use std::time::Instant;
+//! use meerkat_proto::sdk::{Engine, EngineConfig, ops};
+//! use meerkat_proto::ConnectOptions;
+//!
+//! let now = Instant::now();
+//! let mut engine: Engine<()> = Engine::new(EngineConfig::from_options(&ConnectOptions::new()), now);
+//! // The handshake's first frame waits for the writer.
+//! assert!(String::from_utf8(engine.take_output()).unwrap().contains("initialize"));
+//! assert!(engine.poll_ready(Waker::noop()).is_pending());
+//! // A server that ends before answering fails the handshake.
+//! engine.handle_eof(Default::default(), now);
+//! assert!(matches!(engine.poll_ready(Waker::noop()), Poll::Ready(Err(_))));
+//! assert!(engine.start(ops::list_sessions(), now).is_err());
+//! ```
+
+mod call;
+mod engine;
+mod exit;
+pub mod ops;
+mod recovery;
+mod streams;
+mod support;
+
+pub use call::{Call, Decoder};
+pub use engine::{DEFAULT_CONNECT_TIMEOUT, Effects, Engine, EngineConfig};
+pub use exit::ExitWatch;
+pub use recovery::{RESET_PAUSE, RESET_TRIES};
+pub use streams::{End, Next, Subscription, TurnStream};
+pub use support::{ExitInfo, LaunchPlan, TailBuffer};

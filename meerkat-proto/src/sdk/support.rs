@@ -1,0 +1,138 @@
+//! Plain data the transports share around the [`Engine`](super::Engine):
+//! what a child left behind when it ended, how to launch it, and a bounded
+//! tail of its stderr.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::launch::{ConnectOptions, TransportKind};
+use crate::sdk_error::Error;
+
+/// What we know about a child whose output ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExitInfo {
+    /// Its exit status, if it had exited (`"exit status: 3"`).
+    pub exit_status: Option<String>,
+    /// The tail of its stderr.
+    pub stderr_tail: String,
+}
+
+impl ExitInfo {
+    /// Exit information from a status description and a stderr tail.
+    pub fn new(exit_status: Option<String>, stderr_tail: String) -> Self {
+        Self {
+            exit_status,
+            stderr_tail,
+        }
+    }
+}
+
+/// How to start `rkat-rpc`: program, arguments and the environment
+/// variables to add, decided from [`ConnectOptions`] before anything is
+/// spawned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LaunchPlan {
+    /// The binary.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Variables set on top of the inherited environment.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl LaunchPlan {
+    /// Decides the launch for `options`, reading the environment through
+    /// `env` and the file system through `is_file` (the transports pass
+    /// `std::env::var_os` and `Path::is_file`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgs`] for `realm_id` with `isolated`, or for a TCP
+    /// transport (a transport connects instead of launching),
+    /// [`Error::BinaryNotFound`] naming every place tried.
+    pub fn new(
+        options: &ConnectOptions,
+        env: impl Fn(&str) -> Option<OsString>,
+        is_file: impl Fn(&Path) -> bool,
+    ) -> Result<Self, Error> {
+        if let TransportKind::Tcp(addr) = &options.transport {
+            return Err(Error::InvalidArgs(format!(
+                "{addr} is a TCP server to connect to: there is nothing to launch"
+            )));
+        }
+        let args = options
+            .args()
+            .map_err(|e| Error::InvalidArgs(e.to_string()))?;
+        let program = options
+            .resolve_binary(&env, is_file)
+            .map_err(|e| Error::BinaryNotFound { tried: e.tried })?;
+        Ok(Self {
+            program,
+            args,
+            env: options.child_env(env),
+        })
+    }
+
+    /// The error of a failed spawn: a binary that vanished is
+    /// [`Error::BinaryNotFound`], anything else [`Error::Io`].
+    pub fn spawn_error(&self, e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::BinaryNotFound {
+                tried: vec![self.program.display().to_string()],
+            }
+        } else {
+            Error::Io(e)
+        }
+    }
+}
+
+/// The last `limit` bytes of a stream (the child's stderr), for error
+/// messages: bounded however much is written.
+#[derive(Debug, Clone, Default)]
+pub struct TailBuffer {
+    bytes: VecDeque<u8>,
+    limit: usize,
+}
+
+impl TailBuffer {
+    /// Keeps at most `limit` bytes.
+    #[must_use]
+    pub fn new(limit: usize) -> Self {
+        Self {
+            bytes: VecDeque::new(),
+            limit,
+        }
+    }
+
+    /// Appends a chunk, dropping the oldest bytes beyond the limit.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let chunk = &chunk[chunk.len().saturating_sub(self.limit)..];
+        let overflow = (self.bytes.len() + chunk.len()).saturating_sub(self.limit);
+        self.bytes.drain(..overflow);
+        self.bytes.extend(chunk);
+    }
+
+    /// The kept bytes, lossily decoded and trimmed; from the next line
+    /// start when the tail was cut (a cut tail starts mid-line).
+    ///
+    /// ```
+    /// let mut tail = meerkat_proto::sdk::TailBuffer::new(12);
+    /// tail.push(b"first line\nsecond\n");
+    /// assert_eq!(tail.text(), "second");
+    /// ```
+    #[must_use]
+    pub fn text(&self) -> String {
+        let bytes: Vec<u8> = self.bytes.iter().copied().collect();
+        let start = if bytes.len() >= self.limit {
+            bytes.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1)
+        } else {
+            0
+        };
+        String::from_utf8_lossy(&bytes[start..])
+            .trim_end()
+            .to_owned()
+    }
+}

@@ -1,0 +1,312 @@
+//! The glue around the shared [`Engine`]: its lock, and the threads that
+//! move bytes and time into it.
+//!
+//! ```text
+//!  caller threads ──lock── Engine ──lock── reader thread <── stdout
+//!        ^ unpark           │  output bytes ──> writer thread ──> stdin
+//!        └──── Waker ───────┤  deadlines ─────> timer thread
+//!                           └─ tool calls ────> a thread per call
+//! ```
+//!
+//! There is no driver: a caller starts its request under the lock and the
+//! reader wakes it with the answer. Every decision is the engine's; this
+//! file only reads, writes, sleeps and spawns. The writer is a thread of
+//! its own because a child that stops reading fills the pipe and
+//! `write_all` then blocks: that must stall nobody but the writer.
+
+use std::io::{self, Read, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::task::{Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use meerkat_proto::sdk::{Effects, Engine, ExitInfo, ExitWatch};
+use meerkat_proto::{ToolCall, ToolOutput};
+use serde_json::Value;
+
+use crate::process::Process;
+
+/// A tool handler, as the engine keeps it.
+pub(crate) type Handler = Arc<dyn Fn(Value) -> Result<ToolOutput, String> + Send + Sync>;
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// How long a reader that saw EOF waits for the child's status and last
+/// stderr lines, for the error every waiter gets.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// A wakeup flag: `notify` sets it, `wait` sleeps until it is set (or the
+/// timeout passes) and clears it.
+#[derive(Default)]
+pub(crate) struct Signal {
+    set: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Signal {
+    pub(crate) fn notify(&self) {
+        *self.set.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.cv.notify_one();
+    }
+
+    /// Callers loop around it: a spurious wakeup costs one more look.
+    fn wait(&self, timeout: Option<Duration>) {
+        let mut set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*set {
+            set = match timeout {
+                Some(t) => {
+                    self.cv
+                        .wait_timeout(set, t)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self.cv.wait(set).unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+        *set = false;
+    }
+}
+
+/// The engine and the signals of the threads around it; shared by every
+/// handle and thread of one connection (threads hold it, not the client,
+/// so they never keep the child alive).
+pub(crate) struct Shared {
+    engine: Mutex<Engine<Handler>>,
+    writer: Signal,
+    timer: Signal,
+}
+
+impl Shared {
+    pub(crate) fn new(engine: Engine<Handler>) -> Arc<Self> {
+        Arc::new(Self {
+            engine: Mutex::new(engine),
+            writer: Signal::default(),
+            timer: Signal::default(),
+        })
+    }
+
+    /// Runs `f` on the engine under the lock, then does what it asks for
+    /// (wakeups, writer, timer, tool calls) with the lock released.
+    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine<Handler>) -> R) -> R {
+        let (out, effects) = {
+            let mut engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+            let out = f(&mut engine);
+            (out, engine.effects())
+        };
+        self.apply(effects);
+        out
+    }
+
+    fn apply(self: &Arc<Self>, mut effects: Effects<Handler>) {
+        effects.wake_all();
+        if effects.write || effects.closed {
+            self.writer.notify();
+        }
+        if effects.rearm_timer || effects.closed {
+            self.timer.notify();
+        }
+        for (call, handler) in effects.tool_calls {
+            run_tool(Arc::downgrade(self), call, handler);
+        }
+    }
+
+    /// Waits on this thread until `poll` is ready.
+    pub(crate) fn wait<T>(
+        self: &Arc<Self>,
+        mut poll: impl FnMut(&mut Engine<Handler>, &Waker) -> Poll<T>,
+    ) -> T {
+        let waker = thread_waker();
+        loop {
+            if let Poll::Ready(out) = self.with(|engine| poll(engine, &waker)) {
+                return out;
+            }
+            // NB: an unpark between the poll and here makes park return at
+            // once: no wakeup is lost.
+            thread::park();
+        }
+    }
+}
+
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    static WAKER: Waker = Waker::from(Arc::new(Unpark(thread::current())));
+}
+
+fn thread_waker() -> Waker {
+    WAKER.with(Clone::clone)
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    thread::Builder::new().name(name.into()).spawn(f).map(drop)
+}
+
+/// The reader: chunks of stdout into the engine, then EOF with how the
+/// child ended.
+pub(crate) fn spawn_reader(
+    shared: &Arc<Shared>,
+    mut stdout: impl Read + Send + 'static,
+    process: Option<Weak<Process>>,
+) -> io::Result<()> {
+    let shared = Arc::clone(shared);
+    spawn("meerkat-reader", move || {
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => shared.with(|e| e.handle_bytes(&buf[..n], Instant::now())),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "reading stdout failed");
+                    break;
+                }
+            }
+        }
+        tracing::debug!("server output closed");
+        let info = process
+            .and_then(|p| p.upgrade())
+            .map(|process| {
+                let deadline = Instant::now() + EXIT_GRACE;
+                let status = process.wait_until(deadline);
+                process.stderr().wait_finished(deadline);
+                ExitInfo::new(status.map(|s| s.to_string()), process.stderr().text())
+            })
+            .unwrap_or_default();
+        shared.with(|e| e.handle_eof(info, Instant::now()));
+    })
+}
+
+/// The writer: the engine's output to stdin, each batch with one
+/// `write_all`; ends (and `on_close` closes stdin) once the engine is closed
+/// and everything is written.
+pub(crate) fn spawn_writer<W: Write + Send + 'static>(
+    shared: &Arc<Shared>,
+    mut stdin: W,
+    on_close: impl FnOnce(W) + Send + 'static,
+) -> io::Result<()> {
+    let shared = Arc::clone(shared);
+    spawn("meerkat-writer", move || {
+        loop {
+            let (bytes, closed) = shared.with(|e| (e.take_output(), e.is_closed()));
+            if !bytes.is_empty() {
+                if let Err(e) = stdin.write_all(&bytes).and_then(|()| stdin.flush()) {
+                    // The child is gone or closed stdin: the reader sees EOF.
+                    tracing::debug!(error = %e, "writing to stdin failed");
+                    return;
+                }
+            } else if closed {
+                break;
+            } else {
+                shared.writer.wait(None);
+            }
+        }
+        tracing::debug!("closing stdin");
+        on_close(stdin);
+    })
+}
+
+/// The timer: [`Engine::handle_timeout`] at every deadline.
+pub(crate) fn spawn_timer(shared: &Arc<Shared>) -> io::Result<()> {
+    let shared = Arc::clone(shared);
+    spawn("meerkat-timer", move || {
+        loop {
+            let (at, closed) = shared.with(|e| (e.arm_timer(), e.is_closed()));
+            if closed {
+                return;
+            }
+            let now = Instant::now();
+            match at {
+                Some(at) if at <= now => shared.with(|e| e.handle_timeout(now)),
+                Some(at) => shared.timer.wait(Some(at - now)),
+                None => shared.timer.wait(None),
+            }
+        }
+    })
+}
+
+/// The exit watch: [`Engine::exit_tick`] every [`ExitWatch::INTERVAL`].
+pub(crate) fn spawn_exit_watch(shared: &Arc<Shared>, process: Weak<Process>) -> io::Result<()> {
+    let shared = Arc::clone(shared);
+    spawn("meerkat-exit-watch", move || {
+        loop {
+            thread::sleep(ExitWatch::INTERVAL);
+            let Some(child) = process.upgrade() else {
+                return; // the client is gone
+            };
+            let exited = child
+                .try_status()
+                .map(|s| ExitInfo::new(Some(s.to_string()), child.stderr().text()));
+            drop(child);
+            if !shared.with(|e| e.exit_tick(Instant::now(), exited)) {
+                return;
+            }
+        }
+    })
+}
+
+/// Runs a tool handler on a thread of its own: the reader never waits for
+/// a handler, a handler may call the client, and a panic answers with an
+/// error result.
+fn run_tool(shared: Weak<Shared>, call: ToolCall, handler: Handler) {
+    let ToolCall {
+        id,
+        name,
+        arguments,
+        ..
+    } = call;
+    let spawned = spawn("meerkat-tool", move || {
+        let _span = tracing::debug_span!("meerkat_tool", tool = %name).entered();
+        let output = run(&handler, arguments);
+        if let Some(shared) = shared.upgrade() {
+            shared.with(|e| e.respond_tool(id, output, Instant::now()));
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no thread for a tool call");
+    }
+}
+
+fn run(handler: &Handler, arguments: Value) -> Result<ToolOutput, String> {
+    catch_unwind(AssertUnwindSafe(|| handler(arguments))).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_owned());
+        tracing::warn!(%message, "tool handler panicked");
+        Err(format!("tool handler panicked: {message}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_error_result() {
+        let handler: Handler = Arc::new(|_| panic!("boom"));
+        assert_eq!(
+            run(&handler, Value::Null),
+            Err("tool handler panicked: boom".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_signal_set_before_the_wait_is_not_lost() {
+        let signal = Signal::default();
+        signal.notify();
+        signal.wait(None); // returns at once
+        signal.wait(Some(Duration::from_millis(1))); // times out
+    }
+}
