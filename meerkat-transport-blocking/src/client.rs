@@ -98,7 +98,7 @@ impl MeerkatClient {
                 spawn_writer(&shared, write, |s: TcpStream| {
                     let _ = s.shutdown(Shutdown::Write);
                 })?;
-                spawn_reader(&shared, read, None)?;
+                spawn_reader(&shared, read, false)?;
                 (None, Some(stream))
             }
             _ => {
@@ -107,7 +107,8 @@ impl MeerkatClient {
                 let process = spawned.process;
                 let weak = Arc::downgrade(&process);
                 let started = spawn_writer(&shared, spawned.stdin, drop)
-                    .and_then(|()| spawn_reader(&shared, spawned.stdout, Some(weak.clone())))
+                    .and_then(|()| spawn_reader(&shared, spawned.stdout, false))
+                    .and_then(|()| spawn_reader(&shared, spawned.stderr, true))
                     .and_then(|()| spawn_exit_watch(&shared, weak));
                 if let Err(e) = started {
                     shared.with(|e| e.close(Instant::now()));

@@ -21,7 +21,7 @@ use std::task::{Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use meerkat_proto::sdk::{Effects, Engine, ExitInfo, ExitWatch};
+use meerkat_proto::sdk::{Effects, Engine, ExitWatch};
 use meerkat_proto::{ToolCall, ToolOutput};
 use serde_json::Value;
 
@@ -31,10 +31,6 @@ use crate::process::Process;
 pub(crate) type Handler = Arc<dyn Fn(Value) -> Result<ToolOutput, String> + Send + Sync>;
 
 const READ_CHUNK: usize = 64 * 1024;
-
-/// How long a reader that saw EOF waits for the child's status and last
-/// stderr lines, for the error every waiter gets.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// A wakeup flag: `notify` sets it, `wait` sleeps until it is set (or the
 /// timeout passes) and clears it.
@@ -152,38 +148,39 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
     thread::Builder::new().name(name.into()).spawn(f).map(drop)
 }
 
-/// The reader: chunks of stdout into the engine, then EOF with how the
-/// child ended.
+/// The reader: chunks of `source` (stdout, or with `stderr` the child's
+/// stderr) into the engine, then its end.
 pub(crate) fn spawn_reader(
     shared: &Arc<Shared>,
-    mut stdout: impl Read + Send + 'static,
-    process: Option<Weak<Process>>,
+    mut source: impl Read + Send + 'static,
+    stderr: bool,
 ) -> io::Result<()> {
     let shared = Arc::clone(shared);
-    spawn("meerkat-reader", move || {
+    let name = if stderr {
+        "meerkat-stderr"
+    } else {
+        "meerkat-reader"
+    };
+    spawn(name, move || {
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
-            match stdout.read(&mut buf) {
+            match source.read(&mut buf) {
                 Ok(0) => break,
+                Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
                 Ok(n) => shared.with(|e| e.handle_bytes(&buf[..n], Instant::now())),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    tracing::debug!(error = %e, "reading stdout failed");
+                    tracing::debug!(error = %e, stderr, "reading the child's output failed");
                     break;
                 }
             }
         }
-        tracing::debug!("server output closed");
-        let info = process
-            .and_then(|p| p.upgrade())
-            .map(|process| {
-                let deadline = Instant::now() + EXIT_GRACE;
-                let status = process.wait_until(deadline);
-                process.stderr().wait_finished(deadline);
-                ExitInfo::new(status.map(|s| s.to_string()), process.stderr().text())
-            })
-            .unwrap_or_default();
-        shared.with(|e| e.handle_eof(info, Instant::now()));
+        if stderr {
+            shared.with(|e| e.handle_stderr_eof(Instant::now()));
+        } else {
+            tracing::debug!("server output closed");
+            shared.with(|e| e.handle_eof(Instant::now()));
+        }
     })
 }
 
@@ -244,9 +241,7 @@ pub(crate) fn spawn_exit_watch(shared: &Arc<Shared>, process: Weak<Process>) -> 
             let Some(child) = process.upgrade() else {
                 return; // the client is gone
             };
-            let exited = child
-                .try_status()
-                .map(|s| ExitInfo::new(Some(s.to_string()), child.stderr().text()));
+            let exited = child.try_status().map(|s| s.to_string());
             drop(child);
             if !shared.with(|e| e.exit_tick(Instant::now(), exited)) {
                 return;

@@ -1,4 +1,4 @@
-//! The child process: spawning, the stderr tail, signals, waiting and reaping.
+//! The child process: spawning, signals, waiting and reaping.
 //!
 //! Everything here is plain `std::process` plus one signal call. The child is
 //! kept in a [`Process`] behind a mutex; the pid is only ever signalled while
@@ -6,99 +6,13 @@
 //! returned its status), so the pid cannot have been reused by another
 //! process when we signal it.
 
-use meerkat_proto::sdk::TailBuffer;
-use std::io::{self, Read};
+use std::io;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How much of the child's stderr is kept for error messages.
-pub(crate) const STDERR_TAIL_BYTES: usize = 64 * 1024;
-
-/// How often `wait_until` polls `try_wait` (std has no wait with a timeout).
 const WAIT_POLL: Duration = Duration::from_millis(10);
-
-/// The last [`STDERR_TAIL_BYTES`] of the child's stderr, filled by a thread.
-#[derive(Debug, Default)]
-pub(crate) struct StderrTail {
-    state: Mutex<TailState>,
-    done: Condvar,
-}
-
-#[derive(Debug)]
-struct TailState {
-    tail: TailBuffer,
-    finished: bool,
-}
-
-impl Default for TailState {
-    fn default() -> Self {
-        Self {
-            tail: TailBuffer::new(STDERR_TAIL_BYTES),
-            finished: false,
-        }
-    }
-}
-
-impl StderrTail {
-    /// Appends a chunk, dropping the oldest bytes beyond the budget.
-    fn push(&self, chunk: &[u8]) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.tail.push(chunk);
-    }
-
-    fn finish(&self) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.finished = true;
-        self.done.notify_all();
-    }
-
-    /// Waits until stderr reached EOF or `deadline` passed.
-    pub(crate) fn wait_finished(&self, deadline: Instant) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while !state.finished {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            state = self
-                .done
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-
-    /// The kept bytes, lossily decoded, starting at a line boundary when the
-    /// tail was cut.
-    pub(crate) fn text(&self) -> String {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.tail.text()
-    }
-}
-
-/// Spawns the thread that drains `stderr` into `tail` until EOF.
-///
-/// Draining is not optional: a child blocked on a full stderr pipe would stop
-/// answering.
-fn spawn_stderr_drain(mut stderr: ChildStderr, tail: Arc<StderrTail>) -> io::Result<()> {
-    thread::Builder::new()
-        .name("meerkat-stderr".into())
-        .spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match stderr.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => tail.push(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-            tail.finish();
-        })
-        .map(drop)
-}
 
 /// A spawned child with its pipes taken out.
 #[derive(Debug)]
@@ -109,6 +23,7 @@ pub(crate) struct Spawned {
     pub(crate) stdin: ChildStdin,
     /// The child's stdout, for the reader thread.
     pub(crate) stdout: ChildStdout,
+    pub(crate) stderr: ChildStderr,
 }
 
 /// The child process and what we know about it.
@@ -116,7 +31,6 @@ pub(crate) struct Spawned {
 pub(crate) struct Process {
     pid: u32,
     child: Mutex<ChildState>,
-    stderr: Arc<StderrTail>,
 }
 
 #[derive(Debug)]
@@ -144,35 +58,25 @@ impl Process {
             let _ = child.wait();
             return Err(io::Error::other("child pipes missing"));
         };
-        let tail = Arc::new(StderrTail::default());
         let process = Arc::new(Self {
             pid: child.id(),
             child: Mutex::new(ChildState {
                 child,
                 status: None,
             }),
-            stderr: Arc::clone(&tail),
         });
-        if let Err(e) = spawn_stderr_drain(stderr, tail) {
-            process.kill_and_reap();
-            return Err(e);
-        }
         tracing::debug!(pid = process.pid, "spawned rkat-rpc");
         Ok(Spawned {
             process,
             stdin,
             stdout,
+            stderr,
         })
     }
 
     /// The child's pid.
     pub(crate) fn pid(&self) -> u32 {
         self.pid
-    }
-
-    /// The stderr tail.
-    pub(crate) fn stderr(&self) -> &StderrTail {
-        &self.stderr
     }
 
     /// The exit status if the child has exited (reaping it if needed).
@@ -271,50 +175,25 @@ mod tests {
     }
 
     #[test]
-    fn tail_keeps_the_last_bytes_from_a_line_start() {
-        let tail = StderrTail::default();
-        for i in 0..10_000 {
-            tail.push(format!("line {i}\n").as_bytes());
-        }
-        let text = tail.text();
-        assert!(text.len() <= STDERR_TAIL_BYTES);
-        assert!(text.starts_with("line "), "{}", &text[..20]);
-        assert!(text.ends_with("line 9999"));
-    }
-
-    #[test]
-    fn tail_of_a_huge_chunk_is_bounded() {
-        let tail = StderrTail::default();
-        tail.push(&vec![b'x'; 3 * STDERR_TAIL_BYTES]);
-        tail.push(b"\nend");
-        assert_eq!(tail.text(), "end");
-    }
-
-    #[test]
-    fn stderr_is_drained_and_status_reported() {
+    fn the_exit_status_is_reported() {
         let spawned = sh("echo oops >&2; exit 3");
         let status = spawned
             .process
             .wait_until(Instant::now() + Duration::from_secs(10))
             .expect("exits");
         assert_eq!(status.code(), Some(3));
-        spawned
-            .process
-            .stderr()
-            .wait_finished(Instant::now() + Duration::from_secs(5));
-        assert_eq!(spawned.process.stderr().text(), "oops");
     }
 
     #[cfg(unix)]
     #[test]
     fn shutdown_escalates_to_sigkill() {
+        use std::io::BufRead;
         use std::os::unix::process::ExitStatusExt;
         let spawned = sh("trap '' TERM; echo ready >&2; while :; do sleep 0.05; done");
-        // Wait until the trap is installed.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while spawned.process.stderr().text().is_empty() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
+        // The trap is installed once "ready" comes.
+        let mut line = String::new();
+        let mut stderr = io::BufReader::new(spawned.stderr);
+        stderr.read_line(&mut line).expect("ready");
         let t0 = Instant::now();
         let status = spawned
             .process

@@ -7,7 +7,6 @@ use std::future::Future;
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
-use tokio::time::Instant;
 
 use crate::client::MeerkatClient;
 use crate::io::{CallGuard, erase};
@@ -123,7 +122,7 @@ impl MeerkatClient {
         E: fmt::Display + 'static,
     {
         let shared = self.shared();
-        let now = Instant::now().into_std();
+        let now = crate::io::now();
         let (id, decoder) = shared.with(|e| e.start_register_tool(def, erase(handler), now))?;
         let mut guard = CallGuard {
             shared,

@@ -9,7 +9,6 @@ use meerkat_proto::sdk::{Call, Engine, EngineConfig};
 use meerkat_proto::{
     Capability, ConnectOptions, Dialect, Error, Method, ServerInfo, TransportKind,
 };
-use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::io::{CallGuard, Shared, spawn_exit_watch, spawn_reader, spawn_timer, spawn_writer};
@@ -105,7 +104,7 @@ impl MeerkatClient {
 
     async fn connect_inner(options: ConnectOptions) -> Result<Self, Error> {
         let config = EngineConfig::from_options(&options);
-        let shared = Shared::new(Engine::new(config.clone(), Instant::now().into_std()));
+        let shared = Shared::new(Engine::new(config.clone(), crate::io::now()));
         let process = match &options.transport {
             TransportKind::Tcp(addr) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no child.
@@ -120,7 +119,7 @@ impl MeerkatClient {
                 let _ = stream.set_nodelay(true);
                 let (read, write) = stream.into_split();
                 spawn_writer(&shared, write);
-                spawn_reader(&shared, read, None);
+                spawn_reader(&shared, read, false);
                 None
             }
             _ => {
@@ -128,7 +127,8 @@ impl MeerkatClient {
                 let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;
                 spawn_writer(&shared, spawned.stdin);
-                spawn_reader(&shared, spawned.stdout, Some(Arc::downgrade(&process)));
+                spawn_reader(&shared, spawned.stdout, false);
+                spawn_reader(&shared, spawned.stderr, true);
                 spawn_exit_watch(&shared, Arc::downgrade(&process));
                 Some(process)
             }
@@ -195,9 +195,7 @@ impl MeerkatClient {
         if !self.inner.closed.swap(true, Ordering::AcqRel) {
             // Every waiter gets Error::Closed; the writer closes stdin once
             // everything queued is written.
-            self.inner
-                .shared
-                .with(|e| e.close(Instant::now().into_std()));
+            self.inner.shared.with(|e| e.close(crate::io::now()));
         }
         if let Some(process) = &self.inner.process {
             let status = process
@@ -331,7 +329,7 @@ impl MeerkatClient {
     /// future dropped before the answer cancels the request at once.
     pub(crate) async fn run<T: 'static>(&self, call: Call<T>) -> Result<T, Error> {
         let shared = &self.inner.shared;
-        let (id, decoder) = shared.with(|e| e.start(call, Instant::now().into_std()))?;
+        let (id, decoder) = shared.with(|e| e.start(call, crate::io::now()))?;
         let mut guard = CallGuard {
             shared,
             id: Some(id),
@@ -361,7 +359,7 @@ struct ConnectGuard<'a> {
 impl Drop for ConnectGuard<'_> {
     fn drop(&mut self) {
         tracing::debug!("connect cancelled or failed");
-        self.shared.with(|e| e.close(Instant::now().into_std()));
+        self.shared.with(|e| e.close(crate::io::now()));
         if let Some(process) = self.process {
             process.kill_and_reap();
         }
@@ -374,7 +372,7 @@ impl Drop for Inner {
         // the child now (no executor is needed; SIGKILL reaps in ms).
         // NB: also after a `close` (a no-op once it reaped the child): one
         // whose future was dropped midway may have left it running.
-        self.shared.with(|e| e.close(Instant::now().into_std()));
+        self.shared.with(|e| e.close(crate::io::now()));
         if let Some(process) = &self.process {
             process.kill_and_reap();
         }

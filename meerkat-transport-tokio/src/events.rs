@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use meerkat_proto::sdk::{Call, Subscription, TurnStream, ops};
 use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened};
-use tokio::time::Instant;
 
 use crate::client::MeerkatClient;
 use crate::io::CallGuard;
@@ -66,7 +65,7 @@ impl EventStream {
         call: Call<RunResult>,
         last: Option<Arc<Mutex<RunResult>>>,
     ) -> Result<Self, Error> {
-        let now = Instant::now().into_std();
+        let now = crate::io::now();
         let turn = client.shared().with(|e| e.open_turn(call, now))?;
         Ok(Self {
             client: client.clone(),
@@ -96,10 +95,7 @@ impl EventStream {
         std::future::poll_fn(|cx| self.poll_envelope(cx)).await
     }
 
-    fn poll_envelope(
-        &mut self,
-        cx: &Context<'_>,
-    ) -> Poll<Option<Result<EventEnvelope, Error>>> {
+    fn poll_envelope(&mut self, cx: &Context<'_>) -> Poll<Option<Result<EventEnvelope, Error>>> {
         if self.turn.is_finished() {
             return Poll::Ready(None);
         }
@@ -277,7 +273,7 @@ impl Drop for EventStream {
         // NB: an unfinished turn is drained by the engine and still reset
         // if it fails.
         let id = self.turn.id();
-        let now = Instant::now().into_std();
+        let now = crate::io::now();
         self.client.shared().with(|e| e.drop_stream(id, None, now));
     }
 }
@@ -332,7 +328,7 @@ impl EventSubscription {
             SubscriptionKind::Session => ops::close_session_stream,
             SubscriptionKind::Mob => ops::close_mob_stream,
         };
-        let now = Instant::now().into_std();
+        let now = crate::io::now();
         let (id, decoder, mut sub) = shared.with(|e| e.open_subscription(call, close, now))?;
         // NB: a future dropped before the open answer forgets the stream.
         let mut guard = OpenGuard {
@@ -436,7 +432,7 @@ impl EventSubscription {
         let ended = self.outcome().is_some();
         let id = self.sub.id();
         let close = self.sub.close();
-        let now = Instant::now().into_std();
+        let now = crate::io::now();
         self.client.shared().with(|e| e.drop_stream(id, None, now));
         match self.client.run(close).await {
             // The server ended it first: closed all the same.
@@ -465,7 +461,7 @@ impl Drop for EventSubscription {
     fn drop(&mut self) {
         // Best effort and without waiting: the server is told too.
         let (id, close) = (self.sub.id(), self.sub.close_on_drop());
-        let now = Instant::now().into_std();
+        let now = crate::io::now();
         self.client.shared().with(|e| e.drop_stream(id, close, now));
     }
 }
@@ -478,7 +474,7 @@ struct OpenGuard<'a> {
 impl Drop for OpenGuard<'_> {
     fn drop(&mut self) {
         if let Some(id) = self.call.id.take() {
-            let now = Instant::now().into_std();
+            let now = crate::io::now();
             self.call.shared.with(|e| e.drop_stream(id, None, now));
         }
     }

@@ -17,9 +17,8 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Poll, Waker};
-use std::time::Duration;
 
-use meerkat_proto::sdk::{Effects, Engine, ExitInfo, ExitWatch};
+use meerkat_proto::sdk::{Effects, Engine, ExitWatch};
 use meerkat_proto::{RequestId, ToolCall, ToolOutput};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -36,10 +35,6 @@ type BoxFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, String>> + Send>
 pub(crate) type Handler = Arc<dyn Fn(Value) -> BoxFuture + Send + Sync>;
 
 const READ_CHUNK: usize = 64 * 1024;
-
-/// How long a reader that saw EOF waits for the child's status and last
-/// stderr lines, for the error every waiter gets.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// The engine, the tasks' signals and the runtime they run on; shared by
 /// every handle and task of one connection (tasks hold it, not the client,
@@ -115,46 +110,47 @@ impl Drop for CallGuard<'_> {
     }
 }
 
-/// The reader: chunks of stdout into the engine, then EOF with how the
-/// child ended.
+/// The reader: chunks of `source` (stdout, or with `stderr` the child's
+/// stderr) into the engine, then its end.
 pub(crate) fn spawn_reader(
     shared: &Arc<Shared>,
-    mut stdout: impl AsyncRead + Unpin + Send + 'static,
-    process: Option<Weak<Process>>,
+    mut source: impl AsyncRead + Unpin + Send + 'static,
+    stderr: bool,
 ) {
     let task_shared = Arc::clone(shared);
     shared.spawn(async move {
         // NB: a runtime that shuts down drops this task mid-read: the guard
         // then ends the connection, so no caller waits for bytes that no
         // task will read.
-        let guard = EndOnDrop(Some(task_shared));
-        let Some(shared) = guard.0.as_ref() else {
-            return;
-        };
+        let guard = (!stderr).then(|| EndOnDrop(Some(Arc::clone(&task_shared))));
+        let shared = task_shared;
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
-            match stdout.read(&mut buf).await {
+            match source.read(&mut buf).await {
                 Ok(0) => break,
-                Ok(n) => shared.with(|e| e.handle_bytes(&buf[..n], Instant::now().into_std())),
+                Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
+                Ok(n) => shared.with(|e| e.handle_bytes(&buf[..n], now())),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    tracing::debug!(error = %e, "reading stdout failed");
+                    tracing::debug!(error = %e, stderr, "reading the child's output failed");
                     break;
                 }
             }
         }
-        tracing::debug!("server output closed");
-        let info = match process.and_then(|p| p.upgrade()) {
-            Some(process) => {
-                let deadline = Instant::now() + EXIT_GRACE;
-                let status = process.wait_until(deadline).await;
-                process.stderr().wait_finished(deadline).await;
-                ExitInfo::new(status.map(|s| s.to_string()), process.stderr().text())
-            }
-            None => ExitInfo::default(),
-        };
-        shared.with(|e| e.handle_eof(info, Instant::now().into_std()));
+        if stderr {
+            shared.with(|e| e.handle_stderr_eof(now()));
+        } else {
+            tracing::debug!("server output closed");
+            shared.with(|e| e.handle_eof(now()));
+        }
+        drop(guard);
     });
+}
+
+/// The engine's clock reading: tokio's (pausable in tests) as a std
+/// `Instant`.
+pub(crate) fn now() -> std::time::Instant {
+    Instant::now().into_std()
 }
 
 /// Ends the connection when dropped (the reader task's end, however it
@@ -167,7 +163,7 @@ impl Drop for EndOnDrop {
             shared.with(|e| {
                 if !e.is_closed() {
                     tracing::debug!("the reader task was dropped: ending the connection");
-                    e.handle_eof(ExitInfo::default(), std::time::Instant::now());
+                    e.handle_eof(now());
                 }
             });
         }
@@ -241,11 +237,9 @@ pub(crate) fn spawn_exit_watch(shared: &Arc<Shared>, process: Weak<Process>) {
             let Some(child) = process.upgrade() else {
                 return; // the client is gone
             };
-            let exited = child
-                .try_status()
-                .map(|s| ExitInfo::new(Some(s.to_string()), child.stderr().text()));
+            let exited = child.try_status().map(|s| s.to_string());
             drop(child);
-            if !shared.with(|e| e.exit_tick(Instant::now().into_std(), exited)) {
+            if !shared.with(|e| e.exit_tick(now(), exited)) {
                 return;
             }
         }
@@ -268,7 +262,7 @@ fn run_tool(shared: &Arc<Shared>, call: ToolCall, handler: Handler) {
         async move {
             let output = run(handler, arguments).await;
             if let Some(shared) = weak.upgrade() {
-                shared.with(|e| e.respond_tool(id, output, Instant::now().into_std()));
+                shared.with(|e| e.respond_tool(id, output, now()));
             }
         }
         .instrument(span),

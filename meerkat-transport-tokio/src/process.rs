@@ -1,77 +1,18 @@
-//! The child process: spawning, the stderr tail, signals, waiting and reaping.
+//! The child process: spawning, signals, waiting and reaping.
 //!
 //! The child lives in a [`Process`] behind a mutex; its pid is only
 //! signalled while the child is unreaped (we hold its [`Child`] and
 //! `try_wait` has not returned a status), so it cannot be another process's.
 
-use meerkat_proto::sdk::TailBuffer;
 use std::io;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// How much of the child's stderr is kept for error messages.
-pub(crate) const STDERR_TAIL_BYTES: usize = 64 * 1024;
-
-/// How often waits poll `try_wait`.
 const WAIT_POLL: Duration = Duration::from_millis(10);
-
-/// The last [`STDERR_TAIL_BYTES`] of the child's stderr, filled by a task.
-#[derive(Debug)]
-pub(crate) struct StderrTail {
-    bytes: Mutex<TailBuffer>,
-    finished: watch::Sender<bool>,
-}
-
-impl Default for StderrTail {
-    fn default() -> Self {
-        Self {
-            bytes: Mutex::new(TailBuffer::new(STDERR_TAIL_BYTES)),
-            finished: watch::Sender::new(false),
-        }
-    }
-}
-
-impl StderrTail {
-    /// Appends a chunk, dropping the oldest bytes beyond the budget.
-    fn push(&self, chunk: &[u8]) {
-        let mut bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
-        bytes.push(chunk);
-    }
-
-    /// Waits until stderr reached EOF or `deadline` passed.
-    pub(crate) async fn wait_finished(&self, deadline: Instant) {
-        let mut rx = self.finished.subscribe();
-        let _ = tokio::time::timeout_at(deadline, rx.wait_for(|done| *done)).await;
-    }
-
-    /// The kept bytes, lossily decoded, from a line start when cut.
-    pub(crate) fn text(&self) -> String {
-        self.bytes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .text()
-    }
-}
-
-/// Drains `stderr` into `tail` until EOF, on a task.
-fn spawn_stderr_drain(mut stderr: ChildStderr, tail: Arc<StderrTail>) {
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 8192];
-        loop {
-            match stderr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => tail.push(&buf[..n]),
-            }
-        }
-        tail.finished.send_replace(true);
-    });
-}
 
 /// A spawned child with its pipes taken out.
 #[derive(Debug)]
@@ -82,6 +23,7 @@ pub(crate) struct Spawned {
     pub(crate) stdin: ChildStdin,
     /// The child's stdout, for the reader task.
     pub(crate) stdout: ChildStdout,
+    pub(crate) stderr: ChildStderr,
 }
 
 /// The child process and what we know about it.
@@ -89,7 +31,6 @@ pub(crate) struct Spawned {
 pub(crate) struct Process {
     pid: u32,
     child: Mutex<ChildState>,
-    stderr: Arc<StderrTail>,
 }
 
 #[derive(Debug)]
@@ -112,32 +53,25 @@ impl Process {
             let _ = child.start_kill();
             return Err(io::Error::other("child pipes missing"));
         };
-        let tail = Arc::new(StderrTail::default());
         let process = Arc::new(Self {
             pid: child.id().unwrap_or_default(),
             child: Mutex::new(ChildState {
                 child,
                 status: None,
             }),
-            stderr: Arc::clone(&tail),
         });
-        spawn_stderr_drain(stderr, tail);
         tracing::debug!(pid = process.pid, "spawned rkat-rpc");
         Ok(Spawned {
             process,
             stdin,
             stdout,
+            stderr,
         })
     }
 
     /// The child's pid.
     pub(crate) fn pid(&self) -> u32 {
         self.pid
-    }
-
-    /// The stderr tail.
-    pub(crate) fn stderr(&self) -> &StderrTail {
-        &self.stderr
     }
 
     /// The exit status, if the child has exited (reaping it).
@@ -250,7 +184,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stderr_is_drained_and_status_reported() {
+    async fn the_exit_status_is_reported() {
         let spawned = sh("echo oops >&2; exit 3");
         let status = spawned
             .process
@@ -258,23 +192,18 @@ mod tests {
             .await
             .expect("exits");
         assert_eq!(status.code(), Some(3));
-        spawned
-            .process
-            .stderr()
-            .wait_finished(Instant::now() + Duration::from_secs(5))
-            .await;
-        assert_eq!(spawned.process.stderr().text(), "oops");
     }
 
     #[cfg(unix)]
     #[tokio::test]
     async fn shutdown_escalates_to_sigkill() {
         use std::os::unix::process::ExitStatusExt;
+        use tokio::io::AsyncBufReadExt;
         let spawned = sh("trap '' TERM; echo ready >&2; while :; do sleep 0.05; done");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while spawned.process.stderr().text().is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        // The trap is installed once "ready" comes.
+        let mut line = String::new();
+        let mut stderr = tokio::io::BufReader::new(spawned.stderr);
+        stderr.read_line(&mut line).await.expect("ready");
         let t0 = Instant::now();
         let status = spawned
             .process

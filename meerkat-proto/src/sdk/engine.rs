@@ -18,7 +18,7 @@ use super::call::{Call, Decoder, Kind, Streaming};
 use super::exit::ExitWatch;
 use super::recovery::{Held, Resets};
 use super::streams::{End, StreamSlot};
-use super::support::ExitInfo;
+use super::support::{ExitInfo, TailBuffer};
 use crate::conn::{Connection, ConnectionConfig, Output, RequestOptions, StreamEnd, StreamItem};
 use crate::launch::ConnectOptions;
 use crate::model::{Dialect, ServerInfo, ToolCall, ToolOutput, UsageError, needs_runtime_reset};
@@ -27,6 +27,14 @@ use crate::sdk_error::Error;
 
 /// How long the handshake may take when the request timeout is longer.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long, after the child's stdout ended, the engine waits for its exit
+/// status and the end of its stderr, so that both go into the error every
+/// waiter gets.
+pub const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// How much of the child's stderr is kept for error messages.
+pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
 
 /// The engine's settings, taken from [`ConnectOptions`].
 #[derive(Debug, Clone)]
@@ -40,6 +48,9 @@ pub struct EngineConfig {
     pub connect_timeout: Duration,
     /// The connection's settings.
     pub connection: ConnectionConfig,
+    /// Whether the server is a child process whose exit status and stderr
+    /// the transport reports (`false` over TCP).
+    pub child: bool,
 }
 
 impl EngineConfig {
@@ -51,6 +62,7 @@ impl EngineConfig {
             stream_budget: options.stream_budget,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout),
             connection: ConnectionConfig::default(),
+            child: !matches!(options.transport, crate::TransportKind::Tcp(_)),
         }
     }
 }
@@ -121,6 +133,13 @@ pub struct Engine<H> {
     out: Vec<u8>,
     ready: Ready,
     exit: Option<ExitInfo>,
+    /// The child's exit status, once the transport saw it.
+    exit_status: Option<String>,
+    stderr: TailBuffer,
+    stderr_done: bool,
+    /// When the child's stdout ended, while its status and stderr are
+    /// awaited (at most [`EXIT_GRACE`]).
+    eof_at: Option<Instant>,
     closed_locally: bool,
     close_reason: Option<CloseReason>,
     exit_watch: ExitWatch,
@@ -157,6 +176,10 @@ impl<H: Clone> Engine<H> {
             out: Vec::new(),
             ready: Ready::Waiting(None),
             exit: None,
+            exit_status: None,
+            stderr: TailBuffer::new(STDERR_TAIL_BYTES),
+            stderr_done: false,
+            eof_at: None,
             closed_locally: false,
             close_reason: None,
             exit_watch: ExitWatch::default(),
@@ -404,10 +427,48 @@ impl<H: Clone> Engine<H> {
         self.pump(now);
     }
 
-    /// The server's output ended; `info` tells how the child ended.
-    pub fn handle_eof(&mut self, info: ExitInfo, now: Instant) {
+    /// The server's output ended. With a child, the connection closes once
+    /// its exit status is known and its stderr ended, or [`EXIT_GRACE`]
+    /// later, whichever comes first: both go into the error every waiter
+    /// gets.
+    pub fn handle_eof(&mut self, now: Instant) {
+        if self.eof_at.is_none() {
+            self.eof_at = Some(now);
+        }
+        self.check_eof(now);
+    }
+
+    /// A chunk of the child's stderr (its last [`STDERR_TAIL_BYTES`] are
+    /// kept for error messages).
+    pub fn handle_stderr(&mut self, bytes: &[u8]) {
+        self.stderr.push(bytes);
+    }
+
+    /// The child's stderr ended.
+    pub fn handle_stderr_eof(&mut self, now: Instant) {
+        self.stderr_done = true;
+        self.check_eof(now);
+    }
+
+    /// The last lines of the child's stderr.
+    #[must_use]
+    pub fn stderr_tail(&self) -> String {
+        self.stderr.text()
+    }
+
+    fn check_eof(&mut self, now: Instant) {
+        let Some(at) = self.eof_at else {
+            return;
+        };
+        let settled = !self.config.child || (self.exit_status.is_some() && self.stderr_done);
+        if settled || now >= at + EXIT_GRACE {
+            self.end_output(now);
+        }
+    }
+
+    fn end_output(&mut self, now: Instant) {
         if self.exit.is_none() {
-            self.exit = Some(info);
+            self.exit = Some(ExitInfo::new(self.exit_status.clone(), self.stderr.text()));
         }
         self.conn.handle_eof();
         self.pump(now);
@@ -417,6 +478,7 @@ impl<H: Clone> Engine<H> {
     /// Early or repeated calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.timer_at = None;
+        self.check_eof(now);
         if self.conn.poll_timeout().is_some_and(|at| at <= now) {
             self.conn.handle_timeout(now);
         }
@@ -429,7 +491,11 @@ impl<H: Clone> Engine<H> {
     /// work; `None` if nothing is timed.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.conn.poll_timeout(), self.resets.poll_timeout()]
+        let eof = self
+            .eof_at
+            .filter(|_| !self.conn.is_closed())
+            .map(|at| at + EXIT_GRACE);
+        [self.conn.poll_timeout(), self.resets.poll_timeout(), eof]
             .into_iter()
             .flatten()
             .min()
@@ -443,20 +509,25 @@ impl<H: Clone> Engine<H> {
     }
 
     /// The exit watch, called every [`ExitWatch::INTERVAL`] while the child
-    /// runs: a child that exited while something else holds its stdout
-    /// open ends the connection once its output stayed quiet for
-    /// [`ExitWatch::QUIET`]. Returns whether to keep watching.
-    pub fn exit_tick(&mut self, now: Instant, exited: Option<ExitInfo>) -> bool {
+    /// runs, with its exit status once it exited. A child that exited while
+    /// something else holds its stdout open ends the connection once its
+    /// output stayed quiet for [`ExitWatch::QUIET`]. Returns whether to keep
+    /// watching.
+    pub fn exit_tick(&mut self, now: Instant, exited: Option<String>) -> bool {
         if self.conn.is_closed() {
             return false;
         }
-        let seen = std::mem::take(&mut self.output_seen);
-        if self.exit_watch.tick(now, exited.is_some(), seen) {
-            tracing::debug!("child exited and its output stayed quiet: ending it");
-            self.handle_eof(exited.unwrap_or_default(), now);
-            return false;
+        if exited.is_some() {
+            self.exit_status = exited;
         }
-        true
+        let seen = std::mem::take(&mut self.output_seen);
+        if self.eof_at.is_some() {
+            self.check_eof(now);
+        } else if self.exit_watch.tick(now, self.exit_status.is_some(), seen) {
+            tracing::debug!("child exited and its output stayed quiet: ending it");
+            self.end_output(now);
+        }
+        !self.conn.is_closed()
     }
 
     /// Closes the connection at the user's request: every waiter gets

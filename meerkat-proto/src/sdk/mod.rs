@@ -25,12 +25,13 @@
 //! use meerkat_proto::ConnectOptions;
 //!
 //! let now = Instant::now();
-//! let mut engine: Engine<()> = Engine::new(EngineConfig::from_options(&ConnectOptions::new()), now);
+//! let options = ConnectOptions::new().tcp("127.0.0.1:1"); // no child: EOF ends it at once
+//! let mut engine: Engine<()> = Engine::new(EngineConfig::from_options(&options), now);
 //! // The handshake's first frame waits for the writer.
 //! assert!(String::from_utf8(engine.take_output()).unwrap().contains("initialize"));
 //! assert!(engine.poll_ready(Waker::noop()).is_pending());
 //! // A server that ends before answering fails the handshake.
-//! engine.handle_eof(Default::default(), now);
+//! engine.handle_eof(now);
 //! assert!(matches!(engine.poll_ready(Waker::noop()), Poll::Ready(Err(_))));
 //! assert!(engine.start(ops::list_sessions(), now).is_err());
 //! ```
@@ -44,7 +45,9 @@ mod streams;
 mod support;
 
 pub use call::{Call, Decoder};
-pub use engine::{DEFAULT_CONNECT_TIMEOUT, Effects, Engine, EngineConfig};
+pub use engine::{
+    DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Effects, Engine, EngineConfig, STDERR_TAIL_BYTES,
+};
 pub use exit::ExitWatch;
 pub use recovery::{RESET_PAUSE, RESET_TRIES};
 pub use streams::{End, Next, Subscription, TurnStream};
