@@ -21,7 +21,7 @@ use std::task::{Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use meerkat_proto::sdk::{Effects, Engine, ExitWatch};
+use meerkat_proto::sdk::{Effects, Engine, ExitWatch, panic_message};
 use meerkat_proto::{ToolCall, ToolOutput};
 use serde_json::Value;
 
@@ -273,15 +273,8 @@ fn run_tool(shared: Weak<Shared>, call: ToolCall, handler: Handler) {
 }
 
 fn run(handler: &Handler, arguments: Value) -> Result<ToolOutput, String> {
-    catch_unwind(AssertUnwindSafe(|| handler(arguments))).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic payload".to_owned());
-        tracing::warn!(%message, "tool handler panicked");
-        Err(format!("tool handler panicked: {message}"))
-    })
+    catch_unwind(AssertUnwindSafe(|| handler(arguments)))
+        .unwrap_or_else(|payload| Err(panic_message(&*payload)))
 }
 
 #[cfg(test)]

@@ -272,13 +272,7 @@ impl MeerkatClient {
     /// # Ok(()) }
     /// ```
     pub fn require_capability(&self, id: &str) -> Result<(), Error> {
-        if self.has_capability(id) {
-            Ok(())
-        } else {
-            Err(Error::CapabilityUnavailable {
-                capability: id.to_owned(),
-            })
-        }
+        self.inner.server.require_capability(id)
     }
 
     /// The child's process id (`None` over TCP, where there is no child).

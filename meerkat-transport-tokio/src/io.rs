@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Poll, Waker};
 
-use meerkat_proto::sdk::{Effects, Engine, ExitWatch};
+use meerkat_proto::sdk::{Effects, Engine, ExitWatch, panic_message};
 use meerkat_proto::{RequestId, ToolCall, ToolOutput};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -286,16 +286,7 @@ where
 async fn run(handler: Handler, arguments: Value) -> Result<ToolOutput, String> {
     match tokio::spawn(async move { handler(arguments).await }).await {
         Ok(output) => output,
-        Err(e) if e.is_panic() => {
-            let payload = e.into_panic();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic payload".to_owned());
-            tracing::warn!(%message, "tool handler panicked");
-            Err(format!("tool handler panicked: {message}"))
-        }
+        Err(e) if e.is_panic() => Err(panic_message(&*e.into_panic())),
         Err(e) => Err(format!("tool handler did not finish: {e}")),
     }
 }

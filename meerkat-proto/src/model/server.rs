@@ -151,4 +151,20 @@ impl ServerInfo {
             .iter()
             .any(|c| c.id == id && c.is_available())
     }
+
+    /// Fails unless capability `id` is available.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CapabilityUnavailable`](crate::Error::CapabilityUnavailable)
+    /// naming `id`.
+    pub fn require_capability(&self, id: &str) -> Result<(), crate::Error> {
+        if self.has_capability(id) {
+            Ok(())
+        } else {
+            Err(crate::Error::CapabilityUnavailable {
+                capability: id.to_owned(),
+            })
+        }
+    }
 }

@@ -51,4 +51,4 @@ pub use engine::{
 pub use exit::ExitWatch;
 pub use recovery::{RESET_PAUSE, RESET_TRIES};
 pub use streams::{End, Next, Subscription, TurnStream};
-pub use support::{ExitInfo, LaunchPlan, TailBuffer};
+pub use support::{ExitInfo, LaunchPlan, TailBuffer, panic_message};

@@ -136,3 +136,21 @@ impl TailBuffer {
             .to_owned()
     }
 }
+
+/// The message of a caught panic (a tool handler's), for the error result
+/// the model gets.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+/// assert_eq!(meerkat_proto::sdk::panic_message(&*payload), "tool handler panicked: boom");
+/// ```
+#[must_use]
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_owned());
+    tracing::warn!(%message, "tool handler panicked");
+    format!("tool handler panicked: {message}")
+}
