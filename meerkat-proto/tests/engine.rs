@@ -1,0 +1,1578 @@
+//! The rules of the SDK [`Engine`], one test per behaviour, driven sans-IO
+//! (STYLE.md lesson 12): a scripted server reads the client's JSON lines
+//! and answers with JSON lines, time is `t0 + Duration` passed in (no
+//! sleeps, no threads), and a counting [`Waker`] tells exactly when a
+//! waiting consumer is woken.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use meerkat_proto::sdk::{
+    Call, Decoder, End, Engine, EngineConfig, ExitInfo, ExitWatch, Next, RESET_PAUSE, RESET_TRIES,
+    Subscription, ops,
+};
+use meerkat_proto::{
+    ConnectOptions, Error, Event, RequestId, StreamOpened, ToolCall, ToolDef, ToolOutput,
+    TurnOptions,
+};
+use proptest::prelude::*;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+// ---- the scripted server ---------------------------------------------------
+
+/// What the server advertises at `initialize`.
+#[derive(Debug, Clone, Copy)]
+enum Server {
+    /// A 0.5.x server: it keeps a failed or interrupted input queued and
+    /// offers `runtime/reset`.
+    WithReset,
+    /// A server without `runtime/reset` (as the 0.9 line, which does not
+    /// replay a failed input).
+    WithoutReset,
+}
+
+impl Server {
+    fn methods(self) -> Vec<&'static str> {
+        let mut methods = vec![
+            "initialize",
+            "initialized",
+            "capabilities/get",
+            "session/list",
+            "session/create",
+            "turn/start",
+            "turn/interrupt",
+            "session/stream_open",
+            "session/stream_close",
+            "tools/register",
+        ];
+        if let Self::WithReset = self {
+            methods.push("runtime/reset");
+        }
+        methods
+    }
+}
+
+/// The message of a failed run on 0.5.x (PROTOCOL.md §6.2, from the
+/// fixtures).
+const ABANDONED: &str = "turn abandoned: apply failed: Apply failed: agent error: \
+                         LLM error (anthropic): Server overloaded (503)";
+
+/// The answer to `runtime/reset` while the runtime still runs.
+const NOT_READY: &str = "Runtime not ready: running";
+
+/// The tool handlers of these tests are names.
+type Handler = &'static str;
+
+/// A waker that counts its wakeups.
+struct Wakes {
+    count: Arc<Counter>,
+    waker: Waker,
+}
+
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Wakes {
+    fn new() -> Self {
+        let count = Arc::new(Counter::default());
+        let waker = Waker::from(Arc::clone(&count));
+        Self { count, waker }
+    }
+
+    fn count(&self) -> usize {
+        self.count.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The engine driven as a transport drives it, facing a scripted server,
+/// on a virtual clock.
+struct Pair {
+    engine: Engine<Handler>,
+    now: Instant,
+    /// What the client wrote that the test has not looked at yet.
+    sent: VecDeque<Value>,
+    /// Tool calls handed out by `Effects`, with their handler.
+    tool_calls: Vec<(ToolCall, Handler)>,
+    /// What the last `Effects` said about the connection.
+    closed: bool,
+    /// When the transport's timer fires (re-armed as `Effects` says).
+    timer: Option<Instant>,
+}
+
+impl Pair {
+    /// An engine whose `initialize` is on the wire.
+    fn new(options: &ConnectOptions) -> Self {
+        let now = Instant::now();
+        let engine = Engine::new(EngineConfig::from_options(options), now);
+        let mut pair = Self {
+            engine,
+            now,
+            sent: VecDeque::new(),
+            tool_calls: Vec::new(),
+            closed: false,
+            timer: None,
+        };
+        pair.settle();
+        pair
+    }
+
+    /// An engine after the handshake with a 0.5.2 `server`.
+    fn ready(server: Server) -> Self {
+        Self::ready_with(&ConnectOptions::new(), server)
+    }
+
+    fn ready_with(options: &ConnectOptions, server: Server) -> Self {
+        let mut pair = Self::new(options);
+        pair.answer_initialize("0.5.2", &server.methods());
+        assert_eq!(pair.expect("initialized").get("id"), None);
+        let caps = pair.expect("capabilities/get");
+        pair.ok(
+            &caps,
+            json!({"contract_version":{"major":0,"minor":5,"patch":2},"capabilities":[
+                {"id":"sessions","description":"Agent loop and session lifecycle","status":"Available"},
+                {"id":"streaming","description":"Event streaming","status":"Available"},
+                {"id":"skills","description":"Skills","status":{"DisabledByPolicy":{"description":"off"}}}]}),
+        );
+        assert!(matches!(
+            pair.engine.poll_ready(Waker::noop()),
+            Poll::Ready(Ok(()))
+        ));
+        pair.nothing_sent();
+        pair
+    }
+
+    fn answer_initialize(&mut self, contract: &str, methods: &[&str]) {
+        let init = self.expect("initialize");
+        self.ok(
+            &init,
+            json!({"server_info":{"name":"meerkat-rpc","version":contract},
+                "contract_version":contract,"methods":methods}),
+        );
+    }
+
+    /// What a transport does after touching the engine: wake the
+    /// consumers, take the tool calls, hand the output to the writer.
+    fn settle(&mut self) {
+        let mut effects = self.engine.effects();
+        self.tool_calls.append(&mut effects.tool_calls);
+        self.closed = effects.closed;
+        if effects.rearm_timer {
+            self.timer = self.engine.arm_timer();
+        }
+        effects.wake_all();
+        let out = self.engine.take_output();
+        for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let msg = serde_json::from_slice(line).expect("the client writes JSON lines");
+            self.sent.push_back(msg);
+        }
+    }
+
+    /// The server writes `msg` (one line) now.
+    fn feed(&mut self, msg: &Value) {
+        let mut line = serde_json::to_vec(msg).unwrap();
+        line.push(b'\n');
+        self.feed_raw(&line);
+    }
+
+    fn feed_raw(&mut self, bytes: &[u8]) {
+        self.engine.handle_bytes(bytes, self.now);
+        self.settle();
+    }
+
+    /// The server answers request `req` with `result`.
+    fn ok(&mut self, req: &Value, result: Value) {
+        self.feed(&json!({"jsonrpc":"2.0","id":req["id"],"result":result}));
+    }
+
+    /// The server answers request `req` with an error.
+    fn fail(&mut self, req: &Value, code: i64, message: &str) {
+        self.feed(&json!({"jsonrpc":"2.0","id":req["id"],"error":{"code":code,"message":message}}));
+    }
+
+    /// The run of turn `req` fails, as on 0.5.x: `run_failed`, then the
+    /// turn's -32603.
+    fn fail_turn(&mut self, req: &Value, seq: u64) {
+        let session = req["params"]["session_id"].as_str().unwrap().to_owned();
+        self.feed(&failed(&session, seq));
+        self.fail(req, -32603, ABANDONED);
+    }
+
+    /// The next frame the client wrote, which must be of `method`.
+    fn expect(&mut self, method: &str) -> Value {
+        let msg = self
+            .sent
+            .pop_front()
+            .unwrap_or_else(|| panic!("expected {method}; the client wrote nothing"));
+        assert_eq!(msg["method"], method, "{msg}");
+        msg
+    }
+
+    fn nothing_sent(&self) {
+        assert!(self.sent.is_empty(), "unexpected frames: {:?}", self.sent);
+    }
+
+    /// The clock moves to `at` and the transport's timer fires.
+    fn at(&mut self, at: Instant) {
+        self.now = at;
+        self.timer = None;
+        self.engine.handle_timeout(at);
+        self.settle();
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.at(self.now + by);
+    }
+
+    /// One look of the exit watch at `at`; whether to keep watching.
+    fn exit_tick(&mut self, at: Instant, exited: Option<&ExitInfo>) -> bool {
+        self.now = at;
+        let watching = self.engine.exit_tick(self.now, exited.cloned());
+        self.settle();
+        watching
+    }
+
+    fn start<T: 'static>(&mut self, call: Call<T>) -> (RequestId, Decoder<T>) {
+        let started = self.engine.start(call, self.now).expect("the call starts");
+        self.settle();
+        started
+    }
+
+    fn poll(&mut self, id: RequestId, wakes: &Wakes) -> Poll<Result<Box<RawValue>, Error>> {
+        self.engine.poll_call(id, &wakes.waker)
+    }
+
+    /// The answer of `id`, which must have come.
+    fn answer<T>(&mut self, id: RequestId, wakes: &Wakes, decoder: Decoder<T>) -> Result<T, Error> {
+        match self.poll(id, wakes) {
+            Poll::Ready(raw) => decoder.decode(raw, self.engine.dialect()),
+            Poll::Pending => panic!("call {id:?} still waits"),
+        }
+    }
+
+    /// Everything stream `id` hands out now, described (see [`show`]).
+    fn drain(&mut self, id: RequestId, wakes: &Wakes) -> Vec<String> {
+        let mut items = Vec::new();
+        while let Poll::Ready(Some(next)) = self.engine.poll_stream(id, &wakes.waker) {
+            items.push(show(&next));
+        }
+        items
+    }
+
+    /// How many calls and streams the engine still keeps. The engine has
+    /// no counters; its `Debug` shows both.
+    fn kept(&self) -> (usize, usize) {
+        let debug = format!("{:?}", self.engine);
+        let field = |name: &str| -> usize {
+            debug
+                .split(&format!("{name}: "))
+                .nth(1)
+                .and_then(|rest| rest.split([',', ' ']).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {debug}"))
+        };
+        (field("calls"), field("streams"))
+    }
+}
+
+// ---- what the server says ----------------------------------------------------
+
+fn event(session: &str, seq: u64, payload: Value) -> Value {
+    json!({"jsonrpc":"2.0","method":"session/event","params":{"session_id":session,"event":{
+        "event_id":format!("e{seq}"),"source_id":format!("session:{session}"),"seq":seq,
+        "timestamp_ms":1,"payload":payload}}})
+}
+
+fn started(session: &str, seq: u64) -> Value {
+    event(
+        session,
+        seq,
+        json!({"type":"run_started","session_id":session,"prompt":"hi"}),
+    )
+}
+
+fn delta(session: &str, seq: u64, text: &str) -> Value {
+    event(session, seq, json!({"type":"text_delta","delta":text}))
+}
+
+fn completed(session: &str, seq: u64) -> Value {
+    event(
+        session,
+        seq,
+        json!({"type":"run_completed","session_id":session,"result":"ok",
+            "usage":{"input_tokens":1,"output_tokens":2}}),
+    )
+}
+
+fn failed(session: &str, seq: u64) -> Value {
+    event(
+        session,
+        seq,
+        json!({"type":"run_failed","session_id":session,"error":"LLM error (anthropic): Server overloaded (503)"}),
+    )
+}
+
+fn run_result(session: &str) -> Value {
+    json!({"session_id":session,"text":"ok","turns":1,"tool_calls":0,
+        "usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}})
+}
+
+fn stream_event(stream: &str, sequence: u64, text: &str) -> Value {
+    json!({"jsonrpc":"2.0","method":"session/stream_event","params":{"stream_id":stream,
+        "sequence":sequence,"session_id":"s1","event":{"event_id":format!("x{sequence}"),
+        "source_id":"session:s1","seq":sequence,"timestamp_ms":1,
+        "payload":{"type":"text_delta","delta":text}}}})
+}
+
+fn tool_execute(srv_id: &str, name: &str) -> Value {
+    json!({"jsonrpc":"2.0","id":srv_id,"method":"tool/execute",
+        "params":{"arguments":{"q":"meerkat"},"name":name,"tool_use_id":"toolu_1"}})
+}
+
+fn turn(session: &str) -> Call<meerkat_proto::RunResult> {
+    ops::turn(session, "hi".into(), TurnOptions::default())
+}
+
+/// A stream item, described: a delta's text, another event's type, a
+/// signal, or the end.
+fn show(next: &Next) -> String {
+    match next {
+        Next::Event(e) => match e.envelope().event {
+            Event::TextDelta { delta } => delta,
+            other => other.event_type().to_owned(),
+        },
+        Next::Signal(Event::Lagged { dropped }) => format!("lagged {dropped}"),
+        Next::Signal(Event::EventsLost { missing }) => format!("lost {missing}"),
+        Next::Signal(other) => other.event_type().to_owned(),
+        Next::End(End::Turn(Ok(_))) => "end".into(),
+        Next::End(End::Turn(Err(e))) => format!("end {}", e.code()),
+        Next::End(End::Subscription { outcome, .. }) => format!("end {outcome}"),
+        Next::End(other) => format!("end {other:?}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn rpc_code(err: &Error) -> i64 {
+    match err {
+        Error::Rpc(e) => i64::from(e.code.0),
+        other => panic!("not a server error: {other:?}"),
+    }
+}
+
+// ---- calls -------------------------------------------------------------------
+
+#[test]
+fn a_call_is_answered_decoded_and_woken_exactly_then() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (list, decoder) = p.start(ops::list_sessions());
+    let list_req = p.expect("session/list");
+    let (other, _) = p.start(ops::list_sessions());
+    let other_req = p.expect("session/list");
+    let (w, w_other) = (Wakes::new(), Wakes::new());
+    assert!(p.poll(list, &w).is_pending());
+    assert!(
+        p.poll(list, &w).is_pending(),
+        "polling again changes nothing"
+    );
+    assert!(p.poll(other, &w_other).is_pending());
+
+    // Neither a log line nor another call's answer wakes it.
+    p.feed_raw(b"2026-11-25T00:00:00Z ERROR keep-alive turn failed\n");
+    p.ok(&other_req, json!({"sessions":[]}));
+    assert_eq!((w.count(), w_other.count()), (0, 1));
+
+    p.ok(
+        &list_req,
+        json!({"sessions":[{"session_id":"s1","created_at":1,"updated_at":2,
+            "message_count":3,"total_tokens":4,"is_active":false}]}),
+    );
+    assert_eq!(w.count(), 1, "woken once, when its answer came");
+    let sessions = p.answer(list, &w, decoder).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].session_id, "s1");
+    assert_eq!(w.count(), 1);
+    assert_eq!(p.kept(), (1, 0), "only the untaken answer is kept");
+}
+
+#[test]
+fn a_cancelled_plain_call_is_forgotten_at_once() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, _decoder) = p.start(ops::list_sessions());
+    let req = p.expect("session/list");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    let deadline = p.now + ConnectOptions::new().request_timeout;
+    assert_eq!(p.engine.poll_timeout(), Some(deadline));
+
+    p.engine.cancel_call(id);
+    p.settle();
+    p.nothing_sent();
+    assert_eq!(p.kept(), (0, 0));
+    assert_eq!(p.engine.poll_timeout(), None, "its deadline went with it");
+
+    // A late answer, or its old deadline, resolves nothing and wakes no one.
+    p.ok(&req, json!({"sessions":[]}));
+    p.at(deadline);
+    assert_eq!(w.count(), 0);
+    p.nothing_sent();
+    assert_eq!(p.kept(), (0, 0));
+}
+
+// ---- the runtime reset -------------------------------------------------------
+
+#[test]
+fn a_failed_turn_is_reset_before_its_error_is_released() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, decoder) = p.start(turn("s1"));
+    let req = p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+
+    p.fail_turn(&req, 1);
+    let reset = p.expect("runtime/reset");
+    assert_eq!(reset["params"], json!({"session_id":"s1"}));
+    assert_eq!(w.count(), 0);
+    assert!(p.poll(id, &w).is_pending(), "the error is held");
+
+    p.ok(&reset, json!({"inputs_abandoned":1}));
+    assert_eq!(w.count(), 1, "woken when the reset is answered");
+    let err = p.answer(id, &w, decoder).unwrap_err();
+    assert_eq!(rpc_code(&err), -32603);
+    p.nothing_sent();
+    assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
+fn a_timed_out_turn_is_reset_before_its_timeout_is_released() {
+    let timeout = Duration::from_secs(10);
+    let mut p = Pair::ready_with(
+        &ConnectOptions::new().request_timeout(timeout),
+        Server::WithReset,
+    );
+    let (id, decoder) = p.start(turn("s1"));
+    p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    assert_eq!(p.engine.poll_timeout(), Some(p.now + timeout));
+
+    p.advance(timeout);
+    let reset = p.expect("runtime/reset");
+    assert_eq!(reset["params"]["session_id"], "s1");
+    assert_eq!(w.count(), 0);
+
+    p.ok(&reset, json!({"inputs_abandoned":1}));
+    assert_eq!(w.count(), 1);
+    let err = p.answer(id, &w, decoder).unwrap_err();
+    assert!(
+        matches!(&err, Error::TimedOut { method } if method == "turn/start"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_busy_runtime_is_retried_every_pause_until_the_tries_run_out() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, decoder) = p.start(turn("s1"));
+    let req = p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.fail_turn(&req, 1);
+
+    let mut reset = p.expect("runtime/reset");
+    let mut tries = 1;
+    while tries < RESET_TRIES {
+        p.fail(&reset, -32602, NOT_READY);
+        let due = p.now + RESET_PAUSE;
+        assert_eq!(p.engine.poll_timeout(), Some(due), "try {tries}");
+        p.at(due - Duration::from_millis(1));
+        p.nothing_sent();
+        p.at(due);
+        reset = p.expect("runtime/reset");
+        assert_eq!(reset["params"]["session_id"], "s1");
+        tries += 1;
+        assert_eq!(w.count(), 0, "held while retrying");
+    }
+    // The last try is refused as well: the engine gives up.
+    p.fail(&reset, -32602, NOT_READY);
+    assert_eq!(tries, RESET_TRIES);
+    assert_eq!(w.count(), 1);
+    assert_eq!(p.engine.poll_timeout(), None);
+    p.advance(RESET_PAUSE);
+    p.nothing_sent();
+    let err = p.answer(id, &w, decoder).unwrap_err();
+    assert_eq!(rpc_code(&err), -32603);
+}
+
+#[test]
+fn a_reset_that_succeeds_on_a_retry_releases_the_error_then() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, decoder) = p.start(turn("s1"));
+    let req = p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.fail_turn(&req, 1);
+    let reset = p.expect("runtime/reset");
+    p.fail(&reset, -32602, NOT_READY);
+    p.advance(RESET_PAUSE);
+    let retry = p.expect("runtime/reset");
+    assert_eq!(w.count(), 0);
+    p.ok(&retry, json!({"inputs_abandoned":1}));
+    assert_eq!(w.count(), 1);
+    assert_eq!(rpc_code(&p.answer(id, &w, decoder).unwrap_err()), -32603);
+    assert_eq!(p.engine.poll_timeout(), None);
+}
+
+#[test]
+fn an_interrupt_answered_ok_is_followed_by_a_reset_before_ok() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, decoder) = p.start(ops::interrupt("s1"));
+    let req = p.expect("turn/interrupt");
+    assert_eq!(req["params"], json!({"session_id":"s1"}));
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+
+    p.ok(&req, json!({"interrupted":true}));
+    let reset = p.expect("runtime/reset");
+    assert_eq!(reset["params"]["session_id"], "s1");
+    assert_eq!(w.count(), 0);
+    assert!(p.poll(id, &w).is_pending());
+
+    p.ok(&reset, json!({"inputs_abandoned":1}));
+    assert_eq!(w.count(), 1);
+    p.answer(id, &w, decoder).unwrap();
+    assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
+fn a_server_without_runtime_reset_gets_no_reset() {
+    let timeout = Duration::from_secs(10);
+    let mut p = Pair::ready_with(
+        &ConnectOptions::new().request_timeout(timeout),
+        Server::WithoutReset,
+    );
+
+    // A failed turn: its error at once.
+    let (id, decoder) = p.start(turn("s1"));
+    let req = p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.fail_turn(&req, 1);
+    assert_eq!(w.count(), 1);
+    assert_eq!(rpc_code(&p.answer(id, &w, decoder).unwrap_err()), -32603);
+    p.nothing_sent();
+
+    // An interrupt: Ok at once.
+    let (id, decoder) = p.start(ops::interrupt("s1"));
+    let req = p.expect("turn/interrupt");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.ok(&req, json!({"interrupted":true}));
+    assert_eq!(w.count(), 1);
+    p.answer(id, &w, decoder).unwrap();
+    p.nothing_sent();
+
+    // A timed-out turn: the timeout at once.
+    let (id, decoder) = p.start(turn("s1"));
+    p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.advance(timeout);
+    assert_eq!(w.count(), 1);
+    assert!(matches!(
+        p.answer(id, &w, decoder),
+        Err(Error::TimedOut { .. })
+    ));
+    p.nothing_sent();
+
+    // A turn stream dropped mid-way is forgotten at once: nothing to reset.
+    let stream = p.engine.open_turn(turn("s2"), p.now).unwrap();
+    p.settle();
+    let req = p.expect("turn/start");
+    p.feed(&started("s2", 1));
+    p.engine.drop_stream(stream.id(), None, p.now);
+    p.settle();
+    assert_eq!(p.kept(), (0, 0));
+    p.fail_turn(&req, 2);
+    p.nothing_sent();
+    assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
+fn a_turn_whose_caller_cancelled_is_still_reset_on_failure() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, _decoder) = p.start(turn("s1"));
+    let req = p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.engine.cancel_call(id);
+    p.settle();
+    p.nothing_sent();
+    assert_eq!(p.kept(), (1, 0), "the engine keeps the turn's rule");
+
+    p.fail_turn(&req, 1);
+    let reset = p.expect("runtime/reset");
+    assert_eq!(reset["params"]["session_id"], "s1");
+    p.ok(&reset, json!({"inputs_abandoned":1}));
+    assert_eq!(w.count(), 0, "nobody waits any more");
+    p.nothing_sent();
+    assert_eq!(p.kept(), (0, 0));
+
+    // A cancelled turn that succeeds is simply forgotten.
+    let (id, _decoder) = p.start(turn("s1"));
+    let req = p.expect("turn/start");
+    p.engine.cancel_call(id);
+    p.feed(&completed("s1", 2));
+    p.ok(&req, run_result("s1"));
+    p.nothing_sent();
+    assert_eq!(p.kept(), (0, 0));
+}
+
+// ---- streams -----------------------------------------------------------------
+
+#[test]
+fn a_dropped_turn_stream_is_drained_and_still_reset_when_it_fails() {
+    let mut p = Pair::ready(Server::WithReset);
+    let stream = p.engine.open_turn(turn("s1"), p.now).unwrap();
+    p.settle();
+    let req = p.expect("turn/start");
+    let w = Wakes::new();
+    p.feed(&started("s1", 1));
+    p.feed(&delta("s1", 2, "a"));
+    assert_eq!(p.drain(stream.id(), &w), ["run_started", "a"]);
+    p.feed(&delta("s1", 3, "b"));
+
+    // The consumer goes away with "b" unread.
+    p.engine.drop_stream(stream.id(), None, p.now);
+    p.settle();
+    p.nothing_sent();
+    assert_eq!(p.kept(), (0, 1), "drained, still awaiting the end");
+    for seq in 4..20 {
+        p.feed(&delta("s1", seq, "more"));
+    }
+    p.fail_turn(&req, 20);
+    let reset = p.expect("runtime/reset");
+    assert_eq!(reset["params"]["session_id"], "s1");
+    p.ok(&reset, json!({"inputs_abandoned":1}));
+    assert_eq!(w.count(), 1, "once, for \"b\", before the drop");
+    assert_eq!(p.kept(), (0, 0));
+    assert!(matches!(
+        p.engine.poll_stream(stream.id(), &w.waker),
+        Poll::Ready(None)
+    ));
+}
+
+#[test]
+fn a_dropped_subscription_sends_its_close() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, decoder, mut sub) = p
+        .engine
+        .open_subscription(
+            ops::subscribe_session("s1"),
+            ops::close_session_stream,
+            p.now,
+        )
+        .unwrap();
+    p.settle();
+    let open = p.expect("session/stream_open");
+    assert_eq!(open["params"], json!({"session_id":"s1"}));
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.ok(
+        &open,
+        json!({"stream_id":"st-1","session_id":"s1","opened":true}),
+    );
+    assert_eq!(w.count(), 1);
+    let opened = p.answer(id, &w, decoder).unwrap();
+    sub.opened(opened.stream_id);
+    p.feed(&stream_event("st-1", 1, "x"));
+    assert_eq!(p.drain(sub.id(), &w), ["x"]);
+    p.feed(&stream_event("st-1", 2, "unread"));
+
+    p.engine.drop_stream(sub.id(), sub.close_on_drop(), p.now);
+    p.settle();
+    let close = p.expect("session/stream_close");
+    assert_eq!(close["params"], json!({"stream_id":"st-1"}));
+    assert_eq!(p.kept(), (1, 0), "only the detached close request");
+
+    // The server's last words for it go nowhere.
+    p.feed(&stream_event("st-1", 3, "late"));
+    p.feed(
+        &json!({"jsonrpc":"2.0","method":"session/stream_end","params":{
+        "ended":true,"outcome":"explicit_close","session_id":"s1","stream_id":"st-1"}}),
+    );
+    p.ok(
+        &close,
+        json!({"stream_id":"st-1","closed":true,"already_closed":false}),
+    );
+    assert_eq!(w.count(), 2, "once for the open, once for \"unread\"");
+    p.nothing_sent();
+    assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
+fn a_slow_consumer_lags_within_its_budget_and_still_gets_the_end() {
+    let budget = 4;
+    let mut p = Pair::ready_with(
+        &ConnectOptions::new().stream_budget(budget),
+        Server::WithReset,
+    );
+    let mut stream = p.engine.open_turn(turn("s1"), p.now).unwrap();
+    p.settle();
+    let req = p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(p.engine.poll_stream(stream.id(), &w.waker).is_pending());
+
+    // 11 events while the consumer sleeps: 4 kept, 7 dropped.
+    p.feed(&started("s1", 1));
+    for seq in 2..12 {
+        p.feed(&delta("s1", seq, &format!("d{seq}")));
+    }
+    assert_eq!(w.count(), 1, "woken by the first event only");
+    let mut items = Vec::new();
+    for _ in 0..2 {
+        let Poll::Ready(Some(next)) = p.engine.poll_stream(stream.id(), &w.waker) else {
+            panic!("an event is queued");
+        };
+        items.push(show(&next));
+    }
+    // 10 more, the end event and the answer: 2 fit in the budget again.
+    for seq in 12..22 {
+        p.feed(&delta("s1", seq, &format!("d{seq}")));
+    }
+    p.feed(&completed("s1", 22));
+    p.ok(&req, run_result("s1"));
+
+    let mut nexts = Vec::new();
+    while let Poll::Ready(Some(next)) = p.engine.poll_stream(stream.id(), &w.waker) {
+        items.push(show(&next));
+        nexts.push(next);
+    }
+    assert_eq!(
+        items,
+        [
+            "run_started",
+            "d2",
+            "d3",
+            "d4",
+            "lagged 7",
+            "d12",
+            "d13",
+            "lagged 9",
+            "end"
+        ]
+    );
+    // The consumer's view: the signal as an event, then the turn's result.
+    let dialect = p.engine.dialect().clone();
+    let seen: Vec<_> = nexts
+        .into_iter()
+        .filter_map(|next| stream.on_next(Some(next), &dialect))
+        .collect();
+    assert_eq!(
+        seen.len(),
+        6,
+        "four events and two signals; the end is no item"
+    );
+    assert!(matches!(
+        seen[2].as_ref().unwrap().event,
+        Event::Lagged { dropped: 7 }
+    ));
+    assert_eq!(stream.take_result().unwrap().text, "ok");
+    assert!(matches!(
+        p.engine.poll_stream(stream.id(), &w.waker),
+        Poll::Ready(None)
+    ));
+    p.engine.drop_stream(stream.id(), None, p.now);
+    assert_eq!(p.kept(), (0, 0));
+}
+
+// ---- callback tools ----------------------------------------------------------
+
+#[test]
+fn a_call_of_an_unknown_tool_is_answered_by_the_engine() {
+    let mut p = Pair::ready(Server::WithReset);
+    p.feed(&tool_execute("srv-0", "nope"));
+    assert!(p.tool_calls.is_empty());
+    let answer = p.sent.pop_front().expect("an answer");
+    assert_eq!(answer["id"], "srv-0");
+    assert_eq!(answer["result"]["is_error"], true);
+    assert!(
+        answer["result"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("nope"),
+        "{answer}"
+    );
+    assert!(
+        answer.get("error").is_none(),
+        "an error result, for the model"
+    );
+    p.nothing_sent();
+}
+
+#[test]
+fn a_registered_tool_call_comes_out_with_its_handler() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, decoder) = p
+        .engine
+        .start_register_tool(ToolDef::new("search", "Search the docs"), "h1", p.now)
+        .unwrap();
+    p.settle();
+    let register = p.expect("tools/register");
+    assert_eq!(register["params"]["tools"][0]["name"], "search");
+
+    // The handler is in place before the server answers.
+    p.feed(&tool_execute("srv-0", "search"));
+    let (call, handler) = p.tool_calls.pop().expect("a tool call");
+    assert_eq!(handler, "h1");
+    assert_eq!(
+        (call.name.as_str(), call.arguments["q"].as_str()),
+        ("search", Some("meerkat"))
+    );
+    p.nothing_sent();
+    p.engine
+        .respond_tool(call.id, Ok(ToolOutput::text("3 results")), p.now);
+    p.settle();
+    let answer = p.sent.pop_front().expect("the tool's answer");
+    assert_eq!(
+        answer,
+        json!({"jsonrpc":"2.0","id":"srv-0","result":{"content":"3 results","is_error":false}})
+    );
+
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.ok(&register, json!({"registered":1}));
+    p.answer(id, &w, decoder).unwrap();
+    p.feed(&tool_execute("srv-1", "search"));
+    assert_eq!(p.tool_calls.len(), 1);
+}
+
+#[test]
+fn a_refused_registration_drops_its_handler_unless_a_later_one_replaced_it() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (first, first_decoder) = p
+        .engine
+        .start_register_tool(ToolDef::new("search", "v1"), "h1", p.now)
+        .unwrap();
+    let (second, second_decoder) = p
+        .engine
+        .start_register_tool(ToolDef::new("search", "v2"), "h2", p.now)
+        .unwrap();
+    let (lookup, _) = p
+        .engine
+        .start_register_tool(ToolDef::new("lookup", "v1"), "h3", p.now)
+        .unwrap();
+    p.settle();
+    let (first_req, second_req, lookup_req) = (
+        p.expect("tools/register"),
+        p.expect("tools/register"),
+        p.expect("tools/register"),
+    );
+
+    // The first "search" is refused: the second's handler stays.
+    let w = Wakes::new();
+    assert!(p.poll(first, &w).is_pending());
+    p.fail(
+        &first_req,
+        -32602,
+        "Invalid params: missing field `input_schema`",
+    );
+    let err = p.answer(first, &w, first_decoder).unwrap_err();
+    assert_eq!(rpc_code(&err), -32602);
+    p.ok(&second_req, json!({"registered":1}));
+    p.answer(second, &w, second_decoder).unwrap();
+    p.feed(&tool_execute("srv-0", "search"));
+    assert_eq!(p.tool_calls.pop().map(|(_, h)| h), Some("h2"));
+    p.nothing_sent();
+
+    // "lookup" is refused (its caller gone): its handler goes.
+    p.engine.cancel_call(lookup);
+    p.fail(&lookup_req, -32602, "Invalid params");
+    p.feed(&tool_execute("srv-1", "lookup"));
+    assert!(p.tool_calls.is_empty());
+    let answer = p.sent.pop_front().expect("the engine's answer");
+    assert_eq!(
+        (&answer["id"], &answer["result"]["is_error"]),
+        (&json!("srv-1"), &json!(true))
+    );
+    assert_eq!(p.kept(), (0, 0));
+}
+
+// ---- the exit watch and close ---------------------------------------------------
+
+#[test]
+fn an_exited_child_whose_output_stays_quiet_ends_the_connection() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (call, decoder) = p.start(ops::list_sessions());
+    p.expect("session/list");
+    let stream = p.engine.open_turn(turn("s1"), p.now).unwrap();
+    p.settle();
+    p.expect("turn/start");
+    let (w_call, w_stream) = (Wakes::new(), Wakes::new());
+    assert!(p.poll(call, &w_call).is_pending());
+    assert!(p.drain(stream.id(), &w_stream).is_empty());
+    let exited = ExitInfo::new(
+        Some("exit status: 3".into()),
+        "thread 'main' panicked".into(),
+    );
+    let (t0, tick, quiet) = (p.now, ExitWatch::INTERVAL, ExitWatch::QUIET);
+
+    assert!(p.exit_tick(t0, None), "running: keep watching");
+    let exited_at = t0 + tick;
+    assert!(p.exit_tick(exited_at, Some(&exited)), "just exited: wait");
+    // Something the child started still holds its stdout and writes:
+    // the quiet period starts again at the next tick.
+    p.now = exited_at + quiet / 2;
+    p.feed_raw(b"2026-11-25T00:00:01Z ERROR still flushing\n");
+    let quiet_from = p.now + tick;
+    assert!(p.exit_tick(quiet_from, Some(&exited)), "output came: wait");
+    // Without that line the connection would end here.
+    assert!(p.exit_tick(exited_at + quiet + tick, Some(&exited)));
+    assert!(p.exit_tick(quiet_from + quiet - tick, Some(&exited)));
+    assert_eq!((w_call.count(), w_stream.count()), (0, 0));
+    assert!(!p.closed);
+
+    let ended = !p.exit_tick(quiet_from + quiet, Some(&exited));
+    assert!(ended, "quiet for ExitWatch::QUIET: ended");
+    assert!(p.closed && p.engine.is_closed());
+    assert_eq!((w_call.count(), w_stream.count()), (1, 1));
+    let err = p.answer(call, &w_call, decoder).unwrap_err();
+    assert_eq!(err.code(), "CONNECTION_CLOSED");
+    assert!(
+        matches!(&err, Error::ConnectionClosed { exit_status: Some(s), stderr_tail, .. }
+            if s == "exit status: 3" && stderr_tail.contains("panicked")),
+        "{err:?}"
+    );
+    assert_eq!(p.drain(stream.id(), &w_stream), ["end CONNECTION_CLOSED"]);
+    assert!(
+        !p.exit_tick(p.now + tick, Some(&exited)),
+        "nothing to watch"
+    );
+}
+
+#[test]
+fn close_resolves_every_waiter_with_client_closed_and_ends_every_stream() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (plain, plain_decoder) = p.start(ops::list_sessions());
+    let (turn_id, turn_decoder) = p.start(turn("s1"));
+    let stream = p.engine.open_turn(turn("s2"), p.now).unwrap();
+    let (open, open_decoder, mut sub) = p
+        .engine
+        .open_subscription(
+            ops::subscribe_session("s3"),
+            ops::close_session_stream,
+            p.now,
+        )
+        .unwrap();
+    p.settle();
+    for method in [
+        "session/list",
+        "turn/start",
+        "turn/start",
+        "session/stream_open",
+    ] {
+        let req = p.expect(method);
+        if method == "session/stream_open" {
+            p.ok(&req, json!({"stream_id":"st-3","opened":true}));
+        }
+    }
+    let ws: Vec<Wakes> = (0..4).map(|_| Wakes::new()).collect();
+    sub.opened(p.answer(open, &ws[3], open_decoder).unwrap().stream_id);
+    assert!(p.poll(plain, &ws[0]).is_pending());
+    assert!(p.poll(turn_id, &ws[1]).is_pending());
+    assert!(p.drain(stream.id(), &ws[2]).is_empty());
+    assert!(p.drain(sub.id(), &ws[3]).is_empty());
+
+    p.engine.close(p.now);
+    p.settle();
+    assert!(p.closed);
+    assert!(ws.iter().all(|w| w.count() == 1), "everyone woken once");
+    let plain_err = p.answer(plain, &ws[0], plain_decoder).unwrap_err();
+    let turn_err = p.answer(turn_id, &ws[1], turn_decoder).unwrap_err();
+    for err in [&plain_err, &turn_err] {
+        assert!(matches!(err, Error::Closed), "{err:?}");
+        assert_eq!(err.code(), "CLIENT_CLOSED");
+    }
+    assert_eq!(p.drain(stream.id(), &ws[2]), ["end CLIENT_CLOSED"]);
+    let Poll::Ready(next) = p.engine.poll_stream(sub.id(), &ws[3].waker) else {
+        panic!("the subscription ended");
+    };
+    assert!(matches!(sub.on_next(next), Some(Err(Error::Closed))));
+    assert!(sub.is_done());
+    p.nothing_sent();
+
+    // Nothing starts any more.
+    assert!(matches!(
+        p.engine.start(ops::list_sessions(), p.now),
+        Err(Error::Closed)
+    ));
+    assert!(matches!(
+        p.engine.open_turn(turn("s1"), p.now),
+        Err(Error::Closed)
+    ));
+    assert!(matches!(
+        p.engine
+            .start_register_tool(ToolDef::new("t", "d"), "h", p.now),
+        Err(Error::Closed)
+    ));
+    p.settle();
+    p.nothing_sent();
+}
+
+#[test]
+fn close_releases_an_outcome_held_for_a_reset_as_it_was() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (failed_turn, turn_decoder) = p.start(turn("s1"));
+    let req = p.expect("turn/start");
+    let (interrupt, interrupt_decoder) = p.start(ops::interrupt("s2"));
+    let interrupt_req = p.expect("turn/interrupt");
+    let (w_turn, w_interrupt) = (Wakes::new(), Wakes::new());
+    assert!(p.poll(failed_turn, &w_turn).is_pending());
+    assert!(p.poll(interrupt, &w_interrupt).is_pending());
+    p.fail_turn(&req, 1);
+    p.ok(&interrupt_req, json!({"interrupted":true}));
+    p.expect("runtime/reset");
+    p.expect("runtime/reset");
+
+    // The turn had failed and the interrupt had worked before the close:
+    // the close cuts the resets short, not those outcomes.
+    p.engine.close(p.now);
+    p.settle();
+    assert_eq!((w_turn.count(), w_interrupt.count()), (1, 1));
+    let err = p.answer(failed_turn, &w_turn, turn_decoder).unwrap_err();
+    assert_eq!(rpc_code(&err), -32603);
+    p.answer(interrupt, &w_interrupt, interrupt_decoder)
+        .unwrap();
+    assert_eq!(p.kept(), (0, 0));
+    p.nothing_sent();
+}
+
+// ---- the handshake -------------------------------------------------------------
+
+#[test]
+fn a_server_of_another_contract_fails_the_handshake_with_version_mismatch() {
+    let mut p = Pair::new(&ConnectOptions::new());
+    let w = Wakes::new();
+    assert!(p.engine.poll_ready(&w.waker).is_pending());
+    p.answer_initialize("0.9.8", &["initialize", "session/create"]);
+    assert_eq!(w.count(), 1);
+    let Poll::Ready(Err(err)) = p.engine.poll_ready(&w.waker) else {
+        panic!("the handshake failed");
+    };
+    assert!(
+        matches!(&err, Error::VersionMismatch { server, .. } if server == "0.9.8"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "VERSION_MISMATCH");
+    p.nothing_sent();
+    assert!(p.closed);
+    assert!(p.engine.start(ops::list_sessions(), p.now).is_err());
+}
+
+#[test]
+fn a_server_that_ends_first_fails_the_handshake_with_connection_closed() {
+    let mut p = Pair::new(&ConnectOptions::new());
+    let w = Wakes::new();
+    assert!(p.engine.poll_ready(&w.waker).is_pending());
+    p.feed_raw(b"Error: unknown flag --bogus\n");
+    assert_eq!(w.count(), 0);
+    let info = ExitInfo::new(
+        Some("exit status: 2".into()),
+        "error: unexpected argument".into(),
+    );
+    p.engine.handle_eof(info, p.now);
+    p.settle();
+    assert_eq!(w.count(), 1);
+    let Poll::Ready(Err(err)) = p.engine.poll_ready(&w.waker) else {
+        panic!("the handshake failed");
+    };
+    assert_eq!(err.code(), "CONNECTION_CLOSED");
+    assert!(
+        matches!(&err, Error::ConnectionClosed { exit_status: Some(s), .. } if s == "exit status: 2"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_silent_server_fails_the_handshake_at_the_connect_timeout() {
+    let timeout = Duration::from_secs(5);
+    let mut p = Pair::new(&ConnectOptions::new().request_timeout(timeout));
+    let w = Wakes::new();
+    assert!(p.engine.poll_ready(&w.waker).is_pending());
+    let deadline = p.now + timeout;
+    assert_eq!(p.engine.poll_timeout(), Some(deadline));
+    p.at(deadline - Duration::from_millis(1));
+    assert_eq!(w.count(), 0);
+    p.at(deadline);
+    assert_eq!(w.count(), 1);
+    assert!(matches!(
+        p.engine.poll_ready(&w.waker),
+        Poll::Ready(Err(Error::TimedOut { method })) if method == "initialize"
+    ));
+}
+
+// ---- properties ----------------------------------------------------------------
+
+/// One step of a property run.
+#[derive(Debug, Clone)]
+enum Op {
+    /// A `session/list`.
+    Plain,
+    /// A turn on session `s{n % 2}`.
+    Turn(u8),
+    /// An interrupt of session `s{n % 2}`.
+    Interrupt(u8),
+    /// A streamed turn on session `s{n % 2}`.
+    Stream(u8),
+    /// A subscription to session `s{n % 2}`.
+    Subscribe(u8),
+    /// Registers tool `t{n % 2}` (with a handler of its own).
+    Register(u8),
+    /// The server calls tool `t{n % 2}`.
+    CallTool(u8),
+    /// The caller of the `n`th waiting call or stream goes away.
+    Cancel(u8),
+    /// The server answers the `n`th request it holds.
+    Answer(u8, Reply),
+    /// This many milliseconds pass and the timer fires.
+    Advance(u16),
+    /// The server's output ends.
+    Eof,
+    /// The user closes the client.
+    Close,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Reply {
+    Ok,
+    Refused,
+    ResetWorthy,
+    NotReady,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let reply = prop_oneof![
+        3 => Just(Reply::Ok),
+        1 => Just(Reply::Refused),
+        1 => Just(Reply::ResetWorthy),
+        1 => Just(Reply::NotReady),
+    ];
+    // NB: EOF and close end a run's interesting part; keep them rare.
+    prop_oneof![
+        6 => Just(Op::Plain),
+        10 => any::<u8>().prop_map(Op::Turn),
+        4 => any::<u8>().prop_map(Op::Interrupt),
+        8 => any::<u8>().prop_map(Op::Stream),
+        6 => any::<u8>().prop_map(Op::Subscribe),
+        5 => any::<u8>().prop_map(Op::Register),
+        6 => any::<u8>().prop_map(Op::CallTool),
+        8 => any::<u8>().prop_map(Op::Cancel),
+        30 => (any::<u8>(), reply).prop_map(|(n, r)| Op::Answer(n, r)),
+        8 => (0u16..3_000).prop_map(Op::Advance),
+        1 => Just(Op::Eof),
+        1 => Just(Op::Close),
+    ]
+}
+
+/// What a caller of a property run waits for.
+enum Wait {
+    Call,
+    Stream,
+    /// A subscription: its open answer (while the decoder is there), then
+    /// its events.
+    Subscription {
+        sub: Subscription,
+        decoder: Option<Decoder<StreamOpened>>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Resolved,
+    Cancelled,
+}
+
+/// A caller of a property run, and what it saw.
+struct Waiter {
+    id: RequestId,
+    wait: Wait,
+    wakes: Wakes,
+    /// Its wakeups when it last polled `Pending` (or resolved, or left).
+    wakes_then: usize,
+    state: State,
+}
+
+/// The latest registration of a tool, as the server saw it.
+struct Registration {
+    wire_id: Value,
+    handler: Handler,
+    deadline: Instant,
+    /// The server's answer, if it came in time.
+    accepted: Option<bool>,
+}
+
+/// A started call, waited for as a plain call.
+fn as_call<T>((id, _): (RequestId, Decoder<T>)) -> (RequestId, Wait) {
+    (id, Wait::Call)
+}
+
+/// A property run: the pair, the callers, and the server's memory.
+struct Run {
+    p: Pair,
+    waiters: Vec<Waiter>,
+    /// Requests the server holds, unanswered.
+    held: Vec<Value>,
+    tools: HashMap<String, Registration>,
+    seq: u64,
+    timeout: Duration,
+}
+
+impl Run {
+    fn new() -> Self {
+        let timeout = Duration::from_secs(2);
+        let options = ConnectOptions::new().request_timeout(timeout);
+        Self {
+            p: Pair::ready_with(&options, Server::WithReset),
+            waiters: Vec::new(),
+            held: Vec::new(),
+            tools: HashMap::new(),
+            seq: 0,
+            timeout,
+        }
+    }
+
+    fn step(&mut self, op: Op) -> Result<(), TestCaseError> {
+        let session = |n: u8| format!("s{}", n % 2);
+        let (engine, now) = (&mut self.p.engine, self.p.now);
+        let started = match op {
+            Op::Plain => engine.start(ops::list_sessions(), now).map(as_call),
+            Op::Turn(n) => engine.start(turn(&session(n)), now).map(as_call),
+            Op::Interrupt(n) => engine.start(ops::interrupt(&session(n)), now).map(as_call),
+            Op::Stream(n) => engine
+                .open_turn(turn(&session(n)), now)
+                .map(|s| (s.id(), Wait::Stream)),
+            Op::Subscribe(n) => engine
+                .open_subscription(
+                    ops::subscribe_session(&session(n)),
+                    ops::close_session_stream,
+                    now,
+                )
+                .map(|(id, decoder, sub)| {
+                    let decoder = Some(decoder);
+                    (id, Wait::Subscription { sub, decoder })
+                }),
+            Op::Register(n) => self.register(n),
+            Op::CallTool(n) => {
+                self.call_tool(n)?;
+                return self.observe();
+            }
+            Op::Cancel(n) => {
+                self.cancel(n);
+                return self.observe();
+            }
+            Op::Answer(n, reply) => {
+                self.answer(n, reply);
+                return self.observe();
+            }
+            Op::Advance(ms) => {
+                self.p.advance(Duration::from_millis(u64::from(ms)));
+                let (next, now) = (self.p.engine.poll_timeout(), self.p.now);
+                prop_assert!(next.is_none_or(|at| at > now), "{next:?} not after {now:?}");
+                return self.observe();
+            }
+            Op::Eof => {
+                engine.handle_eof(ExitInfo::default(), now);
+                return self.observe();
+            }
+            Op::Close => {
+                engine.close(now);
+                return self.observe();
+            }
+        };
+        match started {
+            Ok((id, wait)) => self.waiters.push(Waiter {
+                id,
+                wait,
+                wakes: Wakes::new(),
+                wakes_then: 0,
+                state: State::Waiting,
+            }),
+            Err(e) => prop_assert!(self.p.engine.is_closed(), "refused while open: {e:?}"),
+        }
+        self.observe()
+    }
+
+    /// What the transport and the callers do after each step: settle,
+    /// let the server read, poll everyone who waits. The transport's timer
+    /// never sleeps past the engine's earliest deadline.
+    fn observe(&mut self) -> Result<(), TestCaseError> {
+        self.p.settle();
+        let (timer, next) = (self.p.timer, self.p.engine.poll_timeout());
+        prop_assert!(
+            next.is_none_or(|next| timer.is_some_and(|timer| timer <= next)),
+            "the timer sleeps until {timer:?}, the engine has work at {next:?}"
+        );
+        let requests = self.p.sent.drain(..);
+        self.held
+            .extend(requests.filter(|m| m.get("id").is_some() && m.get("method").is_some()));
+        for w in self
+            .waiters
+            .iter_mut()
+            .filter(|w| w.state == State::Waiting)
+        {
+            self.p.poll_waiter(w)?;
+        }
+        Ok(())
+    }
+
+    /// Registers tool `t{n % 2}` with a handler of its own.
+    fn register(&mut self, n: u8) -> Result<(RequestId, Wait), Error> {
+        let name = format!("t{}", n % 2);
+        let handler: Handler = Box::leak(format!("h{}", self.waiters.len()).into_boxed_str());
+        let def = ToolDef::new(&name, "d");
+        let (id, _) = self
+            .p
+            .engine
+            .start_register_tool(def, handler, self.p.now)?;
+        let registration = Registration {
+            wire_id: json!(id.get()),
+            handler,
+            deadline: self.p.now + self.timeout,
+            accepted: None,
+        };
+        self.tools.insert(name, registration);
+        Ok((id, Wait::Call))
+    }
+
+    fn cancel(&mut self, n: u8) {
+        let waiting: Vec<usize> = (0..self.waiters.len())
+            .filter(|&i| self.waiters[i].state == State::Waiting)
+            .collect();
+        let Some(&i) = waiting.get(usize::from(n) % waiting.len().max(1)) else {
+            return;
+        };
+        let (engine, now) = (&mut self.p.engine, self.p.now);
+        let w = &mut self.waiters[i];
+        match &w.wait {
+            Wait::Call => engine.cancel_call(w.id),
+            Wait::Stream => engine.drop_stream(w.id, None, now),
+            Wait::Subscription {
+                decoder: Some(_), ..
+            } => engine.drop_stream(w.id, None, now),
+            Wait::Subscription { sub, decoder: None } => {
+                engine.drop_stream(w.id, sub.close_on_drop(), now)
+            }
+        }
+        w.state = State::Cancelled;
+        w.wakes_then = w.wakes.count();
+    }
+
+    /// The scripted server answers the `n`th request it holds.
+    fn answer(&mut self, n: u8, reply: Reply) {
+        if self.held.is_empty() {
+            return;
+        }
+        let req = self.held.remove(usize::from(n) % self.held.len());
+        let session = req["params"]["session_id"]
+            .as_str()
+            .unwrap_or("s0")
+            .to_owned();
+        let stream_id = format!("st-{}", req["id"]);
+        self.seq += 1;
+        let (p, seq) = (&mut self.p, self.seq);
+        match (req["method"].as_str().unwrap(), reply) {
+            ("tools/register", reply) => {
+                let name = req["params"]["tools"][0]["name"].as_str().unwrap();
+                if let Some(r) = self.tools.get_mut(name).filter(|r| r.wire_id == req["id"]) {
+                    r.accepted = Some(matches!(reply, Reply::Ok) && p.now < r.deadline);
+                }
+                match reply {
+                    Reply::Ok => p.ok(&req, json!({"registered":1})),
+                    _ => p.fail(&req, -32602, "Invalid params"),
+                }
+            }
+            ("turn/start", Reply::Ok) => {
+                p.feed(&completed(&session, seq));
+                p.ok(&req, run_result(&session));
+            }
+            ("turn/start", Reply::ResetWorthy) => p.fail_turn(&req, seq),
+            ("session/list", Reply::Ok) => p.ok(&req, json!({"sessions":[]})),
+            ("turn/interrupt", Reply::Ok) => p.ok(&req, json!({"interrupted":true})),
+            ("session/stream_open", Reply::Ok) => {
+                p.ok(
+                    &req,
+                    json!({"stream_id":stream_id,"session_id":session,"opened":true}),
+                );
+                p.feed(&stream_event(&stream_id, 1, "x"));
+            }
+            ("session/stream_close", Reply::Ok) => {
+                let closed = req["params"]["stream_id"].clone();
+                p.ok(
+                    &req,
+                    json!({"stream_id":closed,"closed":true,"already_closed":false}),
+                );
+                p.feed(
+                    &json!({"jsonrpc":"2.0","method":"session/stream_end","params":{
+                    "ended":true,"outcome":"explicit_close","stream_id":closed}}),
+                );
+            }
+            (_, Reply::Ok) => p.ok(&req, json!({"inputs_abandoned":1})),
+            (_, Reply::Refused) => p.fail(&req, -32602, "Invalid params"),
+            (_, Reply::ResetWorthy) => p.fail(&req, -32603, ABANDONED),
+            (_, Reply::NotReady) => p.fail(&req, -32602, NOT_READY),
+        }
+    }
+
+    /// The server calls tool `t{n % 2}`: its latest registration's handler
+    /// gets it, unless that registration failed; else the engine answers.
+    fn call_tool(&mut self, n: u8) -> Result<(), TestCaseError> {
+        if self.p.engine.is_closed() {
+            return Ok(());
+        }
+        let name = format!("t{}", n % 2);
+        let srv_id = format!("srv-{}", self.seq);
+        self.seq += 1;
+        let now = self.p.now;
+        let expected = self
+            .tools
+            .get(&name)
+            .filter(|r| r.accepted.unwrap_or(now < r.deadline))
+            .map(|r| r.handler);
+        self.p.feed(&tool_execute(&srv_id, &name));
+        let calls = std::mem::take(&mut self.p.tool_calls);
+        prop_assert_eq!(
+            calls.iter().map(|(_, h)| *h).collect::<Vec<_>>(),
+            Vec::from_iter(expected)
+        );
+        for (call, _) in calls {
+            self.p
+                .engine
+                .respond_tool(call.id, Ok(ToolOutput::text("done")), now);
+            self.p.settle();
+        }
+        let answers: Vec<&Value> = self
+            .p
+            .sent
+            .iter()
+            .filter(|m| m["id"] == json!(srv_id))
+            .collect();
+        prop_assert_eq!(answers.len(), 1, "one answer to {}", srv_id);
+        prop_assert_eq!(
+            &answers[0]["result"]["is_error"],
+            &json!(expected.is_none())
+        );
+        Ok(())
+    }
+
+    /// The output ends: everything resolves, and nothing is left behind.
+    fn finish(mut self) -> Result<(), TestCaseError> {
+        self.p.engine.handle_eof(ExitInfo::default(), self.p.now);
+        self.p.settle();
+        for w in &mut self.waiters {
+            match w.state {
+                State::Waiting => {
+                    self.p.poll_waiter(w)?;
+                    prop_assert_eq!(w.state, State::Resolved, "{:?} never resolved", w.id);
+                }
+                State::Resolved | State::Cancelled => {
+                    prop_assert_eq!(w.wakes.count(), w.wakes_then, "{:?} woken after", w.id);
+                }
+            }
+            if w.state == State::Resolved && !matches!(w.wait, Wait::Call) {
+                let after = self.p.engine.poll_stream(w.id, &w.wakes.waker);
+                prop_assert!(
+                    matches!(after, Poll::Ready(None)),
+                    "{:?}: a second end",
+                    w.id
+                );
+                self.p.engine.drop_stream(w.id, None, self.p.now);
+            }
+        }
+        self.p.settle();
+        self.p.nothing_sent();
+        prop_assert_eq!(self.p.kept(), (0, 0));
+        prop_assert_eq!(self.p.engine.poll_timeout(), None);
+        Ok(())
+    }
+}
+
+impl Pair {
+    /// Polls `w` as its consumer would; an answer never comes without a
+    /// wakeup, and a stream ends exactly once.
+    fn poll_waiter(&mut self, w: &mut Waiter) -> Result<(), TestCaseError> {
+        let mut got = false;
+        if let Wait::Subscription { sub, decoder } = &mut w.wait
+            && decoder.is_some()
+            && let Poll::Ready(raw) = self.engine.poll_call(w.id, &w.wakes.waker)
+        {
+            got = true;
+            let decoder = decoder.take().unwrap();
+            match decoder.decode(raw, self.engine.dialect()) {
+                Ok(opened) => sub.opened(opened.stream_id),
+                Err(_) => w.state = State::Resolved,
+            }
+        }
+        match &w.wait {
+            _ if w.state != State::Waiting => {}
+            Wait::Call => {
+                if self.engine.poll_call(w.id, &w.wakes.waker).is_ready() {
+                    got = true;
+                    w.state = State::Resolved;
+                }
+            }
+            Wait::Subscription {
+                decoder: Some(_), ..
+            } => {}
+            Wait::Stream | Wait::Subscription { .. } => loop {
+                match self.engine.poll_stream(w.id, &w.wakes.waker) {
+                    Poll::Ready(Some(Next::End(_))) => {
+                        got = true;
+                        w.state = State::Resolved;
+                        break;
+                    }
+                    Poll::Ready(Some(_)) => got = true,
+                    Poll::Ready(None) => prop_assert!(false, "{:?} over without an end", w.id),
+                    Poll::Pending => break,
+                }
+            },
+        }
+        if got {
+            prop_assert!(w.wakes.count() > w.wakes_then, "{:?}: no wakeup", w.id);
+        }
+        w.wakes_then = w.wakes.count();
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Under any interleaving of starts, cancels, answers (ok, refused,
+    /// reset-worthy, not ready), tool calls, timeouts, EOF and close:
+    /// every call and stream that started resolves exactly once (unless
+    /// its caller went away), never without a wakeup and never woken
+    /// after; every `tool/execute` is answered once, by the handler of
+    /// the tool's latest registration unless it failed; `poll_timeout`
+    /// never points to the past after `handle_timeout`; nothing is left.
+    #[test]
+    fn every_started_call_resolves_exactly_once(steps in prop::collection::vec(op(), 0..80)) {
+        let mut run = Run::new();
+        for step in steps {
+            run.step(step)?;
+        }
+        run.finish()?;
+    }
+}
