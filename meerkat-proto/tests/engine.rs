@@ -11,8 +11,8 @@ use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{
-    Call, Decoder, End, Engine, EngineConfig, ExitInfo, ExitWatch, Next, RESET_PAUSE, RESET_TRIES,
-    Subscription, ops,
+    Call, Decoder, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch, Next, RESET_PAUSE,
+    RESET_TRIES, Subscription, ops,
 };
 use meerkat_proto::{
     ConnectOptions, Error, Event, RequestId, StreamOpened, ToolCall, ToolDef, ToolOutput,
@@ -240,7 +240,9 @@ impl Pair {
     /// One look of the exit watch at `at`; whether to keep watching.
     fn exit_tick(&mut self, at: Instant, exited: Option<&ExitInfo>) -> bool {
         self.now = at;
-        let watching = self.engine.exit_tick(self.now, exited.cloned());
+        let watching = self
+            .engine
+            .exit_tick(self.now, exited.and_then(|e| e.exit_status.clone()));
         self.settle();
         watching
     }
@@ -928,6 +930,7 @@ fn an_exited_child_whose_output_stays_quiet_ends_the_connection() {
         "thread 'main' panicked".into(),
     );
     let (t0, tick, quiet) = (p.now, ExitWatch::INTERVAL, ExitWatch::QUIET);
+    p.engine.handle_stderr(exited.stderr_tail.as_bytes());
 
     assert!(p.exit_tick(t0, None), "running: keep watching");
     let exited_at = t0 + tick;
@@ -1092,7 +1095,10 @@ fn a_server_that_ends_first_fails_the_handshake_with_connection_closed() {
         Some("exit status: 2".into()),
         "error: unexpected argument".into(),
     );
-    p.engine.handle_eof(info, p.now);
+    p.engine.handle_stderr(info.stderr_tail.as_bytes());
+    p.engine.handle_stderr_eof(p.now);
+    assert!(p.engine.exit_tick(p.now, info.exit_status.clone()));
+    p.engine.handle_eof(p.now);
     p.settle();
     assert_eq!(w.count(), 1);
     let Poll::Ready(Err(err)) = p.engine.poll_ready(&w.waker) else {
@@ -1294,7 +1300,8 @@ impl Run {
                 return self.observe();
             }
             Op::Eof => {
-                engine.handle_eof(ExitInfo::default(), now);
+                engine.handle_eof(now);
+                engine.handle_timeout(now + EXIT_GRACE);
                 return self.observe();
             }
             Op::Close => {
@@ -1479,7 +1486,11 @@ impl Run {
 
     /// The output ends: everything resolves, and nothing is left behind.
     fn finish(mut self) -> Result<(), TestCaseError> {
-        self.p.engine.handle_eof(ExitInfo::default(), self.p.now);
+        // The child's status and stderr are not told: the engine closes at
+        // EXIT_GRACE all the same.
+        let now = self.p.now;
+        self.p.engine.handle_eof(now);
+        self.p.engine.handle_timeout(now + EXIT_GRACE);
         self.p.settle();
         for w in &mut self.waiters {
             match w.state {

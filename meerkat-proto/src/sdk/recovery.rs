@@ -36,6 +36,9 @@ pub(super) enum Held {
 
 struct Reset {
     tries: u32,
+    /// Another turn failed while a reset was on the wire: the server may
+    /// have handled that reset before this failure, so one more follows.
+    again: bool,
     /// The next try, while waiting between tries.
     retry_at: Option<Instant>,
     held: Vec<Held>,
@@ -67,6 +70,7 @@ impl<H: Clone> Engine<H> {
     pub(super) fn begin_reset(&mut self, session: String, held: Held, now: Instant) {
         if let Some(reset) = self.resets.by_session.get_mut(&session) {
             reset.held.push(held);
+            reset.again |= reset.retry_at.is_none();
             return;
         }
         tracing::debug!(%session, "resetting the runtime after a failed or interrupted turn");
@@ -74,6 +78,7 @@ impl<H: Clone> Engine<H> {
             session.clone(),
             Reset {
                 tries: 0,
+                again: false,
                 retry_at: None,
                 held: vec![held],
             },
@@ -106,6 +111,12 @@ impl<H: Clone> Engine<H> {
             return;
         };
         match result {
+            Ok(_) if reset.again => {
+                reset.again = false;
+                reset.tries = 0;
+                self.send_reset(session.to_owned(), now);
+                return;
+            }
             Ok(_) => tracing::debug!(tries = reset.tries, %session, "runtime reset"),
             Err(CallError::Rpc(e)) if is_runtime_not_ready(&e) && reset.tries < RESET_TRIES => {
                 reset.retry_at = Some(now + RESET_PAUSE);
