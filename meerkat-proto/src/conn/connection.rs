@@ -1,11 +1,11 @@
 //! [`Connection`]: the Meerkat layer over the JSON-RPC engine.
 
 use super::config::{ConnectionConfig, RequestOptions};
+use super::handshake::Handshake;
 use super::output::{Output, StreamEnd, StreamEvent, StreamItem};
 use crate::model::{
-    Dialect, Method, Route, RunMark, SDK_CONTRACT_VERSION, ServerInfo, ToolCall, ToolOutput,
-    UsageError, decode_session_event_fast, decode_stream_end, decode_stream_event,
-    route_session_event,
+    Dialect, Method, Route, RunMark, ServerInfo, ToolCall, ToolOutput, UsageError,
+    decode_session_event_fast, decode_stream_end, decode_stream_event, route_session_event,
 };
 use crate::rpc::{
     self, CallError, CloseReason, Diagnostic, ErrorCode, ErrorObject, IncomingId, RequestId,
@@ -88,8 +88,6 @@ pub struct Connection {
     config: ConnectionConfig,
     /// The latest time the caller told us.
     now: Option<Instant>,
-    dialect: Dialect,
-    server: Option<ServerInfo>,
     handshake: Handshake,
     outputs: VecDeque<Output>,
     /// Turns and creates whose events are routed (streamed or not).
@@ -114,15 +112,6 @@ pub struct Connection {
     orphan_len: usize,
     cancelled_streams: VecDeque<String>,
     closed_reported: bool,
-}
-
-#[derive(Debug)]
-enum Handshake {
-    NotStarted,
-    Initialize(RequestId, Option<Instant>),
-    Capabilities(RequestId, Box<ServerInfo>),
-    Done,
-    Failed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,9 +179,7 @@ impl Connection {
             rpc: rpc::Client::new(config.rpc.clone()),
             config,
             now: None,
-            dialect: Dialect::default(),
-            server: None,
-            handshake: Handshake::NotStarted,
+            handshake: Handshake::new(),
             outputs: VecDeque::new(),
             turns: HashMap::new(),
             session_turns: HashMap::new(),
@@ -220,21 +207,8 @@ impl Connection {
     /// gate them); dialect-dependent ones then use the 0.5.0 baseline.
     /// A second call is a no-op.
     pub fn start_handshake(&mut self, deadline: Option<Instant>) {
-        if !matches!(self.handshake, Handshake::NotStarted) || self.rpc.is_closed() {
-            return;
-        }
-        let params = serde_json::json!({
-            "client_info": {"name": "meerkat-rs", "version": env!("CARGO_PKG_VERSION")}
-        });
-        let params = serde_json::value::to_raw_value(&params).ok();
-        match self.rpc.send_request("initialize", params, deadline) {
-            Ok(id) => self.handshake = Handshake::Initialize(id, deadline),
-            Err(e) => {
-                self.handshake = Handshake::Failed;
-                self.rpc
-                    .close_with(CloseReason::Handshake(format!("initialize: {e}")));
-                self.drain_rpc();
-            }
+        if self.handshake.start(&mut self.rpc, deadline) {
+            self.drain_rpc();
         }
     }
 
@@ -242,14 +216,14 @@ impl Connection {
     /// was queued.
     #[must_use]
     pub fn server(&self) -> Option<&ServerInfo> {
-        self.server.as_ref()
+        self.handshake.server()
     }
 
     /// The dialect in use: the server's after the handshake, the 0.5.0
     /// baseline before.
     #[must_use]
     pub fn dialect(&self) -> &Dialect {
-        &self.dialect
+        self.handshake.dialect()
     }
 
     /// Sends a request of method `M`.
@@ -272,8 +246,8 @@ impl Connection {
         if self.rpc.is_closed() {
             return Err(UsageError::Closed);
         }
-        let name = M::name(&self.dialect)?;
-        let raw = M::encode_params(params, &self.dialect)?;
+        let name = M::name(self.handshake.dialect())?;
+        let raw = M::encode_params(params, self.handshake.dialect())?;
         let prompt = if M::ROUTE == Route::Create {
             raw.as_deref().and_then(text_prompt)
         } else {
@@ -488,7 +462,10 @@ impl Connection {
     }
 
     fn on_response(&mut self, id: RequestId, result: Result<Box<RawValue>, CallError>) {
-        if self.on_handshake_response(id, &result) {
+        if self
+            .handshake
+            .on_response(id, &result, &mut self.rpc, &mut self.outputs)
+        {
             return;
         }
         if self.turns.contains_key(&id) {
@@ -497,118 +474,6 @@ impl Connection {
             self.on_subscription_open(id, result);
         } else {
             self.outputs.push_back(Output::Response { id, result });
-        }
-    }
-
-    /// Handles the handshake's own responses; `true` if `id` was one.
-    fn on_handshake_response(
-        &mut self,
-        id: RequestId,
-        result: &Result<Box<RawValue>, CallError>,
-    ) -> bool {
-        match &self.handshake {
-            Handshake::Initialize(hid, deadline) if *hid == id => {
-                let deadline = *deadline;
-                self.on_initialize(result, deadline);
-                true
-            }
-            Handshake::Capabilities(hid, _) if *hid == id => {
-                let Handshake::Capabilities(_, mut info) =
-                    std::mem::replace(&mut self.handshake, Handshake::Done)
-                else {
-                    return true;
-                };
-                match result {
-                    Ok(raw) => match serde_json::from_str::<Value>(raw.get()) {
-                        Ok(v) => info.set_capabilities(&v),
-                        Err(e) => self.outputs.push_back(Output::Diagnostic(
-                            Diagnostic::InvalidEnvelope {
-                                reason: format!("capabilities/get result: {e}"),
-                            },
-                        )),
-                    },
-                    Err(CallError::Closed(_)) => {
-                        self.handshake = Handshake::Failed;
-                        return true;
-                    }
-                    Err(e) => {
-                        // Capabilities are informative: a server that fails
-                        // them is still usable, with none listed.
-                        warn!(error = %e, "conn: capabilities/get failed");
-                    }
-                }
-                debug!(version = %info.version, "conn: ready");
-                self.server = Some((*info).clone());
-                self.outputs.push_back(Output::Ready(*info));
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn on_initialize(
-        &mut self,
-        result: &Result<Box<RawValue>, CallError>,
-        deadline: Option<Instant>,
-    ) {
-        let fail = |this: &mut Self, reason: CloseReason| {
-            this.handshake = Handshake::Failed;
-            this.rpc.close_with(reason);
-        };
-        let raw = match result {
-            Ok(raw) => raw,
-            Err(CallError::Closed(_)) => {
-                self.handshake = Handshake::Failed;
-                return;
-            }
-            Err(CallError::TimedOut) => {
-                return fail(
-                    self,
-                    CloseReason::HandshakeTimedOut {
-                        method: "initialize".into(),
-                    },
-                );
-            }
-            Err(e) => return fail(self, CloseReason::Handshake(format!("initialize: {e}"))),
-        };
-        let info = serde_json::from_str::<Value>(raw.get())
-            .map_err(|e| e.to_string())
-            .and_then(|v| ServerInfo::from_initialize(&v));
-        let info = match info {
-            Ok(info) => info,
-            Err(e) => return fail(self, CloseReason::Handshake(format!("initialize: {e}"))),
-        };
-        if !info
-            .contract_version
-            .is_compatible_with(SDK_CONTRACT_VERSION)
-        {
-            warn!(server = %info.contract_version, sdk = %SDK_CONTRACT_VERSION, "conn: incompatible contract");
-            return fail(
-                self,
-                CloseReason::VersionMismatch {
-                    server: info.contract_version.to_string(),
-                    sdk: SDK_CONTRACT_VERSION.to_string(),
-                },
-            );
-        }
-        self.dialect = info.dialect();
-        let sent = self
-            .rpc
-            .notify("initialized", None)
-            .map_err(|e| e.to_string())
-            .and_then(|()| {
-                let params = serde_json::value::to_raw_value(&serde_json::json!({}))
-                    .map_err(|e| e.to_string())?;
-                self.rpc
-                    .send_request("capabilities/get", Some(params), deadline)
-                    .map_err(|e| e.to_string())
-            });
-        match sent {
-            Ok(cid) => self.handshake = Handshake::Capabilities(cid, Box::new(info)),
-            Err(e) => fail(
-                self,
-                CloseReason::Handshake(format!("capabilities/get: {e}")),
-            ),
         }
     }
 

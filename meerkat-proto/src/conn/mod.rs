@@ -5,6 +5,7 @@
 mod buffer;
 mod config;
 mod connection;
+mod handshake;
 mod output;
 
 pub use buffer::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
