@@ -3,6 +3,7 @@
 use super::config::{ConnectionConfig, RequestOptions};
 use super::handshake::Handshake;
 use super::output::{Output, StreamEnd, StreamEvent, StreamItem};
+use super::subscriptions::Subscriptions;
 use crate::model::{
     Dialect, Method, Route, RunMark, ServerInfo, ToolCall, ToolOutput, UsageError,
     decode_session_event_fast, decode_stream_end, decode_stream_event, route_session_event,
@@ -17,10 +18,6 @@ use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 use tracing::{debug, trace, warn};
-
-/// How many cancelled subscription ids are remembered (so their late
-/// notifications are dropped instead of buffered as unknown).
-const MAX_CANCELLED_STREAMS: usize = 1024;
 
 /// The Meerkat protocol state of one connection to `rkat-rpc`: sans-IO.
 ///
@@ -103,14 +100,7 @@ pub struct Connection {
     known_sessions: HashSet<String>,
     /// Last `seq` per session.
     last_seq: HashMap<String, u64>,
-    /// Subscription opens waiting for their result.
-    sub_opens: HashSet<RequestId>,
-    /// Open subscriptions by stream id.
-    subs: HashMap<String, RequestId>,
-    /// Notifications of streams whose open result has not come.
-    orphans: HashMap<String, OrphanStream>,
-    orphan_len: usize,
-    cancelled_streams: VecDeque<String>,
+    subscriptions: Subscriptions,
     closed_reported: bool,
 }
 
@@ -147,12 +137,6 @@ struct UnboundSession {
     lost_from: Option<u64>,
 }
 
-#[derive(Debug, Default)]
-struct OrphanStream {
-    items: VecDeque<StreamItem>,
-    end: Option<StreamEnd>,
-}
-
 #[derive(Deserialize)]
 struct SessionIdOnly {
     #[serde(default)]
@@ -165,19 +149,12 @@ struct PromptOnly {
     prompt: Option<Value>,
 }
 
-#[derive(Deserialize)]
-struct StreamIdOnly {
-    #[serde(default)]
-    stream_id: Option<String>,
-}
-
 impl Connection {
     /// A new connection, before the handshake.
     #[must_use]
     pub fn new(config: ConnectionConfig) -> Self {
         Self {
             rpc: rpc::Client::new(config.rpc.clone()),
-            config,
             now: None,
             handshake: Handshake::new(),
             outputs: VecDeque::new(),
@@ -188,12 +165,9 @@ impl Connection {
             unbound_len: 0,
             known_sessions: HashSet::new(),
             last_seq: HashMap::new(),
-            sub_opens: HashSet::new(),
-            subs: HashMap::new(),
-            orphans: HashMap::new(),
-            orphan_len: 0,
-            cancelled_streams: VecDeque::new(),
+            subscriptions: Subscriptions::new(config.max_unbound_events),
             closed_reported: false,
+            config,
         }
     }
 
@@ -274,7 +248,7 @@ impl Connection {
                 self.unbound_creates.push(id);
             }
             Route::SessionSubscription | Route::MobSubscription => {
-                self.sub_opens.insert(id);
+                self.subscriptions.opening(id);
             }
             _ => {}
         }
@@ -324,17 +298,8 @@ impl Connection {
                 self.finish_turn(id);
             }
         }
-        if self.sub_opens.remove(&id) {
+        if self.subscriptions.cancel(id) {
             known = true;
-        }
-        if let Some(stream_id) = self
-            .subs
-            .iter()
-            .find_map(|(s, r)| (*r == id).then(|| s.clone()))
-        {
-            known = true;
-            self.subs.remove(&stream_id);
-            self.remember_cancelled(stream_id);
         }
         known
     }
@@ -439,16 +404,6 @@ impl Connection {
         self.now = Some(self.now.map_or(now, |n| n.max(now)));
     }
 
-    fn remember_cancelled(&mut self, stream_id: String) {
-        if let Some(orphan) = self.orphans.remove(&stream_id) {
-            self.orphan_len -= orphan.items.len();
-        }
-        self.cancelled_streams.push_back(stream_id);
-        if self.cancelled_streams.len() > MAX_CANCELLED_STREAMS {
-            self.cancelled_streams.pop_front();
-        }
-    }
-
     fn drain_rpc(&mut self) {
         while let Some(event) = self.rpc.poll_event() {
             match event {
@@ -470,8 +425,9 @@ impl Connection {
         }
         if self.turns.contains_key(&id) {
             self.on_turn_response(id, result);
-        } else if self.sub_opens.remove(&id) {
-            self.on_subscription_open(id, result);
+        } else if self.subscriptions.is_opening(id) {
+            self.subscriptions
+                .on_open_response(id, result, &mut self.outputs);
         } else {
             self.outputs.push_back(Output::Response { id, result });
         }
@@ -517,42 +473,6 @@ impl Connection {
         }
     }
 
-    fn on_subscription_open(&mut self, id: RequestId, result: Result<Box<RawValue>, CallError>) {
-        let stream_id = match &result {
-            Ok(raw) => Some(
-                serde_json::from_str::<StreamIdOnly>(raw.get())
-                    .ok()
-                    .and_then(|s| s.stream_id)
-                    .filter(|s| !s.is_empty()),
-            ),
-            Err(_) => None,
-        };
-        self.outputs.push_back(Output::Response { id, result });
-        match stream_id {
-            None => {}
-            Some(None) => self.outputs.push_back(Output::StreamEnd {
-                id,
-                end: StreamEnd::Subscription {
-                    outcome: "invalid_open_response".into(),
-                    error: None,
-                },
-            }),
-            Some(Some(stream_id)) => {
-                if let Some(orphan) = self.orphans.remove(&stream_id) {
-                    self.orphan_len -= orphan.items.len();
-                    for item in orphan.items {
-                        self.outputs.push_back(Output::StreamItem { id, item });
-                    }
-                    if let Some(end) = orphan.end {
-                        self.outputs.push_back(Output::StreamEnd { id, end });
-                        return;
-                    }
-                }
-                self.subs.insert(stream_id, id);
-            }
-        }
-    }
-
     fn on_notification(&mut self, method: &str, params: Option<Box<RawValue>>) {
         let Some(params) = params else {
             trace!(method, "conn: notification without params ignored");
@@ -577,19 +497,21 @@ impl Connection {
                 }
             }
             "session/stream_event" | "mob/stream_event" => match decode_stream_event(&params) {
-                Ok(p) => self.on_stream_item(
+                Ok(p) => self.subscriptions.on_item(
                     p.stream_id,
                     StreamItem::Event(StreamEvent::decoded(p.envelope)),
+                    &mut self.outputs,
                 ),
                 Err(e) => self.invalid(e),
             },
             "session/stream_end" | "mob/stream_end" => match decode_stream_end(&params) {
-                Ok(p) => self.on_stream_end(
+                Ok(p) => self.subscriptions.on_end(
                     p.stream_id,
                     StreamEnd::Subscription {
                         outcome: p.outcome,
                         error: p.error,
                     },
+                    &mut self.outputs,
                 ),
                 Err(e) => self.invalid(e),
             },
@@ -915,41 +837,6 @@ impl Connection {
         }
     }
 
-    fn on_stream_item(&mut self, stream_id: String, item: StreamItem) {
-        if let Some(id) = self.subs.get(&stream_id) {
-            self.outputs.push_back(Output::StreamItem { id: *id, item });
-            return;
-        }
-        if self.cancelled_streams.contains(&stream_id) {
-            return;
-        }
-        if self.orphan_len >= self.config.max_unbound_events {
-            trace!(%stream_id, "conn: notification of an unknown stream dropped (buffer full)");
-            return;
-        }
-        self.orphan_len += 1;
-        self.orphans
-            .entry(stream_id)
-            .or_default()
-            .items
-            .push_back(item);
-    }
-
-    fn on_stream_end(&mut self, stream_id: String, end: StreamEnd) {
-        if let Some(id) = self.subs.remove(&stream_id) {
-            self.outputs.push_back(Output::StreamEnd { id, end });
-            return;
-        }
-        if let Some(pos) = self.cancelled_streams.iter().position(|s| *s == stream_id) {
-            self.cancelled_streams.remove(pos);
-            return;
-        }
-        if self.orphans.len() >= self.config.max_unbound_events {
-            return;
-        }
-        self.orphans.entry(stream_id).or_default().end = Some(end);
-    }
-
     fn on_closed(&mut self, reason: CloseReason) {
         if self.closed_reported {
             return;
@@ -968,16 +855,7 @@ impl Connection {
         self.unbound_creates.clear();
         self.unbound_events.clear();
         self.unbound_len = 0;
-        let mut subs: Vec<(String, RequestId)> = self.subs.drain().collect();
-        subs.sort_unstable_by_key(|(_, id)| *id);
-        for (_, id) in subs {
-            self.outputs.push_back(Output::StreamEnd {
-                id,
-                end: StreamEnd::Closed(reason.clone()),
-            });
-        }
-        self.orphans.clear();
-        self.orphan_len = 0;
+        self.subscriptions.close(&reason, &mut self.outputs);
         self.closed_reported = true;
         self.outputs.push_back(Output::Closed(reason));
     }

@@ -7,6 +7,7 @@ mod config;
 mod connection;
 mod handshake;
 mod output;
+mod subscriptions;
 
 pub use buffer::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
 pub use config::{
