@@ -4,6 +4,7 @@ use super::config::{ConnectionConfig, RequestOptions};
 use super::handshake::Handshake;
 use super::output::{Output, StreamEnd, StreamEvent, StreamItem};
 use super::subscriptions::Subscriptions;
+use super::turns::{Responded, Silenced, Turns};
 use crate::model::{
     Dialect, Method, Route, RunMark, ServerInfo, ToolCall, ToolOutput, UsageError,
     decode_session_event_fast, decode_stream_end, decode_stream_event, route_session_event,
@@ -87,10 +88,7 @@ pub struct Connection {
     now: Option<Instant>,
     handshake: Handshake,
     outputs: VecDeque<Output>,
-    /// Turns and creates whose events are routed (streamed or not).
-    turns: HashMap<RequestId, TurnEntry>,
-    /// Per session, its turn entries in request order.
-    session_turns: HashMap<String, VecDeque<RequestId>>,
+    turns: Turns,
     /// Creates whose session is not known yet, oldest first.
     unbound_creates: Vec<RequestId>,
     /// Events of sessions first seen while creates were unbound.
@@ -104,43 +102,12 @@ pub struct Connection {
     closed_reported: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grace {
-    None,
-    /// The response came; the deadline is set at the next `handle_timeout`.
-    Unarmed,
-    At(Instant),
-}
-
-#[derive(Debug)]
-struct TurnEntry {
-    session: Option<String>,
-    /// Report `StreamItem`s and a `StreamEnd` (else only a `Response`).
-    stream: bool,
-    /// Cancelled: report nothing, only absorb the turn's events.
-    silent: bool,
-    /// The text prompt of a create, to bind its events.
-    prompt: Option<String>,
-    saw_terminal: bool,
-    responded: bool,
-    response: Option<Result<Box<RawValue>, CallError>>,
-    grace: Grace,
-    /// At least one event was delivered to it.
-    saw_events: bool,
-}
-
 #[derive(Debug, Default)]
 struct UnboundSession {
     items: VecDeque<StreamItem>,
     saw_terminal: bool,
     /// The first `seq` dropped because the buffer was full.
     lost_from: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct SessionIdOnly {
-    #[serde(default)]
-    session_id: String,
 }
 
 #[derive(Deserialize)]
@@ -158,8 +125,7 @@ impl Connection {
             now: None,
             handshake: Handshake::new(),
             outputs: VecDeque::new(),
-            turns: HashMap::new(),
-            session_turns: HashMap::new(),
+            turns: Turns::new(config.turn_grace),
             unbound_creates: Vec::new(),
             unbound_events: HashMap::new(),
             unbound_len: 0,
@@ -234,17 +200,11 @@ impl Connection {
                 let session = M::session_id(params).map(str::to_owned);
                 if let Some(s) = &session {
                     self.known_sessions.insert(s.clone());
-                    self.session_turns
-                        .entry(s.clone())
-                        .or_default()
-                        .push_back(id);
                 }
-                self.turns
-                    .insert(id, TurnEntry::new(session, opts.stream, None));
+                self.turns.start(id, session, opts.stream, None);
             }
             Route::Create => {
-                self.turns
-                    .insert(id, TurnEntry::new(None, opts.stream, prompt));
+                self.turns.start(id, None, opts.stream, prompt);
                 self.unbound_creates.push(id);
             }
             Route::SessionSubscription | Route::MobSubscription => {
@@ -280,23 +240,14 @@ impl Connection {
     /// Returns `true` if the request or stream was known.
     pub fn cancel(&mut self, id: RequestId) -> bool {
         let mut known = self.rpc.cancel(id);
-        if let Some(entry) = self.turns.get_mut(&id) {
-            known = true;
-            entry.silent = true;
-            entry.stream = false;
-            if !entry.responded {
-                // The answer will never be reported: wait for the turn's
-                // terminal event (or the next run) only.
-                entry.responded = true;
-            }
-            entry.grace = Grace::None;
-            if entry.session.is_none() {
+        match self.turns.silence(id, &mut self.outputs) {
+            Some(Silenced::Unbound) => {
+                known = true;
                 self.unbound_creates.retain(|c| *c != id);
-                self.turns.remove(&id);
                 self.resolve_unbound();
-            } else if entry.saw_terminal {
-                self.finish_turn(id);
             }
+            Some(Silenced::Bound) => known = true,
+            None => {}
         }
         if self.subscriptions.cancel(id) {
             known = true;
@@ -331,22 +282,7 @@ impl Connection {
         self.observe_now(now);
         self.rpc.handle_timeout(now);
         self.drain_rpc();
-        let mut expired = Vec::new();
-        for (id, entry) in &mut self.turns {
-            match entry.grace {
-                Grace::Unarmed => entry.grace = Grace::At(now + self.config.turn_grace),
-                Grace::At(at) if at <= now => expired.push(*id),
-                _ => {}
-            }
-        }
-        expired.sort_unstable();
-        for id in expired {
-            debug!(
-                id = id.get(),
-                "conn: turn grace expired before its terminal event"
-            );
-            self.finish_turn(id);
-        }
+        self.turns.on_timeout(now, &mut self.outputs);
     }
 
     /// Takes the next frame to write to the server's stdin, oldest first.
@@ -365,19 +301,10 @@ impl Connection {
     /// from the current time).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut next = self.rpc.poll_timeout();
-        for entry in self.turns.values() {
-            let at = match entry.grace {
-                Grace::None => continue,
-                Grace::Unarmed => match self.now {
-                    Some(now) => now,
-                    None => continue,
-                },
-                Grace::At(at) => at,
-            };
-            next = Some(next.map_or(at, |n| n.min(at)));
+        match (self.rpc.poll_timeout(), self.turns.next_timeout(self.now)) {
+            (Some(request), Some(grace)) => Some(request.min(grace)),
+            (request, grace) => request.or(grace),
         }
-        next
     }
 
     /// Whether the connection closed ([`Output::Closed`] is queued or taken).
@@ -423,7 +350,7 @@ impl Connection {
         {
             return;
         }
-        if self.turns.contains_key(&id) {
+        if self.turns.contains(id) {
             self.on_turn_response(id, result);
         } else if self.subscriptions.is_opening(id) {
             self.subscriptions
@@ -434,42 +361,20 @@ impl Connection {
     }
 
     fn on_turn_response(&mut self, id: RequestId, result: Result<Box<RawValue>, CallError>) {
-        let Some(entry) = self.turns.get_mut(&id) else {
+        let Some(Responded { closed, named }) =
+            self.turns.on_response(id, result, &mut self.outputs)
+        else {
             return;
         };
-        let closed = matches!(result, Err(CallError::Closed(_)));
-        // A create's response names its session: bind it now.
-        let named = match (&entry.session, &result) {
-            (None, Ok(raw)) => serde_json::from_str::<SessionIdOnly>(raw.get())
-                .ok()
-                .map(|s| s.session_id)
-                .filter(|s| !s.is_empty()),
-            _ => None,
-        };
-        entry.responded = true;
-        if !entry.stream {
-            if !entry.silent {
-                self.outputs.push_back(Output::Response { id, result });
-            }
-        } else {
-            entry.response = Some(result);
-        }
         if let Some(session) = named {
             self.bind_create(id, session);
             // Other buffered sessions may now be unambiguous.
             self.resolve_unbound();
         }
-        let Some(entry) = self.turns.get_mut(&id) else {
-            return;
-        };
-        if entry.saw_terminal || entry.session.is_none() || closed {
-            if entry.session.is_none() {
-                self.unbound_creates.retain(|c| *c != id);
-            }
-            self.finish_turn(id);
+        if self.turns.settle(id, closed, &mut self.outputs) {
+            // An ended create is no candidate for new sessions any more.
+            self.unbound_creates.retain(|c| *c != id);
             self.resolve_unbound();
-        } else {
-            entry.grace = Grace::Unarmed;
         }
     }
 
@@ -574,7 +479,8 @@ impl Connection {
             if !self.known_sessions.contains(session) {
                 self.known_sessions.insert(session.to_owned());
             }
-            self.deliver_session_event(session, lost_item, event);
+            self.turns
+                .deliver(session, lost_item, event, &mut self.outputs);
             return;
         }
 
@@ -582,7 +488,8 @@ impl Connection {
         let buffered = self.unbound_events.contains_key(session);
         if !buffered && let Some(create) = self.create_for_first_event(&event.mark) {
             self.bind_create(create, session.to_owned());
-            self.deliver_session_event(session, lost_item, event);
+            self.turns
+                .deliver(session, lost_item, event, &mut self.outputs);
             return;
         }
         self.buffer_unbound(session.to_owned(), lost_item, event, seq);
@@ -601,12 +508,7 @@ impl Connection {
                 .unbound_creates
                 .iter()
                 .copied()
-                .filter(|c| {
-                    self.turns
-                        .get(c)
-                        .and_then(|e| e.prompt.as_deref())
-                        .is_some_and(|p| p == prompt)
-                })
+                .filter(|c| self.turns.prompt(*c).is_some_and(|p| p == prompt))
                 .collect();
             if matching.len() == 1 {
                 return matching.first().copied();
@@ -614,10 +516,7 @@ impl Connection {
         }
         if let [only] = self.unbound_creates.as_slice() {
             // One candidate: take it unless its prompt contradicts the run.
-            let contradicts = match (
-                started,
-                self.turns.get(only).and_then(|e| e.prompt.as_deref()),
-            ) {
+            let contradicts = match (started, self.turns.prompt(*only)) {
                 (Some(run), Some(asked)) => run != asked,
                 _ => false,
             };
@@ -705,135 +604,36 @@ impl Connection {
     /// Binds create `id` to `session` and flushes the session's buffered
     /// events to it.
     fn bind_create(&mut self, id: RequestId, session: String) {
-        let Some(entry) = self.turns.get_mut(&id) else {
-            return;
-        };
-        if entry.session.is_some() {
+        if !self.turns.bind(id, &session) {
             return;
         }
-        debug!(id = id.get(), %session, "conn: create bound to its session");
-        entry.session = Some(session.clone());
         self.unbound_creates.retain(|c| *c != id);
         self.known_sessions.insert(session.clone());
-        self.session_turns
-            .entry(session.clone())
-            .or_default()
-            .push_front(id);
         if let Some(buf) = self.unbound_events.remove(&session) {
             self.unbound_len -= buf.items.len();
             let lost_tail = buf.lost_from;
             for item in buf.items {
                 match item {
                     StreamItem::Event(event) => {
-                        self.deliver_session_event(&session, None, event);
+                        self.turns.deliver(&session, None, event, &mut self.outputs);
                     }
-                    lost => self.push_turn_item(id, lost),
+                    lost => self.turns.push_item(id, lost, &mut self.outputs),
                 }
             }
             if let Some(from) = lost_tail {
                 let received = self.last_seq.get(&session).copied().unwrap_or(from);
-                self.push_turn_item(
+                self.turns.push_item(
                     id,
                     StreamItem::EventsLost {
                         expected_seq: from,
                         received_seq: received + 1,
                     },
+                    &mut self.outputs,
                 );
-                if buf.saw_terminal
-                    && let Some(entry) = self.turns.get_mut(&id)
-                {
-                    entry.saw_terminal = true;
+                if buf.saw_terminal {
+                    self.turns.mark_terminal(id);
                 }
             }
-        }
-    }
-
-    fn push_turn_item(&mut self, id: RequestId, item: StreamItem) {
-        if let Some(entry) = self.turns.get(&id)
-            && entry.stream
-            && !entry.silent
-        {
-            self.outputs.push_back(Output::StreamItem { id, item });
-        }
-    }
-
-    /// Delivers an event of a known session to its current turn, if any.
-    fn deliver_session_event(
-        &mut self,
-        session: &str,
-        lost: Option<StreamItem>,
-        event: StreamEvent,
-    ) {
-        let is_start = matches!(event.mark, RunMark::Start(_));
-        let target = loop {
-            let Some(queue) = self.session_turns.get(session) else {
-                break None;
-            };
-            let current = queue
-                .iter()
-                .copied()
-                .find(|id| self.turns.get(id).is_some_and(|e| !e.saw_terminal));
-            let Some(id) = current else {
-                break None;
-            };
-            // A new run after this turn's response: its terminal event was
-            // lost; end it and let the run go to the next turn.
-            if is_start
-                && self
-                    .turns
-                    .get(&id)
-                    .is_some_and(|e| e.responded && e.had_events())
-            {
-                self.finish_turn(id);
-                continue;
-            }
-            break Some(id);
-        };
-        let Some(id) = target else {
-            trace!(session, "conn: event of a session with no turn waiting");
-            return;
-        };
-        let terminal = event.mark == RunMark::End;
-        if let Some(entry) = self.turns.get_mut(&id) {
-            entry.saw_events = true;
-        }
-        if let Some(lost) = lost {
-            self.push_turn_item(id, lost);
-        }
-        self.push_turn_item(id, StreamItem::Event(event));
-        if terminal && let Some(entry) = self.turns.get_mut(&id) {
-            entry.saw_terminal = true;
-            if entry.responded {
-                self.finish_turn(id);
-            }
-        }
-    }
-
-    /// Ends a turn entry: the stream's end (with the response) is queued.
-    fn finish_turn(&mut self, id: RequestId) {
-        let Some(entry) = self.turns.remove(&id) else {
-            return;
-        };
-        if let Some(session) = &entry.session
-            && let Some(queue) = self.session_turns.get_mut(session)
-        {
-            queue.retain(|t| *t != id);
-            if queue.is_empty() {
-                self.session_turns.remove(session);
-            }
-        }
-        if entry.stream && !entry.silent {
-            let end = match entry.response {
-                Some(Err(CallError::Closed(reason))) => StreamEnd::Closed(reason),
-                Some(response) => StreamEnd::Turn(response),
-                None => StreamEnd::Closed(
-                    self.rpc
-                        .close_reason()
-                        .cloned()
-                        .unwrap_or(CloseReason::Local),
-                ),
-            };
-            self.outputs.push_back(Output::StreamEnd { id, end });
         }
     }
 
@@ -842,42 +642,13 @@ impl Connection {
             return;
         }
         // Every turn ends: with its response when it had one, else closed.
-        let mut ids: Vec<RequestId> = self.turns.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            if let Some(entry) = self.turns.get_mut(&id)
-                && (entry.response.is_none() || !entry.responded)
-            {
-                entry.response = Some(Err(CallError::Closed(reason.clone())));
-            }
-            self.finish_turn(id);
-        }
+        self.turns.close(&reason, &mut self.outputs);
         self.unbound_creates.clear();
         self.unbound_events.clear();
         self.unbound_len = 0;
         self.subscriptions.close(&reason, &mut self.outputs);
         self.closed_reported = true;
         self.outputs.push_back(Output::Closed(reason));
-    }
-}
-
-impl TurnEntry {
-    fn new(session: Option<String>, stream: bool, prompt: Option<String>) -> Self {
-        Self {
-            session,
-            stream,
-            silent: false,
-            prompt,
-            saw_terminal: false,
-            responded: false,
-            response: None,
-            grace: Grace::None,
-            saw_events: false,
-        }
-    }
-
-    fn had_events(&self) -> bool {
-        self.saw_events
     }
 }
 

@@ -8,6 +8,7 @@ mod connection;
 mod handshake;
 mod output;
 mod subscriptions;
+mod turns;
 
 pub use buffer::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
 pub use config::{
