@@ -5,15 +5,15 @@ use super::handshake::Handshake;
 use super::output::{Output, StreamEnd, StreamEvent, StreamItem};
 use super::subscriptions::Subscriptions;
 use super::turns::{Responded, Silenced, Turns};
+use super::unbound::{Unbound, text_prompt};
 use crate::model::{
-    Dialect, Method, Route, RunMark, ServerInfo, ToolCall, ToolOutput, UsageError,
+    Dialect, Method, Route, ServerInfo, ToolCall, ToolOutput, UsageError,
     decode_session_event_fast, decode_stream_end, decode_stream_event, route_session_event,
 };
 use crate::rpc::{
     self, CallError, CloseReason, Diagnostic, ErrorCode, ErrorObject, IncomingId, RequestId,
     Transmit,
 };
-use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -83,37 +83,18 @@ use tracing::{debug, trace, warn};
 #[derive(Debug)]
 pub struct Connection {
     rpc: rpc::Client,
-    config: ConnectionConfig,
     /// The latest time the caller told us.
     now: Option<Instant>,
     handshake: Handshake,
     outputs: VecDeque<Output>,
     turns: Turns,
-    /// Creates whose session is not known yet, oldest first.
-    unbound_creates: Vec<RequestId>,
-    /// Events of sessions first seen while creates were unbound.
-    unbound_events: HashMap<String, UnboundSession>,
-    unbound_len: usize,
+    unbound: Unbound,
     /// Sessions whose events we have seen or that a request named.
     known_sessions: HashSet<String>,
     /// Last `seq` per session.
     last_seq: HashMap<String, u64>,
     subscriptions: Subscriptions,
     closed_reported: bool,
-}
-
-#[derive(Debug, Default)]
-struct UnboundSession {
-    items: VecDeque<StreamItem>,
-    saw_terminal: bool,
-    /// The first `seq` dropped because the buffer was full.
-    lost_from: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct PromptOnly {
-    #[serde(default)]
-    prompt: Option<Value>,
 }
 
 impl Connection {
@@ -126,14 +107,11 @@ impl Connection {
             handshake: Handshake::new(),
             outputs: VecDeque::new(),
             turns: Turns::new(config.turn_grace),
-            unbound_creates: Vec::new(),
-            unbound_events: HashMap::new(),
-            unbound_len: 0,
+            unbound: Unbound::new(config.max_unbound_events),
             known_sessions: HashSet::new(),
             last_seq: HashMap::new(),
             subscriptions: Subscriptions::new(config.max_unbound_events),
             closed_reported: false,
-            config,
         }
     }
 
@@ -205,7 +183,7 @@ impl Connection {
             }
             Route::Create => {
                 self.turns.start(id, None, opts.stream, prompt);
-                self.unbound_creates.push(id);
+                self.unbound.add_create(id);
             }
             Route::SessionSubscription | Route::MobSubscription => {
                 self.subscriptions.opening(id);
@@ -243,7 +221,7 @@ impl Connection {
         match self.turns.silence(id, &mut self.outputs) {
             Some(Silenced::Unbound) => {
                 known = true;
-                self.unbound_creates.retain(|c| *c != id);
+                self.unbound.remove_create(id);
                 self.resolve_unbound();
             }
             Some(Silenced::Bound) => known = true,
@@ -373,7 +351,7 @@ impl Connection {
         }
         if self.turns.settle(id, closed, &mut self.outputs) {
             // An ended create is no candidate for new sessions any more.
-            self.unbound_creates.retain(|c| *c != id);
+            self.unbound.remove_create(id);
             self.resolve_unbound();
         }
     }
@@ -475,7 +453,7 @@ impl Connection {
             received_seq,
         });
 
-        if self.known_sessions.contains(session) || self.unbound_creates.is_empty() {
+        if self.known_sessions.contains(session) || !self.unbound.has_creates() {
             if !self.known_sessions.contains(session) {
                 self.known_sessions.insert(session.to_owned());
             }
@@ -485,116 +463,37 @@ impl Connection {
         }
 
         // A session first seen while creates are unbound: bind it to one.
-        let buffered = self.unbound_events.contains_key(session);
-        if !buffered && let Some(create) = self.create_for_first_event(&event.mark) {
+        let buffered = self.unbound.is_buffered(session);
+        if !buffered
+            && let Some(create) = self
+                .unbound
+                .create_for_first_event(&event.mark, &self.turns)
+        {
             self.bind_create(create, session.to_owned());
             self.turns
                 .deliver(session, lost_item, event, &mut self.outputs);
             return;
         }
-        self.buffer_unbound(session.to_owned(), lost_item, event, seq);
+        self.unbound
+            .buffer(session.to_owned(), lost_item, event, seq);
         self.resolve_unbound();
-    }
-
-    /// Which unbound create a new session's first event belongs to, when
-    /// that is unambiguous.
-    fn create_for_first_event(&self, mark: &RunMark) -> Option<RequestId> {
-        let started = match mark {
-            RunMark::Start(prompt) => Some(prompt.as_deref().unwrap_or_default()),
-            _ => None,
-        };
-        if let Some(prompt) = started {
-            let matching: Vec<RequestId> = self
-                .unbound_creates
-                .iter()
-                .copied()
-                .filter(|c| self.turns.prompt(*c).is_some_and(|p| p == prompt))
-                .collect();
-            if matching.len() == 1 {
-                return matching.first().copied();
-            }
-        }
-        if let [only] = self.unbound_creates.as_slice() {
-            // One candidate: take it unless its prompt contradicts the run.
-            let contradicts = match (started, self.turns.prompt(*only)) {
-                (Some(run), Some(asked)) => run != asked,
-                _ => false,
-            };
-            if !contradicts {
-                return Some(*only);
-            }
-        }
-        None
-    }
-
-    fn buffer_unbound(
-        &mut self,
-        session: String,
-        lost: Option<StreamItem>,
-        event: StreamEvent,
-        seq: u64,
-    ) {
-        let max = self.config.max_unbound_events;
-        let buf = self.unbound_events.entry(session).or_default();
-        let terminal = event.mark == RunMark::End;
-        if self.unbound_len + 2 > max {
-            if buf.lost_from.is_none() {
-                buf.lost_from = Some(seq);
-            }
-            buf.saw_terminal |= terminal;
-            return;
-        }
-        if let Some(from) = buf.lost_from.take() {
-            buf.items.push_back(StreamItem::EventsLost {
-                expected_seq: from,
-                received_seq: seq,
-            });
-            self.unbound_len += 1;
-        } else if let Some(lost) = lost {
-            buf.items.push_back(lost);
-            self.unbound_len += 1;
-        }
-        buf.saw_terminal |= terminal;
-        buf.items.push_back(StreamItem::Event(event));
-        self.unbound_len += 1;
     }
 
     /// Binds buffered sessions whose create became unambiguous, and drops
     /// the buffers once no create is unbound.
     fn resolve_unbound(&mut self) {
         loop {
-            if self.unbound_events.is_empty() {
+            if self.unbound.is_empty() {
                 return;
             }
-            if self.unbound_creates.is_empty() {
-                for (session, _) in self.unbound_events.drain() {
+            if !self.unbound.has_creates() {
+                for session in self.unbound.drain_sessions() {
                     self.known_sessions.insert(session);
                 }
-                self.unbound_len = 0;
                 return;
             }
             // Try each buffered session's first event against the creates.
-            let mut pick = None;
-            for (session, buf) in &self.unbound_events {
-                let first = buf.items.iter().find_map(|i| match i {
-                    StreamItem::Event(e) => Some(&e.mark),
-                    _ => None,
-                });
-                let candidate = match first {
-                    Some(mark) => self.create_for_first_event(mark),
-                    None => None,
-                };
-                // With one create and one buffered session, bind them.
-                let candidate = candidate.or_else(|| {
-                    (self.unbound_creates.len() == 1 && self.unbound_events.len() == 1)
-                        .then(|| self.unbound_creates[0])
-                });
-                if let Some(create) = candidate {
-                    pick = Some((session.clone(), create));
-                    break;
-                }
-            }
-            let Some((session, create)) = pick else {
+            let Some((session, create)) = self.unbound.next_binding(&self.turns) else {
                 return;
             };
             self.bind_create(create, session);
@@ -607,10 +506,9 @@ impl Connection {
         if !self.turns.bind(id, &session) {
             return;
         }
-        self.unbound_creates.retain(|c| *c != id);
+        self.unbound.remove_create(id);
         self.known_sessions.insert(session.clone());
-        if let Some(buf) = self.unbound_events.remove(&session) {
-            self.unbound_len -= buf.items.len();
+        if let Some(buf) = self.unbound.take(&session) {
             let lost_tail = buf.lost_from;
             for item in buf.items {
                 match item {
@@ -643,19 +541,9 @@ impl Connection {
         }
         // Every turn ends: with its response when it had one, else closed.
         self.turns.close(&reason, &mut self.outputs);
-        self.unbound_creates.clear();
-        self.unbound_events.clear();
-        self.unbound_len = 0;
+        self.unbound.clear();
         self.subscriptions.close(&reason, &mut self.outputs);
         self.closed_reported = true;
         self.outputs.push_back(Output::Closed(reason));
-    }
-}
-
-/// The text prompt of encoded `session/create` params, if it is text.
-fn text_prompt(raw: &RawValue) -> Option<String> {
-    match serde_json::from_str::<PromptOnly>(raw.get()).ok()?.prompt? {
-        Value::String(s) => Some(s),
-        _ => None,
     }
 }

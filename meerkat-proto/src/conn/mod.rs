@@ -9,6 +9,7 @@ mod handshake;
 mod output;
 mod subscriptions;
 mod turns;
+mod unbound;
 
 pub use buffer::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
 pub use config::{
