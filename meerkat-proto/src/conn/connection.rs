@@ -1,11 +1,16 @@
 //! [`Connection`]: the Meerkat layer over the JSON-RPC engine.
+//!
+//! A facade: it owns the engine and the output queue, turns engine events
+//! into calls on its sub-states and lends them both. Each sub-state keeps
+//! its own invariants in its own file: [`Handshake`], [`SessionRouter`]
+//! (over `Turns` and `Unbound`) and [`Subscriptions`].
 
 use super::config::{ConnectionConfig, RequestOptions};
 use super::handshake::Handshake;
 use super::output::{Output, StreamEnd, StreamEvent, StreamItem};
+use super::routing::SessionRouter;
 use super::subscriptions::Subscriptions;
-use super::turns::{Responded, Silenced, Turns};
-use super::unbound::{Unbound, text_prompt};
+use super::unbound::text_prompt;
 use crate::model::{
     Dialect, Method, Route, ServerInfo, ToolCall, ToolOutput, UsageError,
     decode_session_event_fast, decode_stream_end, decode_stream_event, route_session_event,
@@ -16,7 +21,7 @@ use crate::rpc::{
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 use tracing::{debug, trace, warn};
 
@@ -82,18 +87,22 @@ use tracing::{debug, trace, warn};
 /// ```
 #[derive(Debug)]
 pub struct Connection {
+    /// The JSON-RPC engine: framing, ids, pending table, deadlines. Every
+    /// input goes to it first; its events are then drained in order
+    /// (`drain_rpc`), so outputs follow the server's order.
     rpc: rpc::Client,
-    /// The latest time the caller told us.
+    /// The latest time the caller told us (never decreases): a grace period
+    /// waiting to be armed asks for a `handle_timeout` at this time.
     now: Option<Instant>,
     handshake: Handshake,
+    /// What `poll_output` returns; only ever appended to, by us and by the
+    /// sub-states we lend it to.
     outputs: VecDeque<Output>,
-    turns: Turns,
-    unbound: Unbound,
-    /// Sessions whose events we have seen or that a request named.
-    known_sessions: HashSet<String>,
-    /// Last `seq` per session.
-    last_seq: HashMap<String, u64>,
+    /// `session/event`s to turns and creates.
+    sessions: SessionRouter,
+    /// `session/stream_*` and `mob/stream_*` to subscriptions.
     subscriptions: Subscriptions,
+    /// `Output::Closed` was queued: it comes once, and after it nothing.
     closed_reported: bool,
 }
 
@@ -106,10 +115,7 @@ impl Connection {
             now: None,
             handshake: Handshake::new(),
             outputs: VecDeque::new(),
-            turns: Turns::new(config.turn_grace),
-            unbound: Unbound::new(config.max_unbound_events),
-            known_sessions: HashSet::new(),
-            last_seq: HashMap::new(),
+            sessions: SessionRouter::new(config.turn_grace, config.max_unbound_events),
             subscriptions: Subscriptions::new(config.max_unbound_events),
             closed_reported: false,
         }
@@ -176,15 +182,9 @@ impl Connection {
         match M::ROUTE {
             Route::Turn => {
                 let session = M::session_id(params).map(str::to_owned);
-                if let Some(s) = &session {
-                    self.known_sessions.insert(s.clone());
-                }
-                self.turns.start(id, session, opts.stream, None);
+                self.sessions.start_turn(id, session, opts.stream);
             }
-            Route::Create => {
-                self.turns.start(id, None, opts.stream, prompt);
-                self.unbound.add_create(id);
-            }
+            Route::Create => self.sessions.start_create(id, opts.stream, prompt),
             Route::SessionSubscription | Route::MobSubscription => {
                 self.subscriptions.opening(id);
             }
@@ -218,14 +218,8 @@ impl Connection {
     /// Returns `true` if the request or stream was known.
     pub fn cancel(&mut self, id: RequestId) -> bool {
         let mut known = self.rpc.cancel(id);
-        match self.turns.silence(id, &mut self.outputs) {
-            Some(Silenced::Unbound) => {
-                known = true;
-                self.unbound.remove_create(id);
-                self.resolve_unbound();
-            }
-            Some(Silenced::Bound) => known = true,
-            None => {}
+        if self.sessions.cancel(id, &mut self.outputs) {
+            known = true;
         }
         if self.subscriptions.cancel(id) {
             known = true;
@@ -260,7 +254,7 @@ impl Connection {
         self.observe_now(now);
         self.rpc.handle_timeout(now);
         self.drain_rpc();
-        self.turns.on_timeout(now, &mut self.outputs);
+        self.sessions.on_timeout(now, &mut self.outputs);
     }
 
     /// Takes the next frame to write to the server's stdin, oldest first.
@@ -279,7 +273,10 @@ impl Connection {
     /// from the current time).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.rpc.poll_timeout(), self.turns.next_timeout(self.now)) {
+        match (
+            self.rpc.poll_timeout(),
+            self.sessions.next_timeout(self.now),
+        ) {
             (Some(request), Some(grace)) => Some(request.min(grace)),
             (request, grace) => request.or(grace),
         }
@@ -321,6 +318,9 @@ impl Connection {
         }
     }
 
+    /// Routes a response to the one owner of its id: the handshake, a turn
+    /// or create, a subscription open, or else the caller as a plain
+    /// [`Output::Response`].
     fn on_response(&mut self, id: RequestId, result: Result<Box<RawValue>, CallError>) {
         if self
             .handshake
@@ -328,31 +328,13 @@ impl Connection {
         {
             return;
         }
-        if self.turns.contains(id) {
-            self.on_turn_response(id, result);
+        if self.sessions.contains(id) {
+            self.sessions.on_response(id, result, &mut self.outputs);
         } else if self.subscriptions.is_opening(id) {
             self.subscriptions
                 .on_open_response(id, result, &mut self.outputs);
         } else {
             self.outputs.push_back(Output::Response { id, result });
-        }
-    }
-
-    fn on_turn_response(&mut self, id: RequestId, result: Result<Box<RawValue>, CallError>) {
-        let Some(Responded { closed, named }) =
-            self.turns.on_response(id, result, &mut self.outputs)
-        else {
-            return;
-        };
-        if let Some(session) = named {
-            self.bind_create(id, session);
-            // Other buffered sessions may now be unambiguous.
-            self.resolve_unbound();
-        }
-        if self.turns.settle(id, closed, &mut self.outputs) {
-            // An ended create is no candidate for new sessions any more.
-            self.unbound.remove_create(id);
-            self.resolve_unbound();
         }
     }
 
@@ -369,11 +351,19 @@ impl Connection {
                     .map(|(session, seq, mark)| (session.into_owned(), seq, mark));
                 match routed {
                     Some((session, seq, mark)) => {
-                        self.on_session_event(&session, StreamEvent::raw(params, seq, mark));
+                        self.sessions.on_event(
+                            &session,
+                            StreamEvent::raw(params, seq, mark),
+                            &mut self.outputs,
+                        );
                     }
                     None => match decode_session_event_fast(&params) {
                         Ok((session, envelope)) => {
-                            self.on_session_event(&session, StreamEvent::decoded(envelope));
+                            self.sessions.on_event(
+                                &session,
+                                StreamEvent::decoded(envelope),
+                                &mut self.outputs,
+                            );
                         }
                         Err(e) => self.invalid(e),
                     },
@@ -426,122 +416,15 @@ impl Connection {
         }
     }
 
-    fn on_session_event(&mut self, session: &str, event: StreamEvent) {
-        // Seq gap, per session, from every event.
-        let seq = event.seq();
-        let mut lost = None;
-        if seq != 0 {
-            // NB: get_mut first: no key allocation per event.
-            let previous = match self.last_seq.get_mut(session) {
-                Some(last) => Some(std::mem::replace(last, seq)),
-                None => {
-                    self.last_seq.insert(session.to_owned(), seq);
-                    None
-                }
-            };
-            match previous {
-                Some(last) if seq > last + 1 => lost = Some((last + 1, seq)),
-                None if seq > 1 && !self.known_sessions.contains(session) => {
-                    // A new session's events start at 1.
-                    lost = Some((1, seq));
-                }
-                _ => {}
-            }
-        }
-        let lost_item = lost.map(|(expected_seq, received_seq)| StreamItem::EventsLost {
-            expected_seq,
-            received_seq,
-        });
-
-        if self.known_sessions.contains(session) || !self.unbound.has_creates() {
-            if !self.known_sessions.contains(session) {
-                self.known_sessions.insert(session.to_owned());
-            }
-            self.turns
-                .deliver(session, lost_item, event, &mut self.outputs);
-            return;
-        }
-
-        // A session first seen while creates are unbound: bind it to one.
-        let buffered = self.unbound.is_buffered(session);
-        if !buffered
-            && let Some(create) = self
-                .unbound
-                .create_for_first_event(&event.mark, &self.turns)
-        {
-            self.bind_create(create, session.to_owned());
-            self.turns
-                .deliver(session, lost_item, event, &mut self.outputs);
-            return;
-        }
-        self.unbound
-            .buffer(session.to_owned(), lost_item, event, seq);
-        self.resolve_unbound();
-    }
-
-    /// Binds buffered sessions whose create became unambiguous, and drops
-    /// the buffers once no create is unbound.
-    fn resolve_unbound(&mut self) {
-        loop {
-            if self.unbound.is_empty() {
-                return;
-            }
-            if !self.unbound.has_creates() {
-                for session in self.unbound.drain_sessions() {
-                    self.known_sessions.insert(session);
-                }
-                return;
-            }
-            // Try each buffered session's first event against the creates.
-            let Some((session, create)) = self.unbound.next_binding(&self.turns) else {
-                return;
-            };
-            self.bind_create(create, session);
-        }
-    }
-
-    /// Binds create `id` to `session` and flushes the session's buffered
-    /// events to it.
-    fn bind_create(&mut self, id: RequestId, session: String) {
-        if !self.turns.bind(id, &session) {
-            return;
-        }
-        self.unbound.remove_create(id);
-        self.known_sessions.insert(session.clone());
-        if let Some(buf) = self.unbound.take(&session) {
-            let lost_tail = buf.lost_from;
-            for item in buf.items {
-                match item {
-                    StreamItem::Event(event) => {
-                        self.turns.deliver(&session, None, event, &mut self.outputs);
-                    }
-                    lost => self.turns.push_item(id, lost, &mut self.outputs),
-                }
-            }
-            if let Some(from) = lost_tail {
-                let received = self.last_seq.get(&session).copied().unwrap_or(from);
-                self.turns.push_item(
-                    id,
-                    StreamItem::EventsLost {
-                        expected_seq: from,
-                        received_seq: received + 1,
-                    },
-                    &mut self.outputs,
-                );
-                if buf.saw_terminal {
-                    self.turns.mark_terminal(id);
-                }
-            }
-        }
-    }
-
     fn on_closed(&mut self, reason: CloseReason) {
         if self.closed_reported {
             return;
         }
-        // Every turn ends: with its response when it had one, else closed.
-        self.turns.close(&reason, &mut self.outputs);
-        self.unbound.clear();
+        // NB: the engine resolved every pending request before this event,
+        // so turns keep the responses they got. Every turn ends (with its
+        // response when it had one, else closed), then every subscription,
+        // then `Closed`, last.
+        self.sessions.close(&reason, &mut self.outputs);
         self.subscriptions.close(&reason, &mut self.outputs);
         self.closed_reported = true;
         self.outputs.push_back(Output::Closed(reason));

@@ -7,6 +7,7 @@ mod config;
 mod connection;
 mod handshake;
 mod output;
+mod routing;
 mod subscriptions;
 mod turns;
 mod unbound;
