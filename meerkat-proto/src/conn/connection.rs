@@ -1,26 +1,29 @@
 //! [`Connection`]: the Meerkat layer over the JSON-RPC engine.
+//!
+//! A facade: it owns the engine and the output queue, turns engine events
+//! into calls on its sub-states and lends them both. Each sub-state keeps
+//! its own invariants in its own file: [`Handshake`], [`SessionRouter`]
+//! (over `Turns` and `Unbound`) and [`Subscriptions`].
 
 use super::config::{ConnectionConfig, RequestOptions};
+use super::handshake::Handshake;
 use super::output::{Output, StreamEnd, StreamEvent, StreamItem};
+use super::routing::SessionRouter;
+use super::subscriptions::Subscriptions;
+use super::unbound::text_prompt;
 use crate::model::{
-    Dialect, Method, Route, RunMark, SDK_CONTRACT_VERSION, ServerInfo, ToolCall, ToolOutput,
-    UsageError, decode_session_event_fast, decode_stream_end, decode_stream_event,
-    route_session_event,
+    Dialect, Method, Route, ServerInfo, ToolCall, ToolOutput, UsageError,
+    decode_session_event_fast, decode_stream_end, decode_stream_event, route_session_event,
 };
 use crate::rpc::{
     self, CallError, CloseReason, Diagnostic, ErrorCode, ErrorObject, IncomingId, RequestId,
     Transmit,
 };
-use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 use tracing::{debug, trace, warn};
-
-/// How many cancelled subscription ids are remembered (so their late
-/// notifications are dropped instead of buffered as unknown).
-const MAX_CANCELLED_STREAMS: usize = 1024;
 
 /// The Meerkat protocol state of one connection to `rkat-rpc`: sans-IO.
 ///
@@ -84,102 +87,23 @@ const MAX_CANCELLED_STREAMS: usize = 1024;
 /// ```
 #[derive(Debug)]
 pub struct Connection {
+    /// The JSON-RPC engine: framing, ids, pending table, deadlines. Every
+    /// input goes to it first; its events are then drained in order
+    /// (`drain_rpc`), so outputs follow the server's order.
     rpc: rpc::Client,
-    config: ConnectionConfig,
-    /// The latest time the caller told us.
+    /// The latest time the caller told us (never decreases): a grace period
+    /// waiting to be armed asks for a `handle_timeout` at this time.
     now: Option<Instant>,
-    dialect: Dialect,
-    server: Option<ServerInfo>,
     handshake: Handshake,
+    /// What `poll_output` returns; only ever appended to, by us and by the
+    /// sub-states we lend it to.
     outputs: VecDeque<Output>,
-    /// Turns and creates whose events are routed (streamed or not).
-    turns: HashMap<RequestId, TurnEntry>,
-    /// Per session, its turn entries in request order.
-    session_turns: HashMap<String, VecDeque<RequestId>>,
-    /// Creates whose session is not known yet, oldest first.
-    unbound_creates: Vec<RequestId>,
-    /// Events of sessions first seen while creates were unbound.
-    unbound_events: HashMap<String, UnboundSession>,
-    unbound_len: usize,
-    /// Sessions whose events we have seen or that a request named.
-    known_sessions: HashSet<String>,
-    /// Last `seq` per session.
-    last_seq: HashMap<String, u64>,
-    /// Subscription opens waiting for their result.
-    sub_opens: HashSet<RequestId>,
-    /// Open subscriptions by stream id.
-    subs: HashMap<String, RequestId>,
-    /// Notifications of streams whose open result has not come.
-    orphans: HashMap<String, OrphanStream>,
-    orphan_len: usize,
-    cancelled_streams: VecDeque<String>,
+    /// `session/event`s to turns and creates.
+    sessions: SessionRouter,
+    /// `session/stream_*` and `mob/stream_*` to subscriptions.
+    subscriptions: Subscriptions,
+    /// `Output::Closed` was queued: it comes once, and after it nothing.
     closed_reported: bool,
-}
-
-#[derive(Debug)]
-enum Handshake {
-    NotStarted,
-    Initialize(RequestId, Option<Instant>),
-    Capabilities(RequestId, Box<ServerInfo>),
-    Done,
-    Failed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grace {
-    None,
-    /// The response came; the deadline is set at the next `handle_timeout`.
-    Unarmed,
-    At(Instant),
-}
-
-#[derive(Debug)]
-struct TurnEntry {
-    session: Option<String>,
-    /// Report `StreamItem`s and a `StreamEnd` (else only a `Response`).
-    stream: bool,
-    /// Cancelled: report nothing, only absorb the turn's events.
-    silent: bool,
-    /// The text prompt of a create, to bind its events.
-    prompt: Option<String>,
-    saw_terminal: bool,
-    responded: bool,
-    response: Option<Result<Box<RawValue>, CallError>>,
-    grace: Grace,
-    /// At least one event was delivered to it.
-    saw_events: bool,
-}
-
-#[derive(Debug, Default)]
-struct UnboundSession {
-    items: VecDeque<StreamItem>,
-    saw_terminal: bool,
-    /// The first `seq` dropped because the buffer was full.
-    lost_from: Option<u64>,
-}
-
-#[derive(Debug, Default)]
-struct OrphanStream {
-    items: VecDeque<StreamItem>,
-    end: Option<StreamEnd>,
-}
-
-#[derive(Deserialize)]
-struct SessionIdOnly {
-    #[serde(default)]
-    session_id: String,
-}
-
-#[derive(Deserialize)]
-struct PromptOnly {
-    #[serde(default)]
-    prompt: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct StreamIdOnly {
-    #[serde(default)]
-    stream_id: Option<String>,
 }
 
 impl Connection {
@@ -188,24 +112,11 @@ impl Connection {
     pub fn new(config: ConnectionConfig) -> Self {
         Self {
             rpc: rpc::Client::new(config.rpc.clone()),
-            config,
             now: None,
-            dialect: Dialect::default(),
-            server: None,
-            handshake: Handshake::NotStarted,
+            handshake: Handshake::new(),
             outputs: VecDeque::new(),
-            turns: HashMap::new(),
-            session_turns: HashMap::new(),
-            unbound_creates: Vec::new(),
-            unbound_events: HashMap::new(),
-            unbound_len: 0,
-            known_sessions: HashSet::new(),
-            last_seq: HashMap::new(),
-            sub_opens: HashSet::new(),
-            subs: HashMap::new(),
-            orphans: HashMap::new(),
-            orphan_len: 0,
-            cancelled_streams: VecDeque::new(),
+            sessions: SessionRouter::new(config.turn_grace, config.max_unbound_events),
+            subscriptions: Subscriptions::new(config.max_unbound_events),
             closed_reported: false,
         }
     }
@@ -220,21 +131,8 @@ impl Connection {
     /// gate them); dialect-dependent ones then use the 0.5.0 baseline.
     /// A second call is a no-op.
     pub fn start_handshake(&mut self, deadline: Option<Instant>) {
-        if !matches!(self.handshake, Handshake::NotStarted) || self.rpc.is_closed() {
-            return;
-        }
-        let params = serde_json::json!({
-            "client_info": {"name": "meerkat-rs", "version": env!("CARGO_PKG_VERSION")}
-        });
-        let params = serde_json::value::to_raw_value(&params).ok();
-        match self.rpc.send_request("initialize", params, deadline) {
-            Ok(id) => self.handshake = Handshake::Initialize(id, deadline),
-            Err(e) => {
-                self.handshake = Handshake::Failed;
-                self.rpc
-                    .close_with(CloseReason::Handshake(format!("initialize: {e}")));
-                self.drain_rpc();
-            }
+        if self.handshake.start(&mut self.rpc, deadline) {
+            self.drain_rpc();
         }
     }
 
@@ -242,14 +140,14 @@ impl Connection {
     /// was queued.
     #[must_use]
     pub fn server(&self) -> Option<&ServerInfo> {
-        self.server.as_ref()
+        self.handshake.server()
     }
 
     /// The dialect in use: the server's after the handshake, the 0.5.0
     /// baseline before.
     #[must_use]
     pub fn dialect(&self) -> &Dialect {
-        &self.dialect
+        self.handshake.dialect()
     }
 
     /// Sends a request of method `M`.
@@ -272,8 +170,8 @@ impl Connection {
         if self.rpc.is_closed() {
             return Err(UsageError::Closed);
         }
-        let name = M::name(&self.dialect)?;
-        let raw = M::encode_params(params, &self.dialect)?;
+        let name = M::name(self.handshake.dialect())?;
+        let raw = M::encode_params(params, self.handshake.dialect())?;
         let prompt = if M::ROUTE == Route::Create {
             raw.as_deref().and_then(text_prompt)
         } else {
@@ -284,23 +182,11 @@ impl Connection {
         match M::ROUTE {
             Route::Turn => {
                 let session = M::session_id(params).map(str::to_owned);
-                if let Some(s) = &session {
-                    self.known_sessions.insert(s.clone());
-                    self.session_turns
-                        .entry(s.clone())
-                        .or_default()
-                        .push_back(id);
-                }
-                self.turns
-                    .insert(id, TurnEntry::new(session, opts.stream, None));
+                self.sessions.start_turn(id, session, opts.stream);
             }
-            Route::Create => {
-                self.turns
-                    .insert(id, TurnEntry::new(None, opts.stream, prompt));
-                self.unbound_creates.push(id);
-            }
+            Route::Create => self.sessions.start_create(id, opts.stream, prompt),
             Route::SessionSubscription | Route::MobSubscription => {
-                self.sub_opens.insert(id);
+                self.subscriptions.opening(id);
             }
             _ => {}
         }
@@ -332,35 +218,11 @@ impl Connection {
     /// Returns `true` if the request or stream was known.
     pub fn cancel(&mut self, id: RequestId) -> bool {
         let mut known = self.rpc.cancel(id);
-        if let Some(entry) = self.turns.get_mut(&id) {
-            known = true;
-            entry.silent = true;
-            entry.stream = false;
-            if !entry.responded {
-                // The answer will never be reported: wait for the turn's
-                // terminal event (or the next run) only.
-                entry.responded = true;
-            }
-            entry.grace = Grace::None;
-            if entry.session.is_none() {
-                self.unbound_creates.retain(|c| *c != id);
-                self.turns.remove(&id);
-                self.resolve_unbound();
-            } else if entry.saw_terminal {
-                self.finish_turn(id);
-            }
-        }
-        if self.sub_opens.remove(&id) {
+        if self.sessions.cancel(id, &mut self.outputs) {
             known = true;
         }
-        if let Some(stream_id) = self
-            .subs
-            .iter()
-            .find_map(|(s, r)| (*r == id).then(|| s.clone()))
-        {
+        if self.subscriptions.cancel(id) {
             known = true;
-            self.subs.remove(&stream_id);
-            self.remember_cancelled(stream_id);
         }
         known
     }
@@ -392,22 +254,7 @@ impl Connection {
         self.observe_now(now);
         self.rpc.handle_timeout(now);
         self.drain_rpc();
-        let mut expired = Vec::new();
-        for (id, entry) in &mut self.turns {
-            match entry.grace {
-                Grace::Unarmed => entry.grace = Grace::At(now + self.config.turn_grace),
-                Grace::At(at) if at <= now => expired.push(*id),
-                _ => {}
-            }
-        }
-        expired.sort_unstable();
-        for id in expired {
-            debug!(
-                id = id.get(),
-                "conn: turn grace expired before its terminal event"
-            );
-            self.finish_turn(id);
-        }
+        self.sessions.on_timeout(now, &mut self.outputs);
     }
 
     /// Takes the next frame to write to the server's stdin, oldest first.
@@ -426,19 +273,13 @@ impl Connection {
     /// from the current time).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut next = self.rpc.poll_timeout();
-        for entry in self.turns.values() {
-            let at = match entry.grace {
-                Grace::None => continue,
-                Grace::Unarmed => match self.now {
-                    Some(now) => now,
-                    None => continue,
-                },
-                Grace::At(at) => at,
-            };
-            next = Some(next.map_or(at, |n| n.min(at)));
+        match (
+            self.rpc.poll_timeout(),
+            self.sessions.next_timeout(self.now),
+        ) {
+            (Some(request), Some(grace)) => Some(request.min(grace)),
+            (request, grace) => request.or(grace),
         }
-        next
     }
 
     /// Whether the connection closed ([`Output::Closed`] is queued or taken).
@@ -465,16 +306,6 @@ impl Connection {
         self.now = Some(self.now.map_or(now, |n| n.max(now)));
     }
 
-    fn remember_cancelled(&mut self, stream_id: String) {
-        if let Some(orphan) = self.orphans.remove(&stream_id) {
-            self.orphan_len -= orphan.items.len();
-        }
-        self.cancelled_streams.push_back(stream_id);
-        if self.cancelled_streams.len() > MAX_CANCELLED_STREAMS {
-            self.cancelled_streams.pop_front();
-        }
-    }
-
     fn drain_rpc(&mut self) {
         while let Some(event) = self.rpc.poll_event() {
             match event {
@@ -487,204 +318,23 @@ impl Connection {
         }
     }
 
+    /// Routes a response to the one owner of its id: the handshake, a turn
+    /// or create, a subscription open, or else the caller as a plain
+    /// [`Output::Response`].
     fn on_response(&mut self, id: RequestId, result: Result<Box<RawValue>, CallError>) {
-        if self.on_handshake_response(id, &result) {
+        if self
+            .handshake
+            .on_response(id, &result, &mut self.rpc, &mut self.outputs)
+        {
             return;
         }
-        if self.turns.contains_key(&id) {
-            self.on_turn_response(id, result);
-        } else if self.sub_opens.remove(&id) {
-            self.on_subscription_open(id, result);
+        if self.sessions.contains(id) {
+            self.sessions.on_response(id, result, &mut self.outputs);
+        } else if self.subscriptions.is_opening(id) {
+            self.subscriptions
+                .on_open_response(id, result, &mut self.outputs);
         } else {
             self.outputs.push_back(Output::Response { id, result });
-        }
-    }
-
-    /// Handles the handshake's own responses; `true` if `id` was one.
-    fn on_handshake_response(
-        &mut self,
-        id: RequestId,
-        result: &Result<Box<RawValue>, CallError>,
-    ) -> bool {
-        match &self.handshake {
-            Handshake::Initialize(hid, deadline) if *hid == id => {
-                let deadline = *deadline;
-                self.on_initialize(result, deadline);
-                true
-            }
-            Handshake::Capabilities(hid, _) if *hid == id => {
-                let Handshake::Capabilities(_, mut info) =
-                    std::mem::replace(&mut self.handshake, Handshake::Done)
-                else {
-                    return true;
-                };
-                match result {
-                    Ok(raw) => match serde_json::from_str::<Value>(raw.get()) {
-                        Ok(v) => info.set_capabilities(&v),
-                        Err(e) => self.outputs.push_back(Output::Diagnostic(
-                            Diagnostic::InvalidEnvelope {
-                                reason: format!("capabilities/get result: {e}"),
-                            },
-                        )),
-                    },
-                    Err(CallError::Closed(_)) => {
-                        self.handshake = Handshake::Failed;
-                        return true;
-                    }
-                    Err(e) => {
-                        // Capabilities are informative: a server that fails
-                        // them is still usable, with none listed.
-                        warn!(error = %e, "conn: capabilities/get failed");
-                    }
-                }
-                debug!(version = %info.version, "conn: ready");
-                self.server = Some((*info).clone());
-                self.outputs.push_back(Output::Ready(*info));
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn on_initialize(
-        &mut self,
-        result: &Result<Box<RawValue>, CallError>,
-        deadline: Option<Instant>,
-    ) {
-        let fail = |this: &mut Self, reason: CloseReason| {
-            this.handshake = Handshake::Failed;
-            this.rpc.close_with(reason);
-        };
-        let raw = match result {
-            Ok(raw) => raw,
-            Err(CallError::Closed(_)) => {
-                self.handshake = Handshake::Failed;
-                return;
-            }
-            Err(CallError::TimedOut) => {
-                return fail(
-                    self,
-                    CloseReason::HandshakeTimedOut {
-                        method: "initialize".into(),
-                    },
-                );
-            }
-            Err(e) => return fail(self, CloseReason::Handshake(format!("initialize: {e}"))),
-        };
-        let info = serde_json::from_str::<Value>(raw.get())
-            .map_err(|e| e.to_string())
-            .and_then(|v| ServerInfo::from_initialize(&v));
-        let info = match info {
-            Ok(info) => info,
-            Err(e) => return fail(self, CloseReason::Handshake(format!("initialize: {e}"))),
-        };
-        if !info
-            .contract_version
-            .is_compatible_with(SDK_CONTRACT_VERSION)
-        {
-            warn!(server = %info.contract_version, sdk = %SDK_CONTRACT_VERSION, "conn: incompatible contract");
-            return fail(
-                self,
-                CloseReason::VersionMismatch {
-                    server: info.contract_version.to_string(),
-                    sdk: SDK_CONTRACT_VERSION.to_string(),
-                },
-            );
-        }
-        self.dialect = info.dialect();
-        let sent = self
-            .rpc
-            .notify("initialized", None)
-            .map_err(|e| e.to_string())
-            .and_then(|()| {
-                let params = serde_json::value::to_raw_value(&serde_json::json!({}))
-                    .map_err(|e| e.to_string())?;
-                self.rpc
-                    .send_request("capabilities/get", Some(params), deadline)
-                    .map_err(|e| e.to_string())
-            });
-        match sent {
-            Ok(cid) => self.handshake = Handshake::Capabilities(cid, Box::new(info)),
-            Err(e) => fail(
-                self,
-                CloseReason::Handshake(format!("capabilities/get: {e}")),
-            ),
-        }
-    }
-
-    fn on_turn_response(&mut self, id: RequestId, result: Result<Box<RawValue>, CallError>) {
-        let Some(entry) = self.turns.get_mut(&id) else {
-            return;
-        };
-        let closed = matches!(result, Err(CallError::Closed(_)));
-        // A create's response names its session: bind it now.
-        let named = match (&entry.session, &result) {
-            (None, Ok(raw)) => serde_json::from_str::<SessionIdOnly>(raw.get())
-                .ok()
-                .map(|s| s.session_id)
-                .filter(|s| !s.is_empty()),
-            _ => None,
-        };
-        entry.responded = true;
-        if !entry.stream {
-            if !entry.silent {
-                self.outputs.push_back(Output::Response { id, result });
-            }
-        } else {
-            entry.response = Some(result);
-        }
-        if let Some(session) = named {
-            self.bind_create(id, session);
-            // Other buffered sessions may now be unambiguous.
-            self.resolve_unbound();
-        }
-        let Some(entry) = self.turns.get_mut(&id) else {
-            return;
-        };
-        if entry.saw_terminal || entry.session.is_none() || closed {
-            if entry.session.is_none() {
-                self.unbound_creates.retain(|c| *c != id);
-            }
-            self.finish_turn(id);
-            self.resolve_unbound();
-        } else {
-            entry.grace = Grace::Unarmed;
-        }
-    }
-
-    fn on_subscription_open(&mut self, id: RequestId, result: Result<Box<RawValue>, CallError>) {
-        let stream_id = match &result {
-            Ok(raw) => Some(
-                serde_json::from_str::<StreamIdOnly>(raw.get())
-                    .ok()
-                    .and_then(|s| s.stream_id)
-                    .filter(|s| !s.is_empty()),
-            ),
-            Err(_) => None,
-        };
-        self.outputs.push_back(Output::Response { id, result });
-        match stream_id {
-            None => {}
-            Some(None) => self.outputs.push_back(Output::StreamEnd {
-                id,
-                end: StreamEnd::Subscription {
-                    outcome: "invalid_open_response".into(),
-                    error: None,
-                },
-            }),
-            Some(Some(stream_id)) => {
-                if let Some(orphan) = self.orphans.remove(&stream_id) {
-                    self.orphan_len -= orphan.items.len();
-                    for item in orphan.items {
-                        self.outputs.push_back(Output::StreamItem { id, item });
-                    }
-                    if let Some(end) = orphan.end {
-                        self.outputs.push_back(Output::StreamEnd { id, end });
-                        return;
-                    }
-                }
-                self.subs.insert(stream_id, id);
-            }
         }
     }
 
@@ -701,30 +351,40 @@ impl Connection {
                     .map(|(session, seq, mark)| (session.into_owned(), seq, mark));
                 match routed {
                     Some((session, seq, mark)) => {
-                        self.on_session_event(&session, StreamEvent::raw(params, seq, mark));
+                        self.sessions.on_event(
+                            &session,
+                            StreamEvent::raw(params, seq, mark),
+                            &mut self.outputs,
+                        );
                     }
                     None => match decode_session_event_fast(&params) {
                         Ok((session, envelope)) => {
-                            self.on_session_event(&session, StreamEvent::decoded(envelope));
+                            self.sessions.on_event(
+                                &session,
+                                StreamEvent::decoded(envelope),
+                                &mut self.outputs,
+                            );
                         }
                         Err(e) => self.invalid(e),
                     },
                 }
             }
             "session/stream_event" | "mob/stream_event" => match decode_stream_event(&params) {
-                Ok(p) => self.on_stream_item(
+                Ok(p) => self.subscriptions.on_item(
                     p.stream_id,
                     StreamItem::Event(StreamEvent::decoded(p.envelope)),
+                    &mut self.outputs,
                 ),
                 Err(e) => self.invalid(e),
             },
             "session/stream_end" | "mob/stream_end" => match decode_stream_end(&params) {
-                Ok(p) => self.on_stream_end(
+                Ok(p) => self.subscriptions.on_end(
                     p.stream_id,
                     StreamEnd::Subscription {
                         outcome: p.outcome,
                         error: p.error,
                     },
+                    &mut self.outputs,
                 ),
                 Err(e) => self.invalid(e),
             },
@@ -756,392 +416,17 @@ impl Connection {
         }
     }
 
-    fn on_session_event(&mut self, session: &str, event: StreamEvent) {
-        // Seq gap, per session, from every event.
-        let seq = event.seq();
-        let mut lost = None;
-        if seq != 0 {
-            // NB: get_mut first: no key allocation per event.
-            let previous = match self.last_seq.get_mut(session) {
-                Some(last) => Some(std::mem::replace(last, seq)),
-                None => {
-                    self.last_seq.insert(session.to_owned(), seq);
-                    None
-                }
-            };
-            match previous {
-                Some(last) if seq > last + 1 => lost = Some((last + 1, seq)),
-                None if seq > 1 && !self.known_sessions.contains(session) => {
-                    // A new session's events start at 1.
-                    lost = Some((1, seq));
-                }
-                _ => {}
-            }
-        }
-        let lost_item = lost.map(|(expected_seq, received_seq)| StreamItem::EventsLost {
-            expected_seq,
-            received_seq,
-        });
-
-        if self.known_sessions.contains(session) || self.unbound_creates.is_empty() {
-            if !self.known_sessions.contains(session) {
-                self.known_sessions.insert(session.to_owned());
-            }
-            self.deliver_session_event(session, lost_item, event);
-            return;
-        }
-
-        // A session first seen while creates are unbound: bind it to one.
-        let buffered = self.unbound_events.contains_key(session);
-        if !buffered && let Some(create) = self.create_for_first_event(&event.mark) {
-            self.bind_create(create, session.to_owned());
-            self.deliver_session_event(session, lost_item, event);
-            return;
-        }
-        self.buffer_unbound(session.to_owned(), lost_item, event, seq);
-        self.resolve_unbound();
-    }
-
-    /// Which unbound create a new session's first event belongs to, when
-    /// that is unambiguous.
-    fn create_for_first_event(&self, mark: &RunMark) -> Option<RequestId> {
-        let started = match mark {
-            RunMark::Start(prompt) => Some(prompt.as_deref().unwrap_or_default()),
-            _ => None,
-        };
-        if let Some(prompt) = started {
-            let matching: Vec<RequestId> = self
-                .unbound_creates
-                .iter()
-                .copied()
-                .filter(|c| {
-                    self.turns
-                        .get(c)
-                        .and_then(|e| e.prompt.as_deref())
-                        .is_some_and(|p| p == prompt)
-                })
-                .collect();
-            if matching.len() == 1 {
-                return matching.first().copied();
-            }
-        }
-        if let [only] = self.unbound_creates.as_slice() {
-            // One candidate: take it unless its prompt contradicts the run.
-            let contradicts = match (
-                started,
-                self.turns.get(only).and_then(|e| e.prompt.as_deref()),
-            ) {
-                (Some(run), Some(asked)) => run != asked,
-                _ => false,
-            };
-            if !contradicts {
-                return Some(*only);
-            }
-        }
-        None
-    }
-
-    fn buffer_unbound(
-        &mut self,
-        session: String,
-        lost: Option<StreamItem>,
-        event: StreamEvent,
-        seq: u64,
-    ) {
-        let max = self.config.max_unbound_events;
-        let buf = self.unbound_events.entry(session).or_default();
-        let terminal = event.mark == RunMark::End;
-        if self.unbound_len + 2 > max {
-            if buf.lost_from.is_none() {
-                buf.lost_from = Some(seq);
-            }
-            buf.saw_terminal |= terminal;
-            return;
-        }
-        if let Some(from) = buf.lost_from.take() {
-            buf.items.push_back(StreamItem::EventsLost {
-                expected_seq: from,
-                received_seq: seq,
-            });
-            self.unbound_len += 1;
-        } else if let Some(lost) = lost {
-            buf.items.push_back(lost);
-            self.unbound_len += 1;
-        }
-        buf.saw_terminal |= terminal;
-        buf.items.push_back(StreamItem::Event(event));
-        self.unbound_len += 1;
-    }
-
-    /// Binds buffered sessions whose create became unambiguous, and drops
-    /// the buffers once no create is unbound.
-    fn resolve_unbound(&mut self) {
-        loop {
-            if self.unbound_events.is_empty() {
-                return;
-            }
-            if self.unbound_creates.is_empty() {
-                for (session, _) in self.unbound_events.drain() {
-                    self.known_sessions.insert(session);
-                }
-                self.unbound_len = 0;
-                return;
-            }
-            // Try each buffered session's first event against the creates.
-            let mut pick = None;
-            for (session, buf) in &self.unbound_events {
-                let first = buf.items.iter().find_map(|i| match i {
-                    StreamItem::Event(e) => Some(&e.mark),
-                    _ => None,
-                });
-                let candidate = match first {
-                    Some(mark) => self.create_for_first_event(mark),
-                    None => None,
-                };
-                // With one create and one buffered session, bind them.
-                let candidate = candidate.or_else(|| {
-                    (self.unbound_creates.len() == 1 && self.unbound_events.len() == 1)
-                        .then(|| self.unbound_creates[0])
-                });
-                if let Some(create) = candidate {
-                    pick = Some((session.clone(), create));
-                    break;
-                }
-            }
-            let Some((session, create)) = pick else {
-                return;
-            };
-            self.bind_create(create, session);
-        }
-    }
-
-    /// Binds create `id` to `session` and flushes the session's buffered
-    /// events to it.
-    fn bind_create(&mut self, id: RequestId, session: String) {
-        let Some(entry) = self.turns.get_mut(&id) else {
-            return;
-        };
-        if entry.session.is_some() {
-            return;
-        }
-        debug!(id = id.get(), %session, "conn: create bound to its session");
-        entry.session = Some(session.clone());
-        self.unbound_creates.retain(|c| *c != id);
-        self.known_sessions.insert(session.clone());
-        self.session_turns
-            .entry(session.clone())
-            .or_default()
-            .push_front(id);
-        if let Some(buf) = self.unbound_events.remove(&session) {
-            self.unbound_len -= buf.items.len();
-            let lost_tail = buf.lost_from;
-            for item in buf.items {
-                match item {
-                    StreamItem::Event(event) => {
-                        self.deliver_session_event(&session, None, event);
-                    }
-                    lost => self.push_turn_item(id, lost),
-                }
-            }
-            if let Some(from) = lost_tail {
-                let received = self.last_seq.get(&session).copied().unwrap_or(from);
-                self.push_turn_item(
-                    id,
-                    StreamItem::EventsLost {
-                        expected_seq: from,
-                        received_seq: received + 1,
-                    },
-                );
-                if buf.saw_terminal
-                    && let Some(entry) = self.turns.get_mut(&id)
-                {
-                    entry.saw_terminal = true;
-                }
-            }
-        }
-    }
-
-    fn push_turn_item(&mut self, id: RequestId, item: StreamItem) {
-        if let Some(entry) = self.turns.get(&id)
-            && entry.stream
-            && !entry.silent
-        {
-            self.outputs.push_back(Output::StreamItem { id, item });
-        }
-    }
-
-    /// Delivers an event of a known session to its current turn, if any.
-    fn deliver_session_event(
-        &mut self,
-        session: &str,
-        lost: Option<StreamItem>,
-        event: StreamEvent,
-    ) {
-        let is_start = matches!(event.mark, RunMark::Start(_));
-        let target = loop {
-            let Some(queue) = self.session_turns.get(session) else {
-                break None;
-            };
-            let current = queue
-                .iter()
-                .copied()
-                .find(|id| self.turns.get(id).is_some_and(|e| !e.saw_terminal));
-            let Some(id) = current else {
-                break None;
-            };
-            // A new run after this turn's response: its terminal event was
-            // lost; end it and let the run go to the next turn.
-            if is_start
-                && self
-                    .turns
-                    .get(&id)
-                    .is_some_and(|e| e.responded && e.had_events())
-            {
-                self.finish_turn(id);
-                continue;
-            }
-            break Some(id);
-        };
-        let Some(id) = target else {
-            trace!(session, "conn: event of a session with no turn waiting");
-            return;
-        };
-        let terminal = event.mark == RunMark::End;
-        if let Some(entry) = self.turns.get_mut(&id) {
-            entry.saw_events = true;
-        }
-        if let Some(lost) = lost {
-            self.push_turn_item(id, lost);
-        }
-        self.push_turn_item(id, StreamItem::Event(event));
-        if terminal && let Some(entry) = self.turns.get_mut(&id) {
-            entry.saw_terminal = true;
-            if entry.responded {
-                self.finish_turn(id);
-            }
-        }
-    }
-
-    /// Ends a turn entry: the stream's end (with the response) is queued.
-    fn finish_turn(&mut self, id: RequestId) {
-        let Some(entry) = self.turns.remove(&id) else {
-            return;
-        };
-        if let Some(session) = &entry.session
-            && let Some(queue) = self.session_turns.get_mut(session)
-        {
-            queue.retain(|t| *t != id);
-            if queue.is_empty() {
-                self.session_turns.remove(session);
-            }
-        }
-        if entry.stream && !entry.silent {
-            let end = match entry.response {
-                Some(Err(CallError::Closed(reason))) => StreamEnd::Closed(reason),
-                Some(response) => StreamEnd::Turn(response),
-                None => StreamEnd::Closed(
-                    self.rpc
-                        .close_reason()
-                        .cloned()
-                        .unwrap_or(CloseReason::Local),
-                ),
-            };
-            self.outputs.push_back(Output::StreamEnd { id, end });
-        }
-    }
-
-    fn on_stream_item(&mut self, stream_id: String, item: StreamItem) {
-        if let Some(id) = self.subs.get(&stream_id) {
-            self.outputs.push_back(Output::StreamItem { id: *id, item });
-            return;
-        }
-        if self.cancelled_streams.contains(&stream_id) {
-            return;
-        }
-        if self.orphan_len >= self.config.max_unbound_events {
-            trace!(%stream_id, "conn: notification of an unknown stream dropped (buffer full)");
-            return;
-        }
-        self.orphan_len += 1;
-        self.orphans
-            .entry(stream_id)
-            .or_default()
-            .items
-            .push_back(item);
-    }
-
-    fn on_stream_end(&mut self, stream_id: String, end: StreamEnd) {
-        if let Some(id) = self.subs.remove(&stream_id) {
-            self.outputs.push_back(Output::StreamEnd { id, end });
-            return;
-        }
-        if let Some(pos) = self.cancelled_streams.iter().position(|s| *s == stream_id) {
-            self.cancelled_streams.remove(pos);
-            return;
-        }
-        if self.orphans.len() >= self.config.max_unbound_events {
-            return;
-        }
-        self.orphans.entry(stream_id).or_default().end = Some(end);
-    }
-
     fn on_closed(&mut self, reason: CloseReason) {
         if self.closed_reported {
             return;
         }
-        // Every turn ends: with its response when it had one, else closed.
-        let mut ids: Vec<RequestId> = self.turns.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            if let Some(entry) = self.turns.get_mut(&id)
-                && (entry.response.is_none() || !entry.responded)
-            {
-                entry.response = Some(Err(CallError::Closed(reason.clone())));
-            }
-            self.finish_turn(id);
-        }
-        self.unbound_creates.clear();
-        self.unbound_events.clear();
-        self.unbound_len = 0;
-        let mut subs: Vec<(String, RequestId)> = self.subs.drain().collect();
-        subs.sort_unstable_by_key(|(_, id)| *id);
-        for (_, id) in subs {
-            self.outputs.push_back(Output::StreamEnd {
-                id,
-                end: StreamEnd::Closed(reason.clone()),
-            });
-        }
-        self.orphans.clear();
-        self.orphan_len = 0;
+        // NB: the engine resolved every pending request before this event,
+        // so turns keep the responses they got. Every turn ends (with its
+        // response when it had one, else closed), then every subscription,
+        // then `Closed`, last.
+        self.sessions.close(&reason, &mut self.outputs);
+        self.subscriptions.close(&reason, &mut self.outputs);
         self.closed_reported = true;
         self.outputs.push_back(Output::Closed(reason));
-    }
-}
-
-impl TurnEntry {
-    fn new(session: Option<String>, stream: bool, prompt: Option<String>) -> Self {
-        Self {
-            session,
-            stream,
-            silent: false,
-            prompt,
-            saw_terminal: false,
-            responded: false,
-            response: None,
-            grace: Grace::None,
-            saw_events: false,
-        }
-    }
-
-    fn had_events(&self) -> bool {
-        self.saw_events
-    }
-}
-
-/// The text prompt of encoded `session/create` params, if it is text.
-fn text_prompt(raw: &RawValue) -> Option<String> {
-    match serde_json::from_str::<PromptOnly>(raw.get()).ok()?.prompt? {
-        Value::String(s) => Some(s),
-        _ => None,
     }
 }
