@@ -123,6 +123,16 @@ impl RawRpc {
         })
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes the child's stdin (EOF on its side) and leaves it running.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
     /// Writes one message as a JSON line.
     ///
     /// # Errors

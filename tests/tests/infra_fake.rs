@@ -7,7 +7,8 @@ use std::time::Duration;
 use meerkat_tests::raw::RawRpc;
 use serde_json::{Value, json};
 
-const SHORT: Duration = Duration::from_secs(10);
+/// How long a wait for the fake may take: a watchdog, not an expectation.
+const WAIT: Duration = Duration::from_secs(60);
 
 fn fake(scenario: &str) -> RawRpc {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fake-rkat-rpc"));
@@ -150,10 +151,10 @@ fn failure_reset_interrupt_and_cancel() {
 
     let slow = rpc.request(
         "turn/start",
-        json!({"session_id": id, "prompt": "Slow [[slow 100]] [[chunks 50]]"}),
+        json!({"session_id": id, "prompt": "Held [[stall 1]] [[chunks 50]]"}),
     );
     assert!(
-        rpc.wait_for(SHORT, |m| m["params"]["event"]["payload"]["type"]
+        rpc.wait_for(WAIT, |m| m["params"]["event"]["payload"]["type"]
             == "text_delta")
             .is_some()
     );
@@ -162,7 +163,7 @@ fn failure_reset_interrupt_and_cancel() {
             .expect("interrupt")["interrupted"],
         true
     );
-    let error = rpc.response(slow, SHORT).expect_err("interrupted");
+    let error = rpc.response(slow, WAIT).expect_err("interrupted");
     assert!(
         error["message"]
             .as_str()
@@ -172,16 +173,16 @@ fn failure_reset_interrupt_and_cancel() {
 
     let slow = rpc.request(
         "turn/start",
-        json!({"session_id": id, "prompt": "Slow [[slow 100]] [[chunks 50]]"}),
+        json!({"session_id": id, "prompt": "Held [[stall 1]] [[chunks 50]]"}),
     );
     assert!(
-        rpc.wait_for(SHORT, |m| m["params"]["event"]["payload"]["type"]
+        rpc.wait_for(WAIT, |m| m["params"]["event"]["payload"]["type"]
             == "text_delta")
             .is_some()
     );
     rpc.notify("cancel", json!({"request_id": slow}));
     assert_eq!(
-        rpc.response(slow, SHORT).expect_err("cancelled")["code"],
+        rpc.response(slow, WAIT).expect_err("cancelled")["code"],
         -32005
     );
     assert_eq!(
@@ -204,12 +205,12 @@ fn tool_callbacks_round_trip() {
         json!({"prompt": "Look [[tool probe_lookup {\"key\": \"alpha\"}]]"}),
     );
     let call = rpc
-        .wait_for(SHORT, |m| m["method"] == "tool/execute")
+        .wait_for(WAIT, |m| m["method"] == "tool/execute")
         .expect("tool/execute");
     assert_eq!(call["params"]["arguments"], json!({"key": "alpha"}));
     rpc.send(&json!({"jsonrpc": "2.0", "id": call["id"], "result": {"content": "value-for-alpha", "is_error": false}}))
         .expect("answer");
-    let result = rpc.response(id, SHORT).expect("turn");
+    let result = rpc.response(id, WAIT).expect("turn");
     assert_eq!(
         result["text"],
         "Tool probe_lookup returned: value-for-alpha"
@@ -219,13 +220,13 @@ fn tool_callbacks_round_trip() {
     let mut rpc = ready("tool-callback lookup");
     let id = rpc.request("session/create", json!({"prompt": "anything"}));
     let call = rpc
-        .wait_for(SHORT, |m| m["method"] == "tool/execute")
+        .wait_for(WAIT, |m| m["method"] == "tool/execute")
         .expect("tool/execute");
     assert_eq!(call["params"]["name"], "lookup");
     rpc.send(&json!({"jsonrpc": "2.0", "id": call["id"], "error": {"code": -1, "message": "no such key"}}))
         .expect("answer");
     assert_eq!(
-        rpc.response(id, SHORT).expect("turn")["text"],
+        rpc.response(id, WAIT).expect("turn")["text"],
         "Tool lookup failed: no such key"
     );
 }
@@ -259,7 +260,7 @@ fn structured_output_streams_and_config() {
         .expect("close");
     assert_eq!(closed["already_closed"], false);
     assert!(
-        rpc.wait_for(SHORT, |m| m["method"] == "session/stream_end"
+        rpc.wait_for(WAIT, |m| m["method"] == "session/stream_end"
             && m["params"]["outcome"] == "explicit_close")
             .is_some()
     );
@@ -345,7 +346,7 @@ fn comms_and_mobs() {
         .expect("send");
     assert_eq!(sent["member_id"], "w1");
     let event = rpc
-        .wait_for(SHORT, |m| {
+        .wait_for(WAIT, |m| {
             m["method"] == "mob/stream_event"
                 && m["params"]["event"]["envelope"]["payload"]["type"] == "run_completed"
         })
@@ -430,14 +431,14 @@ fn v050_and_wrong_versions() {
 fn process_failures() {
     let mut rpc = fake("exit-during-handshake");
     let id = rpc.request("initialize", json!({}));
-    assert!(rpc.wait_for(SHORT, is_response(id)).is_none());
-    assert_eq!(rpc.shutdown(SHORT).expect("exit").code(), Some(1));
+    assert!(rpc.wait_for(WAIT, is_response(id)).is_none());
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(1));
     assert!(rpc.stderr().contains("exiting during the handshake"));
 
     let mut rpc = ready("crash-mid-stream");
     let id = rpc.request("session/create", json!({"prompt": "x"}));
     assert!(
-        rpc.wait_for(SHORT, is_response(id)).is_none(),
+        rpc.wait_for(WAIT, is_response(id)).is_none(),
         "no response before the crash"
     );
     assert_eq!(
@@ -445,11 +446,11 @@ fn process_failures() {
             .len(),
         3
     );
-    assert_eq!(rpc.shutdown(SHORT).expect("exit").code(), Some(3));
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(3));
     assert!(rpc.stderr().contains("simulated crash"));
 
     let mut bad = fake("no-such-scenario");
-    assert_eq!(bad.shutdown(SHORT).expect("exit").code(), Some(2));
+    assert_eq!(bad.shutdown(WAIT).expect("exit").code(), Some(2));
 }
 
 #[test]
@@ -474,14 +475,14 @@ fn polluted_and_oversized_output() {
 fn event_races_gaps_and_strange_ids() {
     let mut rpc = ready("response-before-events 200");
     let id = rpc.request("session/create", json!({"prompt": "x"}));
-    rpc.response(id, SHORT).expect("response");
+    rpc.response(id, WAIT).expect("response");
     assert!(
         !rpc.backlog()
             .iter()
             .any(|m| m["params"]["event"]["payload"]["type"] == "run_completed")
     );
     assert!(
-        rpc.wait_for(SHORT, |m| m["params"]["event"]["payload"]["type"]
+        rpc.wait_for(WAIT, |m| m["params"]["event"]["payload"]["type"]
             == "run_completed")
             .is_some()
     );
@@ -553,4 +554,169 @@ fn records_how_it_was_spawned() {
         serde_json::from_slice(&std::fs::read(&path).expect("record")).expect("json");
     assert_eq!(record["args"], json!(["--realm", "r1"]));
     assert_eq!(record["env"]["MARK"], "yes");
+}
+
+/// The fake's files in a temporary directory, and the fake started with
+/// them (`FAKE_RKAT_LOG`, `FAKE_RKAT_GATE`) plus `env`.
+struct Watched {
+    dir: tempfile::TempDir,
+}
+
+impl Watched {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn spawn(&self, scenario: &str, env: &[(&str, &str)]) -> RawRpc {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fake-rkat-rpc"));
+        command
+            .env("FAKE_RKAT_SCENARIO", scenario)
+            .env("FAKE_RKAT_LOG", self.dir.path().join("log"))
+            .env("FAKE_RKAT_GATE", self.dir.path().join("gate"))
+            .envs(env.iter().copied());
+        RawRpc::spawn(command).expect("spawn the fake")
+    }
+
+    fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits (a 60 s watchdog) until the log has `line`.
+    fn wait_for_line(&self, line: &str) {
+        let watchdog = std::time::Instant::now() + WAIT;
+        while !self.log().iter().any(|l| l == line) {
+            assert!(
+                std::time::Instant::now() < watchdog,
+                "no {line:?} in {:?}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn open_gate(&self) {
+        use std::io::Write as _;
+        let mut gate = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("gate"))
+            .expect("gate");
+        gate.write_all(b"go\n").expect("write the gate");
+    }
+}
+
+fn is_delta(m: &Value) -> bool {
+    m["params"]["event"]["payload"]["type"] == "text_delta"
+}
+
+#[test]
+fn stalled_turns_wait_for_the_gate_or_an_interrupt_and_the_log_says_so() {
+    let files = Watched::new();
+    let mut rpc = files.spawn("normal", &[]);
+    rpc.call("initialize", json!({})).expect("initialize");
+    assert_eq!(files.log()[0], format!("start {}", rpc.pid()));
+
+    let id = rpc.request(
+        "session/create",
+        json!({"prompt": "[[stall 1]] [[chunks 3]] held"}),
+    );
+    assert!(rpc.wait_for(WAIT, is_delta).is_some(), "the first delta");
+    // Held: nothing more comes until the gate opens (a window can only
+    // miss a delta that would break the stall, never invent one).
+    assert!(rpc.wait_for(Duration::from_millis(200), is_delta).is_none());
+    files.open_gate();
+    assert!(rpc.wait_for(WAIT, is_delta).is_some(), "the second delta");
+    files.open_gate();
+    let result = rpc.response(id, WAIT).expect("the turn ends");
+    assert_eq!(result["text"], "You said: held");
+    files.wait_for_line(&format!("turn {}", sid(&result)));
+    let _ = rpc.take(|_| true);
+
+    let held = rpc.request(
+        "turn/start",
+        json!({"session_id": sid(&result), "prompt": "[[stall 0]] never"}),
+    );
+    assert!(
+        rpc.wait_for(WAIT, |m| m["params"]["event"]["payload"]["type"]
+            == "turn_started")
+            .is_some()
+    );
+    rpc.call("turn/interrupt", json!({"session_id": sid(&result)}))
+        .expect("interrupt");
+    let error = rpc.response(held, WAIT).expect_err("interrupted");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Run was cancelled")),
+        "{error}"
+    );
+
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(0));
+    let log = files.log();
+    assert_eq!(log[log.len() - 2..], ["eof", "exit"], "{log:?}");
+}
+
+#[test]
+fn sigterm_is_logged_then_obeyed_or_ignored_when_stubborn() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let term = |pid: u32| {
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+    };
+
+    let files = Watched::new();
+    let mut rpc = files.spawn("normal", &[]);
+    rpc.call("initialize", json!({})).expect("initialize");
+    term(rpc.pid());
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(143));
+    assert_eq!(files.log()[1..], ["sigterm", "exit"]);
+
+    let files = Watched::new();
+    let mut rpc = files.spawn("normal", &[("FAKE_RKAT_STUBBORN", "1")]);
+    rpc.call("initialize", json!({})).expect("initialize");
+    term(rpc.pid());
+    files.wait_for_line("sigterm");
+    assert!(
+        rpc.call("session/list", json!({})).is_ok(),
+        "alive after SIGTERM"
+    );
+    rpc.close_stdin();
+    files.wait_for_line("eof");
+    // Only SIGKILL ends it now.
+    let status = rpc.shutdown(Duration::ZERO).expect("killed");
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert!(
+        !files.log().iter().any(|l| l == "exit"),
+        "{:?}",
+        files.log()
+    );
+}
+
+#[test]
+fn a_grandchild_holds_stdout_after_the_fake_exits() {
+    let files = Watched::new();
+    let mut rpc = files.spawn("normal", &[("FAKE_RKAT_GRANDCHILD", "1")]);
+    rpc.call("initialize", json!({})).expect("initialize");
+    let grandchild: u32 = files
+        .log()
+        .iter()
+        .find_map(|l| l.strip_prefix("grandchild ")?.parse().ok())
+        .expect("the grandchild is logged");
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(0));
+    let stdout = std::fs::read_link(format!("/proc/{grandchild}/fd/1")).expect("its stdout");
+    assert!(stdout.to_string_lossy().starts_with("pipe:"), "{stdout:?}");
+    let killed = Command::new("kill")
+        .args(["-KILL", &grandchild.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
 }
