@@ -4,16 +4,13 @@
 //!
 //! (The scenarios both transports share live in `tests/scenarios/`.)
 
-mod blocking_common;
-mod wrappers;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use blocking_common::{REQUEST_TIMEOUT, assert_reaped, connect, within};
+use crate::blocking_common::{REQUEST_TIMEOUT, assert_reaped, connect, within};
 use meerkat_transport_blocking::{ConnectOptions, Error, Event, MeerkatClient};
 
-use wrappers::{recorded_server, script, stubborn_server};
+use crate::wrappers::{recorded_server, script, stubborn_server};
 
 const LIMIT: Duration = Duration::from_secs(60);
 

@@ -3,11 +3,9 @@
 //! threads, an interrupt from another thread, a tool handler that runs a
 //! nested turn), beyond the shared scenarios in `tests/scenarios/real.rs`.
 
-mod blocking_common;
-
 use std::time::{Duration, Instant};
 
-use blocking_common::{assert_reaped, within};
+use crate::blocking_common::{assert_reaped, exists, within};
 use meerkat_tests::llm::ScriptedLlm;
 use meerkat_tests::real::RealServer;
 use meerkat_transport_blocking::{
@@ -39,10 +37,7 @@ fn real_close_is_polite_and_drop_reaps() {
         let session = client.create_session(quiet("hi")).expect("create");
         let pid = client.pid();
         drop(client);
-        assert!(
-            std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "the session holds it"
-        );
+        assert!(exists(pid), "the session holds it");
         drop(session);
         assert_reaped(pid);
     });

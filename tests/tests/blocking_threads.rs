@@ -4,11 +4,9 @@
 //!
 //! (The scenarios both transports share live in `tests/scenarios/`.)
 
-mod blocking_common;
-
 use std::time::Duration;
 
-use blocking_common::{connect, echo_kinds, kinds, text_of, within};
+use crate::blocking_common::{self, connect, echo_kinds, kinds, text_of, within};
 use meerkat_transport_blocking::{
     DeferredSession, Error, EventStream, EventSubscription, MeerkatClient, Member, Mob, Session,
     ToolDef, ToolOutput,
@@ -124,7 +122,7 @@ fn a_tool_handler_runs_a_whole_turn_through_its_own_client() {
             .expect("turn");
         assert_eq!(result.text, "Tool ask returned: You said: nested");
         // The handler holds a clone of the client: close ends it anyway.
-        client.close().expect("close");
+        blocking_common::close(client);
     });
 }
 

@@ -6,16 +6,13 @@
 //!
 //! (The scenarios both transports share live in `tests/scenarios/`.)
 
-mod tokio_common;
-mod wrappers;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::tokio_common::{REQUEST_TIMEOUT, assert_reaped, connect, exists, within};
 use meerkat_transport_tokio::{ConnectOptions, Error, Event, MeerkatClient};
-use tokio_common::{REQUEST_TIMEOUT, assert_reaped, connect, exists, within};
 
-use wrappers::{recorded_server, script, stubborn_server};
+use crate::wrappers::{recorded_server, script, stubborn_server};
 
 const LIMIT: Duration = Duration::from_secs(60);
 

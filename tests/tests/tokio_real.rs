@@ -4,17 +4,15 @@
 //! a turn future cancelled by a timeout), beyond the shared scenarios in
 //! `tests/scenarios/real.rs`.
 
-mod tokio_common;
-
 use std::time::{Duration, Instant};
 
+use crate::tokio_common::{assert_reaped, exists, within};
 use meerkat_tests::llm::ScriptedLlm;
 use meerkat_tests::real::RealServer;
 use meerkat_transport_tokio::{
     Event, MeerkatClient, SessionOptions, ToolDef, ToolOutput, TurnOptions,
 };
 use serde_json::{Value, json};
-use tokio_common::{assert_reaped, exists, within};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

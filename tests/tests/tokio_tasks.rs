@@ -6,17 +6,15 @@
 //!
 //! (The scenarios both transports share live in `tests/scenarios/`.)
 
-mod tokio_common;
-
 use std::future::Future;
 use std::time::Duration;
 
+use crate::tokio_common::{self, connect, echo_kinds, fake, kinds, text_of, within};
 use meerkat_transport_tokio::{
     DeferredSession, Error, Event, EventStream, EventSubscription, MeerkatClient, Member, Mob,
     Session, ToolDef, ToolOutput,
 };
 use serde_json::{Value, json};
-use tokio_common::{connect, echo_kinds, fake, kinds, text_of, within};
 
 const LIMIT: Duration = Duration::from_secs(60);
 

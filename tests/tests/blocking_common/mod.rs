@@ -1,14 +1,14 @@
-//! Helpers shared by the `blocking_*` test binaries: connecting to the fake
+//! Helpers of the `blocking_*` modules: connecting to the fake
 //! server, bounding every test in time, and checking that no child process
 //! is left behind.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
+
+pub(crate) use crate::common::{assert_reaped, echo_kinds, exists};
 
 /// The default request timeout of test clients.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -49,20 +49,6 @@ pub(crate) fn within<T: Send + 'static>(
     }
 }
 
-/// Asserts that process `pid` is gone (exited and reaped: no zombie).
-pub(crate) fn assert_reaped(pid: u32) {
-    let path = format!("/proc/{pid}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&path).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "child {pid} still exists: {:?}",
-            std::fs::read_to_string(format!("{path}/stat")).unwrap_or_default()
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Closes `client` and checks its child is gone.
 pub(crate) fn close(client: MeerkatClient) {
     let pid = client.pid();
@@ -84,12 +70,4 @@ pub(crate) fn text_of(events: &[Event]) -> String {
             _ => None,
         })
         .collect()
-}
-
-/// The events of a normal echo turn of the fake server with `n` deltas.
-pub(crate) fn echo_kinds(n: usize) -> Vec<&'static str> {
-    let mut kinds = vec!["run_started", "turn_started"];
-    kinds.extend(std::iter::repeat_n("text_delta", n));
-    kinds.extend(["text_complete", "turn_completed", "run_completed"]);
-    kinds
 }

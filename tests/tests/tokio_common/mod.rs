@@ -1,13 +1,13 @@
-//! Helpers shared by the `tokio_*` test binaries: connecting to the fake
+//! Helpers of the `tokio_*` modules: connecting to the fake
 //! server, bounding every test in time, and checking that no child process
 //! is left behind.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meerkat_transport_tokio::{ConnectOptions, Event, MeerkatClient};
+
+pub(crate) use crate::common::{assert_reaped, echo_kinds, exists};
 
 /// The default request timeout of test clients.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -36,26 +36,6 @@ pub(crate) async fn within<T>(limit: Duration, f: impl Future<Output = T>) -> T 
     }
 }
 
-/// Whether process `pid` still exists (running or a zombie).
-pub(crate) fn exists(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Asserts that process `pid` is gone (exited and reaped: no zombie).
-/// Blocks the calling thread (at most 10 s): it is a check, not a wait the
-/// code under test may rely on.
-pub(crate) fn assert_reaped(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while exists(pid) {
-        assert!(
-            Instant::now() < deadline,
-            "child {pid} still exists: {:?}",
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Closes `client` and checks its child is gone.
 pub(crate) async fn close(client: MeerkatClient) {
     let pid = client.pid();
@@ -77,12 +57,4 @@ pub(crate) fn text_of(events: &[Event]) -> String {
             _ => None,
         })
         .collect()
-}
-
-/// The events of a normal echo turn of the fake server with `n` deltas.
-pub(crate) fn echo_kinds(n: usize) -> Vec<&'static str> {
-    let mut kinds = vec!["run_started", "turn_started"];
-    kinds.extend(std::iter::repeat_n("text_delta", n));
-    kinds.extend(["text_complete", "turn_completed", "run_completed"]);
-    kinds
 }

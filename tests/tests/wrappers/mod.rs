@@ -1,5 +1,5 @@
 //! Shell wrappers around `fake-rkat-rpc` for the process tests of both
-//! transports (`blocking_process.rs`, `tokio_process.rs`).
+//! transports (`blocking_process`, `tokio_process`).
 
 use std::os::unix::fs::PermissionsExt;
 
