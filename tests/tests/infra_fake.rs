@@ -2,10 +2,12 @@
 //! checked with the raw JSON-lines driver (no SDK involved).
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use meerkat_tests::raw::RawRpc;
 use serde_json::{Value, json};
+
+use crate::common::FakeFiles;
 
 /// How long a wait for the fake may take: a watchdog, not an expectation.
 const WAIT: Duration = Duration::from_secs(60);
@@ -556,58 +558,29 @@ fn records_how_it_was_spawned() {
     assert_eq!(record["env"]["MARK"], "yes");
 }
 
-/// The fake's files in a temporary directory, and the fake started with
-/// them (`FAKE_RKAT_LOG`, `FAKE_RKAT_GATE`) plus `env`.
-struct Watched {
-    dir: tempfile::TempDir,
+/// The fake with its log and gate in `files` (`FAKE_RKAT_LOG`,
+/// `FAKE_RKAT_GATE`), plus `env`.
+fn watched(files: &FakeFiles, scenario: &str, env: &[(&str, &str)]) -> RawRpc {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fake-rkat-rpc"));
+    command
+        .env("FAKE_RKAT_SCENARIO", scenario)
+        .env("FAKE_RKAT_LOG", files.log())
+        .env("FAKE_RKAT_GATE", files.gate())
+        .envs(env.iter().copied());
+    RawRpc::spawn(command).expect("spawn the fake")
 }
 
-impl Watched {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn spawn(&self, scenario: &str, env: &[(&str, &str)]) -> RawRpc {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fake-rkat-rpc"));
-        command
-            .env("FAKE_RKAT_SCENARIO", scenario)
-            .env("FAKE_RKAT_LOG", self.dir.path().join("log"))
-            .env("FAKE_RKAT_GATE", self.dir.path().join("gate"))
-            .envs(env.iter().copied());
-        RawRpc::spawn(command).expect("spawn the fake")
-    }
-
-    fn log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Waits (a 60 s watchdog) until the log has `line`.
-    fn wait_for_line(&self, line: &str) {
-        let watchdog = std::time::Instant::now() + WAIT;
-        while !self.log().iter().any(|l| l == line) {
-            assert!(
-                std::time::Instant::now() < watchdog,
-                "no {line:?} in {:?}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn open_gate(&self) {
-        use std::io::Write as _;
-        let mut gate = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("gate"))
-            .expect("gate");
-        gate.write_all(b"go\n").expect("write the gate");
+/// Waits until the fake logged `line` (a 60 s watchdog: these tests run
+/// without one).
+fn wait_for_line(files: &FakeFiles, line: &str) {
+    let watchdog = Instant::now() + WAIT;
+    while !files.logged(line) {
+        assert!(
+            Instant::now() < watchdog,
+            "no {line:?} in {:?}",
+            files.lines()
+        );
+        std::thread::sleep(crate::common::POLL);
     }
 }
 
@@ -617,10 +590,10 @@ fn is_delta(m: &Value) -> bool {
 
 #[test]
 fn stalled_turns_wait_for_the_gate_or_an_interrupt_and_the_log_says_so() {
-    let files = Watched::new();
-    let mut rpc = files.spawn("normal", &[]);
+    let files = FakeFiles::new();
+    let mut rpc = watched(&files, "normal", &[]);
     rpc.call("initialize", json!({})).expect("initialize");
-    assert_eq!(files.log()[0], format!("start {}", rpc.pid()));
+    assert_eq!(files.lines()[0], format!("start {}", rpc.pid()));
 
     let id = rpc.request(
         "session/create",
@@ -635,7 +608,7 @@ fn stalled_turns_wait_for_the_gate_or_an_interrupt_and_the_log_says_so() {
     files.open_gate();
     let result = rpc.response(id, WAIT).expect("the turn ends");
     assert_eq!(result["text"], "You said: held");
-    files.wait_for_line(&format!("turn {}", sid(&result)));
+    wait_for_line(&files, &format!("turn {}", sid(&result)));
     let _ = rpc.take(|_| true);
 
     let held = rpc.request(
@@ -658,7 +631,7 @@ fn stalled_turns_wait_for_the_gate_or_an_interrupt_and_the_log_says_so() {
     );
 
     assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(0));
-    let log = files.log();
+    let log = files.lines();
     assert_eq!(log[log.len() - 2..], ["eof", "exit"], "{log:?}");
 }
 
@@ -673,44 +646,36 @@ fn sigterm_is_logged_then_obeyed_or_ignored_when_stubborn() {
         assert!(sent.success());
     };
 
-    let files = Watched::new();
-    let mut rpc = files.spawn("normal", &[]);
+    let files = FakeFiles::new();
+    let mut rpc = watched(&files, "normal", &[]);
     rpc.call("initialize", json!({})).expect("initialize");
     term(rpc.pid());
     assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(143));
-    assert_eq!(files.log()[1..], ["sigterm", "exit"]);
+    assert_eq!(files.lines()[1..], ["sigterm", "exit"]);
 
-    let files = Watched::new();
-    let mut rpc = files.spawn("normal", &[("FAKE_RKAT_STUBBORN", "1")]);
+    let files = FakeFiles::new();
+    let mut rpc = watched(&files, "normal", &[("FAKE_RKAT_STUBBORN", "1")]);
     rpc.call("initialize", json!({})).expect("initialize");
     term(rpc.pid());
-    files.wait_for_line("sigterm");
+    wait_for_line(&files, "sigterm");
     assert!(
         rpc.call("session/list", json!({})).is_ok(),
         "alive after SIGTERM"
     );
     rpc.close_stdin();
-    files.wait_for_line("eof");
+    wait_for_line(&files, "eof");
     // Only SIGKILL ends it now.
     let status = rpc.shutdown(Duration::ZERO).expect("killed");
     assert_eq!(status.signal(), Some(9), "{status:?}");
-    assert!(
-        !files.log().iter().any(|l| l == "exit"),
-        "{:?}",
-        files.log()
-    );
+    assert!(!files.logged("exit"), "{:?}", files.lines());
 }
 
 #[test]
 fn a_grandchild_holds_stdout_after_the_fake_exits() {
-    let files = Watched::new();
-    let mut rpc = files.spawn("normal", &[("FAKE_RKAT_GRANDCHILD", "1")]);
+    let files = FakeFiles::new();
+    let mut rpc = watched(&files, "normal", &[("FAKE_RKAT_GRANDCHILD", "1")]);
     rpc.call("initialize", json!({})).expect("initialize");
-    let grandchild: u32 = files
-        .log()
-        .iter()
-        .find_map(|l| l.strip_prefix("grandchild ")?.parse().ok())
-        .expect("the grandchild is logged");
+    let grandchild = files.grandchild().expect("the grandchild is logged");
     assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(0));
     let stdout = std::fs::read_link(format!("/proc/{grandchild}/fd/1")).expect("its stdout");
     assert!(stdout.to_string_lossy().starts_with("pipe:"), "{stdout:?}");

@@ -27,4 +27,3 @@ mod sdk_tokio;
 mod tokio_process;
 mod tokio_real;
 mod tokio_tasks;
-mod wrappers;

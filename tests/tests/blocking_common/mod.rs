@@ -1,6 +1,6 @@
-//! Helpers of the `blocking_*` modules: connecting to the fake
-//! server, bounding every test in time, and checking that no child process
-//! is left behind.
+//! Helpers of the `blocking_*` modules: connecting to the fake server, a
+//! watchdog on every test, waiting for a state, and checking that no child
+//! process is left behind.
 
 use std::sync::mpsc;
 use std::thread;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
 
-pub(crate) use crate::common::{assert_reaped, echo_kinds, exists};
+pub(crate) use crate::common::{FakeFiles, assert_reaped, echo_kinds, exists};
 
 /// The default request timeout of test clients.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -21,13 +21,21 @@ pub(crate) fn fake(scenario: &str) -> ConnectOptions {
         .request_timeout(REQUEST_TIMEOUT)
 }
 
+/// [`fake`] with the lifecycle log, the gate and the trace in `files`.
+pub(crate) fn watched(scenario: &str, files: &FakeFiles) -> ConnectOptions {
+    fake(scenario)
+        .env("FAKE_RKAT_LOG", files.log())
+        .env("FAKE_RKAT_GATE", files.gate())
+        .env("FAKE_RKAT_TRACE", files.trace())
+}
+
 /// A client of the fake server playing `scenario`.
 pub(crate) fn connect(scenario: &str) -> MeerkatClient {
     MeerkatClient::connect(fake(scenario)).expect("connect to the fake server")
 }
 
 /// Runs `f` on its own thread and fails the test if it takes longer than
-/// `limit` (a hang is a failure, not a stuck CI job).
+/// `limit` (a watchdog: a hang is a failure, not a stuck CI job).
 pub(crate) fn within<T: Send + 'static>(
     limit: Duration,
     f: impl FnOnce() -> T + Send + 'static,

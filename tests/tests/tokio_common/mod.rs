@@ -1,13 +1,13 @@
-//! Helpers of the `tokio_*` modules: connecting to the fake
-//! server, bounding every test in time, and checking that no child process
-//! is left behind.
+//! Helpers of the `tokio_*` modules: connecting to the fake server, a
+//! watchdog on every test, waiting for a state, and checking that no child
+//! process is left behind.
 
 use std::future::Future;
 use std::time::Duration;
 
 use meerkat_transport_tokio::{ConnectOptions, Event, MeerkatClient};
 
-pub(crate) use crate::common::{assert_reaped, echo_kinds, exists};
+pub(crate) use crate::common::{FakeFiles, assert_reaped, echo_kinds, exists};
 
 /// The default request timeout of test clients.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -20,6 +20,14 @@ pub(crate) fn fake(scenario: &str) -> ConnectOptions {
         .request_timeout(REQUEST_TIMEOUT)
 }
 
+/// [`fake`] with the lifecycle log, the gate and the trace in `files`.
+pub(crate) fn watched(scenario: &str, files: &FakeFiles) -> ConnectOptions {
+    fake(scenario)
+        .env("FAKE_RKAT_LOG", files.log())
+        .env("FAKE_RKAT_GATE", files.gate())
+        .env("FAKE_RKAT_TRACE", files.trace())
+}
+
 /// A client of the fake server playing `scenario`.
 pub(crate) async fn connect(scenario: &str) -> MeerkatClient {
     MeerkatClient::connect(fake(scenario))
@@ -27,12 +35,19 @@ pub(crate) async fn connect(scenario: &str) -> MeerkatClient {
         .expect("connect to the fake server")
 }
 
-/// Awaits `f`, failing the test if it takes longer than `limit` (a hang is
-/// a failure, not a stuck CI job).
+/// Awaits `f`, failing the test if it takes longer than `limit` (a
+/// watchdog: a hang is a failure, not a stuck CI job).
 pub(crate) async fn within<T>(limit: Duration, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(limit, f).await {
         Ok(value) => value,
         Err(_) => panic!("the test did not finish in {limit:?}"),
+    }
+}
+
+/// Waits until `state` holds, polling; only the test's watchdog bounds it.
+pub(crate) async fn until(mut state: impl FnMut() -> bool) {
+    while !state() {
+        tokio::time::sleep(crate::common::POLL).await;
     }
 }
 
