@@ -111,6 +111,13 @@ impl FakeFiles {
         self.logged_pid("grandchild")
     }
 
+    /// How many turns of session `session_id` ended, all their bytes on
+    /// the pipe.
+    pub(crate) fn turns_done(&self, session_id: &str) -> usize {
+        let line = format!("turn {session_id}");
+        self.lines().iter().filter(|l| **l == line).count()
+    }
+
     /// Lets every stalled turn (`[[stall N]]`) emit one more delta.
     pub(crate) fn open_gate(&self) {
         let mut gate = std::fs::OpenOptions::new()
