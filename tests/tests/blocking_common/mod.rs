@@ -57,6 +57,13 @@ pub(crate) fn within<T: Send + 'static>(
     }
 }
 
+/// Waits until `state` holds, polling; only the test's watchdog bounds it.
+pub(crate) fn until(mut state: impl FnMut() -> bool) {
+    while !state() {
+        thread::sleep(crate::common::POLL);
+    }
+}
+
 /// Closes `client` and checks its child is gone.
 pub(crate) fn close(client: MeerkatClient) {
     let pid = client.pid();
