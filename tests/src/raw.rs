@@ -274,13 +274,14 @@ impl RawRpc {
 
     /// Runs a turn-like request (`session/create`, `turn/start`) to the end:
     /// waits for its response, then for the session's terminal event
-    /// (`run_completed`/`run_failed`) or a 2 s grace period. Returns the
-    /// response and the `session/event` payloads of that session, in order,
-    /// taken out of the backlog.
+    /// (`run_completed`/`run_failed`, which 0.5.x may send after the
+    /// response). Returns the response and the `session/event` payloads of
+    /// that session, in order, taken out of the backlog.
     ///
     /// # Panics
     ///
-    /// When no response arrives within [`DEFAULT_TIMEOUT`].
+    /// When no response or no terminal event arrives within
+    /// [`DEFAULT_TIMEOUT`].
     pub fn turn(&mut self, method: &str, params: Value) -> TurnOutcome {
         let id = self.request(method, params);
         let response = self.response(id, DEFAULT_TIMEOUT);
@@ -313,10 +314,13 @@ impl RawRpc {
                     Some("run_completed" | "run_failed")
                 )
         };
-        let seen = self.backlog.iter().any(|m| is_terminal(m, &session));
-        if !seen
-            && let Some(last) = self.wait_for(Duration::from_secs(2), |m| is_terminal(m, &session))
-        {
+        if !self.backlog.iter().any(|m| is_terminal(m, &session)) {
+            let Some(last) = self.wait_for(DEFAULT_TIMEOUT, |m| is_terminal(m, &session)) else {
+                panic!(
+                    "no run_completed or run_failed within {DEFAULT_TIMEOUT:?}\n{}",
+                    self.transcript_tail()
+                );
+            };
             self.backlog.push(last);
         }
         let envelopes: Vec<Value> = self
@@ -333,15 +337,17 @@ impl RawRpc {
     }
 
     /// Calls `runtime/reset` for `session_id` until it succeeds, retrying
-    /// while the server answers `-32602 "Runtime not ready: ..."` (a failed
-    /// input is being replayed), 50 tries 50 ms apart. Returns the result.
+    /// every 50 ms while the server answers `-32602 "Runtime not ready:
+    /// ..."` (a failed input is being replayed), for [`DEFAULT_TIMEOUT`] at
+    /// most. Returns the result.
     ///
     /// # Errors
     ///
     /// The last error object when the reset never succeeded.
     pub fn reset_runtime(&mut self, session_id: &str) -> Result<Value, Value> {
         let mut last = Value::Null;
-        for _ in 0..50 {
+        let watchdog = Instant::now() + DEFAULT_TIMEOUT;
+        while Instant::now() < watchdog {
             match self.call("runtime/reset", json!({"session_id": session_id})) {
                 Ok(result) => return Ok(result),
                 Err(error) => {

@@ -493,27 +493,32 @@ fn event_races_gaps_and_strange_ids() {
     let turn = rpc.turn("session/create", json!({"prompt": "x [[chunks 9]]"}));
     assert!(!turn.seq_contiguous());
     assert_eq!(turn.events_of("text_delta").len(), 6);
-    let silent = rpc.turn(
+    // The fake writes a turn's events before its response: once the
+    // response is here, a missing run_completed is missing for good.
+    let silent = rpc.request(
         "turn/start",
         json!({"session_id": sid(turn.result()), "prompt": "y [[no-terminal]]"}),
     );
-    assert!(silent.response.is_ok() && silent.events_of("run_completed").is_empty());
+    assert!(rpc.response(silent, WAIT).is_ok());
+    assert!(
+        !rpc.backlog()
+            .iter()
+            .any(|m| m["params"]["event"]["payload"]["type"] == "run_completed")
+    );
 
     let mut rpc = ready("unknown-ids");
     let turn = rpc.turn("session/create", json!({"prompt": "x"}));
     assert!(turn.response.is_ok());
-    rpc.drain_for(Duration::from_millis(100));
+    assert!(
+        rpc.wait_for(WAIT, |m| m["result"]["text"] == "You said: x")
+            .is_some(),
+        "the duplicate response"
+    );
     assert!(rpc.backlog().iter().any(|m| m["id"] == 987_654_321));
     assert!(
         rpc.backlog()
             .iter()
             .any(|m| m["id"].is_null() && m["error"]["code"] == -32700)
-    );
-    assert!(
-        rpc.backlog()
-            .iter()
-            .any(|m| m["result"]["text"] == "You said: x"),
-        "the duplicate response"
     );
 }
 
