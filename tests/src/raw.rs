@@ -366,6 +366,25 @@ impl RawRpc {
         Err(last)
     }
 
+    /// Waits up to `timeout` for the child to exit by itself, stdin left
+    /// open; `None` when it is still running.
+    ///
+    /// # Errors
+    ///
+    /// When waiting on the child fails.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= end {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Closes stdin and waits up to `grace` for the child to exit, then
     /// kills it. Returns the exit status.
     ///

@@ -578,11 +578,16 @@ fn watched(files: &FakeFiles, scenario: &str, env: &[(&str, &str)]) -> RawRpc {
 /// Waits until the fake logged `line` (a 60 s watchdog: these tests run
 /// without one).
 fn wait_for_line(files: &FakeFiles, line: &str) {
+    wait_for_line_count(files, line, 1);
+}
+
+/// Waits until the fake logged `line` `n` times (a 60 s watchdog).
+fn wait_for_line_count(files: &FakeFiles, line: &str, n: usize) {
     let watchdog = Instant::now() + WAIT;
-    while !files.logged(line) {
+    while files.lines().iter().filter(|l| *l == line).count() < n {
         assert!(
             Instant::now() < watchdog,
-            "no {line:?} in {:?}",
+            "not {n} {line:?} in {:?}",
             files.lines()
         );
         std::thread::sleep(crate::common::POLL);
@@ -635,6 +640,9 @@ fn stalled_turns_wait_for_the_gate_or_an_interrupt_and_the_log_says_so() {
         "{error}"
     );
 
+    // Both turns are logged (the second once its error is on the pipe),
+    // then stdin EOF ends the fake.
+    wait_for_line_count(&files, &format!("turn {}", sid(&result)), 2);
     assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(0));
     let log = files.lines();
     assert_eq!(log[log.len() - 2..], ["eof", "exit"], "{log:?}");
@@ -655,7 +663,9 @@ fn sigterm_is_logged_then_obeyed_or_ignored_when_stubborn() {
     let mut rpc = watched(&files, "normal", &[]);
     rpc.call("initialize", json!({})).expect("initialize");
     term(rpc.pid());
-    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(143));
+    // stdin stays open: only the SIGTERM can end it.
+    let status = rpc.wait_exit(WAIT).expect("wait").expect("it exits");
+    assert_eq!(status.code(), Some(143));
     assert_eq!(files.lines()[1..], ["sigterm", "exit"]);
 
     let files = FakeFiles::new();
