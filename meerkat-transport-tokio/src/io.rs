@@ -122,7 +122,7 @@ pub(crate) fn spawn_reader(
         // NB: a runtime that shuts down drops this task mid-read: the guard
         // then ends the connection, so no caller waits for bytes that no
         // task will read.
-        let guard = (!stderr).then(|| EndOnDrop(Some(Arc::clone(&task_shared))));
+        let mut guard = EndOnDrop((!stderr).then(|| Arc::clone(&task_shared)));
         let shared = task_shared;
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
@@ -141,9 +141,9 @@ pub(crate) fn spawn_reader(
             shared.with(|e| e.handle_stderr_eof(now()));
         } else {
             tracing::debug!("server output closed");
+            guard.0 = None; // an orderly end: the engine waits for the exit
             shared.with(|e| e.handle_eof(now()));
         }
-        drop(guard);
     });
 }
 
@@ -162,8 +162,7 @@ impl Drop for EndOnDrop {
         if let Some(shared) = self.0.take() {
             shared.with(|e| {
                 if !e.is_closed() {
-                    tracing::debug!("the reader task was dropped: ending the connection");
-                    e.handle_eof(now());
+                    e.handle_io_lost(now());
                 }
             });
         }

@@ -2,6 +2,23 @@
 // concurrency, and the exact requests of every public method. Included by
 // `sdk_tokio.rs` and `sdk_blocking.rs`, which define `sdk`, `aw!`,
 // `scenario!`, `spawn_all!`, `handler!` and `pause!` for their transport.
+//
+// No scenario reads the clock to decide: one that needs the fake to be at
+// some point waits for a state it can see (`until!`: the fake's log of
+// finished turns, the requests it received), and a scenario's watchdog is
+// the only bound on that wait.
+
+use crate::common::FakeFiles;
+
+/// Waits until `$state` holds, polling; only the scenario's watchdog
+/// bounds it.
+macro_rules! until {
+    ($state:expr) => {
+        while !$state {
+            pause!(crate::common::POLL);
+        }
+    };
+}
 
 const FAKE: &str = env!("CARGO_BIN_EXE_fake-rkat-rpc");
 
@@ -27,19 +44,12 @@ fn types(events: &[sdk::Event]) -> Vec<&str> {
     events.iter().map(sdk::Event::event_type).collect()
 }
 
-/// Whether process `pid` is gone (reaped, not a zombie), waiting up to 8 s.
-fn process_gone(pid: u32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(8);
-    loop {
-        // A zombie still has its /proc entry: only a reaped child is gone.
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Options for the fake with its lifecycle log, gate and trace in `files`.
+fn watched(scenario: &str, files: &FakeFiles) -> sdk::ConnectOptions {
+    fake(scenario)
+        .env("FAKE_RKAT_LOG", files.log())
+        .env("FAKE_RKAT_GATE", files.gate())
+        .env("FAKE_RKAT_TRACE", files.trace())
 }
 
 /// The lines the client wrote, after the handshake, with ids that change
@@ -211,7 +221,7 @@ scenario! {
         assert!(msg.contains('3'), "{msg}");
         let later = aw!(client.list_sessions()).expect_err("dead client");
         assert_eq!(later.code(), "CONNECTION_CLOSED");
-        assert!(process_gone(pid));
+        crate::common::assert_reaped(pid);
     }
 }
 
@@ -309,14 +319,24 @@ scenario! {
 
 scenario! {
     fn fake_never_answered_request_times_out_and_the_client_stays_usable() {
-        let client = aw!(sdk::MeerkatClient::connect(
-            fake("never-answer session/list").request_timeout(Duration::from_millis(500))
-        ))
-        .expect("connect");
+        // The 500 ms timeout is for session/list; a loaded machine may make
+        // the other requests miss it too: they try again until answered.
+        let options = fake("never-answer session/list").request_timeout(Duration::from_millis(500));
+        let client = loop {
+            match aw!(sdk::MeerkatClient::connect(options.clone())) {
+                Err(e) if e.code() == "TIMEOUT" => {}
+                other => break other.expect("connect"),
+            }
+        };
         let err = aw!(client.list_sessions()).expect_err("times out");
         assert_eq!(err.code(), "TIMEOUT");
         assert!(err.to_string().contains("session/list"), "{err}");
-        let session = aw!(client.create_session("still alive")).expect("create");
+        let session = loop {
+            match aw!(client.create_session("still alive")) {
+                Err(e) if e.code() == "TIMEOUT" => {}
+                other => break other.expect("create"),
+            }
+        };
         assert_eq!(session.text(), "You said: still alive");
         aw!(client.close()).expect("close");
     }
@@ -327,7 +347,7 @@ scenario! {
         let client = aw!(sdk::MeerkatClient::connect(fake("never-answer session/list"))).expect("connect");
         let pid = client.pid().expect("a child process");
         aw!(client.close()).expect("close");
-        assert!(process_gone(pid), "child {pid} reaped");
+        crate::common::assert_reaped(pid);
         let err = aw!(client.list_sessions()).expect_err("closed");
         assert_eq!(err.code(), "CLIENT_CLOSED");
     }
@@ -335,12 +355,14 @@ scenario! {
 
 scenario! {
     fn fake_pending_request_fails_with_closed_when_close_runs() {
-        let client = aw!(sdk::MeerkatClient::connect(fake("never-answer session/list"))).expect("connect");
+        let files = std::sync::Arc::new(FakeFiles::new());
+        let client = aw!(sdk::MeerkatClient::connect(watched("never-answer session/list", &files))).expect("connect");
         let closer = client.clone();
-        let results = spawn_all!(vec![(client, false), (closer, true)], |pair| {
-            let (c, close) = pair;
-            if close {
-                pause!(Duration::from_millis(300));
+        let results = spawn_all!(vec![(client, None), (closer, Some(files))], |pair| {
+            let (c, files) = pair;
+            if let Some(files) = files {
+                // Close once the fake holds the list request: it is pending.
+                until!(!files.received("session/list").is_empty());
                 aw!(c.close()).map(|()| 0usize)
             } else {
                 aw!(c.list_sessions()).map(|l| l.len())
@@ -358,7 +380,7 @@ scenario! {
         let session = aw!(client.create_session("x")).expect("create");
         drop(session);
         drop(client);
-        assert!(process_gone(pid), "child {pid} gone after drop");
+        crate::common::assert_reaped(pid);
     }
 }
 
@@ -404,7 +426,8 @@ scenario! {
     fn fake_interrupt_then_a_normal_turn() {
         let client = aw!(sdk::MeerkatClient::connect(fake("normal"))).expect("connect");
         let session = aw!(client.create_session("hi")).expect("create");
-        let mut events = aw!(session.stream("[[slow 200]] [[chunks 50]] a slow answer")).expect("stream");
+        // Held after one delta: the interrupt always finds it running.
+        let mut events = aw!(session.stream("[[stall 1]] [[chunks 50]] a held answer")).expect("stream");
         let first = aw!(events.next()).expect("an event").expect("ok");
         assert_eq!(first.event_type(), "run_started");
         aw!(session.interrupt()).expect("interrupt");
@@ -492,10 +515,20 @@ scenario! {
     fn fake_a_stalled_consumer_does_not_stall_other_sessions() {
         let client = aw!(sdk::MeerkatClient::connect(fake("burst 20000 16"))).expect("connect");
         let a = aw!(client.create_session_streaming("not read")).expect("stream a");
-        let b = aw!(client.create_session_streaming("read")).expect("stream b");
-        let (text, result) = aw!(b.collect_text()).expect("b completes while a is unread");
+        let mut b = aw!(client.create_session_streaming("read")).expect("stream b");
+        // However far b's reader falls behind, every event of b is either
+        // delivered or counted as dropped.
+        let (mut delivered, mut dropped) = (0u64, 0u64);
+        while let Some(e) = aw!(b.next()) {
+            match e.expect("event") {
+                sdk::Event::Lagged { dropped: n } => dropped += n,
+                _ => delivered += 1,
+            }
+        }
+        let result = b.result().expect("b completes while a is unread");
         assert!(!result.session_id.is_empty());
-        assert!(text.len() >= 20000 * 16 / 2, "{}", text.len());
+        assert_eq!(result.text.len(), "You said: ".len() + 20000 * 16);
+        assert_eq!(delivered + dropped, 20000 + BURST_FRAME, "run_started, turn_started, the deltas, text_complete, turn_completed, run_completed");
         drop(a);
         aw!(client.close()).expect("close");
     }
@@ -503,12 +536,19 @@ scenario! {
 
 scenario! {
     fn fake_a_slow_consumer_gets_a_lag_signal_and_bounded_memory() {
-        // 5,000 events against a 100-event budget, read slowly.
-        let client = aw!(sdk::MeerkatClient::connect(fake("burst 5000 8").stream_budget(100))).expect("connect");
+        // 5,000 events against a 100-event budget, read only once all of
+        // them reached the client.
+        const BUDGET: usize = 100;
+        let files = FakeFiles::new();
+        let client = aw!(sdk::MeerkatClient::connect(watched("burst 5000 8", &files).stream_budget(BUDGET))).expect("connect");
         let session = aw!(client.create_session("x")).expect("create");
         let mut events = aw!(session.stream("slow reader")).expect("stream");
-        // Let the whole burst arrive before reading anything.
-        pause!(Duration::from_millis(500));
+        // The fake logs the turn once all of it, response included, is on
+        // the pipe; the answer to a later request comes after all of it on
+        // the pipe, so once that answer is here the client has routed every
+        // event of the turn, and nobody read any.
+        until!(files.turns_done(session.id()) == 2);
+        aw!(client.list_sessions()).expect("list");
         let (mut delivered, mut dropped) = (0u64, 0u64);
         while let Some(e) = aw!(events.next()) {
             match e.expect("event") {
@@ -517,11 +557,18 @@ scenario! {
             }
         }
         assert!(dropped > 0, "the consumer was told it fell behind");
-        assert!(delivered <= 101, "at most the budget was held: {delivered}");
+        // Nothing was read while the burst arrived: the stream held at most
+        // its budget.
+        assert!(delivered <= BUDGET as u64, "at most the budget was held: {delivered}");
+        assert_eq!(delivered + dropped, 5000 + BURST_FRAME, "every event delivered or counted");
         assert!(events.result().is_some(), "the end is never dropped");
         aw!(client.close()).expect("close");
     }
 }
+
+/// The events of a burst turn besides its deltas: `run_started`,
+/// `turn_started`, `text_complete`, `turn_completed`, `run_completed`.
+const BURST_FRAME: u64 = 5;
 
 scenario! {
     fn fake_v050_dialect_uses_mob_send() {

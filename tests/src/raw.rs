@@ -123,6 +123,16 @@ impl RawRpc {
         })
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes the child's stdin (EOF on its side) and leaves it running.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
     /// Writes one message as a JSON line.
     ///
     /// # Errors
@@ -264,13 +274,14 @@ impl RawRpc {
 
     /// Runs a turn-like request (`session/create`, `turn/start`) to the end:
     /// waits for its response, then for the session's terminal event
-    /// (`run_completed`/`run_failed`) or a 2 s grace period. Returns the
-    /// response and the `session/event` payloads of that session, in order,
-    /// taken out of the backlog.
+    /// (`run_completed`/`run_failed`, which 0.5.x may send after the
+    /// response). Returns the response and the `session/event` payloads of
+    /// that session, in order, taken out of the backlog.
     ///
     /// # Panics
     ///
-    /// When no response arrives within [`DEFAULT_TIMEOUT`].
+    /// When no response or no terminal event arrives within
+    /// [`DEFAULT_TIMEOUT`].
     pub fn turn(&mut self, method: &str, params: Value) -> TurnOutcome {
         let id = self.request(method, params);
         let response = self.response(id, DEFAULT_TIMEOUT);
@@ -303,10 +314,13 @@ impl RawRpc {
                     Some("run_completed" | "run_failed")
                 )
         };
-        let seen = self.backlog.iter().any(|m| is_terminal(m, &session));
-        if !seen
-            && let Some(last) = self.wait_for(Duration::from_secs(2), |m| is_terminal(m, &session))
-        {
+        if !self.backlog.iter().any(|m| is_terminal(m, &session)) {
+            let Some(last) = self.wait_for(DEFAULT_TIMEOUT, |m| is_terminal(m, &session)) else {
+                panic!(
+                    "no run_completed or run_failed within {DEFAULT_TIMEOUT:?}\n{}",
+                    self.transcript_tail()
+                );
+            };
             self.backlog.push(last);
         }
         let envelopes: Vec<Value> = self
@@ -323,15 +337,17 @@ impl RawRpc {
     }
 
     /// Calls `runtime/reset` for `session_id` until it succeeds, retrying
-    /// while the server answers `-32602 "Runtime not ready: ..."` (a failed
-    /// input is being replayed), 50 tries 50 ms apart. Returns the result.
+    /// every 50 ms while the server answers `-32602 "Runtime not ready:
+    /// ..."` (a failed input is being replayed), for [`DEFAULT_TIMEOUT`] at
+    /// most. Returns the result.
     ///
     /// # Errors
     ///
     /// The last error object when the reset never succeeded.
     pub fn reset_runtime(&mut self, session_id: &str) -> Result<Value, Value> {
         let mut last = Value::Null;
-        for _ in 0..50 {
+        let watchdog = Instant::now() + DEFAULT_TIMEOUT;
+        while Instant::now() < watchdog {
             match self.call("runtime/reset", json!({"session_id": session_id})) {
                 Ok(result) => return Ok(result),
                 Err(error) => {
@@ -348,6 +364,25 @@ impl RawRpc {
             std::thread::sleep(Duration::from_millis(50));
         }
         Err(last)
+    }
+
+    /// Waits up to `timeout` for the child to exit by itself, stdin left
+    /// open; `None` when it is still running.
+    ///
+    /// # Errors
+    ///
+    /// When waiting on the child fails.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= end {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Closes stdin and waits up to `grace` for the child to exit, then

@@ -3,11 +3,9 @@
 //! threads, an interrupt from another thread, a tool handler that runs a
 //! nested turn), beyond the shared scenarios in `tests/scenarios/real.rs`.
 
-mod blocking_common;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-use blocking_common::{assert_reaped, within};
+use crate::blocking_common::{assert_reaped, exists, within};
 use meerkat_tests::llm::ScriptedLlm;
 use meerkat_tests::real::RealServer;
 use meerkat_transport_blocking::{
@@ -29,20 +27,14 @@ fn real_close_is_polite_and_drop_reaps() {
         let client = MeerkatClient::connect(server.connect_options()).expect("connect");
         client.create_session(quiet("hi")).expect("create");
         let pid = client.pid().expect("a child process");
-        let t0 = Instant::now();
         client.close().expect("close");
-        // Well under the 5 s SIGKILL escalation: stdin EOF or SIGTERM did it.
-        assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
         assert_reaped(pid);
 
         let client = MeerkatClient::connect(server.connect_options()).expect("connect");
         let session = client.create_session(quiet("hi")).expect("create");
         let pid = client.pid().expect("a child process");
         drop(client);
-        assert!(
-            std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "the session holds it"
-        );
+        assert!(exists(pid), "the session holds it");
         drop(session);
         assert_reaped(pid);
     });
@@ -69,25 +61,30 @@ fn real_turns_on_threads_and_an_interrupt_from_another_thread() {
             })
             .collect();
 
-        // Meanwhile: a slow streamed turn, interrupted from this thread.
-        let session = client.create_session(quiet("slow one")).expect("create");
+        // Meanwhile: a streamed turn the LLM holds after its first delta,
+        // interrupted from this thread once the reader saw that delta.
+        let session = client.create_session(quiet("held one")).expect("create");
         let events = session
-            .stream("[[slow 300]] [[chunks 40]] a long answer")
+            .stream("[[stall 1]] [[chunks 40]] a long answer")
             .expect("stream");
+        let (first_delta, streaming) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut events = events;
             let mut deltas = 0usize;
             let mut failed = None;
             for event in &mut events {
                 match event {
-                    Ok(Event::TextDelta { .. }) => deltas += 1,
+                    Ok(Event::TextDelta { .. }) => {
+                        deltas += 1;
+                        let _ = first_delta.send(());
+                    }
                     Ok(_) => {}
                     Err(e) => failed = Some(e),
                 }
             }
             (deltas, failed, events.result().cloned())
         });
-        std::thread::sleep(Duration::from_millis(1200));
+        streaming.recv().expect("the first delta");
         session.interrupt().expect("interrupt");
         let (deltas, failed, result) = reader.join().expect("reader");
         assert!(deltas < 40, "the turn was cut short ({deltas} deltas)");
@@ -159,7 +156,6 @@ fn real_interrupt_after_dropping_the_stream_then_a_normal_turn() {
         drop(events);
         session.interrupt().expect("interrupt");
         let before = llm.requests().len();
-        let t0 = Instant::now();
         let next = session.turn("after the interrupt").expect("next turn");
         assert_eq!(next.text, "You said: after the interrupt");
         // One model call, for the new prompt only: the interrupted input
@@ -168,7 +164,6 @@ fn real_interrupt_after_dropping_the_stream_then_a_normal_turn() {
         assert_eq!(requests.len() - before, 1, "{:?}", &requests[before..]);
         let messages = requests[before]["messages"].to_string();
         assert_eq!(messages.matches("a long answer").count(), 1, "{messages}");
-        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
         client.close().expect("close");
     });
 }

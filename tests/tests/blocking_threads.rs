@@ -2,13 +2,18 @@
 //! threads, a dropped stream's late events, a tool handler that runs a whole
 //! turn through the client that called it, and subscriptions.
 //!
+//! No test here reads the clock to decide: the fake logs the turns it
+//! finished, and tool handlers wait for the test instead of sleeping.
+//!
 //! (The scenarios both transports share live in `tests/scenarios/`.)
 
-mod blocking_common;
-
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use blocking_common::{connect, echo_kinds, kinds, text_of, within};
+use crate::blocking_common::{
+    self, FakeFiles, connect, echo_kinds, kinds, text_of, until, watched, within,
+};
 use meerkat_transport_blocking::{
     DeferredSession, Error, EventStream, EventSubscription, MeerkatClient, Member, Mob, Session,
     ToolDef, ToolOutput,
@@ -35,7 +40,8 @@ fn handles_cross_threads() {
 #[test]
 fn a_stream_dropped_midway_never_leaks_into_the_next_turn() {
     within(LIMIT, || {
-        let client = connect("normal");
+        let files = FakeFiles::new();
+        let client = MeerkatClient::connect(watched("normal", &files)).expect("connect");
         let session = client.create_session("hi").expect("create");
         let mut events = session
             .stream("[[slow 50]] [[chunks 6]] first")
@@ -45,8 +51,11 @@ fn a_stream_dropped_midway_never_leaks_into_the_next_turn() {
             "run_started"
         );
         drop(events);
-        // Let the abandoned turn finish on the server.
-        std::thread::sleep(Duration::from_millis(700));
+        // The abandoned turn finishes on the server, and the client reads
+        // all of it (the answer to a later request comes after it on the
+        // pipe) before the next turn starts.
+        until(|| files.turns_done(session.id()) == 2);
+        client.list_sessions().expect("list");
         let events: Vec<_> = session
             .stream("second")
             .expect("stream")
@@ -124,7 +133,7 @@ fn a_tool_handler_runs_a_whole_turn_through_its_own_client() {
             .expect("turn");
         assert_eq!(result.text, "Tool ask returned: You said: nested");
         // The handler holds a clone of the client: close ends it anyway.
-        client.close().expect("close");
+        blocking_common::close(client);
     });
 }
 
@@ -185,32 +194,48 @@ fn a_session_subscription_sees_the_turns_of_its_session() {
     });
 }
 
+/// Turns and calls complete while a tool handler blocks: the handler waits
+/// for the test to let it finish, after them.
 #[test]
 fn a_tool_handler_that_blocks_stalls_nothing_else() {
     within(LIMIT, || {
         let client = connect("normal");
+        let (started, handler_started) = std::sync::mpsc::channel();
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let finished = Arc::new(AtomicBool::new(false));
+        let (gate, done) = (Arc::clone(&release), Arc::clone(&finished));
         client
-            .register_tool(ToolDef::new("wait", "Takes its time"), |_args: Value| {
-                std::thread::sleep(Duration::from_millis(1500));
-                Ok::<_, String>(ToolOutput::text("done"))
-            })
+            .register_tool(
+                ToolDef::new("wait", "Waits for the test"),
+                move |_args: Value| {
+                    let _ = started.send(());
+                    let (open, opened) = &*gate;
+                    let mut open = open.lock().unwrap_or_else(PoisonError::into_inner);
+                    while !*open {
+                        open = opened.wait(open).unwrap_or_else(PoisonError::into_inner);
+                    }
+                    done.store(true, Ordering::SeqCst);
+                    Ok::<_, String>(ToolOutput::text("done"))
+                },
+            )
             .expect("register");
         let slow = client.create_session("slow").expect("create");
         let quick = client.create_session("quick").expect("create");
         let waiting = std::thread::spawn(move || slow.turn("[[tool wait {}]] go").map(|r| r.text));
-        std::thread::sleep(Duration::from_millis(200));
-        let t0 = std::time::Instant::now();
+        handler_started.recv().expect("the handler runs");
         for i in 0..3 {
             let text = quick.turn(format!("q{i}")).expect("turn").text;
             assert_eq!(text, format!("You said: q{i}"));
         }
         client.list_sessions().expect("list");
         assert!(
-            t0.elapsed() < Duration::from_millis(1000),
-            "{:?}",
-            t0.elapsed()
+            !finished.load(Ordering::SeqCst),
+            "the handler is still running"
         );
-        assert!(!waiting.is_finished(), "the handler is still running");
+        assert!(!waiting.is_finished(), "so is its turn");
+        let (open, opened) = &*release;
+        *open.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        opened.notify_all();
         let text = waiting.join().expect("worker").expect("turn");
         assert_eq!(text, "Tool wait returned: done");
         client.close().expect("close");
@@ -265,28 +290,19 @@ fn bursts_arrive_whole_and_in_order_on_parallel_streams() {
 #[test]
 fn a_dropped_stream_of_a_failing_turn_still_resets_the_runtime() {
     within(LIMIT, || {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let trace = dir.path().join("trace.jsonl");
-        let client =
-            MeerkatClient::connect(blocking_common::fake("normal").env("FAKE_RKAT_TRACE", &trace))
-                .expect("connect");
+        let files = FakeFiles::new();
+        let client = MeerkatClient::connect(watched("normal", &files)).expect("connect");
         let session = client.create_session("hi").expect("create");
         let mut events = session.stream("[[error 500]] doomed").expect("stream");
         let first = events.next().expect("an event").expect("ok");
         assert_eq!(first.event_type(), "run_started");
         drop(events);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let sent = std::fs::read_to_string(&trace).unwrap_or_default();
-            if sent
-                .lines()
-                .any(|l| l.contains("\"runtime/reset\"") && l.contains(session.id()))
-            {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "no reset in {sent}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until(|| {
+            files
+                .received("runtime/reset")
+                .iter()
+                .any(|m| m["params"]["session_id"] == session.id())
+        });
         let next = session.turn("fine").expect("turn");
         assert_eq!(next.text, "You said: fine");
         client.close().expect("close");

@@ -2,12 +2,15 @@
 //! checked with the raw JSON-lines driver (no SDK involved).
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use meerkat_tests::raw::RawRpc;
 use serde_json::{Value, json};
 
-const SHORT: Duration = Duration::from_secs(10);
+use crate::common::FakeFiles;
+
+/// How long a wait for the fake may take: a watchdog, not an expectation.
+const WAIT: Duration = Duration::from_secs(60);
 
 fn fake(scenario: &str) -> RawRpc {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fake-rkat-rpc"));
@@ -150,10 +153,10 @@ fn failure_reset_interrupt_and_cancel() {
 
     let slow = rpc.request(
         "turn/start",
-        json!({"session_id": id, "prompt": "Slow [[slow 100]] [[chunks 50]]"}),
+        json!({"session_id": id, "prompt": "Held [[stall 1]] [[chunks 50]]"}),
     );
     assert!(
-        rpc.wait_for(SHORT, |m| m["params"]["event"]["payload"]["type"]
+        rpc.wait_for(WAIT, |m| m["params"]["event"]["payload"]["type"]
             == "text_delta")
             .is_some()
     );
@@ -162,7 +165,7 @@ fn failure_reset_interrupt_and_cancel() {
             .expect("interrupt")["interrupted"],
         true
     );
-    let error = rpc.response(slow, SHORT).expect_err("interrupted");
+    let error = rpc.response(slow, WAIT).expect_err("interrupted");
     assert!(
         error["message"]
             .as_str()
@@ -172,16 +175,16 @@ fn failure_reset_interrupt_and_cancel() {
 
     let slow = rpc.request(
         "turn/start",
-        json!({"session_id": id, "prompt": "Slow [[slow 100]] [[chunks 50]]"}),
+        json!({"session_id": id, "prompt": "Held [[stall 1]] [[chunks 50]]"}),
     );
     assert!(
-        rpc.wait_for(SHORT, |m| m["params"]["event"]["payload"]["type"]
+        rpc.wait_for(WAIT, |m| m["params"]["event"]["payload"]["type"]
             == "text_delta")
             .is_some()
     );
     rpc.notify("cancel", json!({"request_id": slow}));
     assert_eq!(
-        rpc.response(slow, SHORT).expect_err("cancelled")["code"],
+        rpc.response(slow, WAIT).expect_err("cancelled")["code"],
         -32005
     );
     assert_eq!(
@@ -204,12 +207,12 @@ fn tool_callbacks_round_trip() {
         json!({"prompt": "Look [[tool probe_lookup {\"key\": \"alpha\"}]]"}),
     );
     let call = rpc
-        .wait_for(SHORT, |m| m["method"] == "tool/execute")
+        .wait_for(WAIT, |m| m["method"] == "tool/execute")
         .expect("tool/execute");
     assert_eq!(call["params"]["arguments"], json!({"key": "alpha"}));
     rpc.send(&json!({"jsonrpc": "2.0", "id": call["id"], "result": {"content": "value-for-alpha", "is_error": false}}))
         .expect("answer");
-    let result = rpc.response(id, SHORT).expect("turn");
+    let result = rpc.response(id, WAIT).expect("turn");
     assert_eq!(
         result["text"],
         "Tool probe_lookup returned: value-for-alpha"
@@ -219,13 +222,13 @@ fn tool_callbacks_round_trip() {
     let mut rpc = ready("tool-callback lookup");
     let id = rpc.request("session/create", json!({"prompt": "anything"}));
     let call = rpc
-        .wait_for(SHORT, |m| m["method"] == "tool/execute")
+        .wait_for(WAIT, |m| m["method"] == "tool/execute")
         .expect("tool/execute");
     assert_eq!(call["params"]["name"], "lookup");
     rpc.send(&json!({"jsonrpc": "2.0", "id": call["id"], "error": {"code": -1, "message": "no such key"}}))
         .expect("answer");
     assert_eq!(
-        rpc.response(id, SHORT).expect("turn")["text"],
+        rpc.response(id, WAIT).expect("turn")["text"],
         "Tool lookup failed: no such key"
     );
 }
@@ -259,7 +262,7 @@ fn structured_output_streams_and_config() {
         .expect("close");
     assert_eq!(closed["already_closed"], false);
     assert!(
-        rpc.wait_for(SHORT, |m| m["method"] == "session/stream_end"
+        rpc.wait_for(WAIT, |m| m["method"] == "session/stream_end"
             && m["params"]["outcome"] == "explicit_close")
             .is_some()
     );
@@ -345,7 +348,7 @@ fn comms_and_mobs() {
         .expect("send");
     assert_eq!(sent["member_id"], "w1");
     let event = rpc
-        .wait_for(SHORT, |m| {
+        .wait_for(WAIT, |m| {
             m["method"] == "mob/stream_event"
                 && m["params"]["event"]["envelope"]["payload"]["type"] == "run_completed"
         })
@@ -430,14 +433,14 @@ fn v050_and_wrong_versions() {
 fn process_failures() {
     let mut rpc = fake("exit-during-handshake");
     let id = rpc.request("initialize", json!({}));
-    assert!(rpc.wait_for(SHORT, is_response(id)).is_none());
-    assert_eq!(rpc.shutdown(SHORT).expect("exit").code(), Some(1));
+    assert!(rpc.wait_for(WAIT, is_response(id)).is_none());
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(1));
     assert!(rpc.stderr().contains("exiting during the handshake"));
 
     let mut rpc = ready("crash-mid-stream");
     let id = rpc.request("session/create", json!({"prompt": "x"}));
     assert!(
-        rpc.wait_for(SHORT, is_response(id)).is_none(),
+        rpc.wait_for(WAIT, is_response(id)).is_none(),
         "no response before the crash"
     );
     assert_eq!(
@@ -445,11 +448,11 @@ fn process_failures() {
             .len(),
         3
     );
-    assert_eq!(rpc.shutdown(SHORT).expect("exit").code(), Some(3));
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(3));
     assert!(rpc.stderr().contains("simulated crash"));
 
     let mut bad = fake("no-such-scenario");
-    assert_eq!(bad.shutdown(SHORT).expect("exit").code(), Some(2));
+    assert_eq!(bad.shutdown(WAIT).expect("exit").code(), Some(2));
 }
 
 #[test]
@@ -474,14 +477,14 @@ fn polluted_and_oversized_output() {
 fn event_races_gaps_and_strange_ids() {
     let mut rpc = ready("response-before-events 200");
     let id = rpc.request("session/create", json!({"prompt": "x"}));
-    rpc.response(id, SHORT).expect("response");
+    rpc.response(id, WAIT).expect("response");
     assert!(
         !rpc.backlog()
             .iter()
             .any(|m| m["params"]["event"]["payload"]["type"] == "run_completed")
     );
     assert!(
-        rpc.wait_for(SHORT, |m| m["params"]["event"]["payload"]["type"]
+        rpc.wait_for(WAIT, |m| m["params"]["event"]["payload"]["type"]
             == "run_completed")
             .is_some()
     );
@@ -490,27 +493,32 @@ fn event_races_gaps_and_strange_ids() {
     let turn = rpc.turn("session/create", json!({"prompt": "x [[chunks 9]]"}));
     assert!(!turn.seq_contiguous());
     assert_eq!(turn.events_of("text_delta").len(), 6);
-    let silent = rpc.turn(
+    // The fake writes a turn's events before its response: once the
+    // response is here, a missing run_completed is missing for good.
+    let silent = rpc.request(
         "turn/start",
         json!({"session_id": sid(turn.result()), "prompt": "y [[no-terminal]]"}),
     );
-    assert!(silent.response.is_ok() && silent.events_of("run_completed").is_empty());
+    assert!(rpc.response(silent, WAIT).is_ok());
+    assert!(
+        !rpc.backlog()
+            .iter()
+            .any(|m| m["params"]["event"]["payload"]["type"] == "run_completed")
+    );
 
     let mut rpc = ready("unknown-ids");
     let turn = rpc.turn("session/create", json!({"prompt": "x"}));
     assert!(turn.response.is_ok());
-    rpc.drain_for(Duration::from_millis(100));
+    assert!(
+        rpc.wait_for(WAIT, |m| m["result"]["text"] == "You said: x")
+            .is_some(),
+        "the duplicate response"
+    );
     assert!(rpc.backlog().iter().any(|m| m["id"] == 987_654_321));
     assert!(
         rpc.backlog()
             .iter()
             .any(|m| m["id"].is_null() && m["error"]["code"] == -32700)
-    );
-    assert!(
-        rpc.backlog()
-            .iter()
-            .any(|m| m["result"]["text"] == "You said: x"),
-        "the duplicate response"
     );
 }
 
@@ -553,4 +561,142 @@ fn records_how_it_was_spawned() {
         serde_json::from_slice(&std::fs::read(&path).expect("record")).expect("json");
     assert_eq!(record["args"], json!(["--realm", "r1"]));
     assert_eq!(record["env"]["MARK"], "yes");
+}
+
+/// The fake with its log and gate in `files` (`FAKE_RKAT_LOG`,
+/// `FAKE_RKAT_GATE`), plus `env`.
+fn watched(files: &FakeFiles, scenario: &str, env: &[(&str, &str)]) -> RawRpc {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fake-rkat-rpc"));
+    command
+        .env("FAKE_RKAT_SCENARIO", scenario)
+        .env("FAKE_RKAT_LOG", files.log())
+        .env("FAKE_RKAT_GATE", files.gate())
+        .envs(env.iter().copied());
+    RawRpc::spawn(command).expect("spawn the fake")
+}
+
+/// Waits until the fake logged `line` (a 60 s watchdog: these tests run
+/// without one).
+fn wait_for_line(files: &FakeFiles, line: &str) {
+    wait_for_line_count(files, line, 1);
+}
+
+/// Waits until the fake logged `line` `n` times (a 60 s watchdog).
+fn wait_for_line_count(files: &FakeFiles, line: &str, n: usize) {
+    let watchdog = Instant::now() + WAIT;
+    while files.lines().iter().filter(|l| *l == line).count() < n {
+        assert!(
+            Instant::now() < watchdog,
+            "not {n} {line:?} in {:?}",
+            files.lines()
+        );
+        std::thread::sleep(crate::common::POLL);
+    }
+}
+
+fn is_delta(m: &Value) -> bool {
+    m["params"]["event"]["payload"]["type"] == "text_delta"
+}
+
+#[test]
+fn stalled_turns_wait_for_the_gate_or_an_interrupt_and_the_log_says_so() {
+    let files = FakeFiles::new();
+    let mut rpc = watched(&files, "normal", &[]);
+    rpc.call("initialize", json!({})).expect("initialize");
+    assert_eq!(files.lines()[0], format!("start {}", rpc.pid()));
+
+    let id = rpc.request(
+        "session/create",
+        json!({"prompt": "[[stall 1]] [[chunks 3]] held"}),
+    );
+    assert!(rpc.wait_for(WAIT, is_delta).is_some(), "the first delta");
+    // Held: nothing more comes until the gate opens (a window can only
+    // miss a delta that would break the stall, never invent one).
+    assert!(rpc.wait_for(Duration::from_millis(200), is_delta).is_none());
+    files.open_gate();
+    assert!(rpc.wait_for(WAIT, is_delta).is_some(), "the second delta");
+    files.open_gate();
+    let result = rpc.response(id, WAIT).expect("the turn ends");
+    assert_eq!(result["text"], "You said: held");
+    wait_for_line(&files, &format!("turn {}", sid(&result)));
+    let _ = rpc.take(|_| true);
+
+    let held = rpc.request(
+        "turn/start",
+        json!({"session_id": sid(&result), "prompt": "[[stall 0]] never"}),
+    );
+    assert!(
+        rpc.wait_for(WAIT, |m| m["params"]["event"]["payload"]["type"]
+            == "turn_started")
+            .is_some()
+    );
+    rpc.call("turn/interrupt", json!({"session_id": sid(&result)}))
+        .expect("interrupt");
+    let error = rpc.response(held, WAIT).expect_err("interrupted");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Run was cancelled")),
+        "{error}"
+    );
+
+    // Both turns are logged (the second once its error is on the pipe),
+    // then stdin EOF ends the fake.
+    wait_for_line_count(&files, &format!("turn {}", sid(&result)), 2);
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(0));
+    let log = files.lines();
+    assert_eq!(log[log.len() - 2..], ["eof", "exit"], "{log:?}");
+}
+
+#[test]
+fn sigterm_is_logged_then_obeyed_or_ignored_when_stubborn() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let term = |pid: u32| {
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+    };
+
+    let files = FakeFiles::new();
+    let mut rpc = watched(&files, "normal", &[]);
+    rpc.call("initialize", json!({})).expect("initialize");
+    term(rpc.pid());
+    // stdin stays open: only the SIGTERM can end it.
+    let status = rpc.wait_exit(WAIT).expect("wait").expect("it exits");
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(files.lines()[1..], ["sigterm", "exit"]);
+
+    let files = FakeFiles::new();
+    let mut rpc = watched(&files, "normal", &[("FAKE_RKAT_STUBBORN", "1")]);
+    rpc.call("initialize", json!({})).expect("initialize");
+    term(rpc.pid());
+    wait_for_line(&files, "sigterm");
+    assert!(
+        rpc.call("session/list", json!({})).is_ok(),
+        "alive after SIGTERM"
+    );
+    rpc.close_stdin();
+    wait_for_line(&files, "eof");
+    // Only SIGKILL ends it now.
+    let status = rpc.shutdown(Duration::ZERO).expect("killed");
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert!(!files.logged("exit"), "{:?}", files.lines());
+}
+
+#[test]
+fn a_grandchild_holds_stdout_after_the_fake_exits() {
+    let files = FakeFiles::new();
+    let mut rpc = watched(&files, "normal", &[("FAKE_RKAT_GRANDCHILD", "1")]);
+    rpc.call("initialize", json!({})).expect("initialize");
+    let grandchild = files.grandchild().expect("the grandchild is logged");
+    assert_eq!(rpc.shutdown(WAIT).expect("exit").code(), Some(0));
+    let stdout = std::fs::read_link(format!("/proc/{grandchild}/fd/1")).expect("its stdout");
+    assert!(stdout.to_string_lossy().starts_with("pipe:"), "{stdout:?}");
+    let killed = Command::new("kill")
+        .args(["-KILL", &grandchild.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
 }

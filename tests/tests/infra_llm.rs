@@ -169,5 +169,41 @@ fn hang_never_answers() {
     let mut buf = [0u8; 16];
     let read = stream.read(&mut buf);
     assert!(read.is_err(), "no byte within 300 ms: {read:?}");
-    assert!(llm.wait_for_requests(1, Duration::from_secs(1)));
+    assert!(llm.wait_for_requests(1, Duration::from_secs(60)));
+}
+
+#[test]
+fn stall_sends_some_deltas_then_holds_the_stream_open() {
+    let llm = ScriptedLlm::start();
+    let addr = llm.url().trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    let body = messages("[[stall 2]] [[chunks 5]] held", true);
+    let request = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    // Read until two text deltas came (a 60 s watchdog per read).
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while seen.matches("\"text_delta\"").count() < 2 {
+        let n = stream.read(&mut buf).expect("the first deltas");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // Then nothing: no third delta, no end (a window can only miss a byte
+    // that would break the stall, never invent one).
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    let read = stream.read(&mut buf);
+    assert!(
+        read.is_err(),
+        "silent after the stall: {:?}",
+        read.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    );
+    assert!(!seen.contains("message_stop"), "{seen}");
 }

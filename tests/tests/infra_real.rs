@@ -10,6 +10,10 @@ use meerkat_tests::raw::RawRpc;
 use meerkat_tests::real::RealServer;
 use serde_json::{Value, json};
 
+/// How long a wait on the real server may take: a watchdog, not an
+/// expectation.
+const WAIT: Duration = Duration::from_secs(60);
+
 /// A 1x1 PNG.
 const PNG_1X1: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
@@ -214,9 +218,9 @@ fn interrupt_a_slow_turn_then_reset() {
     let sid = session_id(created.result());
     let id = rpc.request(
         "turn/start",
-        json!({"session_id": sid, "prompt": "Slowly [[slow 200]] [[chunks 50]]"}),
+        json!({"session_id": sid, "prompt": "Held [[stall 1]] [[chunks 50]]"}),
     );
-    let first_delta = rpc.wait_for(Duration::from_secs(30), |m| {
+    let first_delta = rpc.wait_for(WAIT, |m| {
         m["params"]["event"]["payload"]["type"] == "text_delta"
     });
     assert!(first_delta.is_some(), "the slow stream started");
@@ -225,7 +229,7 @@ fn interrupt_a_slow_turn_then_reset() {
         .expect("interrupt");
     assert_eq!(interrupted["interrupted"], true);
     let error = rpc
-        .response(id, Duration::from_secs(30))
+        .response(id, WAIT)
         .expect_err("an interrupted turn fails in 0.5.2");
     assert!(
         error["message"]
@@ -404,10 +408,7 @@ fn finding_comms_between_plain_keep_alive_sessions() {
         "keep-alive create answers at once with an empty result"
     );
     let (alice, bob) = (session_id(&alice), session_id(&bob));
-    assert!(
-        llm.wait_for_requests(2, Duration::from_secs(20)),
-        "both first turns ran"
-    );
+    assert!(llm.wait_for_requests(2, WAIT), "both first turns ran");
 
     let peers = rpc
         .call("comms/peers", json!({"session_id": alice}))
@@ -438,7 +439,7 @@ fn finding_comms_between_plain_keep_alive_sessions() {
         )
         .expect("input");
     assert_eq!(input["kind"], "input_accepted");
-    let turn = llm.wait_for_user_text(Duration::from_secs(20), "[EVENT via rpc] direct input");
+    let turn = llm.wait_for_user_text(WAIT, "[EVENT via rpc] direct input");
     assert!(turn.is_some(), "the input ran a turn: {:?}", llm.requests());
 }
 
@@ -489,7 +490,7 @@ fn finding_mob_with_definition_offline() {
     // Input (member_send, peer messages) that races the member's kickoff turn is sometimes never
     // run by 0.5.2: let the kickoffs finish first.
     assert!(
-        llm.wait_for_requests(2, Duration::from_secs(20)),
+        llm.wait_for_requests(2, WAIT),
         "spawned members run a kickoff turn"
     );
     rpc.drain_for(Duration::from_millis(500));
@@ -515,7 +516,7 @@ fn finding_mob_with_definition_offline() {
         peer_send.expect("peer_message between wired members")["kind"],
         "peer_message_sent"
     );
-    let delivered = llm.wait_for_request(Duration::from_secs(20), |b| {
+    let delivered = llm.wait_for_request(WAIT, |b| {
         b["messages"]
             .as_array()
             .and_then(|m| m.last())
@@ -539,7 +540,7 @@ fn finding_mob_with_definition_offline() {
         )
         .expect("member_send");
     assert_eq!(sent["member_id"], "w1");
-    let turn = llm.wait_for_user_text(Duration::from_secs(20), "[EVENT via rpc] work please");
+    let turn = llm.wait_for_user_text(WAIT, "[EVENT via rpc] work please");
     assert!(
         turn.is_some(),
         "the member ran a turn: {:?}",

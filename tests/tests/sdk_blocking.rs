@@ -1,5 +1,5 @@
 //! The shared scenario list (`tests/scenarios/`) driven through
-//! `meerkat-transport-blocking`. `sdk_tokio.rs` drives the same list through
+//! `meerkat-transport-blocking`. `sdk_tokio` drives the same list through
 //! the tokio transport: one list, two transports.
 #![allow(clippy::while_let_on_iterator)] // The shared scenarios call `next()` so the same text awaits in tokio.
 

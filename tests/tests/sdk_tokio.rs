@@ -1,5 +1,5 @@
 //! The shared scenario list (`tests/scenarios/`) driven through
-//! `meerkat-transport-tokio`. `sdk_blocking.rs` drives the same list through
+//! `meerkat-transport-tokio`. `sdk_blocking` drives the same list through
 //! the blocking transport: one list, two transports.
 
 use meerkat_transport_tokio as sdk;

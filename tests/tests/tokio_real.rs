@@ -4,17 +4,15 @@
 //! a turn future cancelled by a timeout), beyond the shared scenarios in
 //! `tests/scenarios/real.rs`.
 
-mod tokio_common;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
+use crate::tokio_common::{assert_reaped, exists, within};
 use meerkat_tests::llm::ScriptedLlm;
 use meerkat_tests::real::RealServer;
 use meerkat_transport_tokio::{
     Event, MeerkatClient, SessionOptions, ToolDef, ToolOutput, TurnOptions,
 };
 use serde_json::{Value, json};
-use tokio_common::{assert_reaped, exists, within};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -32,10 +30,7 @@ async fn real_close_is_polite_and_drop_reaps() {
             .expect("connect");
         client.create_session(quiet("hi")).await.expect("create");
         let pid = client.pid().expect("a child process");
-        let t0 = Instant::now();
         client.close().await.expect("close");
-        // Well under the 5 s SIGKILL escalation: stdin EOF or SIGTERM did it.
-        assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
         assert_reaped(pid);
 
         let client = MeerkatClient::connect(server.connect_options())
@@ -79,28 +74,33 @@ async fn real_turns_on_tasks_and_an_interrupt_from_another_task() {
             })
             .collect();
 
-        // Meanwhile: a slow streamed turn, interrupted from this task.
+        // Meanwhile: a streamed turn the LLM holds after its first delta,
+        // interrupted from this task once the reader saw that delta.
         let session = client
-            .create_session(quiet("slow one"))
+            .create_session(quiet("held one"))
             .await
             .expect("create");
         let mut events = session
-            .stream("[[slow 300]] [[chunks 40]] a long answer")
+            .stream("[[stall 1]] [[chunks 40]] a long answer")
             .await
             .expect("stream");
+        let (first_delta, mut streaming) = tokio::sync::mpsc::unbounded_channel();
         let reader = tokio::spawn(async move {
             let mut deltas = 0usize;
             let mut failed = None;
             while let Some(event) = events.next().await {
                 match event {
-                    Ok(Event::TextDelta { .. }) => deltas += 1,
+                    Ok(Event::TextDelta { .. }) => {
+                        deltas += 1;
+                        let _ = first_delta.send(());
+                    }
                     Ok(_) => {}
                     Err(e) => failed = Some(e),
                 }
             }
             (deltas, failed, events.result().cloned())
         });
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        streaming.recv().await.expect("the first delta");
         session.interrupt().await.expect("interrupt");
         let (deltas, failed, result) = reader.await.expect("reader");
         assert!(deltas < 40, "the turn was cut short ({deltas} deltas)");
@@ -195,7 +195,6 @@ async fn real_interrupt_after_dropping_the_stream_then_a_normal_turn() {
         drop(events);
         session.interrupt().await.expect("interrupt");
         let before = llm.requests().len();
-        let t0 = Instant::now();
         let next = session
             .turn("after the interrupt")
             .await
@@ -207,7 +206,6 @@ async fn real_interrupt_after_dropping_the_stream_then_a_normal_turn() {
         assert_eq!(requests.len() - before, 1, "{:?}", &requests[before..]);
         let messages = requests[before]["messages"].to_string();
         assert_eq!(messages.matches("a long answer").count(), 1, "{messages}");
-        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
         client.close().await.expect("close");
     })
     .await;
@@ -225,23 +223,30 @@ async fn real_stream_given_up_in_select_then_interrupt_and_a_normal_turn() {
             .await
             .expect("connect");
         let session = client.create_session(quiet("hi")).await.expect("create");
+        // The LLM holds the answer after its first delta: once that delta
+        // is here, the timer is sure to win.
         let mut events = session
-            .stream("[[slow 300]] [[chunks 40]] a long answer")
+            .stream("[[stall 1]] [[chunks 40]] a long answer")
             .await
             .expect("stream");
-        let deadline = tokio::time::sleep(Duration::from_millis(1500));
-        tokio::pin!(deadline);
         let mut seen = 0usize;
+        loop {
+            match events.next().await {
+                Some(Ok(Event::TextDelta { .. })) => break,
+                Some(Ok(_)) => seen += 1,
+                other => panic!("no delta: {other:?}"),
+            }
+        }
         loop {
             tokio::select! {
                 event = events.next() => match event {
                     Some(Ok(_)) => seen += 1,
-                    other => panic!("the turn ended early: {other:?}"),
+                    other => panic!("the held turn ended: {other:?}"),
                 },
-                () = &mut deadline => break,
+                () = tokio::time::sleep(Duration::from_millis(200)) => break,
             }
         }
-        assert!(seen > 0, "some events came before the deadline");
+        assert!(seen > 0, "events came before the consumer gave up");
         drop(events);
         session.interrupt().await.expect("interrupt");
         let next = session.turn("and now").await.expect("next turn");

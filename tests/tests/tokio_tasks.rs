@@ -4,19 +4,25 @@
 //! only async brings: futures dropped midway (`timeout`, `select!`) and
 //! the `Stream` impl.
 //!
+//! No test here reads the clock to decide: the fake logs the turns it
+//! finished and holds a turn until told (`[[stall N]]`, the gate file), and
+//! tool handlers wait for the test instead of sleeping.
+//!
 //! (The scenarios both transports share live in `tests/scenarios/`.)
 
-mod tokio_common;
-
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::tokio_common::{
+    self, FakeFiles, connect, echo_kinds, fake, kinds, patiently, text_of, until, watched, within,
+};
 use meerkat_transport_tokio::{
     DeferredSession, Error, Event, EventStream, EventSubscription, MeerkatClient, Member, Mob,
     Session, ToolDef, ToolOutput,
 };
 use serde_json::{Value, json};
-use tokio_common::{connect, echo_kinds, fake, kinds, text_of, within};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -83,7 +89,10 @@ fn every_future_is_send() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_dropped_midway_never_leaks_into_the_next_turn() {
     within(LIMIT, async {
-        let client = connect("normal").await;
+        let files = FakeFiles::new();
+        let client = MeerkatClient::connect(watched("normal", &files))
+            .await
+            .expect("connect");
         let session = client.create_session("hi").await.expect("create");
         let mut events = session
             .stream("[[slow 50]] [[chunks 6]] first")
@@ -99,8 +108,11 @@ async fn a_stream_dropped_midway_never_leaks_into_the_next_turn() {
             "run_started"
         );
         drop(events);
-        // Let the abandoned turn finish on the server.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // The abandoned turn finishes on the server, and the client reads
+        // all of it (the answer to a later request comes after it on the
+        // pipe) before the next turn starts.
+        until(|| files.turns_done(session.id()) == 2).await;
+        client.list_sessions().await.expect("list");
         let mut stream = session.stream("second").await.expect("stream");
         let mut events = Vec::new();
         while let Some(event) = stream.next().await {
@@ -202,10 +214,16 @@ async fn the_stream_impl_works_with_combinators() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_in_select_is_cancel_safe() {
     within(LIMIT, async {
-        let client = connect("normal").await;
+        let files = FakeFiles::new();
+        let client = MeerkatClient::connect(watched("normal", &files))
+            .await
+            .expect("connect");
         let session = client.create_session("hi").await.expect("create");
+        // The fake holds every delta until the gate lets it through, and
+        // only the timer opens the gate: the timer wins (dropping a pending
+        // `next()`) at least once per delta, whatever the scheduling.
         let mut stream = session
-            .stream("[[slow 20]] [[chunks 40]] raced against a timer, again and again and again")
+            .stream("[[stall 0]] [[chunks 40]] raced against a timer, again and again and again")
             .await
             .expect("stream");
         let mut events = Vec::new();
@@ -216,10 +234,16 @@ async fn next_in_select_is_cancel_safe() {
                     Some(event) => events.push(event.expect("event")),
                     None => break,
                 },
-                () = tokio::time::sleep(Duration::from_millis(3)) => ticks += 1,
+                () = tokio::time::sleep(Duration::from_millis(3)) => {
+                    ticks += 1;
+                    files.open_gate();
+                }
             }
         }
-        assert!(ticks > 10, "the timer won often ({ticks})");
+        assert!(
+            ticks >= 40,
+            "the timer won once per delta at least ({ticks})"
+        );
         assert_eq!(kinds(&events), echo_kinds(40));
         let text = "You said: raced against a timer, again and again and again";
         assert_eq!(text_of(&events), text);
@@ -235,25 +259,29 @@ async fn next_in_select_is_cancel_safe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_turn_is_still_recovered_and_the_session_stays_usable() {
     within(LIMIT, async {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let trace = dir.path().join("trace.jsonl");
-        let client = MeerkatClient::connect(
-            fake("normal")
-                .env("FAKE_RKAT_TRACE", &trace)
-                .request_timeout(Duration::from_millis(800)),
-        )
-        .await
-        .expect("connect");
-        let session = client.create_session("hi").await.expect("create");
+        let files = FakeFiles::new();
+        // The short request timeout is for the held turn; a loaded machine
+        // may make the other requests miss it too: they try again.
+        let options = watched("normal", &files).request_timeout(Duration::from_secs(1));
+        let client = patiently(|| MeerkatClient::connect(options.clone()))
+            .await
+            .expect("connect");
+        let session = patiently(|| client.create_session("hi"))
+            .await
+            .expect("create");
         let cut = tokio::time::timeout(
             Duration::from_millis(200),
-            session.turn("[[slow 100]] [[chunks 15]] cut short"),
+            session.turn("[[stall 0]] cut short"),
         )
         .await;
-        assert!(cut.is_err(), "the turn takes 1.5 s");
+        assert!(cut.is_err(), "the held turn cannot end by itself");
         let id = session.id().to_owned();
-        wait_for_reset(&trace, &id).await;
-        // The abandoned turn ends on the server, then the session answers.
+        wait_for_reset(&files, &id).await;
+        // The abandoned turn ends on the server (the gate lets its three
+        // deltas through), then the session answers.
+        for _ in 0..3 {
+            files.open_gate();
+        }
         let next = loop {
             match session.turn("fine").await {
                 Err(e) if e.code() == "TIMEOUT" || e.to_string().contains("busy") => {
@@ -269,29 +297,23 @@ async fn a_cancelled_turn_is_still_recovered_and_the_session_stays_usable() {
     .await;
 }
 
-/// Waits (10 s at most) until the client sent `runtime/reset` for
-/// `session_id`, as the fake's trace of client lines shows.
-async fn wait_for_reset(trace: &std::path::Path, session_id: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let sent = std::fs::read_to_string(trace).unwrap_or_default();
-        if sent
-            .lines()
-            .any(|l| l.contains("\"runtime/reset\"") && l.contains(session_id))
-        {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "no reset in {sent}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Waits until the client sent `runtime/reset` for `session_id`, as the
+/// fake's trace of client lines shows.
+async fn wait_for_reset(files: &FakeFiles, session_id: &str) {
+    until(|| {
+        files
+            .received("runtime/reset")
+            .iter()
+            .any(|m| m["params"]["session_id"] == session_id)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_stream_of_a_failing_turn_still_resets_the_runtime() {
     within(LIMIT, async {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let trace = dir.path().join("trace.jsonl");
-        let client = MeerkatClient::connect(fake("normal").env("FAKE_RKAT_TRACE", &trace))
+        let files = FakeFiles::new();
+        let client = MeerkatClient::connect(watched("normal", &files))
             .await
             .expect("connect");
         let session = client.create_session("hi").await.expect("create");
@@ -302,7 +324,7 @@ async fn a_dropped_stream_of_a_failing_turn_still_resets_the_runtime() {
         let first = events.next().await.expect("an event").expect("ok");
         assert_eq!(first.event_type(), "run_started");
         drop(events);
-        wait_for_reset(&trace, session.id()).await;
+        wait_for_reset(&files, session.id()).await;
         let next = session.turn("fine").await.expect("turn");
         assert_eq!(next.text, "You said: fine");
         client.close().await.expect("close");
@@ -407,16 +429,28 @@ async fn a_session_subscription_sees_the_turns_of_its_session() {
     .await;
 }
 
+/// Turns and calls complete while a tool handler is still running: the
+/// handler waits for the test to let it finish, after them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_tool_handler_stalls_nothing_else() {
     within(LIMIT, async {
         let client = connect("normal").await;
+        let (started, mut handler_started) = tokio::sync::mpsc::unbounded_channel();
+        let release = Arc::new(tokio::sync::Notify::new());
+        let finished = Arc::new(AtomicBool::new(false));
+        let (gate, done) = (Arc::clone(&release), Arc::clone(&finished));
         client
             .register_tool(
-                ToolDef::new("wait", "Takes its time"),
-                |_args: Value| async {
-                    tokio::time::sleep(Duration::from_millis(1500)).await;
-                    Ok::<_, String>(ToolOutput::text("done"))
+                ToolDef::new("wait", "Waits for the test"),
+                move |_args: Value| {
+                    let (started, gate, done) =
+                        (started.clone(), Arc::clone(&gate), Arc::clone(&done));
+                    async move {
+                        let _ = started.send(());
+                        gate.notified().await;
+                        done.store(true, Ordering::SeqCst);
+                        Ok::<_, String>(ToolOutput::text("done"))
+                    }
                 },
             )
             .await
@@ -425,19 +459,18 @@ async fn a_slow_tool_handler_stalls_nothing_else() {
         let quick = client.create_session("quick").await.expect("create");
         let waiting =
             tokio::spawn(async move { slow.turn("[[tool wait {}]] go").await.map(|r| r.text) });
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let t0 = std::time::Instant::now();
+        handler_started.recv().await.expect("the handler runs");
         for i in 0..3 {
             let text = quick.turn(format!("q{i}")).await.expect("turn").text;
             assert_eq!(text, format!("You said: q{i}"));
         }
         client.list_sessions().await.expect("list");
         assert!(
-            t0.elapsed() < Duration::from_millis(1000),
-            "{:?}",
-            t0.elapsed()
+            !finished.load(Ordering::SeqCst),
+            "the handler is still running"
         );
-        assert!(!waiting.is_finished(), "the handler is still running");
+        assert!(!waiting.is_finished(), "so is its turn");
+        release.notify_one();
         let text = waiting.await.expect("worker").expect("turn");
         assert_eq!(text, "Tool wait returned: done");
         client.close().await.expect("close");

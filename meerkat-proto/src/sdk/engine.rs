@@ -438,6 +438,14 @@ impl<H: Clone> Engine<H> {
         self.check_eof(now);
     }
 
+    /// The transport can no longer read the server (its reader task was
+    /// dropped with its runtime): the connection ends now, with whatever
+    /// is known of the child, since nothing will wait for the rest.
+    pub fn handle_io_lost(&mut self, now: Instant) {
+        tracing::debug!("the transport's reader is gone: ending the connection");
+        self.end_output(now);
+    }
+
     /// A chunk of the child's stderr (its last [`STDERR_TAIL_BYTES`] are
     /// kept for error messages).
     pub fn handle_stderr(&mut self, bytes: &[u8]) {

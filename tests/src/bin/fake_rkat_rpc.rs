@@ -18,13 +18,29 @@
 //!   result lines over 64 KiB).
 //! - `FAKE_RKAT_TRACE`: a file path; every line the client writes is
 //!   appended there as received (for snapshots of the exact requests).
+//! - `FAKE_RKAT_LOG`: a file path; the fake appends one line per lifecycle
+//!   event, each once it happened: `start PID` (first thing), `grandchild
+//!   PID`, `turn SESSION_ID` (a turn ended: its last event and its response
+//!   are on the pipe), `eof` (stdin closed), `sigterm`, `exit` (just before
+//!   it exits by itself; never written when it is killed). With a log,
+//!   SIGTERM is caught: logged, then the fake exits 143.
+//! - `FAKE_RKAT_STUBBORN`: set: SIGTERM is ignored (logged) and stdin EOF
+//!   does not end the fake; only SIGKILL does (or a 10-minute safety net).
+//! - `FAKE_RKAT_GRANDCHILD`: set: at start the fake spawns a copy of itself
+//!   that inherits stdout and stderr and sleeps (10 minutes at most), so
+//!   the pipes stay open after the fake exits; its pid is logged.
+//! - `FAKE_RKAT_GATE`: a file path; each line added to it lets every
+//!   stalled turn (`[[stall N]]`) that started before emit one more delta.
 //!
 //! Turns (`session/create` unless deferred, `turn/start`, keep-alive turns,
 //! `mob/member_send`) echo like the scripted LLM: `run_started`,
 //! `turn_started`, `text_delta` x3, `text_complete`, `turn_completed`,
 //! `run_completed`, then the RunResult `{"text": "You said: <prompt>"}`.
 //! Prompt markers: `[[chunks N]]`, `[[slow MS]]` (per delta; the turn can be
-//! interrupted), `[[error CODE]]` (`run_failed` + `-32603 "turn abandoned:
+//! interrupted), `[[stall N]]` (after `N` deltas the turn holds until it is
+//! interrupted or cancelled, or the gate file releases more deltas; tests
+//! use it instead of a slow turn they hope is still running),
+//! `[[error CODE]]` (`run_failed` + `-32603 "turn abandoned:
 //! ..."`), `[[tool NAME {args}]]` (a `tool/execute` callback to the client;
 //! the text becomes `Tool NAME returned: <content>`, or `Tool NAME failed:
 //! <message>` for an error answer), `[[json {...}]]` (with `output_schema`:
@@ -56,6 +72,8 @@
 
 #[path = "fake_rkat_rpc/io.rs"]
 mod io;
+#[path = "fake_rkat_rpc/life.rs"]
+mod life;
 #[path = "fake_rkat_rpc/methods.rs"]
 mod methods;
 #[path = "fake_rkat_rpc/mobs.rs"]
@@ -72,16 +90,29 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use life::Log;
 use scenario::{METHODS_050, METHODS_052, Scenario};
 use state::Shared;
 
 fn main() {
+    if std::env::var_os(life::HOLDER).is_some() {
+        life::hold();
+    }
+    let log = Log::from_env();
+    let stubborn = std::env::var_os("FAKE_RKAT_STUBBORN").is_some();
+    if log.is_on() || stubborn {
+        life::watch_sigterm(&log, stubborn);
+    }
+    log.line(&format!("start {}", std::process::id()));
+    if std::env::var_os("FAKE_RKAT_GRANDCHILD").is_some() {
+        life::spawn_grandchild(&log);
+    }
     let spec = std::env::var("FAKE_RKAT_SCENARIO").unwrap_or_default();
     let scenario = match Scenario::parse(&spec) {
         Ok(scenario) => Arc::new(scenario),
         Err(message) => {
             eprintln!("fake-rkat-rpc: {message}");
-            std::process::exit(2);
+            life::exit(&log, 2);
         }
     };
     if let Some(path) = std::env::var_os("FAKE_RKAT_RECORD") {
@@ -98,7 +129,7 @@ fn main() {
             .open(path)
             .ok()
     });
-    let shared = Arc::new(Shared::new(Arc::clone(&scenario)));
+    let shared = Arc::new(Shared::new(Arc::clone(&scenario), log.clone()));
     let stdin = std::io::stdin();
     let mut reader = stdin.lock();
     let mut line = Vec::new();
@@ -127,6 +158,11 @@ fn main() {
         };
         handle(&shared, message);
     }
+    log.line("eof");
+    if stubborn {
+        life::hold();
+    }
+    life::exit(&log, 0);
 }
 
 /// Dispatches one message from the client.
@@ -173,7 +209,7 @@ fn initialize(shared: &Arc<Shared>, id: &Value) {
     match &*shared.scenario {
         Scenario::ExitDuringHandshake => {
             eprintln!("fake-rkat-rpc: exiting during the handshake");
-            std::process::exit(1);
+            life::exit(&shared.log, 1);
         }
         Scenario::StderrFlood(mib) => flood_stderr(*mib),
         _ => {}

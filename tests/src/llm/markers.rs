@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `[[chunks N]]` | stream the final text in `N` text deltas (default 3; padded with `.` when shorter than `N`) |
 //! | `[[slow MS]]` | wait `MS` milliseconds before every streamed delta |
+//! | `[[stall N]]` | stream `N` text deltas, then hold the response open, sending nothing more, until the client goes away |
 //! | `[[error CODE]]` | answer HTTP `CODE` with an Anthropic error body, every time |
 //! | `[[error CODE xN]]` | fail `N` times (counted per identical `messages` array), then answer normally |
 //! | `[[stream_error TYPE]]` | start streaming, then send an `event: error` of that error type |
@@ -35,6 +36,8 @@ pub struct Markers {
     pub chunks: Option<usize>,
     /// `[[slow MS]]`.
     pub slow_ms: Option<u64>,
+    /// `[[stall N]]`.
+    pub stall: Option<usize>,
     /// `[[error CODE]]` / `[[error CODE xN]]`: status and times to fail.
     pub error: Option<(u16, Option<u32>)>,
     /// `[[stream_error TYPE]]`.
@@ -88,6 +91,11 @@ impl Markers {
                 let ms = cur.word()?.parse().ok()?;
                 cur.close()?;
                 self.slow_ms = Some(ms);
+            }
+            "stall" => {
+                let n = cur.word()?.parse().ok()?;
+                cur.close()?;
+                self.stall = Some(n);
             }
             "error" => {
                 let code = cur.word()?.parse().ok()?;
@@ -204,12 +212,13 @@ mod tests {
     #[test]
     fn parses_every_marker_and_strips_them() {
         let m = Markers::parse(
-            "Hi [[chunks 6]] there [[slow 30]][[error 529 x2]] [[json {\"a\": [[1]]}]] \
+            "Hi [[chunks 6]] there [[slow 30]][[stall 2]][[error 529 x2]] [[json {\"a\": [[1]]}]] \
              [[badjson x3]] [[tool datetime {}]] [[tool:lookup {\"k\": \"v\"}]] [[hang]] \
              [[stream_error overloaded_error]] end",
         );
         assert_eq!(m.chunks, Some(6));
         assert_eq!(m.slow_ms, Some(30));
+        assert_eq!(m.stall, Some(2));
         assert_eq!(m.error, Some((529, Some(2))));
         assert_eq!(m.json.as_deref(), Some("{\"a\": [[1]]}"));
         assert_eq!(m.badjson, Some(3));

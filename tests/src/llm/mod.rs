@@ -22,7 +22,8 @@
 //! | marker | effect |
 //! | --- | --- |
 //! | `[[chunks N]]` | final text in `N` deltas (default 3; padded with `.` when shorter) |
-//! | `[[slow MS]]` | wait `MS` ms before every delta (for interrupts) |
+//! | `[[slow MS]]` | wait `MS` ms before every delta |
+//! | `[[stall N]]` | `N` text deltas, then the response stays open and silent until the client goes away (for interrupts: the turn cannot end by itself) |
 //! | `[[error CODE]]` | HTTP `CODE` with an Anthropic error body, every time |
 //! | `[[error CODE xN]]` | fail `N` times (per identical `messages` array), then answer |
 //! | `[[stream_error TYPE]]` | some deltas, then `event: error` of `TYPE` |
@@ -320,6 +321,8 @@ async fn messages(State(state): State<SharedState>, headers: HeaderMap, body: By
             if body.get("stream").and_then(Value::as_bool) == Some(true) {
                 let frames = render::sse_frames(&message, &id, model, input_tokens);
                 stream_response(frames)
+            } else if message.stall.is_some() {
+                std::future::pending().await
             } else if let Some((kind, text)) = &message.stream_error {
                 error_response(&plan::http_error(500, Some(kind), text))
             } else {
@@ -338,6 +341,11 @@ fn stream_response(frames: Vec<render::Frame>) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(16);
     tokio::spawn(async move {
         for frame in frames {
+            if frame.hold {
+                // `[[stall N]]`: silent until the client goes away.
+                tx.closed().await;
+                return;
+            }
             if !frame.delay.is_zero() {
                 tokio::time::sleep(frame.delay).await;
             }

@@ -39,6 +39,8 @@ pub(crate) struct Message {
     pub(crate) stop_reason: String,
     /// Pause before each delta.
     pub(crate) delay: Duration,
+    /// `[[stall N]]`: text deltas sent before the response goes silent.
+    pub(crate) stall: Option<usize>,
     /// `(type, message)` of an `event: error` sent after the deltas.
     pub(crate) stream_error: Option<(String, String)>,
 }
@@ -170,6 +172,7 @@ pub(crate) fn default_plan(body: &Value, memory: &mut Memory) -> Plan {
     };
     if let Plan::Message(message) = &mut plan {
         message.delay = delay;
+        message.stall = markers.stall;
         if first_call && let Some(kind) = markers.stream_error {
             message.stream_error = Some((kind, "scripted stream error".into()));
         }

@@ -12,19 +12,23 @@ use super::plan::{Block, Message};
 pub(crate) struct Frame {
     pub(crate) delay: Duration,
     pub(crate) bytes: Vec<u8>,
+    /// `[[stall N]]`: no bytes; the stream stays open and silent from here.
+    pub(crate) hold: bool,
 }
 
 fn frame(delay: Duration, event: &str, data: &Value) -> Frame {
     Frame {
         delay,
         bytes: format!("event: {event}\ndata: {data}\n\n").into_bytes(),
+        hold: false,
     }
 }
 
 /// The SSE frames of `message`, exactly in the order the Anthropic API
 /// sends them: `message_start`, `ping`, per block `content_block_start`,
 /// deltas, `content_block_stop`, then `message_delta` (stop reason, usage)
-/// and `message_stop` — or an `error` event after the deltas.
+/// and `message_stop` — or an `error` event after the deltas, or (`[[stall
+/// N]]`) a hold after `N` text deltas.
 pub(crate) fn sse_frames(
     message: &Message,
     id: &str,
@@ -45,6 +49,7 @@ pub(crate) fn sse_frames(
         frame(now, "ping", &json!({"type": "ping"})),
     ];
     let mut deltas = 0u64;
+    let mut text_deltas = 0usize;
     for (index, block) in message.blocks.iter().enumerate() {
         let (start, pieces): (Value, Vec<Value>) = match block {
             Block::Text(chunks) => (
@@ -68,6 +73,17 @@ pub(crate) fn sse_frames(
             &json!({"type": "content_block_start", "index": index, "content_block": start}),
         ));
         for delta in pieces {
+            if delta["type"] == "text_delta" {
+                if message.stall == Some(text_deltas) {
+                    frames.push(Frame {
+                        delay: Duration::ZERO,
+                        bytes: Vec::new(),
+                        hold: true,
+                    });
+                    return frames;
+                }
+                text_deltas += 1;
+            }
             deltas += 1;
             frames.push(frame(
                 message.delay,

@@ -1,14 +1,14 @@
-//! Helpers shared by the `blocking_*` test binaries: connecting to the fake
-//! server, bounding every test in time, and checking that no child process
-//! is left behind.
-
-#![allow(dead_code)] // each test binary uses a different subset
+//! Helpers of the `blocking_*` modules: connecting to the fake server, a
+//! watchdog on every test, waiting for a state, and checking that no child
+//! process is left behind.
 
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
+
+pub(crate) use crate::common::{FakeFiles, assert_reaped, echo_kinds, exists};
 
 /// The default request timeout of test clients.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -21,13 +21,21 @@ pub(crate) fn fake(scenario: &str) -> ConnectOptions {
         .request_timeout(REQUEST_TIMEOUT)
 }
 
+/// [`fake`] with the lifecycle log, the gate and the trace in `files`.
+pub(crate) fn watched(scenario: &str, files: &FakeFiles) -> ConnectOptions {
+    fake(scenario)
+        .env("FAKE_RKAT_LOG", files.log())
+        .env("FAKE_RKAT_GATE", files.gate())
+        .env("FAKE_RKAT_TRACE", files.trace())
+}
+
 /// A client of the fake server playing `scenario`.
 pub(crate) fn connect(scenario: &str) -> MeerkatClient {
     MeerkatClient::connect(fake(scenario)).expect("connect to the fake server")
 }
 
 /// Runs `f` on its own thread and fails the test if it takes longer than
-/// `limit` (a hang is a failure, not a stuck CI job).
+/// `limit` (a watchdog: a hang is a failure, not a stuck CI job).
 pub(crate) fn within<T: Send + 'static>(
     limit: Duration,
     f: impl FnOnce() -> T + Send + 'static,
@@ -49,17 +57,10 @@ pub(crate) fn within<T: Send + 'static>(
     }
 }
 
-/// Asserts that process `pid` is gone (exited and reaped: no zombie).
-pub(crate) fn assert_reaped(pid: u32) {
-    let path = format!("/proc/{pid}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&path).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "child {pid} still exists: {:?}",
-            std::fs::read_to_string(format!("{path}/stat")).unwrap_or_default()
-        );
-        thread::sleep(Duration::from_millis(10));
+/// Waits until `state` holds, polling; only the test's watchdog bounds it.
+pub(crate) fn until(mut state: impl FnMut() -> bool) {
+    while !state() {
+        thread::sleep(crate::common::POLL);
     }
 }
 
@@ -84,12 +85,4 @@ pub(crate) fn text_of(events: &[Event]) -> String {
             _ => None,
         })
         .collect()
-}
-
-/// The events of a normal echo turn of the fake server with `n` deltas.
-pub(crate) fn echo_kinds(n: usize) -> Vec<&'static str> {
-    let mut kinds = vec!["run_started", "turn_started"];
-    kinds.extend(std::iter::repeat_n("text_delta", n));
-    kinds.extend(["text_complete", "turn_completed", "run_completed"]);
-    kinds
 }

@@ -1,13 +1,13 @@
-//! Helpers shared by the `tokio_*` test binaries: connecting to the fake
-//! server, bounding every test in time, and checking that no child process
-//! is left behind.
-
-#![allow(dead_code)] // each test binary uses a different subset
+//! Helpers of the `tokio_*` modules: connecting to the fake server, a
+//! watchdog on every test, waiting for a state, and checking that no child
+//! process is left behind.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use meerkat_transport_tokio::{ConnectOptions, Event, MeerkatClient};
+use meerkat_transport_tokio::{ConnectOptions, Error, Event, MeerkatClient};
+
+pub(crate) use crate::common::{FakeFiles, assert_reaped, echo_kinds, exists};
 
 /// The default request timeout of test clients.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -20,6 +20,14 @@ pub(crate) fn fake(scenario: &str) -> ConnectOptions {
         .request_timeout(REQUEST_TIMEOUT)
 }
 
+/// [`fake`] with the lifecycle log, the gate and the trace in `files`.
+pub(crate) fn watched(scenario: &str, files: &FakeFiles) -> ConnectOptions {
+    fake(scenario)
+        .env("FAKE_RKAT_LOG", files.log())
+        .env("FAKE_RKAT_GATE", files.gate())
+        .env("FAKE_RKAT_TRACE", files.trace())
+}
+
 /// A client of the fake server playing `scenario`.
 pub(crate) async fn connect(scenario: &str) -> MeerkatClient {
     MeerkatClient::connect(fake(scenario))
@@ -27,8 +35,8 @@ pub(crate) async fn connect(scenario: &str) -> MeerkatClient {
         .expect("connect to the fake server")
 }
 
-/// Awaits `f`, failing the test if it takes longer than `limit` (a hang is
-/// a failure, not a stuck CI job).
+/// Awaits `f`, failing the test if it takes longer than `limit` (a
+/// watchdog: a hang is a failure, not a stuck CI job).
 pub(crate) async fn within<T>(limit: Duration, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(limit, f).await {
         Ok(value) => value,
@@ -36,23 +44,25 @@ pub(crate) async fn within<T>(limit: Duration, f: impl Future<Output = T>) -> T 
     }
 }
 
-/// Whether process `pid` still exists (running or a zombie).
-pub(crate) fn exists(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+/// Waits until `state` holds, polling; only the test's watchdog bounds it.
+pub(crate) async fn until(mut state: impl FnMut() -> bool) {
+    while !state() {
+        tokio::time::sleep(crate::common::POLL).await;
+    }
 }
 
-/// Asserts that process `pid` is gone (exited and reaped: no zombie).
-/// Blocks the calling thread (at most 10 s): it is a check, not a wait the
-/// code under test may rely on.
-pub(crate) fn assert_reaped(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while exists(pid) {
-        assert!(
-            Instant::now() < deadline,
-            "child {pid} still exists: {:?}",
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(10));
+/// Calls `call` until it answers something else than `TIMEOUT`: for a
+/// client whose short request timeout is meant for another request, so a
+/// loaded machine only makes a test slower, never wrong.
+pub(crate) async fn patiently<T, F>(mut call: impl FnMut() -> F) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    loop {
+        match call().await {
+            Err(e) if e.code() == "TIMEOUT" => {}
+            other => return other,
+        }
     }
 }
 
@@ -77,12 +87,4 @@ pub(crate) fn text_of(events: &[Event]) -> String {
             _ => None,
         })
         .collect()
-}
-
-/// The events of a normal echo turn of the fake server with `n` deltas.
-pub(crate) fn echo_kinds(n: usize) -> Vec<&'static str> {
-    let mut kinds = vec!["run_started", "turn_started"];
-    kinds.extend(std::iter::repeat_n("text_delta", n));
-    kinds.extend(["text_complete", "turn_completed", "run_completed"]);
-    kinds
 }

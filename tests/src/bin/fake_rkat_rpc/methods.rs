@@ -265,10 +265,14 @@ fn create(shared: &Arc<Shared>, id: &Value, params: &Value) {
     }
 }
 
-/// Runs a turn on its own thread.
+/// Runs a turn on its own thread, and logs it once it is all on the pipe.
 pub(crate) fn spawn_turn(shared: &Arc<Shared>, turn: Turn) {
     let shared = Arc::clone(shared);
-    std::thread::spawn(move || turns::run(&shared, turn));
+    std::thread::spawn(move || {
+        let sid = turn.sid.clone();
+        turns::run(&shared, turn);
+        shared.log.line(&format!("turn {sid}"));
+    });
 }
 
 /// The `session_id` param of a live session, or an error answered.

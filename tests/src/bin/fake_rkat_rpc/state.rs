@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde_json::{Value, json};
 
 use super::io::{Out, now_ms, uuid};
+use super::life::Log;
 use super::scenario::Scenario;
 
 #[derive(Debug, Default)]
@@ -121,12 +122,14 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) out: Out,
     pub(crate) scenario: Arc<Scenario>,
+    /// The lifecycle log (`FAKE_RKAT_LOG`).
+    pub(crate) log: Log,
 }
 
 pub(crate) const REALM: &str = "fake";
 
 impl Shared {
-    pub(crate) fn new(scenario: Arc<Scenario>) -> Self {
+    pub(crate) fn new(scenario: Arc<Scenario>, log: Log) -> Self {
         Self {
             state: Mutex::new(State {
                 order: Vec::new(),
@@ -149,6 +152,7 @@ impl Shared {
             }),
             out: Out::new(Arc::clone(&scenario)),
             scenario,
+            log,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Running a turn: events, tool callbacks, the RunResult, and the
 //! misbehaviours of the turn-level scenarios.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
@@ -99,6 +99,8 @@ pub(crate) fn run(shared: &Arc<Shared>, turn: Turn) {
         text = text.replace(NO_TERMINAL, " ");
     }
     let markers = Markers::parse(&text);
+    // `[[stall N]]`: gate lines written from now on release this turn.
+    let gate_base = super::life::gate_lines();
     let emit = |payload: Value| shared.emit(&sid, payload, false);
 
     if let Scenario::OversizedLine(size) = *scenario {
@@ -114,7 +116,7 @@ pub(crate) fn run(shared: &Arc<Shared>, turn: Turn) {
             emit(json!({"delta": delta, "type": "text_delta"}));
         }
         eprintln!("fake-rkat-rpc: simulated crash in the middle of a turn");
-        std::process::exit(3);
+        super::life::exit(&shared.log, 3);
     }
     if let Some((code, _)) = markers.error {
         let detail = format!("LLM error (anthropic): Invalid request: scripted error {code}");
@@ -196,6 +198,9 @@ pub(crate) fn run(shared: &Arc<Shared>, turn: Turn) {
             if !delay.is_zero() {
                 std::thread::sleep(delay);
             }
+            if let Some(stall) = markers.stall {
+                wait_at_stall(i, stall, gate_base, &interrupt);
+            }
             if interrupt.load(Ordering::SeqCst) {
                 let cancelled = id
                     .as_ref()
@@ -270,6 +275,16 @@ pub(crate) fn run(shared: &Arc<Shared>, turn: Turn) {
     } else {
         tail(shared);
         finish(shared, &sid, id.as_ref(), Ok(result), false);
+    }
+}
+
+/// `[[stall N]]`: holds delta `i` until the gate file released it (`i <
+/// N` plus the lines written since the turn started, when it had
+/// `gate_base`) or the turn is interrupted or cancelled. NB: polling the
+/// gate is how the fake waits; no outcome depends on how fast it polls.
+fn wait_at_stall(i: usize, stall: usize, gate_base: usize, interrupt: &AtomicBool) {
+    while i + gate_base >= stall + super::life::gate_lines() && !interrupt.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
