@@ -28,11 +28,7 @@ use crate::RpcError;
 #[non_exhaustive]
 pub enum Error {
     /// No `rkat-rpc` binary was found in any of the places searched.
-    #[error(
-        "rkat-rpc not found (tried: {}); install it with `cargo install meerkat-rpc`, \
-         or set MEERKAT_BIN_PATH or ConnectOptions::rkat_path",
-        tried.join(", ")
-    )]
+    #[error("rkat-rpc not found (tried: {}); {}", tried.join(", "), crate::INSTALL_HINT)]
     BinaryNotFound {
         /// Every place that was tried, in order.
         tried: Vec<String>,
@@ -51,9 +47,6 @@ pub enum Error {
         /// The capability id (`"skills"`, `"comms"`, `"mob"`, ...).
         capability: String,
     },
-    /// The client is not connected (the handshake has not completed).
-    #[error("not connected")]
-    NotConnected,
     /// `MeerkatClient::close` was called on this client.
     #[error("the client was closed")]
     Closed,
@@ -141,7 +134,6 @@ impl Error {
             Self::BinaryNotFound { .. } => "BINARY_NOT_FOUND",
             Self::VersionMismatch { .. } => "VERSION_MISMATCH",
             Self::CapabilityUnavailable { .. } => "CAPABILITY_UNAVAILABLE",
-            Self::NotConnected => "NOT_CONNECTED",
             Self::Closed => "CLIENT_CLOSED",
             Self::ConnectionClosed { .. } => "CONNECTION_CLOSED",
             Self::TimedOut { .. } => "TIMEOUT",

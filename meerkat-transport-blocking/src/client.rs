@@ -11,7 +11,7 @@ use meerkat_proto::{
     Capability, ConnectOptions, Dialect, Error, Method, ServerInfo, TransportKind,
 };
 
-use crate::io::{Shared, spawn_exit_watch, spawn_reader, spawn_timer, spawn_writer};
+use crate::io::{Shared, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
 
 /// How long `close` waits after SIGTERM before SIGKILL.
@@ -105,11 +105,9 @@ impl MeerkatClient {
                 let (plan, command) = crate::launch::command(&options)?;
                 let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;
-                let weak = Arc::downgrade(&process);
                 let started = spawn_writer(&shared, spawned.stdin, drop)
                     .and_then(|()| spawn_reader(&shared, spawned.stdout, false))
-                    .and_then(|()| spawn_reader(&shared, spawned.stderr, true))
-                    .and_then(|()| spawn_exit_watch(&shared, weak));
+                    .and_then(|()| spawn_reader(&shared, spawned.stderr, true));
                 if let Err(e) = started {
                     shared.with(|e| e.close(Instant::now()));
                     process.kill_and_reap();
@@ -118,7 +116,7 @@ impl MeerkatClient {
                 (Some(process), None)
             }
         };
-        if let Err(e) = spawn_timer(&shared) {
+        if let Err(e) = spawn_timer(&shared, process.as_ref().map(Arc::downgrade)) {
             shared.with(|e| e.close(Instant::now()));
             return Err(Error::Io(e));
         }

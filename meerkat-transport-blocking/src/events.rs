@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use meerkat_proto::sdk::{Call, Subscription, TurnStream, ops};
-use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened};
+use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened, StreamOutcome};
 
 use crate::client::MeerkatClient;
 use crate::session::Session;
@@ -339,16 +339,10 @@ impl EventSubscription {
     /// # Ok::<(), Error>(())
     /// ```
     #[must_use]
-    pub fn outcome(&self) -> Option<String> {
-        let id = self.sub.id();
-        match self.sub.outcome() {
-            Some((outcome, _)) => Some(outcome.clone()),
-            None => self
-                .client
-                .shared()
-                .with(|e| e.stream_outcome(id))
-                .map(|(o, _)| o),
-        }
+    pub fn outcome(&self) -> Option<StreamOutcome> {
+        self.client
+            .shared()
+            .with(|e| e.subscription_outcome(&self.sub))
     }
 
     /// Asks the server to end the stream and stops routing its events.

@@ -213,38 +213,37 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     })
 }
 
-/// The timer: [`Engine::handle_timeout`] at every deadline.
-pub(crate) fn spawn_timer(shared: &Arc<Shared>) -> io::Result<()> {
+/// The timer: [`Engine::handle_timeout`] at every deadline and, while a
+/// child runs, [`Engine::exit_tick`] every [`ExitWatch::INTERVAL`] with its
+/// exit status.
+pub(crate) fn spawn_timer(shared: &Arc<Shared>, process: Option<Weak<Process>>) -> io::Result<()> {
     let shared = Arc::clone(shared);
     spawn("meerkat-timer", move || {
+        let mut tick = process
+            .as_ref()
+            .map(|_| Instant::now() + ExitWatch::INTERVAL);
         loop {
             let (at, closed) = shared.with(|e| (e.arm_timer(), e.is_closed()));
             if closed {
                 return;
             }
             let now = Instant::now();
+            if let Some(due) = tick.filter(|t| *t <= now) {
+                // The client is gone when its process is: nothing to watch.
+                let child = process.as_ref().and_then(Weak::upgrade);
+                let exited = child
+                    .as_ref()
+                    .map(|c| c.try_status().map(|s| s.to_string()));
+                let watching = exited.is_some_and(|x| shared.with(|e| e.exit_tick(now, x)));
+                tick = watching.then(|| due.max(now) + ExitWatch::INTERVAL);
+                continue;
+            }
             match at {
                 Some(at) if at <= now => shared.with(|e| e.handle_timeout(now)),
-                Some(at) => shared.timer.wait(Some(at - now)),
-                None => shared.timer.wait(None),
-            }
-        }
-    })
-}
-
-/// The exit watch: [`Engine::exit_tick`] every [`ExitWatch::INTERVAL`].
-pub(crate) fn spawn_exit_watch(shared: &Arc<Shared>, process: Weak<Process>) -> io::Result<()> {
-    let shared = Arc::clone(shared);
-    spawn("meerkat-exit-watch", move || {
-        loop {
-            thread::sleep(ExitWatch::INTERVAL);
-            let Some(child) = process.upgrade() else {
-                return; // the client is gone
-            };
-            let exited = child.try_status().map(|s| s.to_string());
-            drop(child);
-            if !shared.with(|e| e.exit_tick(Instant::now(), exited)) {
-                return;
+                next => {
+                    let wake = [next, tick].into_iter().flatten().min();
+                    shared.timer.wait(wake.map(|w| w - now));
+                }
             }
         }
     })

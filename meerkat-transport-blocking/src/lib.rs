@@ -124,12 +124,13 @@ pub use session::{DeferredSession, Session};
 pub use meerkat_proto::{
     AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
     ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error, ErrorCode, ErrorKind,
-    Event, EventEnvelope, HandlingMode, HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint,
-    HookReasonCode, InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobSpec,
-    MobSummary, Peer, Prompt, RpcError, RunResult, SchemaWarning, ScopeFrame, ServerInfo,
+    Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep, HandlingMode,
+    HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode, InvalidSkillRef,
+    MemberInfo, MemberSendResult, Method, MobAction, MobSpec, MobState, MobSummary, Peer, Prompt,
+    RespawnResult, RespawnStatus, RpcError, RunResult, SchemaWarning, ScopeFrame, ServerInfo,
     SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics, SkillInfo, SkillKey, SkillRef,
-    SourceHealth, SpawnResult, SpawnSpec, StopReason, ToolConfigChangedPayload, ToolDef,
-    ToolOutput, TransportKind, TurnOptions, Usage, methods,
+    SourceHealth, SpawnResult, SpawnSpec, StopReason, StreamOutcome, ToolConfigChangedPayload,
+    ToolDef, ToolOutput, TransportKind, TurnOptions, Usage, methods,
 };
 
 /// The protocol core this crate is built on (`meerkat-proto`): the JSON-RPC

@@ -4,8 +4,8 @@ use std::fmt;
 
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{
-    HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
-    SpawnResult, SpawnSpec,
+    FlowRun, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
+    RespawnResult, SpawnResult, SpawnSpec,
 };
 use serde_json::Value;
 
@@ -195,7 +195,7 @@ impl Mob {
     /// mob.respawn("w1")?;
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn respawn(&self, meerkat_id: &str) -> Result<Value, Error> {
+    pub fn respawn(&self, meerkat_id: &str) -> Result<RespawnResult, Error> {
         self.client.run(ops::mob_respawn(&self.id, meerkat_id))
     }
 
@@ -323,7 +323,7 @@ impl Mob {
     /// }
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn flow_status(&self, run_id: &str) -> Result<Option<Value>, Error> {
+    pub fn flow_status(&self, run_id: &str) -> Result<Option<FlowRun>, Error> {
         self.client.run(ops::mob_flow_status(&self.id, run_id))
     }
 

@@ -11,7 +11,7 @@ use meerkat_proto::{
 };
 use tracing::Instrument as _;
 
-use crate::io::{CallGuard, Shared, spawn_exit_watch, spawn_reader, spawn_timer, spawn_writer};
+use crate::io::{CallGuard, Shared, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
 
 /// How long `close` waits after SIGTERM before SIGKILL.
@@ -129,11 +129,10 @@ impl MeerkatClient {
                 spawn_writer(&shared, spawned.stdin);
                 spawn_reader(&shared, spawned.stdout, false);
                 spawn_reader(&shared, spawned.stderr, true);
-                spawn_exit_watch(&shared, Arc::downgrade(&process));
                 Some(process)
             }
         };
-        spawn_timer(&shared);
+        spawn_timer(&shared, process.as_ref().map(Arc::downgrade));
         // NB: a connect future dropped during the handshake (a timeout, a
         // `select!`) must not leave the child or the tasks behind.
         let guard = ConnectGuard {

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use meerkat_proto::sdk::{Call, Subscription, TurnStream, ops};
-use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened};
+use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened, StreamOutcome};
 
 use crate::client::MeerkatClient;
 use crate::io::CallGuard;
@@ -401,16 +401,10 @@ impl EventSubscription {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn outcome(&self) -> Option<String> {
-        let id = self.sub.id();
-        match self.sub.outcome() {
-            Some((outcome, _)) => Some(outcome.clone()),
-            None => self
-                .client
-                .shared()
-                .with(|e| e.stream_outcome(id))
-                .map(|(o, _)| o),
-        }
+    pub fn outcome(&self) -> Option<StreamOutcome> {
+        self.client
+            .shared()
+            .with(|e| e.subscription_outcome(&self.sub))
     }
 
     /// Closes the stream on the server.

@@ -200,11 +200,16 @@ pub(crate) fn spawn_writer(
     });
 }
 
-/// The timer: [`Engine::handle_timeout`] at every deadline.
-pub(crate) fn spawn_timer(shared: &Arc<Shared>) {
+/// The timer: [`Engine::handle_timeout`] at every deadline and, while a
+/// child runs, [`Engine::exit_tick`] every [`ExitWatch::INTERVAL`] with its
+/// exit status.
+pub(crate) fn spawn_timer(shared: &Arc<Shared>, process: Option<Weak<Process>>) {
     let task_shared = Arc::clone(shared);
     shared.spawn(async move {
         let shared = task_shared;
+        let mut tick = process
+            .as_ref()
+            .map(|_| Instant::now() + ExitWatch::INTERVAL);
         loop {
             let notified = shared.timer.notified();
             let (at, closed) = shared.with(|e| (e.arm_timer(), e.is_closed()));
@@ -212,34 +217,29 @@ pub(crate) fn spawn_timer(shared: &Arc<Shared>) {
                 return;
             }
             let now = Instant::now();
+            if let Some(due) = tick.filter(|t| *t <= now) {
+                // The client is gone when its process is: nothing to watch.
+                let child = process.as_ref().and_then(Weak::upgrade);
+                let exited = child
+                    .as_ref()
+                    .map(|c| c.try_status().map(|s| s.to_string()));
+                let watching =
+                    exited.is_some_and(|x| shared.with(|e| e.exit_tick(now.into_std(), x)));
+                tick = watching.then(|| due.max(now) + ExitWatch::INTERVAL);
+                continue;
+            }
             match at.map(Instant::from_std) {
                 Some(at) if at <= now => shared.with(|e| e.handle_timeout(now.into_std())),
-                Some(at) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at) => {}
-                        () = notified => {}
+                next => {
+                    let wake = [next, tick].into_iter().flatten().min();
+                    match wake {
+                        Some(wake) => tokio::select! {
+                            () = tokio::time::sleep_until(wake) => {}
+                            () = notified => {}
+                        },
+                        None => notified.await,
                     }
                 }
-                None => notified.await,
-            }
-        }
-    });
-}
-
-/// The exit watch: [`Engine::exit_tick`] every [`ExitWatch::INTERVAL`].
-pub(crate) fn spawn_exit_watch(shared: &Arc<Shared>, process: Weak<Process>) {
-    let task_shared = Arc::clone(shared);
-    shared.spawn(async move {
-        let shared = task_shared;
-        loop {
-            tokio::time::sleep(ExitWatch::INTERVAL).await;
-            let Some(child) = process.upgrade() else {
-                return; // the client is gone
-            };
-            let exited = child.try_status().map(|s| s.to_string());
-            drop(child);
-            if !shared.with(|e| e.exit_tick(now(), exited)) {
-                return;
             }
         }
     });

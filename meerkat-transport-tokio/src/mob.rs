@@ -4,8 +4,8 @@ use std::fmt;
 
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{
-    HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
-    SpawnResult, SpawnSpec,
+    FlowRun, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
+    RespawnResult, SpawnResult, SpawnSpec,
 };
 use serde_json::Value;
 
@@ -205,7 +205,7 @@ impl Mob {
     /// mob.respawn("w1").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn respawn(&self, meerkat_id: &str) -> Result<Value, Error> {
+    pub async fn respawn(&self, meerkat_id: &str) -> Result<RespawnResult, Error> {
         self.client
             .run(ops::mob_respawn(&self.id, meerkat_id))
             .await
@@ -345,7 +345,7 @@ impl Mob {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn flow_status(&self, run_id: &str) -> Result<Option<Value>, Error> {
+    pub async fn flow_status(&self, run_id: &str) -> Result<Option<FlowRun>, Error> {
         self.client
             .run(ops::mob_flow_status(&self.id, run_id))
             .await

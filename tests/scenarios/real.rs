@@ -464,9 +464,9 @@ scenario! {
         assert!(saw_member_event);
         aw!(events.close()).expect("close subscription");
         aw!(mob.lifecycle(sdk::MobAction::Stop)).expect("stop");
-        assert_eq!(aw!(mob.status()).expect("status").status, "Stopped");
+        assert_eq!(aw!(mob.status()).expect("status").status, sdk::MobState::Stopped);
         aw!(mob.lifecycle(sdk::MobAction::Resume)).expect("resume");
-        assert_eq!(aw!(mob.status()).expect("status").status, "Running");
+        assert_eq!(aw!(mob.status()).expect("status").status, sdk::MobState::Running);
         assert!(aw!(client.list_mobs()).expect("list").iter().any(|m| m.mob_id == "team"));
         aw!(client.close()).expect("close");
     }

@@ -10,6 +10,7 @@ use super::misc::{
     CommsCommand, ConfigEnvelope, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec,
     MobSummary, Peer, SkillInfo, SpawnResult, SpawnSpec, StreamClosed, StreamOpened,
 };
+use super::mob::{FlowRun, RespawnResult};
 use super::options::{SessionOptions, TurnOptions};
 use super::result::{DeferredCreated, RunResult};
 use super::session::{SessionHistory, SessionInfo};
@@ -491,7 +492,7 @@ simple_method!(
     MobRetire, "mob/retire", MemberParams, Value);
 simple_method!(
     /// `mob/respawn` (result kept as JSON: receipt or topology failure).
-    MobRespawn, "mob/respawn", MemberParams, Value);
+    MobRespawn, "mob/respawn", MemberParams, RespawnResult);
 simple_method!(
     /// `mob/wire`.
     MobWire, "mob/wire", WireParams, Value);
@@ -509,7 +510,7 @@ simple_method!(
     MobFlowRun, "mob/flow_run", FlowRunParams, String => "run_id");
 simple_method!(
     /// `mob/flow_status`: the run, or `None` when unknown.
-    MobFlowStatus, "mob/flow_status", FlowRunIdParams, Option<Value> => "run");
+    MobFlowStatus, "mob/flow_status", FlowRunIdParams, Option<FlowRun> => "run");
 simple_method!(
     /// `mob/flow_cancel`.
     MobFlowCancel, "mob/flow_cancel", FlowRunIdParams, Value);

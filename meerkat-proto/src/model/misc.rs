@@ -274,8 +274,11 @@ impl MobSpec {
 pub struct MobSummary {
     /// The mob id.
     pub mob_id: String,
-    /// `Creating`, `Running`, `Stopped`, `Completed` or `Destroyed`.
-    pub status: String,
+    /// Its lifecycle state.
+    pub status: super::MobState,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Value>,
 }
 
 /// A member to spawn into a mob.

@@ -10,6 +10,7 @@ mod event;
 mod method;
 pub mod methods;
 mod misc;
+mod mob;
 mod options;
 mod result;
 mod server;
@@ -37,6 +38,10 @@ pub use method::{Method, Route};
 pub use misc::{
     CommsCommand, ConfigEnvelope, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec,
     MobSummary, Peer, SkillInfo, SpawnResult, SpawnSpec, StreamClosed, StreamOpened,
+};
+pub use mob::{
+    FlowFailure, FlowRun, FlowRunStatus, FlowStep, MobState, RespawnResult, RespawnStatus,
+    StreamOutcome,
 };
 pub use options::{SessionOptions, TurnOptions};
 pub use result::{

@@ -15,10 +15,10 @@ use serde_json::Value;
 use super::call::{Call, Kind};
 use crate::model::methods::{self as m};
 use crate::model::{
-    CommsCommand, ConfigEnvelope, DeferredCreated, HandlingMode, MemberInfo, MemberSendResult,
-    MobAction, MobSpec, MobSummary, Peer, Prompt, RunResult, SessionHistory, SessionInfo,
-    SessionOptions, SkillInfo, SkillRef, SpawnResult, SpawnSpec, StreamOpened, ToolDef,
-    TurnOptions,
+    CommsCommand, ConfigEnvelope, DeferredCreated, FlowRun, HandlingMode, MemberInfo,
+    MemberSendResult, MobAction, MobSpec, MobSummary, Peer, Prompt, RespawnResult, RunResult,
+    SessionHistory, SessionInfo, SessionOptions, SkillInfo, SkillRef, SpawnResult, SpawnSpec,
+    StreamOpened, ToolDef, TurnOptions,
 };
 
 /// `session/create`: a session and its first turn.
@@ -157,7 +157,7 @@ pub fn mob_retire(mob_id: &str, member: &str) -> Call<()> {
 }
 
 /// `mob/respawn`.
-pub fn mob_respawn(mob_id: &str, member: &str) -> Call<Value> {
+pub fn mob_respawn(mob_id: &str, member: &str) -> Call<RespawnResult> {
     Call::new::<m::MobRespawn, _>(m::MemberParams::new(mob_id, member))
 }
 
@@ -187,7 +187,7 @@ pub fn mob_run_flow(mob_id: &str, flow_id: &str, params: Value) -> Call<String> 
 }
 
 /// `mob/flow_status`.
-pub fn mob_flow_status(mob_id: &str, run_id: &str) -> Call<Option<Value>> {
+pub fn mob_flow_status(mob_id: &str, run_id: &str) -> Call<Option<FlowRun>> {
     Call::new::<m::MobFlowStatus, _>(m::FlowRunIdParams::new(mob_id, run_id))
 }
 

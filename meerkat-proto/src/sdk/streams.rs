@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::call::{Call, Streaming};
 use super::engine::Engine;
 use crate::conn::{Popped, StreamBuffer, StreamEvent};
-use crate::model::{Dialect, Event, EventEnvelope, Method, RunResult, methods};
+use crate::model::{Dialect, Event, EventEnvelope, Method, RunResult, StreamOutcome, methods};
 use crate::rpc::RequestId;
 use crate::sdk_error::Error;
 
@@ -187,10 +187,21 @@ impl<H: Clone> Engine<H> {
         Poll::Pending
     }
 
-    /// How the server ended subscription `id`, once it did.
+    /// How the server ended subscription `id`, once it did (also before
+    /// its consumer reached the end).
     #[must_use]
     pub fn stream_outcome(&self, id: RequestId) -> Option<(String, Option<Value>)> {
         self.streams.get(&id).and_then(|s| s.outcome.clone())
+    }
+
+    /// How the server ended `sub`, once it did.
+    #[must_use]
+    pub fn subscription_outcome(&self, sub: &Subscription) -> Option<StreamOutcome> {
+        let (outcome, _) = sub
+            .outcome()
+            .cloned()
+            .or_else(|| self.stream_outcome(sub.id()))?;
+        Some(StreamOutcome::from_wire(&outcome))
     }
 
     /// The consumer of stream `id` is gone. A finished stream is forgotten;
