@@ -318,8 +318,8 @@ impl Mob {
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
     /// # let mob = client.mob("m1");
     /// let run_id = mob.run_flow("review", serde_json::json!({}))?;
-    /// if let Some(status) = mob.flow_status(&run_id)? {
-    ///     println!("{status}");
+    /// if let Some(run) = mob.flow_status(&run_id)? {
+    ///     println!("{} is {}", run.run_id, run.status);
     /// }
     /// # Ok::<(), Error>(())
     /// ```

@@ -340,8 +340,8 @@ impl Mob {
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// # let mob = client.mob("m1");
     /// let run_id = mob.run_flow("review", serde_json::json!({})).await?;
-    /// if let Some(status) = mob.flow_status(&run_id).await? {
-    ///     println!("{status}");
+    /// if let Some(run) = mob.flow_status(&run_id).await? {
+    ///     println!("{} is {}", run.run_id, run.status);
     /// }
     /// # Ok(()) }
     /// ```
