@@ -149,7 +149,7 @@ impl Pair {
         );
         assert!(matches!(
             pair.engine.poll_ready(Waker::noop()),
-            Poll::Ready(Ok(()))
+            Poll::Ready(Ok(_))
         ));
         pair.nothing_sent();
         pair
@@ -681,11 +681,7 @@ fn a_dropped_subscription_sends_its_close() {
     let mut p = Pair::ready(Server::WithReset);
     let (id, decoder, mut sub) = p
         .engine
-        .open_subscription(
-            ops::subscribe_session("s1"),
-            ops::close_session_stream,
-            p.now,
-        )
+        .open_subscription(ops::subscribe_session("s1"), p.now)
         .unwrap();
     p.settle();
     let open = p.expect("session/stream_open");
@@ -973,11 +969,7 @@ fn close_resolves_every_waiter_with_client_closed_and_ends_every_stream() {
     let stream = p.engine.open_turn(turn("s2"), p.now).unwrap();
     let (open, open_decoder, mut sub) = p
         .engine
-        .open_subscription(
-            ops::subscribe_session("s3"),
-            ops::close_session_stream,
-            p.now,
-        )
+        .open_subscription(ops::subscribe_session("s3"), p.now)
         .unwrap();
     p.settle();
     for method in [
@@ -1271,11 +1263,7 @@ impl Run {
                 .open_turn(turn(&session(n)), now)
                 .map(|s| (s.id(), Wait::Stream)),
             Op::Subscribe(n) => engine
-                .open_subscription(
-                    ops::subscribe_session(&session(n)),
-                    ops::close_session_stream,
-                    now,
-                )
+                .open_subscription(ops::subscribe_session(&session(n)), now)
                 .map(|(id, decoder, sub)| {
                     let decoder = Some(decoder);
                     (id, Wait::Subscription { sub, decoder })

@@ -2,7 +2,6 @@
 
 use std::borrow::Borrow;
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -58,7 +57,6 @@ pub(crate) struct Inner {
     tcp: Option<TcpStream>,
     server: ServerInfo,
     dialect: Dialect,
-    closed: AtomicBool,
     /// Held for the whole of a close: a second `close` waits for the first.
     closing: Mutex<()>,
 }
@@ -120,19 +118,15 @@ impl MeerkatClient {
             shared.with(|e| e.close(Instant::now()));
             return Err(Error::Io(e));
         }
-        if let Err(e) = shared.wait(|e, waker| e.poll_ready(waker)) {
-            shared.with(|e| e.close(Instant::now()));
-            if let Some(process) = &process {
-                process.kill_and_reap();
+        let (server, dialect) = match shared.wait(|e, waker| e.poll_ready(waker)) {
+            Ok(ready) => ready,
+            Err(e) => {
+                shared.with(|e| e.close(Instant::now()));
+                if let Some(process) = &process {
+                    process.kill_and_reap();
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
-        let (server, dialect) = shared.with(|e| (e.server().cloned(), e.dialect().clone()));
-        let Some(server) = server else {
-            return Err(Error::InvalidResponse {
-                method: "initialize".into(),
-                message: "the handshake ended without server information".into(),
-            });
         };
         tracing::debug!(pid = ?process.as_ref().map(|p| p.pid()), version = %server.version, "connected");
         Ok(Self {
@@ -142,7 +136,6 @@ impl MeerkatClient {
                 tcp,
                 server,
                 dialect,
-                closed: AtomicBool::new(false),
                 closing: Mutex::new(()),
             }),
         })
@@ -327,7 +320,7 @@ impl Inner {
     /// second call waits for the first to finish.
     fn shutdown(&self, grace: Duration) {
         let _closing = self.closing.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if self.shared.with(|e| e.is_closed_locally()) {
             return;
         }
         let pid = self.process.as_ref().map(|p| p.pid());

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use meerkat_proto::sdk::{Call, Subscription, TurnStream, ops};
+use meerkat_proto::sdk::{Call, Subscription, TurnStream};
 use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened, StreamOutcome};
 
 use crate::client::MeerkatClient;
@@ -269,13 +269,6 @@ pub struct EventSubscription {
     sub: Subscription,
 }
 
-/// What a subscription is attached to (for closing it).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum SubscriptionKind {
-    Session,
-    Mob,
-}
-
 impl fmt::Debug for EventSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.sub, f)
@@ -283,23 +276,14 @@ impl fmt::Debug for EventSubscription {
 }
 
 impl EventSubscription {
-    pub(crate) fn open(
-        client: &MeerkatClient,
-        call: Call<StreamOpened>,
-        kind: SubscriptionKind,
-    ) -> Result<Self, Error> {
+    pub(crate) fn open(client: &MeerkatClient, call: Call<StreamOpened>) -> Result<Self, Error> {
         let shared = client.shared();
-        let close = match kind {
-            SubscriptionKind::Session => ops::close_session_stream,
-            SubscriptionKind::Mob => ops::close_mob_stream,
-        };
-        let (id, decoder, mut sub) =
-            shared.with(|e| e.open_subscription(call, close, Instant::now()))?;
+        let (id, decoder, mut sub) = shared.with(|e| e.open_subscription(call, Instant::now()))?;
         let raw = shared.wait(|e, waker| e.poll_call(id, waker));
         match decoder.decode(raw, client.dialect()) {
             Ok(opened) => sub.opened(opened.stream_id),
             Err(err) => {
-                shared.with(|e| e.drop_stream(id, None, Instant::now()));
+                shared.with(|e| e.cancel_call(id));
                 return Err(err);
             }
         }

@@ -12,7 +12,7 @@ use meerkat_proto::{
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::events::{EventStream, EventSubscription, SubscriptionKind};
+use crate::events::{EventStream, EventSubscription};
 use meerkat_proto::Error;
 
 impl MeerkatClient {
@@ -602,11 +602,7 @@ impl Session {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn subscribe_events(&self) -> Result<EventSubscription, Error> {
-        EventSubscription::open(
-            &self.client,
-            ops::subscribe_session(&self.id),
-            SubscriptionKind::Session,
-        )
+        EventSubscription::open(&self.client, ops::subscribe_session(&self.id))
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::borrow::Borrow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use meerkat_proto::sdk::{Call, Engine, EngineConfig};
@@ -58,7 +57,6 @@ pub(crate) struct Inner {
     process: Option<Arc<Process>>,
     server: ServerInfo,
     dialect: Dialect,
-    closed: AtomicBool,
     /// Held for the whole of a close: a second `close` waits for the first.
     closing: tokio::sync::Mutex<()>,
 }
@@ -139,19 +137,8 @@ impl MeerkatClient {
             shared: &shared,
             process: process.as_deref(),
         };
-        let ready = shared.wait(|e, waker| e.poll_ready(waker)).await;
-        if let Err(e) = ready {
-            drop(guard);
-            return Err(e);
-        }
+        let (server, dialect) = shared.wait(|e, waker| e.poll_ready(waker)).await?;
         std::mem::forget(guard);
-        let (server, dialect) = shared.with(|e| (e.server().cloned(), e.dialect().clone()));
-        let Some(server) = server else {
-            return Err(Error::InvalidResponse {
-                method: "initialize".into(),
-                message: "the handshake ended without server information".into(),
-            });
-        };
         tracing::debug!(pid = ?process.as_ref().map(|p| p.pid()), version = %server.version, "connected");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -159,7 +146,6 @@ impl MeerkatClient {
                 process,
                 server,
                 dialect,
-                closed: AtomicBool::new(false),
                 closing: tokio::sync::Mutex::new(()),
             }),
         })
@@ -191,11 +177,9 @@ impl MeerkatClient {
     pub async fn close(&self) -> Result<(), Error> {
         let _closing = self.inner.closing.lock().await;
         let pid = self.pid();
-        if !self.inner.closed.swap(true, Ordering::AcqRel) {
-            // Every waiter gets Error::Closed; the writer closes stdin once
-            // everything queued is written.
-            self.inner.shared.with(|e| e.close(crate::io::now()));
-        }
+        // Every waiter gets Error::Closed; the writer closes stdin once
+        // everything queued is written. (A second close finds it closed.)
+        self.inner.shared.with(|e| e.close(crate::io::now()));
         if let Some(process) = &self.inner.process {
             let status = process
                 .shutdown(CLOSE_GRACE)

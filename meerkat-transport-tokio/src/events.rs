@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use meerkat_proto::sdk::{Call, Subscription, TurnStream, ops};
+use meerkat_proto::sdk::{Call, Subscription, TurnStream};
 use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened, StreamOutcome};
 
 use crate::client::MeerkatClient;
@@ -304,13 +304,6 @@ pub struct EventSubscription {
     sub: Subscription,
 }
 
-/// Which close method a subscription uses.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum SubscriptionKind {
-    Session,
-    Mob,
-}
-
 impl fmt::Debug for EventSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.sub, f)
@@ -321,28 +314,19 @@ impl EventSubscription {
     pub(crate) async fn open(
         client: &MeerkatClient,
         call: Call<StreamOpened>,
-        kind: SubscriptionKind,
     ) -> Result<Self, Error> {
         let shared = client.shared();
-        let close = match kind {
-            SubscriptionKind::Session => ops::close_session_stream,
-            SubscriptionKind::Mob => ops::close_mob_stream,
-        };
         let now = crate::io::now();
-        let (id, decoder, mut sub) = shared.with(|e| e.open_subscription(call, close, now))?;
-        // NB: a future dropped before the open answer forgets the stream.
-        let mut guard = OpenGuard {
-            call: CallGuard {
-                shared,
-                id: Some(id),
-            },
+        let (id, decoder, mut sub) = shared.with(|e| e.open_subscription(call, now))?;
+        // NB: a future dropped (or an open failed) before the open answer
+        // forgets the stream.
+        let mut guard = CallGuard {
+            shared,
+            id: Some(id),
         };
         let raw = shared.wait(|e, waker| e.poll_call(id, waker)).await;
-        match decoder.decode(raw, client.dialect()) {
-            Ok(opened) => sub.opened(opened.stream_id),
-            Err(err) => return Err(err),
-        }
-        guard.call.id = None;
+        sub.opened(decoder.decode(raw, client.dialect())?.stream_id);
+        guard.id = None;
         Ok(Self {
             client: client.clone(),
             sub,
@@ -457,19 +441,5 @@ impl Drop for EventSubscription {
         let (id, close) = (self.sub.id(), self.sub.close_on_drop());
         let now = crate::io::now();
         self.client.shared().with(|e| e.drop_stream(id, close, now));
-    }
-}
-
-/// Forgets a subscription whose open future was dropped or failed.
-struct OpenGuard<'a> {
-    call: CallGuard<'a>,
-}
-
-impl Drop for OpenGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(id) = self.call.id.take() {
-            let now = crate::io::now();
-            self.call.shared.with(|e| e.drop_stream(id, None, now));
-        }
     }
 }

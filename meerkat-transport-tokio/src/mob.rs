@@ -10,7 +10,7 @@ use meerkat_proto::{
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::events::{EventSubscription, SubscriptionKind};
+use crate::events::EventSubscription;
 use meerkat_proto::Error;
 
 impl MeerkatClient {
@@ -420,7 +420,7 @@ impl Mob {
 
     async fn subscribe(&self, member: Option<&str>) -> Result<EventSubscription, Error> {
         let call = ops::subscribe_mob(&self.id, member);
-        EventSubscription::open(&self.client, call, SubscriptionKind::Mob).await
+        EventSubscription::open(&self.client, call).await
     }
 }
 

@@ -12,7 +12,7 @@ use meerkat_proto::{
 use serde_json::Value;
 
 use crate::client::MeerkatClient;
-use crate::events::{EventStream, EventSubscription, SubscriptionKind};
+use crate::events::{EventStream, EventSubscription};
 use meerkat_proto::Error;
 use tracing::Instrument as _;
 
@@ -643,12 +643,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn subscribe_events(&self) -> Result<EventSubscription, Error> {
-        EventSubscription::open(
-            &self.client,
-            ops::subscribe_session(&self.id),
-            SubscriptionKind::Session,
-        )
-        .await
+        EventSubscription::open(&self.client, ops::subscribe_session(&self.id)).await
     }
 }
 

@@ -75,6 +75,8 @@ pub struct Call<T> {
     pub(crate) streaming: Streaming,
     pub(crate) capability: Option<&'static str>,
     pub(crate) session_id: Option<String>,
+    /// For a subscription: the request that closes it, given its stream id.
+    pub(crate) closer: Option<fn(String) -> Call<()>>,
 }
 
 impl<T> fmt::Debug for Call<T> {
@@ -110,6 +112,7 @@ impl<O: 'static> Call<O> {
             streaming: Streaming::No,
             capability: None,
             session_id,
+            closer: None,
         }
     }
 }
@@ -125,6 +128,7 @@ impl<T: 'static> Call<T> {
             streaming: self.streaming,
             capability: self.capability,
             session_id: self.session_id,
+            closer: self.closer,
         }
     }
 
@@ -137,6 +141,11 @@ impl<T: 'static> Call<T> {
 
     pub(crate) fn kind(mut self, kind: Kind) -> Self {
         self.kind = kind;
+        self
+    }
+
+    pub(crate) fn closer(mut self, closer: fn(String) -> Call<()>) -> Self {
+        self.closer = Some(closer);
         self
     }
 
@@ -154,6 +163,7 @@ impl<T: 'static> Call<T> {
             streaming: self.streaming,
             capability: self.capability,
             session_id: self.session_id,
+            closer: self.closer,
         };
         (call, Decoder(self.decode))
     }

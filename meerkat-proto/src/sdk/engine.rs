@@ -192,27 +192,31 @@ impl<H: Clone> Engine<H> {
 
     // ---- the handshake and what it told ------------------------------
 
-    /// The handshake's outcome, once known; `waker` is woken when it is.
+    /// The handshake's outcome, once known: what the server said about
+    /// itself and the dialect chosen; `waker` is woken when it is known.
     ///
     /// # Errors
     ///
     /// [`Error::VersionMismatch`], [`Error::TimedOut`],
     /// [`Error::ConnectionClosed`] (the child ended first).
-    pub fn poll_ready(&mut self, waker: &Waker) -> Poll<Result<(), Error>> {
+    pub fn poll_ready(&mut self, waker: &Waker) -> Poll<Result<(ServerInfo, Dialect), Error>> {
         match &mut self.ready {
             Ready::Waiting(w) => {
                 *w = Some(waker.clone());
                 Poll::Pending
             }
-            Ready::Done(Ok(())) => Poll::Ready(Ok(())),
+            Ready::Done(Ok(())) => Poll::Ready(match self.conn.server() {
+                Some(server) => Ok((server.clone(), self.conn.dialect().clone())),
+                None => Err(self.closed_error()),
+            }),
             Ready::Done(Err(_)) => {
-                let Ready::Done(result) = std::mem::replace(&mut self.ready, Ready::Done(Ok(())))
-                else {
-                    unreachable!("matched above");
-                };
-                // NB: a second poll sees the closed error, not Ok.
-                self.ready = Ready::Done(Err(self.closed_error()));
-                Poll::Ready(result)
+                // NB: the error is handed out once; a second poll sees the
+                // closed error.
+                let closed = Ready::Done(Err(self.closed_error()));
+                Poll::Ready(match std::mem::replace(&mut self.ready, closed) {
+                    Ready::Done(Err(err)) => Err(err),
+                    _ => Err(self.closed_error()),
+                })
             }
         }
     }
@@ -347,6 +351,17 @@ impl<H: Clone> Engine<H> {
     /// an interrupt or a tool registration keeps its rule (a failed turn is
     /// still reset).
     pub fn cancel_call(&mut self, id: RequestId) {
+        if self
+            .streams
+            .get(&id)
+            .is_some_and(StreamSlot::is_subscription)
+        {
+            // A subscription whose open was given up: nobody will read it.
+            self.streams.remove(&id);
+            self.calls.remove(&id);
+            self.conn.cancel(id);
+            return;
+        }
         let Some(slot) = self.calls.get_mut(&id) else {
             return;
         };
@@ -544,6 +559,12 @@ impl<H: Clone> Engine<H> {
         self.closed_locally = true;
         self.conn.close();
         self.pump(now);
+    }
+
+    /// Whether the user closed the connection ([`close`](Self::close)).
+    #[must_use]
+    pub fn is_closed_locally(&self) -> bool {
+        self.closed_locally
     }
 
     /// Whether the connection is closed.

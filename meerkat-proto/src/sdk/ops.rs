@@ -89,6 +89,7 @@ pub fn comms_peers(session_id: &str) -> Call<Vec<Peer>> {
 /// `session/stream_open`.
 pub fn subscribe_session(session_id: &str) -> Call<StreamOpened> {
     Call::new::<m::SessionStreamOpen, _>(m::SessionIdParams::new(session_id))
+        .closer(close_session_stream)
 }
 
 /// `session/stream_close`.
@@ -209,6 +210,7 @@ pub fn member_send(
 /// `mob/stream_open` for the whole mob or one member.
 pub fn subscribe_mob(mob_id: &str, member: Option<&str>) -> Call<StreamOpened> {
     Call::new::<m::MobStreamOpen, _>(m::MobStreamParams::new(mob_id, member.map(str::to_owned)))
+        .closer(close_mob_stream)
 }
 
 /// `mob/stream_close`.

@@ -134,7 +134,8 @@ impl<H: Clone> Engine<H> {
 
     /// Opens a subscription at `now`; its open answer comes from
     /// [`poll_call`](Self::poll_call) with the returned id, and goes to
-    /// [`Subscription::opened`].
+    /// [`Subscription::opened`]. A caller that gives up before that calls
+    /// [`cancel_call`](Self::cancel_call), which forgets the stream too.
     ///
     /// # Errors
     ///
@@ -142,7 +143,6 @@ impl<H: Clone> Engine<H> {
     pub fn open_subscription(
         &mut self,
         call: Call<crate::model::StreamOpened>,
-        close: fn(String) -> Call<()>,
         now: Instant,
     ) -> Result<
         (
@@ -153,6 +153,12 @@ impl<H: Clone> Engine<H> {
         Error,
     > {
         let (call, decoder) = call.streaming(Streaming::Subscription).split();
+        let Some(close) = call.closer else {
+            return Err(Error::InvalidArgs(
+                "not a subscription: build it with ops::subscribe_session or ops::subscribe_mob"
+                    .into(),
+            ));
+        };
         let id = self.send(call, now, false)?;
         let sub = Subscription {
             id,
