@@ -2,14 +2,13 @@
 //! callback tools.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Weak};
 
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
 
-use crate::client::MeerkatClient;
+use crate::client::{Inner, MeerkatClient};
 use meerkat_proto::Error;
 
 impl MeerkatClient {
@@ -111,11 +110,60 @@ impl MeerkatClient {
         F: Fn(Value) -> Result<ToolOutput, E> + Send + Sync + 'static,
         E: fmt::Display,
     {
+        self.register_tool_with_context(def, move |args, _| handler(args))
+    }
+
+    /// [`register_tool`](Self::register_tool) with a [`ToolContext`] handed
+    /// to every call: the handler reaches this client through it without
+    /// holding a clone, so it does not keep the child alive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] when the server refuses the definition.
+    ///
+    /// ```no_run
+    /// use meerkat_transport_blocking::{ConnectOptions, MeerkatClient, ToolDef, ToolOutput};
+    ///
+    /// let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// client.register_tool_with_context(
+    ///     ToolDef::new("sessions", "Counts the sessions"),
+    ///     |_args: serde_json::Value, ctx| {
+    ///         let client = ctx.client().ok_or("the client is gone")?;
+    ///         let n = client.list_sessions().map_err(|e| e.to_string())?.len();
+    ///         Ok::<_, String>(ToolOutput::text(n.to_string()))
+    ///     },
+    /// )?;
+    /// # Ok::<(), meerkat_transport_blocking::Error>(())
+    /// ```
+    pub fn register_tool_with_context<F, E>(&self, def: ToolDef, handler: F) -> Result<(), Error>
+    where
+        F: Fn(Value, ToolContext) -> Result<ToolOutput, E> + Send + Sync + 'static,
+        E: fmt::Display,
+    {
+        let ctx = ToolContext(Arc::downgrade(&self.inner));
         let handler: crate::io::Handler =
-            Arc::new(move |args| handler(args).map_err(|e| e.to_string()));
-        let shared = self.shared();
-        let (id, decoder) = shared.with(|e| e.start_register_tool(def, handler, Instant::now()))?;
-        let raw = shared.wait(|e, waker| e.poll_call(id, waker));
-        decoder.decode(raw, self.dialect())
+            Arc::new(move |args| handler(args, ctx.clone()).map_err(|e| e.to_string()));
+        self.run_with(|e, now| e.start_register_tool(def, handler, now))
+    }
+}
+
+/// What a tool handler gets with each call: a way back to its client that
+/// does not keep the client (and its child) alive.
+#[derive(Clone, Debug)]
+pub struct ToolContext(Weak<Inner>);
+
+impl ToolContext {
+    /// The client, while any other handle keeps it alive.
+    ///
+    /// ```no_run
+    /// # fn doc(ctx: meerkat_transport_blocking::ToolContext) {
+    /// if let Some(client) = ctx.client() {
+    ///     println!("rkat-rpc {}", client.server_info().version);
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn client(&self) -> Option<MeerkatClient> {
+        self.0.upgrade().map(|inner| MeerkatClient { inner })
     }
 }

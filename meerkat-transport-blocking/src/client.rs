@@ -5,12 +5,12 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use meerkat_proto::sdk::{Call, Engine, EngineConfig};
+use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig};
 use meerkat_proto::{
-    Capability, ConnectOptions, Dialect, Error, Method, ServerInfo, TransportKind,
+    Capability, ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo, TransportKind,
 };
 
-use crate::io::{Shared, spawn_reader, spawn_timer, spawn_writer};
+use crate::io::{Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
 
 /// How long `close` waits after SIGTERM before SIGKILL.
@@ -273,8 +273,16 @@ impl MeerkatClient {
 
     /// Runs one call: sends it, waits for its answer and decodes it.
     pub(crate) fn run<T: 'static>(&self, call: Call<T>) -> Result<T, Error> {
+        self.run_with(|e, now| e.start(call, now))
+    }
+
+    /// Runs a call that `start` starts on the engine.
+    pub(crate) fn run_with<T>(
+        &self,
+        start: impl FnOnce(&mut Engine<Handler>, Instant) -> Result<(RequestId, Decoder<T>), Error>,
+    ) -> Result<T, Error> {
         let shared = &self.inner.shared;
-        let (id, decoder) = shared.with(|e| e.start(call, Instant::now()))?;
+        let (id, decoder) = shared.with(|e| start(e, Instant::now()))?;
         let raw = shared.wait(|e, waker| e.poll_call(id, waker));
         decoder.decode(raw, &self.inner.dialect)
     }

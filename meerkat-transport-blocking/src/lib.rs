@@ -112,6 +112,7 @@ mod mob;
 mod process;
 mod session;
 
+pub use calls::ToolContext;
 pub use client::MeerkatClient;
 pub use events::{EventStream, EventSubscription};
 pub use mob::{Member, Mob};

@@ -3,13 +3,14 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, Weak};
 
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
 
-use crate::client::MeerkatClient;
-use crate::io::{CallGuard, erase};
+use crate::client::{Inner, MeerkatClient};
+use crate::io::erase;
 use meerkat_proto::Error;
 
 impl MeerkatClient {
@@ -121,15 +122,69 @@ impl MeerkatClient {
         Fut: Future<Output = Result<ToolOutput, E>> + Send + 'static,
         E: fmt::Display + 'static,
     {
-        let shared = self.shared();
-        let now = crate::io::now();
-        let (id, decoder) = shared.with(|e| e.start_register_tool(def, erase(handler), now))?;
-        let mut guard = CallGuard {
-            shared,
-            id: Some(id),
-        };
-        let raw = shared.wait(|e, waker| e.poll_call(id, waker)).await;
-        guard.id = None;
-        decoder.decode(raw, self.dialect())
+        self.register_tool_with_context(def, move |args, _| handler(args))
+            .await
+    }
+
+    /// [`register_tool`](Self::register_tool) with a [`ToolContext`] handed
+    /// to every call: the handler reaches this client through it without
+    /// holding a clone, so it does not keep the child alive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] when the server refuses the definition.
+    ///
+    /// ```no_run
+    /// use meerkat_transport_tokio::{ConnectOptions, MeerkatClient, ToolDef, ToolOutput};
+    ///
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// client
+    ///     .register_tool_with_context(
+    ///         ToolDef::new("sessions", "Counts the sessions"),
+    ///         |_args: serde_json::Value, ctx| async move {
+    ///             let client = ctx.client().ok_or("the client is gone")?;
+    ///             let n = client.list_sessions().await.map_err(|e| e.to_string())?.len();
+    ///             Ok::<_, String>(ToolOutput::text(n.to_string()))
+    ///         },
+    ///     )
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn register_tool_with_context<F, Fut, E>(
+        &self,
+        def: ToolDef,
+        handler: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(Value, ToolContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ToolOutput, E>> + Send + 'static,
+        E: fmt::Display + 'static,
+    {
+        let ctx = ToolContext(Arc::downgrade(&self.inner));
+        let handler = erase(move |args| handler(args, ctx.clone()));
+        self.run_with(|e, now| e.start_register_tool(def, handler, now))
+            .await
+    }
+}
+
+/// What a tool handler gets with each call: a way back to its client that
+/// does not keep the client (and its child) alive.
+#[derive(Clone, Debug)]
+pub struct ToolContext(Weak<Inner>);
+
+impl ToolContext {
+    /// The client, while any other handle keeps it alive.
+    ///
+    /// ```no_run
+    /// # fn doc(ctx: meerkat_transport_tokio::ToolContext) {
+    /// if let Some(client) = ctx.client() {
+    ///     println!("rkat-rpc {}", client.server_info().version);
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn client(&self) -> Option<MeerkatClient> {
+        self.0.upgrade().map(|inner| MeerkatClient { inner })
     }
 }

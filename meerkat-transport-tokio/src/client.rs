@@ -4,13 +4,15 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meerkat_proto::sdk::{Call, Engine, EngineConfig};
+use std::time::Instant;
+
+use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig};
 use meerkat_proto::{
-    Capability, ConnectOptions, Dialect, Error, Method, ServerInfo, TransportKind,
+    Capability, ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo, TransportKind,
 };
 use tracing::Instrument as _;
 
-use crate::io::{CallGuard, Shared, spawn_reader, spawn_timer, spawn_writer};
+use crate::io::{CallGuard, Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
 
 /// How long `close` waits after SIGTERM before SIGKILL.
@@ -176,15 +178,12 @@ impl MeerkatClient {
     /// ```
     pub async fn close(&self) -> Result<(), Error> {
         let _closing = self.inner.closing.lock().await;
-        let pid = self.pid();
         // Every waiter gets Error::Closed; the writer closes stdin once
         // everything queued is written. (A second close finds it closed.)
         self.inner.shared.with(|e| e.close(crate::io::now()));
         if let Some(process) = &self.inner.process {
-            let status = process
-                .shutdown(CLOSE_GRACE)
-                .instrument(tracing::debug_span!("meerkat_close", ?pid))
-                .await;
+            let span = tracing::debug_span!("meerkat_close", pid = process.pid());
+            let status = process.shutdown(CLOSE_GRACE).instrument(span).await;
             tracing::debug!(?status, "rkat-rpc ended");
         }
         Ok(())
@@ -305,8 +304,16 @@ impl MeerkatClient {
     /// Runs one call: sends it, waits for its answer and decodes it. A
     /// future dropped before the answer cancels the request at once.
     pub(crate) async fn run<T: 'static>(&self, call: Call<T>) -> Result<T, Error> {
+        self.run_with(|e, now| e.start(call, now)).await
+    }
+
+    /// Runs a call that `start` starts on the engine.
+    pub(crate) async fn run_with<T>(
+        &self,
+        start: impl FnOnce(&mut Engine<Handler>, Instant) -> Result<(RequestId, Decoder<T>), Error>,
+    ) -> Result<T, Error> {
         let shared = &self.inner.shared;
-        let (id, decoder) = shared.with(|e| e.start(call, crate::io::now()))?;
+        let (id, decoder) = shared.with(|e| start(e, crate::io::now()))?;
         let mut guard = CallGuard {
             shared,
             id: Some(id),

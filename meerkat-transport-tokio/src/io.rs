@@ -289,28 +289,3 @@ async fn run(handler: Handler, arguments: Value) -> Result<ToolOutput, String> {
         Err(e) => Err(format!("tool handler did not finish: {e}")),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_panic_becomes_an_error_result() {
-        let handler = erase(|_: Value| async move {
-            if true {
-                panic!("boom");
-            }
-            Ok::<_, String>(ToolOutput::text("never"))
-        });
-        let out = run(handler, Value::Null).await;
-        assert_eq!(out, Err("tool handler panicked: boom".to_owned()));
-    }
-
-    #[tokio::test]
-    async fn a_failure_keeps_its_message() {
-        let handler = erase(|args: Value| async move {
-            Err::<ToolOutput, _>(std::io::Error::other(format!("bad {args}")))
-        });
-        assert_eq!(run(handler, Value::from(1)).await, Err("bad 1".to_owned()));
-    }
-}

@@ -183,17 +183,6 @@ mod tests {
         Process::spawn(cmd).expect("sh spawns")
     }
 
-    #[tokio::test]
-    async fn the_exit_status_is_reported() {
-        let spawned = sh("echo oops >&2; exit 3");
-        let status = spawned
-            .process
-            .wait_until(Instant::now() + Duration::from_secs(10))
-            .await
-            .expect("exits");
-        assert_eq!(status.code(), Some(3));
-    }
-
     #[cfg(unix)]
     #[tokio::test]
     async fn shutdown_escalates_to_sigkill() {
