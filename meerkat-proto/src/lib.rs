@@ -146,6 +146,26 @@ mod launch;
 mod model;
 pub mod rpc;
 pub mod sdk;
+
+/// The types a user of the SDK names: options, results, events, errors and
+/// the raw-request trait. Both transports re-export exactly this list, so
+/// the two SDKs offer the same nouns and the engine underneath stays out of
+/// their surface.
+pub mod prelude {
+    pub use crate::model::methods;
+    pub use crate::{
+        AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
+        ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error, ErrorCode,
+        ErrorKind, Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep,
+        HandlingMode, HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode,
+        InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobSpec, MobState,
+        MobSummary, Peer, Prompt, RespawnResult, RespawnStatus, RpcError, RunResult, SchemaWarning,
+        ScopeFrame, ServerInfo, SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics,
+        SkillInfo, SkillKey, SkillRef, SourceHealth, SpawnResult, SpawnSpec, StopReason,
+        StreamOutcome, ToolConfigChangedPayload, ToolDef, ToolOutput, TransportKind, TurnOptions,
+        Usage,
+    };
+}
 mod sdk_error;
 
 pub use conn::*;

@@ -94,17 +94,12 @@ impl Shared {
         out
     }
 
-    fn apply(self: &Arc<Self>, mut effects: Effects<Handler>) {
-        effects.wake_all();
-        if effects.write || effects.closed {
-            self.writer.notify();
-        }
-        if effects.rearm_timer || effects.closed {
-            self.timer.notify();
-        }
-        for (call, handler) in effects.tool_calls {
-            run_tool(Arc::downgrade(self), call, handler);
-        }
+    fn apply(self: &Arc<Self>, effects: Effects<Handler>) {
+        effects.apply(
+            || self.writer.notify(),
+            || self.timer.notify(),
+            |call, handler| run_tool(Arc::downgrade(self), call, handler),
+        );
     }
 
     /// Waits on this thread until `poll` is ready.

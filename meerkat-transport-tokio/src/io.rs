@@ -68,17 +68,12 @@ impl Shared {
         out
     }
 
-    fn apply(self: &Arc<Self>, mut effects: Effects<Handler>) {
-        effects.wake_all();
-        if effects.write || effects.closed {
-            self.writer.notify_one();
-        }
-        if effects.rearm_timer || effects.closed {
-            self.timer.notify_one();
-        }
-        for (call, handler) in effects.tool_calls {
-            run_tool(self, call, handler);
-        }
+    fn apply(self: &Arc<Self>, effects: Effects<Handler>) {
+        effects.apply(
+            || self.writer.notify_one(),
+            || self.timer.notify_one(),
+            |call, handler| run_tool(self, call, handler),
+        );
     }
 
     /// Waits until `poll` is ready.

@@ -137,21 +137,11 @@ pub use events::{EventStream, EventSubscription};
 pub use mob::{Member, Mob};
 pub use session::{DeferredSession, Session};
 
-// The user's types, by name: options, results, events, errors. The engine
-// underneath stays at `proto::`, so a change there is not a change of this
-// crate's surface.
+// The user's types, by name (the list lives once, in
+// `meerkat_proto::prelude`); the engine underneath stays at `proto::`, so a
+// change there is not a change of this crate's surface.
 #[doc(no_inline)]
-pub use meerkat_proto::{
-    AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
-    ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error, ErrorCode, ErrorKind,
-    Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep, HandlingMode,
-    HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode, InvalidSkillRef,
-    MemberInfo, MemberSendResult, Method, MobAction, MobSpec, MobState, MobSummary, Peer, Prompt,
-    RespawnResult, RespawnStatus, RpcError, RunResult, SchemaWarning, ScopeFrame, ServerInfo,
-    SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics, SkillInfo, SkillKey, SkillRef,
-    SourceHealth, SpawnResult, SpawnSpec, StopReason, StreamOutcome, ToolConfigChangedPayload,
-    ToolDef, ToolOutput, TransportKind, TurnOptions, Usage, methods,
-};
+pub use meerkat_proto::prelude::*;
 
 /// The protocol core this crate is built on (`meerkat-proto`): the JSON-RPC
 /// engine, the connection state machine and the shared SDK engine, for

@@ -94,6 +94,27 @@ impl<H> Effects<H> {
             waker.wake();
         }
     }
+
+    /// Does it all, with no lock held: wakes the consumers, signals the
+    /// writer (bytes to write, or closed: write the rest and close), the
+    /// timer (an earlier deadline, or closed: stop), and runs each tool call.
+    pub fn apply(
+        mut self,
+        signal_writer: impl FnOnce(),
+        signal_timer: impl FnOnce(),
+        mut run_tool: impl FnMut(ToolCall, H),
+    ) {
+        self.wake_all();
+        if self.write || self.closed {
+            signal_writer();
+        }
+        if self.rearm_timer || self.closed {
+            signal_timer();
+        }
+        for (call, handler) in self.tool_calls {
+            run_tool(call, handler);
+        }
+    }
 }
 
 /// One call's slot.
