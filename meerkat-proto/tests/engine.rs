@@ -11,8 +11,8 @@ use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{
-    Call, Decoder, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch, Next, RESET_PAUSE,
-    RESET_TRIES, Subscription, ops,
+    Call, Decoder, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch, INTERRUPT_PAUSE,
+    INTERRUPT_TRIES, Next, RESET_PAUSE, RESET_TRIES, Subscription, ops,
 };
 use meerkat_proto::{
     ConnectOptions, Error, Event, RequestId, StreamOpened, ToolCall, ToolDef, ToolOutput,
@@ -556,6 +556,70 @@ fn an_interrupt_answered_ok_is_followed_by_a_reset_before_ok() {
     assert_eq!(w.count(), 1);
     p.answer(id, &w, decoder).unwrap();
     assert_eq!(p.kept(), (0, 0));
+}
+
+const NOT_SETTLED: &str = "Failed to interrupt session: Interrupt outcome is not settled for run \
+    01a22ef4-3535-75e1-bc02-fd960b2ed601: executor reported the exact run non-current while \
+    machine authority still binds it";
+
+#[test]
+fn an_interrupt_not_settled_yet_is_tried_again_until_it_is() {
+    // 0.9.8 answers so while other sessions are busy, and the turn runs on
+    // (fixtures/rkat-rpc-0.9.8/interrupt-race-4-busy.jsonl).
+    let mut p = Pair::ready(Server::WithoutReset);
+    let (id, decoder) = p.start(ops::interrupt("s1"));
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    let req = p.expect("turn/interrupt");
+    p.fail(&req, -32603, NOT_SETTLED);
+    assert_eq!(w.count(), 0, "not handed out: tried again");
+    assert_eq!(p.engine.poll_timeout(), Some(p.now + INTERRUPT_PAUSE));
+    p.advance(INTERRUPT_PAUSE - Duration::from_millis(1));
+    p.nothing_sent();
+    p.advance(Duration::from_millis(1));
+    let again = p.expect("turn/interrupt");
+    assert_eq!(again["params"], json!({"session_id":"s1"}));
+    p.ok(&again, json!({"interrupted":true}));
+    assert_eq!(w.count(), 1);
+    p.answer(id, &w, decoder).unwrap();
+    assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
+fn an_interrupt_never_settled_fails_with_the_servers_error_after_its_tries() {
+    let mut p = Pair::ready(Server::WithoutReset);
+    let (id, decoder) = p.start(ops::interrupt("s1"));
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    for _ in 0..INTERRUPT_TRIES {
+        let req = p.expect("turn/interrupt");
+        p.fail(&req, -32603, NOT_SETTLED);
+        p.advance(INTERRUPT_PAUSE);
+    }
+    p.nothing_sent();
+    assert_eq!(w.count(), 1);
+    let err = p.answer(id, &w, decoder).unwrap_err();
+    assert_eq!(rpc_code(&err), -32603);
+    assert!(err.to_string().contains("not settled"), "{err}");
+    assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
+fn an_interrupt_waiting_for_a_retry_fails_at_close() {
+    let mut p = Pair::ready(Server::WithoutReset);
+    let (id, decoder) = p.start(ops::interrupt("s1"));
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    let req = p.expect("turn/interrupt");
+    p.fail(&req, -32603, NOT_SETTLED);
+    let now = p.now;
+    p.engine.close(now);
+    p.settle();
+    assert_eq!(w.count(), 1);
+    assert_eq!(
+        p.answer(id, &w, decoder).unwrap_err().code(),
+        "CLIENT_CLOSED"
+    );
 }
 
 #[test]

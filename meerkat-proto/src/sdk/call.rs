@@ -42,6 +42,13 @@ pub(crate) enum Kind {
     Register(String, u64),
     /// The engine's own `runtime/reset` of this session.
     Reset(String),
+    /// The engine's own retry of an interrupt that was "not settled": its
+    /// answer goes to the caller's request `caller`.
+    InterruptRetry {
+        caller: RequestId,
+        session: String,
+        tries: u32,
+    },
 }
 
 /// How a request's notifications are routed.

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use super::call::{Call, Decoder, Kind, Streaming};
 use super::exit::ExitWatch;
-use super::recovery::{Held, Resets};
+use super::recovery::{Held, Resets, is_interrupt_not_settled};
 use super::streams::{End, StreamSlot};
 use super::support::{ExitInfo, TailBuffer};
 use crate::conn::{Connection, ConnectionConfig, Output, RequestOptions, StreamEnd, StreamItem};
@@ -688,6 +688,10 @@ impl<H: Clone> Engine<H> {
                 for held in self.resets.drain() {
                     self.release(held);
                 }
+                for caller in self.resets.take_interrupt_callers() {
+                    let err = self.closed_error();
+                    self.complete(caller, Err(err));
+                }
             }
         }
     }
@@ -714,6 +718,33 @@ impl<H: Clone> Engine<H> {
             }
             (Kind::Interrupt(session), Ok(raw)) if can_reset => {
                 self.begin_reset(session, Held::Call(id, Ok(raw)), now);
+            }
+            (Kind::Interrupt(session), Err(CallError::Rpc(e))) if is_interrupt_not_settled(&e) => {
+                if !self.retry_interrupt(id, session, 1, now) {
+                    self.complete(id, Err(Error::Rpc(e.into())));
+                }
+            }
+            (
+                Kind::InterruptRetry {
+                    caller,
+                    session,
+                    tries,
+                },
+                result,
+            ) => {
+                self.calls.remove(&id);
+                match result {
+                    Err(CallError::Rpc(e))
+                        if is_interrupt_not_settled(&e)
+                            && self.retry_interrupt(caller, session.clone(), tries, now) => {}
+                    Ok(raw) if can_reset => {
+                        self.begin_reset(session, Held::Call(caller, Ok(raw)), now)
+                    }
+                    result => {
+                        let result = result.map_err(|e| self.call_error(e, method));
+                        self.complete(caller, result);
+                    }
+                }
             }
             (kind, result) => {
                 if let (Kind::Register(name, generation), Err(_)) = (&kind, &result)

@@ -49,6 +49,8 @@ pub use engine::{
     DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Effects, Engine, EngineConfig, STDERR_TAIL_BYTES,
 };
 pub use exit::ExitWatch;
-pub use recovery::{RESET_PAUSE, RESET_TRIES};
+pub use recovery::{
+    INTERRUPT_PAUSE, INTERRUPT_TRIES, RESET_PAUSE, RESET_TRIES, is_interrupt_not_settled,
+};
 pub use streams::{End, Next, Subscription, TurnStream};
 pub use support::{ExitInfo, LaunchPlan, TailBuffer, panic_message};

@@ -28,6 +28,20 @@ pub const RESET_TRIES: u32 = 50;
 /// The pause between two tries.
 pub const RESET_PAUSE: Duration = Duration::from_millis(50);
 
+/// How many times an interrupt is sent while a 0.9.x server says its
+/// outcome "is not settled" (it answers so while other sessions are busy,
+/// and the turn then runs on).
+pub const INTERRUPT_TRIES: u32 = 40;
+
+/// The pause between two interrupt tries.
+pub const INTERRUPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether an interrupt was refused because the run's outcome "is not
+/// settled" yet (0.9.x): worth another try.
+pub fn is_interrupt_not_settled(err: &crate::ErrorObject) -> bool {
+    err.message.contains("is not settled")
+}
+
 /// An outcome held until its session is reset.
 pub(super) enum Held {
     Call(RequestId, Result<Box<RawValue>, Error>),
@@ -44,15 +58,31 @@ struct Reset {
     held: Vec<Held>,
 }
 
-/// The resets in progress, by session.
+/// An interrupt to send again: its caller's request id, its session, how
+/// many tries so far, and when.
+struct InterruptRetry {
+    caller: RequestId,
+    session: String,
+    tries: u32,
+    at: Instant,
+}
+
+/// The resets in progress, by session, and the interrupts to retry.
 #[derive(Default)]
 pub(super) struct Resets {
     by_session: HashMap<String, Reset>,
+    interrupts: Vec<InterruptRetry>,
 }
 
 impl Resets {
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        self.by_session.values().filter_map(|r| r.retry_at).min()
+        let resets = self.by_session.values().filter_map(|r| r.retry_at);
+        resets.chain(self.interrupts.iter().map(|i| i.at)).min()
+    }
+
+    /// The callers of interrupts waiting for a retry (the connection closed).
+    pub(super) fn take_interrupt_callers(&mut self) -> Vec<RequestId> {
+        self.interrupts.drain(..).map(|i| i.caller).collect()
     }
 
     /// Everything held (the connection closed).
@@ -127,7 +157,51 @@ impl<H: Clone> Engine<H> {
         self.end_reset(session);
     }
 
+    /// An interrupt (first sent as `caller`, `tries` times so far) came back
+    /// "not settled": try again after [`INTERRUPT_PAUSE`], up to
+    /// [`INTERRUPT_TRIES`]; `false` when the tries are used up (the caller
+    /// then gets the error).
+    pub(super) fn retry_interrupt(
+        &mut self,
+        caller: RequestId,
+        session: String,
+        tries: u32,
+        now: Instant,
+    ) -> bool {
+        if tries >= INTERRUPT_TRIES {
+            return false;
+        }
+        tracing::debug!(%session, tries, "interrupt not settled yet: trying again");
+        self.resets.interrupts.push(InterruptRetry {
+            caller,
+            session,
+            tries,
+            at: now + INTERRUPT_PAUSE,
+        });
+        true
+    }
+
     pub(super) fn retry_resets(&mut self, now: Instant) {
+        let (due, later) = std::mem::take(&mut self.resets.interrupts)
+            .into_iter()
+            .partition(|i| i.at <= now);
+        self.resets.interrupts = later;
+        for retry in due {
+            let InterruptRetry {
+                caller,
+                session,
+                tries,
+                ..
+            } = retry;
+            let call = super::ops::interrupt(&session).kind(Kind::InterruptRetry {
+                caller,
+                session: session.clone(),
+                tries: tries + 1,
+            });
+            if let Err(e) = self.send(call, now, true) {
+                self.release(Held::Call(caller, Err(e)));
+            }
+        }
         let due: Vec<String> = self
             .resets
             .by_session
