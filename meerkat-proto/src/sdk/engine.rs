@@ -720,7 +720,7 @@ impl<H: Clone> Engine<H> {
                 self.begin_reset(session, Held::Call(id, Ok(raw)), now);
             }
             (Kind::Interrupt(session), Err(CallError::Rpc(e))) if is_interrupt_not_settled(&e) => {
-                if !self.retry_interrupt(id, session, 1, now) {
+                if !self.retry_interrupt(id, &session, 1, now) {
                     self.complete(id, Err(Error::Rpc(e.into())));
                 }
             }
@@ -736,7 +736,7 @@ impl<H: Clone> Engine<H> {
                 match result {
                     Err(CallError::Rpc(e))
                         if is_interrupt_not_settled(&e)
-                            && self.retry_interrupt(caller, session.clone(), tries, now) => {}
+                            && self.retry_interrupt(caller, &session, tries, now) => {}
                     Ok(raw) if can_reset => {
                         self.begin_reset(session, Held::Call(caller, Ok(raw)), now)
                     }

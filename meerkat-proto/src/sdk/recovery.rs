@@ -164,7 +164,7 @@ impl<H: Clone> Engine<H> {
     pub(super) fn retry_interrupt(
         &mut self,
         caller: RequestId,
-        session: String,
+        session: &str,
         tries: u32,
         now: Instant,
     ) -> bool {
@@ -174,7 +174,7 @@ impl<H: Clone> Engine<H> {
         tracing::debug!(%session, tries, "interrupt not settled yet: trying again");
         self.resets.interrupts.push(InterruptRetry {
             caller,
-            session,
+            session: session.to_owned(),
             tries,
             at: now + INTERRUPT_PAUSE,
         });
