@@ -623,6 +623,49 @@ fn an_interrupt_waiting_for_a_retry_fails_at_close() {
 }
 
 #[test]
+fn history_without_a_limit_follows_has_more_to_the_end() {
+    // 0.9.x serves 100 messages unless asked for more (1000 at most).
+    let mut p = Pair::ready(Server::WithoutReset);
+    let (id, decoder) = p.start(ops::session_history("s1", 0, None));
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    let first = p.expect("session/history");
+    assert_eq!(first["params"], json!({"session_id":"s1","offset":0}));
+    let msg = |i: u32| json!({"role":"user","content":format!("m{i}"),"created_at":"t"});
+    p.ok(
+        &first,
+        json!({"session_id":"s1","message_count":3,"offset":0,"limit":100,
+        "has_more":true,"messages":[msg(0), msg(1)]}),
+    );
+    assert_eq!(w.count(), 0, "more to come");
+    let second = p.expect("session/history");
+    assert_eq!(
+        second["params"],
+        json!({"session_id":"s1","offset":2,"limit":1000})
+    );
+    p.ok(
+        &second,
+        json!({"session_id":"s1","message_count":3,"offset":2,"limit":1000,
+        "has_more":false,"messages":[msg(2)]}),
+    );
+    assert_eq!(w.count(), 1);
+    let history = p.answer(id, &w, decoder).unwrap();
+    assert_eq!(history.messages.len(), 3);
+    assert_eq!(p.kept(), (0, 0));
+
+    // With a limit, one page as asked.
+    let (id, decoder) = p.start(ops::session_history("s1", 0, Some(1)));
+    let req = p.expect("session/history");
+    p.ok(
+        &req,
+        json!({"session_id":"s1","message_count":3,"offset":0,"limit":1,
+        "has_more":true,"messages":[msg(0)]}),
+    );
+    p.nothing_sent();
+    assert_eq!(p.answer(id, &w, decoder).unwrap().messages.len(), 1);
+}
+
+#[test]
 fn a_server_without_runtime_reset_gets_no_reset() {
     let timeout = Duration::from_secs(10);
     let mut p = Pair::ready_with(

@@ -42,6 +42,8 @@ pub(crate) enum Kind {
     Register(String, u64),
     /// The engine's own `runtime/reset` of this session.
     Reset(String),
+    /// The engine's own request of a later page of the paged call `.0`.
+    Page(RequestId),
     /// The engine's own retry of an interrupt that was "not settled": its
     /// answer goes to the caller's request `caller`.
     InterruptRetry {
@@ -84,6 +86,8 @@ pub struct Call<T> {
     pub(crate) session_id: Option<String>,
     /// For a subscription: the request that closes it, given its stream id.
     pub(crate) closer: Option<fn(String) -> Call<()>>,
+    /// For a call that wants every page: how to ask for the next one.
+    pub(crate) pager: Option<super::pages::Pager>,
 }
 
 impl<T> fmt::Debug for Call<T> {
@@ -120,6 +124,7 @@ impl<O: 'static> Call<O> {
             capability: None,
             session_id,
             closer: None,
+            pager: None,
         }
     }
 }
@@ -136,6 +141,7 @@ impl<T: 'static> Call<T> {
             capability: self.capability,
             session_id: self.session_id,
             closer: self.closer,
+            pager: self.pager,
         }
     }
 
@@ -148,6 +154,11 @@ impl<T: 'static> Call<T> {
 
     pub(crate) fn kind(mut self, kind: Kind) -> Self {
         self.kind = kind;
+        self
+    }
+
+    pub(crate) fn pager(mut self, pager: super::pages::Pager) -> Self {
+        self.pager = Some(pager);
         self
     }
 
@@ -171,6 +182,7 @@ impl<T: 'static> Call<T> {
             capability: self.capability,
             session_id: self.session_id,
             closer: self.closer,
+            pager: self.pager,
         };
         (call, Decoder(self.decode))
     }

@@ -147,6 +147,7 @@ pub struct Engine<H> {
     calls: HashMap<RequestId, CallSlot>,
     pub(super) streams: HashMap<RequestId, StreamSlot>,
     pub(super) resets: Resets,
+    pub(super) pages: super::pages::Pages,
     tools: HashMap<String, (u64, H)>,
     tool_generation: u64,
     tool_calls: Vec<(ToolCall, H)>,
@@ -190,6 +191,7 @@ impl<H: Clone> Engine<H> {
             calls: HashMap::new(),
             streams: HashMap::new(),
             resets: Resets::default(),
+            pages: super::pages::Pages::default(),
             tools: HashMap::new(),
             tool_generation: 0,
             tool_calls: Vec::new(),
@@ -308,6 +310,7 @@ impl<H: Clone> Engine<H> {
         if let Some(t) = self.config.request_timeout {
             opts = opts.deadline(now + t);
         }
+        let pager = call.pager;
         let result = (call.send)(&mut self.conn, opts);
         let (id, method) = match result {
             Ok(sent) => sent,
@@ -317,6 +320,9 @@ impl<H: Clone> Engine<H> {
                 return Err(err);
             }
         };
+        if let Some(pager) = pager {
+            self.pages.register(id, pager);
+        }
         if call.streaming != Streaming::No {
             let session = call.session_id.clone();
             let slot = StreamSlot::new(self.config.stream_budget, method, call.streaming, session);
@@ -389,6 +395,7 @@ impl<H: Clone> Engine<H> {
         match (&slot.state, &slot.kind) {
             (SlotState::Done(_), _) | (_, Kind::Plain) => {
                 self.calls.remove(&id);
+                self.pages.forget(id);
                 if !self.streams.contains_key(&id) {
                     self.conn.cancel(id);
                 }
@@ -711,6 +718,19 @@ impl<H: Clone> Engine<H> {
             (Kind::Reset(session), result) => {
                 self.calls.remove(&id);
                 self.on_reset_answer(&session, result, now);
+            }
+            (Kind::Page(caller), result) => {
+                self.calls.remove(&id);
+                let result = result.map_err(|e| self.call_error(e, method));
+                if let Some(answer) = self.on_page(caller, result, now) {
+                    self.complete(caller, answer);
+                }
+            }
+            (Kind::Plain, result) if self.pages.is_paged(id) => {
+                let result = result.map_err(|e| self.call_error(e, method));
+                if let Some(answer) = self.on_page(id, result, now) {
+                    self.complete(id, answer);
+                }
             }
             (Kind::Turn(session), Err(e)) if can_reset && needs_runtime_reset(&e) => {
                 let err = self.call_error(e, method);

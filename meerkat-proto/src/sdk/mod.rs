@@ -40,6 +40,7 @@ mod call;
 mod engine;
 mod exit;
 pub mod ops;
+mod pages;
 mod recovery;
 mod streams;
 mod support;
@@ -49,6 +50,7 @@ pub use engine::{
     DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Effects, Engine, EngineConfig, STDERR_TAIL_BYTES,
 };
 pub use exit::ExitWatch;
+pub use pages::MAX_PAGE;
 pub use recovery::{
     INTERRUPT_PAUSE, INTERRUPT_TRIES, RESET_PAUSE, RESET_TRIES, is_interrupt_not_settled,
 };

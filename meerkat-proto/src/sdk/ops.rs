@@ -41,9 +41,23 @@ pub fn read_session(session_id: &str) -> Call<SessionInfo> {
     Call::new::<m::SessionRead, _>(m::SessionIdParams::new(session_id))
 }
 
-/// `session/history`.
+/// `session/history`; with no `limit`, every message from `offset` on,
+/// page by page where the server pages (0.9.x serves 100 by default).
 pub fn session_history(session_id: &str, offset: u64, limit: Option<u64>) -> Call<SessionHistory> {
-    Call::new::<m::SessionHistoryGet, _>(m::HistoryParams::new(session_id, offset, limit))
+    let call =
+        Call::new::<m::SessionHistoryGet, _>(m::HistoryParams::new(session_id, offset, limit));
+    if limit.is_some() {
+        return call;
+    }
+    let session = session_id.to_owned();
+    call.pager(super::pages::Pager {
+        items: "messages",
+        next: Box::new(move |offset| {
+            let params =
+                m::HistoryParams::new(session.as_str(), offset, Some(super::pages::MAX_PAGE));
+            Call::new::<m::SessionHistoryGet, _>(params).map(drop)
+        }),
+    })
 }
 
 /// `turn/start`: a failure that can leave its input queued is followed by
