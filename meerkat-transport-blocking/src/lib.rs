@@ -15,7 +15,7 @@
 //! use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
 //!
 //! let client = MeerkatClient::connect(ConnectOptions::default())?;
-//! let mut session = client.create_session("What is the capital of France?")?;
+//! let session = client.create_session("What is the capital of France?")?;
 //! println!("{}", session.text());
 //! session.turn("And of Germany?")?;
 //!

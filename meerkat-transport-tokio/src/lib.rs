@@ -14,7 +14,7 @@
 //!
 //! # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
 //! let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-//! let mut session = client.create_session("What is the capital of France?").await?;
+//! let session = client.create_session("What is the capital of France?").await?;
 //! println!("{}", session.text());
 //! session.turn("And of Germany?").await?;
 //!
@@ -155,3 +155,10 @@ pub use meerkat_proto::{
 /// engine, the connection state machine and the shared SDK engine, for
 /// those who need them.
 pub use meerkat_proto as proto;
+
+// The README's Rust blocks (tokio and blocking), compiled by
+// `cargo test --doc -p meerkat-transport-tokio` so they follow the API;
+// the blocking crate is a dev-dependency for them.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
