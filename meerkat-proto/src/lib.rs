@@ -1,42 +1,60 @@
 //! The sans-IO core of the Meerkat Rust SDK.
 //!
 //! Meerkat's server, `rkat-rpc`, speaks JSON-RPC 2.0 as JSON lines over
-//! stdio. This crate is everything about that conversation that is not
-//! I/O: the JSONL framer, the JSON-RPC engine, the handshake and contract
-//! dialect, the typed model of every method, result and event, and the
-//! routing of the server's notifications to the turns and subscriptions
-//! they belong to. The transports (`meerkat-transport-tokio`,
-//! `meerkat-transport-blocking`) spawn the process, move bytes and wake
-//! users; they contain no protocol logic.
+//! stdio (or TCP). This crate is everything about that conversation that
+//! is not I/O: the JSONL framer and the JSON-RPC engine ([`rpc`]), the
+//! handshake, contract dialect and typed model of every method, result and
+//! event, the routing of the server's notifications to the turns and
+//! subscriptions they belong to ([`Connection`]), and the SDK layer both
+//! transports share ([`sdk::Engine`]): who waits for which answer, each
+//! stream's bounded queue, the `runtime/reset` after a failed or
+//! interrupted turn, callback tools, when a dead child's output has ended,
+//! and the one [`Error`] type. The transports (`meerkat-transport-tokio`,
+//! `meerkat-transport-blocking`) put the engine behind a lock, spawn the
+//! process, move bytes and time into the engine and wake whom it names;
+//! they contain no protocol logic and make no decision of their own.
 //!
 //! # Non-goals
 //!
-//! No I/O, no threads, no async, no clock, no process handling: bytes and
-//! the current time go in, bytes to write and [`Output`]s come out.
-//! `cargo tree -p meerkat-proto -e normal` shows serde, serde_json,
-//! thiserror and tracing, nothing else.
+//! No I/O, no threads, no async runtime, no clock: bytes, the child's
+//! stderr and exit status, and the current time go in; bytes to write,
+//! [`Output`]s (for a [`Connection`]) or [`sdk::Effects`] (wakers to wake,
+//! tool calls to run) come out. Waiting is `std::task::Poll` plus a
+//! [`Waker`](std::task::Waker), which a tokio task and a parked thread
+//! both provide. The crate spawns, signals and reaps no process: it decides
+//! how to launch one ([`sdk::LaunchPlan`], over injected environment and
+//! file lookups) and what its end means (exit status and stderr tail in
+//! [`Error::ConnectionClosed`], [`sdk::EXIT_GRACE`], [`sdk::ExitWatch`]),
+//! and the transports do the rest. Its only dependencies are serde,
+//! serde_json, thiserror and tracing (`cargo tree -p meerkat-proto -e
+//! normal --depth 1`).
 //!
 //! # Layers
 //!
 //! ```text
-//!   transport (tokio task or std thread): process, pipes, user handles
-//!        | request::<M>(), respond_tool(), cancel(), close()      ^ poll_output()
-//!        v                                                       |
-//!   Connection    handshake, Dialect, turn/create routing, seq gaps,
-//!                 subscriptions, tool calls               (this crate)
-//!        |                                                       ^
+//!   transport (tokio tasks or std threads): lock, child process, pipes,
+//!             timer, exit watch, user handles
+//!        | start(ops::x(..)), poll_call, poll_stream, handle_bytes,      ^ Effects
+//!        v handle_timeout, exit_tick, close                              |
+//!   sdk::Engine   calls, streams, recovery, tools, exit rule, Error
+//!        | request::<M>(), respond_tool(), cancel(), close()         ^ poll_output()
+//!        v                                                           |
+//!   Connection    Handshake, SessionRouter (Turns, Unbound),
+//!                 Subscriptions, tool calls
+//!        |                                                           ^
 //!   rpc::Client   JSONL framing, ids, pending table, deadlines
-//!        | poll_transmit() -> stdin            stdout -> handle_bytes()
+//!        | poll_transmit() -> stdin                stdout -> handle_bytes()
 //! ```
 //!
 //! # Driving a [`Connection`]
 //!
-//! A transport's loop, here against an in-memory server that answers the
-//! handshake and streams one turn. Everything a real driver does is here:
+//! What [`sdk::Engine`] does with its `Connection`, by hand, here against
+//! an in-memory server that answers the handshake and streams one turn:
 //! write what [`Connection::poll_transmit`] returns, feed what the server
 //! writes to [`Connection::handle_bytes`], call
 //! [`Connection::handle_timeout`] when [`Connection::poll_timeout`] passes,
-//! and hand [`Connection::poll_output`] to users.
+//! and act on every [`Connection::poll_output`]. The transports never
+//! touch a `Connection`: they go through the engine.
 //!
 //! ```
 //! use meerkat_proto::methods::{TurnParams, TurnStart};
@@ -104,7 +122,14 @@
 //! streamed turn whose response came before its last events stays open for
 //! [`ConnectionConfig::turn_grace`], counted from the first
 //! `handle_timeout` after the response (`poll_timeout` then returns a time
-//! already passed, so a driver calls it at once).
+//! already passed, so a caller calls it at once). [`sdk::Engine`] gives
+//! every request, turns included, a deadline
+//! ([`ConnectOptions::request_timeout`]) and keeps timers of its own on the
+//! same clock: the pause between `runtime/reset` tries
+//! ([`sdk::RESET_PAUSE`]) and the wait for a dead child's status and
+//! stderr ([`sdk::EXIT_GRACE`]). [`sdk::Engine::poll_timeout`] is the
+//! earliest of them all, and a transport's timer calls
+//! [`sdk::Engine::handle_timeout`] then.
 //!
 //! [`Instant`]: std::time::Instant
 //!
@@ -114,8 +139,8 @@
 //!
 //! - **Caller misuse** is a `Result` from the command: [`UsageError`]
 //!   (closed connection, unencodable params, a method this server does not
-//!   serve, too many pending requests) and [`EncodeError`] from the engine.
-//!   Nothing is sent when a command fails.
+//!   serve, too many pending requests) and [`EncodeError`] from the
+//!   JSON-RPC engine. Nothing is sent when a command fails.
 //! - **Peer misbehaviour** never fails a call and never panics: log lines,
 //!   oversized or broken lines, unmatched ids and undecodable notifications
 //!   become [`Output::Diagnostic`]s; a missing or malformed field decodes to
@@ -124,12 +149,17 @@
 //!   Server errors are [`CallError::Rpc`] with the [`ErrorObject`];
 //!   [`RpcError`] adds the nested-code conventions of Meerkat's errors.
 //!
+//! [`sdk::Engine`] maps all of them, and the end of the connection, to the
+//! one [`Error`] both transports return, with stable [`Error::code`]s.
+//!
 //! Every request resolves exactly once (result, error, timeout or close),
 //! and memory stays bounded whatever the server sends: lines beyond
-//! [`rpc::Config::max_frame_len`] are discarded as they stream in, events
-//! of not-yet-known sessions and streams are capped by
-//! [`ConnectionConfig::max_unbound_events`], and [`StreamBuffer`] gives
-//! transports a per-stream budget with a visible lag signal.
+//! [`rpc::Config::max_frame_len`] are discarded as they stream in, pending
+//! requests are capped by [`rpc::Config::max_pending`], events of
+//! not-yet-known sessions and streams by
+//! [`ConnectionConfig::max_unbound_events`], each stream of the engine by
+//! its [`StreamBuffer`] ([`ConnectOptions::stream_budget`], with a visible
+//! lag signal), and the kept stderr by [`sdk::STDERR_TAIL_BYTES`].
 //!
 //! # Contract dialects
 //!

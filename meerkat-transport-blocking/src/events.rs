@@ -30,7 +30,7 @@ use meerkat_proto::Error;
 /// use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
 ///
 /// let client = MeerkatClient::connect(ConnectOptions::default())?;
-/// let mut session = client.create_session("Hello")?;
+/// let session = client.create_session("Hello")?;
 /// let mut events = session.stream("Explain the CI pipeline")?;
 /// for event in &mut events {
 ///     match event? {
@@ -108,7 +108,7 @@ impl EventStream {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let events = session.stream("Go on")?;
     /// assert_eq!(events.session_id(), Some(session.id()));
     /// # Ok::<(), Error>(())
@@ -123,7 +123,7 @@ impl EventStream {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let mut events = session.stream("Go on")?;
     /// for event in &mut events {
     ///     event?;
@@ -141,7 +141,7 @@ impl EventStream {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let mut events = session.stream("Go on")?;
     /// for event in &mut events {
     ///     event?;
@@ -166,7 +166,7 @@ impl EventStream {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let result = session.stream("Go on")?.collect()?;
     /// println!("{} ({} model turns)", result.text, result.turns);
     /// # Ok::<(), Error>(())
@@ -188,7 +188,7 @@ impl EventStream {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let (text, result) = session.stream("Go on")?.collect_text()?;
     /// println!("{text}\n{} tokens out", result.usage.output_tokens);
     /// # Ok::<(), Error>(())
@@ -298,7 +298,7 @@ impl EventSubscription {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let events = session.subscribe_events()?;
     /// println!("stream {}", events.stream_id());
     /// # Ok::<(), Error>(())
@@ -314,7 +314,7 @@ impl EventSubscription {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let mut events = session.subscribe_events()?;
     /// for envelope in &mut events {
     ///     envelope?;
@@ -339,7 +339,7 @@ impl EventSubscription {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let events = session.subscribe_events()?;
     /// events.close()?;
     /// # Ok::<(), Error>(())

@@ -1,21 +1,23 @@
 //! The Meerkat Rust SDK for synchronous code: `rkat-rpc` driven over
-//! `std::process` and a few threads, with no async runtime anywhere in the
-//! dependency tree.
+//! `std::process` (or reached over TCP) and a few threads, with no async
+//! runtime anywhere in the dependency tree.
 //!
 //! It is the twin of `meerkat-transport-tokio`: the same nouns
 //! ([`MeerkatClient`], [`Session`], [`DeferredSession`], [`EventStream`],
 //! [`EventSubscription`], [`Mob`], [`Member`], [`Error`]) and the same verbs,
 //! called without `.await`. Streams are
-//! `Iterator<Item = Result<Event, Error>>`. Every pure data type (options,
-//! results, events, capabilities, error payloads) comes from `meerkat_proto`
-//! and is re-exported here, so `use meerkat_transport_blocking::*` is all a
-//! program needs.
+//! `Iterator<Item = Result<Event, Error>>`. The user's data types (options,
+//! results, events, capabilities, errors) come from `meerkat_proto` and are
+//! re-exported here by name, so `use meerkat_transport_blocking::*` is all
+//! a program needs; the core itself is at [`proto`]. The client, sessions
+//! and mobs are cheap to clone; the clones of a [`Session`] share its last
+//! result, which its turns and its completed [`Session::stream`]s update.
 //!
 //! ```no_run
 //! use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
 //!
 //! let client = MeerkatClient::connect(ConnectOptions::default())?;
-//! let mut session = client.create_session("What is the capital of France?")?;
+//! let session = client.create_session("What is the capital of France?")?;
 //! println!("{}", session.text());
 //! session.turn("And of Germany?")?;
 //!
@@ -40,50 +42,72 @@
 //! # Threads
 //!
 //! ```text
-//!  user threads ──lock── Engine ──lock── reader thread <── child stdout
+//!  user threads ──lock── Engine ──lock── reader thread <── child stdout (or the socket)
 //!     ^ Waker            │  bytes ───────> writer thread ──> child stdin
 //!     └──────────────────┤  deadlines ───> timer thread
 //!                        └─ tool calls ──> one thread per call
-//!  stderr thread: child stderr ──> 64 KiB tail (for error messages)
+//!  stderr thread:     child stderr ──> Engine (64 KiB tail, for error messages)
+//!  exit watch thread: the child's exit status ──> Engine, every 50 ms
 //! ```
 //!
 //! - There is no driver: a caller starts its request under the engine's
-//!   lock and parks the calling thread until the **reader** (which hands every chunk of
-//!   stdout to the engine) wakes it with the answer. The lock is held for
-//!   short, non-blocking stretches only.
+//!   lock (a `std` mutex) and parks the calling thread until the
+//!   **reader** (which hands every chunk of stdout to the engine) wakes it
+//!   with the answer. The lock is held for short, non-blocking stretches
+//!   only; threads are unparked and spawned after it is released.
 //! - The **writer** writes the engine's output with one `write_all` per
 //!   batch (a 0.5.x server can tear lines that arrive in pieces); it is a
 //!   thread of its own so a child that stops reading stdin blocks nobody
 //!   else.
 //! - The **timer** calls the engine at its next deadline (request
-//!   timeouts, turn grace, reset retries); the **exit watch** ends the
-//!   output of a child that exited while another process holds its stdout.
+//!   timeouts, turn grace, reset retries, the wait for a dead child's exit
+//!   status and stderr); the **exit watch** reports the child's exit, so
+//!   the engine can end the output of a child that exited while another
+//!   process holds its stdout.
 //! - **Tool handlers** run on threads of their own and may call the client.
 //!
 //! # Time
 //!
 //! Every request, turns and streamed turns included, gets a deadline from
 //! [`ConnectOptions::request_timeout`] (default 10 minutes; raise it for
-//! longer turns): a server that loses a response cannot hang a caller, and
-//! a dead child ends everything at once with [`Error::ConnectionClosed`].
+//! longer turns): a server that loses a response cannot hang a caller.
+//! When the child's output ends, the engine waits for its exit status and
+//! the end of its stderr (at most 2 s, [`proto::sdk::EXIT_GRACE`]), then
+//! ends everything with [`Error::ConnectionClosed`]; over TCP the end of
+//! the socket ends everything at once.
 //!
 //! # Errors, panics, and a dying child
 //!
 //! Nothing the server sends can panic this crate or hang a caller. When the
 //! child exits or crashes, every waiting call and stream ends with
 //! [`Error::ConnectionClosed`] naming the exit status and the last lines of
-//! the child's stderr. A panicking tool handler answers the model with an
-//! error result.
+//! the child's stderr. A child that exited while a process it started
+//! still holds its stdout open is ended the same way once its output
+//! stayed quiet for 500 ms ([`proto::sdk::ExitWatch`]). A panicking tool
+//! handler answers the model with an error result.
 //!
-//! # Recovery after a failed turn
+//! # Recovery after a failed or interrupted turn
 //!
 //! A 0.5.x server keeps the input of a failed or interrupted turn queued and
-//! replays it on the next `turn/start`. After a turn fails with a server
-//! error, the engine resets the session's runtime (`runtime/reset`, retried
-//! on its own clock while the server says it is not ready) before the error
-//! is returned, also when nobody waits for it any more, and
-//! [`Session::interrupt`] does the same before it returns: the interrupted
-//! turn may have no reader left (a dropped [`EventStream`]) to see it fail.
+//! replays it on the next `turn/start`. After a turn fails in a way that
+//! can leave its input queued (an internal error, an abandoned or
+//! terminated run, a timeout), the engine resets the session's runtime
+//! (`runtime/reset`, retried on its own clock while the server says it is
+//! not ready) before the error is returned, also when nobody waits for it
+//! any more, and [`Session::interrupt`] does the same before it returns:
+//! the interrupted turn may have no reader left (a dropped
+//! [`EventStream`]) to see it fail. Servers that do not list
+//! `runtime/reset` skip it.
+//!
+//! # Dropping a stream
+//!
+//! A dropped [`EventStream`] of an unfinished turn is drained inside the
+//! engine (its events are discarded, not queued) until the turn ends, and
+//! reset if it failed; on a server without `runtime/reset` it is simply
+//! forgotten, and its late events still never reach the session's next
+//! turn. A dropped [`EventSubscription`] is forgotten and closed on the
+//! server (best effort, without waiting), so no buffer keeps filling for
+//! nobody.
 //!
 //! # Closing
 //!
@@ -91,17 +115,17 @@
 //! closes the child's stdin, sends SIGTERM, waits up to 5 s, then SIGKILL,
 //! and reaps the child. Dropping the last handle (clients, sessions, streams
 //! and mobs all hold one) kills and reaps at once: no zombie, no orphan.
-//! A callback tool handler that captures a client holds a handle too, and
-//! the connection holds the handler: such a client lives until `close`.
+//! The threads hold the engine, not the client, so they keep nothing
+//! alive; a callback tool handler that captures a client holds a handle,
+//! though, and the engine holds the handler: such a client lives until
+//! `close`.
 //!
 //! # Where this crate differs from the tokio twin, and why
 //!
 //! - [`EventStream::collect`] shadows [`Iterator::collect`], to keep the
 //!   API's name; `Iterator::collect(stream)` still reaches the iterator's.
-//! - [`Session::stream`] takes `&self` and the stream owns the turn's result
-//!   ([`EventStream::result`], then [`Session::record`]): a stream that
-//!   borrowed the session mutably could not be sent to another thread while
-//!   the session is used for [`Session::interrupt`].
+//! - Tool handlers are plain closures, `|args| -> Result<ToolOutput, E>`,
+//!   each call on a thread of its own.
 
 mod calls;
 mod client;

@@ -40,7 +40,8 @@ struct ChildState {
 }
 
 impl Process {
-    /// Spawns `command` with piped stdio and starts draining its stderr.
+    /// Spawns `command` with piped stdio; the caller hands the pipes,
+    /// stderr included, to its I/O threads.
     ///
     /// # Errors
     ///

@@ -129,7 +129,7 @@ impl MeerkatClient {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let info = client.read_session(session.id())?;
     /// println!("{:?}", info.last_assistant_text);
     /// # Ok::<(), Error>(())
@@ -148,7 +148,7 @@ impl MeerkatClient {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let page = client.read_session_history(session.id(), 0, Some(20))?;
     /// println!("{} of {} messages", page.messages.len(), page.message_count);
     /// # Ok::<(), Error>(())
@@ -169,7 +169,7 @@ impl MeerkatClient {
 /// use meerkat_transport_blocking::{ConnectOptions, MeerkatClient};
 ///
 /// let client = MeerkatClient::connect(ConnectOptions::default())?;
-/// let mut session = client.create_session("What is the capital of France?")?;
+/// let session = client.create_session("What is the capital of France?")?;
 /// let result = session.turn("And of Germany?")?;
 /// assert_eq!(result.text, session.text());
 /// session.archive()?;
@@ -212,7 +212,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// println!("{}", session.id());
     /// # Ok::<(), Error>(())
     /// ```
@@ -226,7 +226,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// if let Some(reference) = session.reference() {
     ///     println!("{reference}");
     /// }
@@ -242,7 +242,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// println!("{}", session.text());
     /// # Ok::<(), Error>(())
     /// ```
@@ -256,7 +256,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let usage = session.usage();
     /// println!("{} in / {} out", usage.input_tokens, usage.output_tokens);
     /// # Ok::<(), Error>(())
@@ -271,7 +271,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// println!("{} model turns", session.turns());
     /// # Ok::<(), Error>(())
     /// ```
@@ -285,7 +285,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// println!("{} tool calls", session.tool_calls());
     /// # Ok::<(), Error>(())
     /// ```
@@ -314,7 +314,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let result = session.last_result();
     /// println!("{} ({:?})", result.text, result.schema_warnings);
     /// # Ok::<(), Error>(())
@@ -329,7 +329,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let other = session.client().create_session("Another one")?;
     /// println!("{}", other.id());
     /// # Ok::<(), Error>(())
@@ -352,7 +352,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let result = session.turn("And of Germany?")?;
     /// assert_eq!(result.text, session.text());
     /// # Ok::<(), Error>(())
@@ -371,7 +371,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// session.turn_with(
     ///     "Summarise",
     ///     TurnOptions::new().model("claude-sonnet-4-5").additional_instructions(vec!["Be brief".to_owned()]),
@@ -404,7 +404,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// for event in session.stream("Explain the CI pipeline")? {
     ///     if let Event::TextDelta { delta } = event? {
     ///         print!("{delta}");
@@ -425,7 +425,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let (text, _) = session
     ///     .stream_with("Explain", TurnOptions::new().model("claude-sonnet-4-5"))?
     ///     .collect_text()?;
@@ -446,7 +446,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let result = session.stream("Go on")?.collect()?;
     /// session.record(result);
     /// println!("{}", session.text());
@@ -465,7 +465,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let page = session.history(0, Some(10))?;
     /// for message in &page.messages {
     ///     println!("{message:?}");
@@ -486,7 +486,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// session.archive()?;
     /// # Ok::<(), Error>(())
     /// ```
@@ -509,7 +509,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let events = session.stream("Write a long essay")?;
     /// let reader = std::thread::spawn(move || events.collect());
     /// session.interrupt()?;
@@ -531,7 +531,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// let key = SkillKey::new("0190e7a2-4b1c-7d3e-8f00-123456789abc", "code-review");
     /// let result = session.invoke_skill(key, "Review the last commit")?;
     /// println!("{}", result.text);
@@ -559,7 +559,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// session.send(CommsCommand::peer_message("bob", "The build is green"))?;
     /// # Ok::<(), Error>(())
     /// ```
@@ -576,7 +576,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// for peer in session.peers()? {
     ///     println!("{} ({})", peer.name, peer.reachability);
     /// }
@@ -595,7 +595,7 @@ impl Session {
     /// ```no_run
     /// # use meerkat_transport_blocking::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mut session = client.create_session("Hello")?;
+    /// # let session = client.create_session("Hello")?;
     /// for envelope in session.subscribe_events()?.take(10) {
     ///     println!("{:?}", envelope?.event);
     /// }

@@ -1,20 +1,24 @@
-//! The Meerkat Rust SDK for tokio: `rkat-rpc` driven as a child process,
-//! with typed sessions, streams, mobs and callback tools.
+//! The Meerkat Rust SDK for tokio: `rkat-rpc` driven as a child process
+//! (or reached over TCP), with typed sessions, streams, mobs and callback
+//! tools.
 //!
 //! It is the twin of `meerkat-transport-blocking`: the same nouns
 //! ([`MeerkatClient`], [`Session`], [`DeferredSession`], [`EventStream`],
 //! [`EventSubscription`], [`Mob`], [`Member`], [`Error`]) and the same verbs,
 //! `async`. Streams implement [`futures_core::Stream`] and have an inherent
-//! `next().await`. Every pure data type (options, results, events,
-//! capabilities, errors) comes from `meerkat_proto` and is re-exported here,
-//! so `use meerkat_transport_tokio::*` is all a program needs.
+//! `next().await`. The user's data types (options, results, events,
+//! capabilities, errors) come from `meerkat_proto` and are re-exported here
+//! by name, so `use meerkat_transport_tokio::*` is all a program needs; the
+//! core itself is at [`proto`]. The client, sessions and mobs are cheap to
+//! clone; the clones of a [`Session`] share its last result, which its
+//! turns and its completed [`Session::stream`]s update.
 //!
 //! ```no_run
 //! use meerkat_transport_tokio::{ConnectOptions, Event, MeerkatClient};
 //!
 //! # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
 //! let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-//! let mut session = client.create_session("What is the capital of France?").await?;
+//! let session = client.create_session("What is the capital of France?").await?;
 //! println!("{}", session.text());
 //! session.turn("And of Germany?").await?;
 //!
@@ -40,48 +44,64 @@
 //! # Tasks
 //!
 //! ```text
-//!  user tasks ──lock── Engine ──lock── reader task <── child stdout
+//!  user tasks ──lock── Engine ──lock── reader task <── child stdout (or the socket)
 //!     ^ Waker            │  bytes ───────> writer task ──> child stdin
 //!     └──────────────────┤  deadlines ───> timer task
 //!                        └─ tool calls ──> one task per call
-//!  stderr task: child stderr ──> 64 KiB tail (for error messages)
+//!  stderr task:     child stderr ──> Engine (64 KiB tail, for error messages)
+//!  exit watch task: the child's exit status ──> Engine, every 50 ms
 //! ```
 //!
 //! - There is no driver: a caller starts its request under the engine's
-//!   lock and returns `Pending` until the **reader** (which hands every chunk of
-//!   stdout to the engine) wakes it with the answer. The lock is held for
-//!   short, non-blocking stretches only.
+//!   lock (a `std` mutex) and returns `Pending` until the **reader** (which
+//!   hands every chunk of stdout to the engine) wakes it with the answer.
+//!   The lock is held for short, non-blocking stretches only, never across
+//!   an `.await`; wakers are woken and tasks spawned after it is released.
 //! - The **writer** writes the engine's output with one `write_all` per
 //!   batch (a 0.5.x server can tear lines that arrive in pieces); it is a
 //!   task of its own so a child that stops reading stdin blocks nobody
 //!   else.
 //! - The **timer** calls the engine at its next deadline (request
-//!   timeouts, turn grace, reset retries); the **exit watch** ends the
-//!   output of a child that exited while another process holds its stdout.
+//!   timeouts, turn grace, reset retries, the wait for a dead child's exit
+//!   status and stderr); the **exit watch** reports the child's exit, so
+//!   the engine can end the output of a child that exited while another
+//!   process holds its stdout.
 //! - **Tool handlers** run on tasks of their own and may call the client.
+//!
+//! All of them run on the runtime that called [`MeerkatClient::connect`],
+//! which may be a current-thread or a multi-thread one (with I/O and time
+//! enabled): this crate switches on no runtime flavour of tokio.
 //!
 //! # Time
 //!
 //! Every request, turns and streamed turns included, gets a deadline from
 //! [`ConnectOptions::request_timeout`] (default 10 minutes; raise it for
-//! longer turns): a server that loses a response cannot hang a caller, and
-//! a dead child ends everything at once with [`Error::ConnectionClosed`].
+//! longer turns): a server that loses a response cannot hang a caller.
+//! When the child's output ends, the engine waits for its exit status and
+//! the end of its stderr (at most 2 s, [`proto::sdk::EXIT_GRACE`]), then
+//! ends everything with [`Error::ConnectionClosed`]; over TCP the end of
+//! the socket ends everything at once.
 //!
 //! # Errors, panics, and a dying child
 //!
 //! Nothing the server sends can panic this crate or hang a caller. When the
 //! child exits or crashes, every waiting call and stream ends with
 //! [`Error::ConnectionClosed`] naming the exit status and the last lines of
-//! the child's stderr. A panicking tool handler answers the model with an
-//! error result.
+//! the child's stderr. A child that exited while a process it started
+//! still holds its stdout open is ended the same way once its output
+//! stayed quiet for 500 ms ([`proto::sdk::ExitWatch`]). A panicking tool
+//! handler answers the model with an error result.
 //!
-//! # Recovery after a failed turn
+//! # Recovery after a failed or interrupted turn
 //!
 //! A 0.5.x server keeps the input of a failed or interrupted turn queued and
-//! replays it on the next `turn/start`. After a turn fails with a server
-//! error, the engine resets the session's runtime (`runtime/reset`, retried
-//! on its own clock while the server says it is not ready) before the error
-//! is returned, also when nobody waits for it any more.
+//! replays it on the next `turn/start`. After a turn fails in a way that
+//! can leave its input queued (an internal error, an abandoned or
+//! terminated run, a timeout), and after [`Session::interrupt`] succeeds,
+//! the engine resets the session's runtime (`runtime/reset`, retried on its
+//! own clock while the server says it is not ready) before the error or
+//! the interrupt's answer is returned, also when nobody waits for it any
+//! more. Servers that do not list `runtime/reset` skip it.
 //!
 //! # Closing
 //!
@@ -89,6 +109,9 @@
 //! closes the child's stdin, sends SIGTERM, waits up to 5 s, then SIGKILL,
 //! and reaps the child. Dropping the last handle (clients, sessions, streams
 //! and mobs all hold one) kills and reaps at once: no zombie, no orphan.
+//! The tasks hold the engine, not the client, so they keep nothing alive;
+//! a callback tool handler that captures a client holds a handle, though,
+//! and the engine holds the handler: such a client lives until `close`.
 //!
 //! # Cancellation
 //!
@@ -96,28 +119,34 @@
 //! a `select!` branch that lost) without leaving anything behind:
 //!
 //! - [`MeerkatClient::connect`]: the half-started child is killed and
-//!   reaped.
+//!   reaped, and the engine closed.
 //! - [`MeerkatClient::close`]: the next `close` finishes the job, and so
 //!   does dropping the last handle (SIGKILL).
 //! - [`EventStream::next`] and [`EventSubscription::next`] are cancel-safe:
-//!   no event is lost.
+//!   an event is taken from the stream only when it is returned, so none is
+//!   lost.
+//! - A plain request (a list, a read, a config call) is forgotten at once:
+//!   it holds no slot, and a late answer is ignored.
 //! - [`Session::turn`] and friends: the turn keeps running on the server
-//!   (interrupt it with [`Session::interrupt`]); if it then fails, the
-//!   session's runtime is still reset (a task watches the answer), so the
-//!   next turn does not replay it. A dropped [`EventStream`] is watched the
-//!   same way. Resets run on tasks of their own and are never cut short.
-//! - A stream or subscription whose opening future was dropped is
-//!   forgotten, so no buffer keeps filling for nobody.
+//!   (interrupt it with [`Session::interrupt`]); the engine keeps the
+//!   turn's rule, so if it then fails, the session's runtime is still reset
+//!   and the next turn does not replay it. A dropped interrupt is still
+//!   followed by its reset, and a dropped `register_tool` still drops the
+//!   handler if the server refuses the tool.
+//! - A dropped [`EventStream`] of an unfinished turn is drained inside the
+//!   engine (its events are discarded, not queued) until the turn ends, and
+//!   reset if it failed. (On a server without `runtime/reset` it is simply
+//!   forgotten; its late events still never reach the session's next
+//!   turn.)
+//! - A subscription whose opening future was dropped is forgotten; a
+//!   dropped [`EventSubscription`] is forgotten and closed on the server
+//!   (best effort), so no buffer keeps filling for nobody.
 //!
-//! Those watchers hold the client weakly: dropping every handle still ends
-//! the child at once.
+//! Resets and their retries run inside the engine, on its clock (the timer
+//! task), not on a caller's future: no cancellation can cut them short.
 //!
 //! # Where this crate differs from the blocking twin, and why
 //!
-//! - [`Session::stream`] takes `&self` and the stream owns the turn's result
-//!   ([`EventStream::result`], then [`Session::record`]): a stream that
-//!   borrowed the session mutably could not live in another task while the
-//!   session is used for [`Session::interrupt`].
 //! - [`EventStream::next`] is inherent (and the `Stream` impl is there for
 //!   combinators), so no `StreamExt` import is needed.
 //! - Tool handlers return futures: `|args| async move { ... }`.
@@ -147,3 +176,10 @@ pub use meerkat_proto::prelude::*;
 /// engine, the connection state machine and the shared SDK engine, for
 /// those who need them.
 pub use meerkat_proto as proto;
+
+// The README's Rust blocks (tokio and blocking), compiled by
+// `cargo test --doc -p meerkat-transport-tokio` so they follow the API;
+// the blocking crate is a dev-dependency for them.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -143,7 +143,7 @@ impl MeerkatClient {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let info = client.read_session(session.id()).await?;
     /// println!("{:?}", info.last_assistant_text);
     /// # Ok(()) }
@@ -163,7 +163,7 @@ impl MeerkatClient {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let page = client.read_session_history(session.id(), 0, Some(20)).await?;
     /// println!("{} of {} messages", page.messages.len(), page.message_count);
     /// # Ok(()) }
@@ -186,7 +186,7 @@ impl MeerkatClient {
 /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
 ///
 /// let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-/// let mut session = client.create_session("What is the capital of France?").await?;
+/// let session = client.create_session("What is the capital of France?").await?;
 /// let result = session.turn("And of Germany?").await?;
 /// assert_eq!(result.text, session.text());
 /// session.archive().await?;
@@ -230,7 +230,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// println!("{}", session.id());
     /// # Ok(()) }
     /// ```
@@ -245,7 +245,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// if let Some(reference) = session.reference() {
     ///     println!("{reference}");
     /// }
@@ -262,7 +262,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// println!("{}", session.text());
     /// # Ok(()) }
     /// ```
@@ -277,7 +277,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let usage = session.usage();
     /// println!("{} in / {} out", usage.input_tokens, usage.output_tokens);
     /// # Ok(()) }
@@ -293,7 +293,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// println!("{} model turns", session.turns());
     /// # Ok(()) }
     /// ```
@@ -308,7 +308,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// println!("{} tool calls", session.tool_calls());
     /// # Ok(()) }
     /// ```
@@ -339,7 +339,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let result = session.last_result();
     /// println!("{} ({:?})", result.text, result.schema_warnings);
     /// # Ok(()) }
@@ -355,7 +355,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let other = session.client().create_session("Another one").await?;
     /// println!("{}", other.id());
     /// # Ok(()) }
@@ -379,7 +379,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let result = session.turn("And of Germany?").await?;
     /// assert_eq!(result.text, session.text());
     /// # Ok(()) }
@@ -399,7 +399,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// session.turn_with(
     ///     "Summarise",
     ///     TurnOptions::new().model("claude-sonnet-4-5").additional_instructions(vec!["Be brief".to_owned()]),
@@ -432,7 +432,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let mut events = session.stream("Explain the CI pipeline").await?;
     /// while let Some(event) = events.next().await {
     ///     if let Event::TextDelta { delta } = event? {
@@ -455,7 +455,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let (text, _) = session
     ///     .stream_with("Explain", TurnOptions::new().model("claude-sonnet-4-5")).await?
     ///     .collect_text().await?;
@@ -477,7 +477,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let result = session.stream("Go on").await?.collect().await?;
     /// session.record(result);
     /// println!("{}", session.text());
@@ -497,7 +497,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let page = session.history(0, Some(10)).await?;
     /// for message in &page.messages {
     ///     println!("{message:?}");
@@ -520,7 +520,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// session.archive().await?;
     /// # Ok(()) }
     /// ```
@@ -544,7 +544,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let events = session.stream("Write a long essay").await?;
     /// let reader = tokio::spawn(events.collect());
     /// session.interrupt().await?;
@@ -567,7 +567,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let key = SkillKey::new("0190e7a2-4b1c-7d3e-8f00-123456789abc", "code-review");
     /// let result = session.invoke_skill(key, "Review the last commit").await?;
     /// println!("{}", result.text);
@@ -597,7 +597,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// session.send(CommsCommand::peer_message("bob", "The build is green")).await?;
     /// # Ok(()) }
     /// ```
@@ -615,7 +615,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// for peer in session.peers().await? {
     ///     println!("{} ({})", peer.name, peer.reachability);
     /// }
@@ -635,7 +635,7 @@ impl Session {
     /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
     /// # use meerkat_transport_tokio::*;
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mut session = client.create_session("Hello").await?;
+    /// # let session = client.create_session("Hello").await?;
     /// let mut events = session.subscribe_events().await?;
     /// while let Some(envelope) = events.next().await {
     ///     println!("{:?}", envelope?.event);

@@ -1,4 +1,5 @@
-//! [`StreamBuffer`]: the per-stream memory budget the transports share.
+//! [`StreamBuffer`]: the per-stream memory budget of the SDK engine's
+//! streams.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -34,9 +35,11 @@ enum Slot<T> {
 /// A bounded queue for one stream: items up to a budget, drop counting, and
 /// an end that is always kept.
 ///
-/// Pure data: the transports wrap it in their own lock and wakeup (a
-/// `Mutex` plus a `Waker` or a `Condvar`), the driver pushes, the user's
-/// stream pops. When the consumer is slow and `max_items` items are queued,
+/// Pure data: [`sdk::Engine`](crate::sdk::Engine) keeps one per stream,
+/// with the consumer's `Waker`, behind the transport's lock; the engine
+/// pushes as the server's notifications are routed, the user's stream pops
+/// (through [`Engine::poll_stream`](crate::sdk::Engine::poll_stream)). When
+/// the consumer is slow and `max_items` items are queued,
 /// further items are dropped and counted; the consumer then gets one
 /// [`Popped::Lagged`] marker where they were dropped, before the items that
 /// came after. The end ([`finish`](Self::finish)) is outside the budget:

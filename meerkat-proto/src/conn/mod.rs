@@ -1,6 +1,7 @@
 //! The Meerkat layer: [`Connection`] (handshake, dialect, routing of
 //! notifications to turn streams and subscriptions, tool calls) and
-//! [`StreamBuffer`], the per-stream memory budget of the transports.
+//! [`StreamBuffer`], the per-stream memory budget of the SDK engine's
+//! streams ([`sdk`](crate::sdk)).
 //!
 //! `Connection` is a facade (`connection.rs`): it owns the JSON-RPC engine
 //! and the output queue and dispatches to sub-states, one concern per file,

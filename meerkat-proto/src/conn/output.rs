@@ -66,11 +66,12 @@ pub enum Output {
 
 /// An event of a stream, with its envelope, decoded when the consumer asks.
 ///
-/// The driver routes a turn's `session/event` on a minimal parse (session,
-/// `seq`, run start/end) and hands the event on undecoded; the consumer's
-/// thread or task decodes it ([`into_envelope`](Self::into_envelope)), so
-/// on a multi-core machine decoding runs beside the driver instead of in
-/// it. Subscription events come already decoded.
+/// The connection routes a turn's `session/event` on a minimal parse
+/// (session, `seq`, run start/end) and hands the event on undecoded; the
+/// consumer's thread or task decodes it
+/// ([`into_envelope`](Self::into_envelope)) after the engine's lock is
+/// released, so on a multi-core machine decoding runs beside the reader
+/// instead of in it. Subscription events come already decoded.
 #[derive(Clone)]
 pub struct StreamEvent {
     seq: u64,
