@@ -137,6 +137,54 @@ pub fn rkat_rpc_path() -> PathBuf {
     path
 }
 
+/// The version the real binary reports (`rkat-rpc --version`), asked once.
+///
+/// # Panics
+///
+/// When the binary is not installed (see [`rkat_rpc_path`]).
+pub fn server_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let out = Command::new(rkat_rpc_path())
+            .arg("--version")
+            .output()
+            .expect("invariant: rkat-rpc --version runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split_whitespace()
+            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+            .unwrap_or("0.5.2")
+            .to_owned()
+    })
+}
+
+/// Whether the real binary is of the 0.9 contract line.
+pub fn is_v09() -> bool {
+    server_version().starts_with("0.9")
+}
+
+/// The realm config that points the server at the scripted LLM: the 0.5
+/// `[providers.base_urls]` table, or on 0.9 a realm backend, auth and
+/// binding (fixtures/rkat-rpc-0.9.8/README.md), plus fast provider retries
+/// on 0.5 so `[[error 529 x1]]` tests stay quick.
+fn llm_config(realm: &str, llm_url: &str) -> String {
+    if is_v09() {
+        format!(
+            "[realm.{realm}]\ndefault_binding = \"fake\"\n\n\
+             [realm.{realm}.backend.fake_anthropic]\nprovider = \"anthropic\"\n\
+             backend_kind = \"anthropic_api\"\nbase_url = \"{llm_url}\"\n\n\
+             [realm.{realm}.auth.fake_key]\nprovider = \"anthropic\"\nauth_method = \"api_key\"\n\
+             source = {{ kind = \"env\", env = \"ANTHROPIC_API_KEY\" }}\n\n\
+             [realm.{realm}.binding.fake]\nbackend_profile = \"fake_anthropic\"\n\
+             auth_profile = \"fake_key\"\n"
+        )
+    } else {
+        format!(
+            "[providers.base_urls]\nanthropic = \"{llm_url}\"\n\n[retry]\n\
+             initial_delay = \"20ms\"\nmax_delay = \"200ms\"\n"
+        )
+    }
+}
+
 /// Builder of a [`RealServer`].
 #[derive(Debug, Clone)]
 pub struct RealServerBuilder {
@@ -190,10 +238,10 @@ impl RealServerBuilder {
         if let Some(parent) = config.parent() {
             std::fs::create_dir_all(parent).expect("invariant: the realm directory can be created");
         }
-        // Fast provider retries keep `[[error 529 x1]]` tests quick.
         let toml = format!(
-            "[providers.base_urls]\nanthropic = \"{}\"\n\n[retry]\ninitial_delay = \"20ms\"\nmax_delay = \"200ms\"\n{}\n",
-            server.llm_url, self.extra_config
+            "{}{}\n",
+            llm_config(&server.realm, &server.llm_url),
+            self.extra_config
         );
         std::fs::write(&config, toml).expect("invariant: the realm config can be written");
         server
