@@ -15,14 +15,15 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 
 use super::call::{Call, Decoder, Kind, Streaming};
+use super::effects::Effects;
 use super::exit::ExitWatch;
-use super::recovery::{Held, Resets, is_interrupt_not_settled};
-use super::streams::{End, StreamSlot};
+use super::recovery::{Held, Resets};
+use super::streams::StreamSlot;
 use super::support::{ExitInfo, TailBuffer};
-use crate::conn::{Connection, ConnectionConfig, Output, RequestOptions, StreamEnd, StreamItem};
+use crate::conn::{Connection, ConnectionConfig, RequestOptions};
 use crate::launch::ConnectOptions;
-use crate::model::{Dialect, ServerInfo, ToolCall, ToolOutput, UsageError, needs_runtime_reset};
-use crate::rpc::{CallError, CloseReason, RequestId};
+use crate::model::{Dialect, ServerInfo, ToolCall, ToolOutput};
+use crate::rpc::{CloseReason, RequestId};
 use crate::sdk_error::Error;
 
 /// How long the handshake may take when the request timeout is longer.
@@ -67,64 +68,14 @@ impl EngineConfig {
     }
 }
 
-/// What a transport must do after touching the engine, with its lock
-/// released: wake these consumers, signal its writer, re-arm its timer, run
-/// these tool handlers.
-#[derive(Debug)]
-#[must_use]
-pub struct Effects<H> {
-    /// Consumers to wake.
-    pub wake: Vec<Waker>,
-    /// Bytes wait for the writer ([`Engine::take_output`]).
-    pub write: bool,
-    /// The earliest deadline moved before what the timer sleeps until.
-    pub rearm_timer: bool,
-    /// Tool calls to run, each with its handler; answer with
-    /// [`Engine::respond_tool`].
-    pub tool_calls: Vec<(ToolCall, H)>,
-    /// The connection is closed: the writer ends (closing stdin) once the
-    /// output is written.
-    pub closed: bool,
-}
-
-impl<H> Effects<H> {
-    /// Wakes every consumer (call with no lock held).
-    pub fn wake_all(&mut self) {
-        for waker in self.wake.drain(..) {
-            waker.wake();
-        }
-    }
-
-    /// Does it all, with no lock held: wakes the consumers, signals the
-    /// writer (bytes to write, or closed: write the rest and close), the
-    /// timer (an earlier deadline, or closed: stop), and runs each tool call.
-    pub fn apply(
-        mut self,
-        signal_writer: impl FnOnce(),
-        signal_timer: impl FnOnce(),
-        mut run_tool: impl FnMut(ToolCall, H),
-    ) {
-        self.wake_all();
-        if self.write || self.closed {
-            signal_writer();
-        }
-        if self.rearm_timer || self.closed {
-            signal_timer();
-        }
-        for (call, handler) in self.tool_calls {
-            run_tool(call, handler);
-        }
-    }
-}
-
 /// One call's slot.
-struct CallSlot {
-    method: &'static str,
-    kind: Kind,
-    state: SlotState,
+pub(super) struct CallSlot {
+    pub(super) method: &'static str,
+    pub(super) kind: Kind,
+    pub(super) state: SlotState,
 }
 
-enum SlotState {
+pub(super) enum SlotState {
     /// The caller waits (its waker, once it polled).
     Waiting(Option<Waker>),
     /// The answer, until the caller takes it.
@@ -133,7 +84,7 @@ enum SlotState {
     Detached,
 }
 
-enum Ready {
+pub(super) enum Ready {
     Waiting(Option<Waker>),
     Done(Result<(), Error>),
 }
@@ -144,29 +95,29 @@ enum Ready {
 pub struct Engine<H> {
     pub(super) conn: Connection,
     pub(super) config: EngineConfig,
-    calls: HashMap<RequestId, CallSlot>,
+    pub(super) calls: HashMap<RequestId, CallSlot>,
     pub(super) streams: HashMap<RequestId, StreamSlot>,
     pub(super) resets: Resets,
     pub(super) pages: super::pages::Pages,
-    tools: HashMap<String, (u64, H)>,
-    tool_generation: u64,
-    tool_calls: Vec<(ToolCall, H)>,
+    pub(super) tools: HashMap<String, (u64, H)>,
+    pub(super) tool_generation: u64,
+    pub(super) tool_calls: Vec<(ToolCall, H)>,
     pub(super) wake: Vec<Waker>,
-    out: Vec<u8>,
-    ready: Ready,
-    exit: Option<ExitInfo>,
+    pub(super) out: Vec<u8>,
+    pub(super) ready: Ready,
+    pub(super) exit: Option<ExitInfo>,
     /// The child's exit status, once the transport saw it.
-    exit_status: Option<String>,
-    stderr: TailBuffer,
-    stderr_done: bool,
+    pub(super) exit_status: Option<String>,
+    pub(super) stderr: TailBuffer,
+    pub(super) stderr_done: bool,
     /// When the child's stdout ended, while its status and stderr are
     /// awaited (at most [`EXIT_GRACE`]).
-    eof_at: Option<Instant>,
-    closed_locally: bool,
-    close_reason: Option<CloseReason>,
-    exit_watch: ExitWatch,
-    timer_at: Option<Instant>,
-    output_seen: bool,
+    pub(super) eof_at: Option<Instant>,
+    pub(super) closed_locally: bool,
+    pub(super) close_reason: Option<CloseReason>,
+    pub(super) exit_watch: ExitWatch,
+    pub(super) timer_at: Option<Instant>,
+    pub(super) output_seen: bool,
 }
 
 impl<H> std::fmt::Debug for Engine<H> {
@@ -404,7 +355,7 @@ impl<H: Clone> Engine<H> {
         }
     }
 
-    fn complete(&mut self, id: RequestId, result: Result<Box<RawValue>, Error>) {
+    pub(super) fn complete(&mut self, id: RequestId, result: Result<Box<RawValue>, Error>) {
         let Some(slot) = self.calls.get_mut(&id) else {
             return;
         };
@@ -507,7 +458,7 @@ impl<H: Clone> Engine<H> {
         self.stderr.text()
     }
 
-    fn check_eof(&mut self, now: Instant) {
+    pub(super) fn check_eof(&mut self, now: Instant) {
         let Some(at) = self.eof_at else {
             return;
         };
@@ -517,7 +468,7 @@ impl<H: Clone> Engine<H> {
         }
     }
 
-    fn end_output(&mut self, now: Instant) {
+    pub(super) fn end_output(&mut self, now: Instant) {
         if self.exit.is_none() {
             self.exit = Some(ExitInfo::new(self.exit_status.clone(), self.stderr.text()));
         }
@@ -622,246 +573,6 @@ impl<H: Clone> Engine<H> {
             rearm_timer,
             tool_calls: std::mem::take(&mut self.tool_calls),
             closed: self.conn.is_closed(),
-        }
-    }
-
-    // ---- routing ---------------------------------------------------------
-
-    /// Moves frames to the output buffer and acts on every output.
-    pub(super) fn pump(&mut self, now: Instant) {
-        loop {
-            while let Some(frame) = self.conn.poll_transmit() {
-                self.out.extend_from_slice(frame.as_ref());
-            }
-            let Some(output) = self.conn.poll_output() else {
-                return;
-            };
-            self.route(output, now);
-        }
-    }
-
-    fn route(&mut self, output: Output, now: Instant) {
-        match output {
-            Output::Ready(info) => {
-                tracing::debug!(version = %info.version, "handshake done");
-                if let Ready::Waiting(waker) =
-                    std::mem::replace(&mut self.ready, Ready::Done(Ok(())))
-                {
-                    self.wake.extend(waker);
-                }
-            }
-            Output::Response { id, result } => self.on_response(id, result, now),
-            Output::StreamItem { id, item } => {
-                if let Some(slot) = self.streams.get_mut(&id) {
-                    match item {
-                        StreamItem::Event(event) => slot.push_event(event, &mut self.wake),
-                        StreamItem::EventsLost {
-                            expected_seq,
-                            received_seq,
-                        } => slot
-                            .push_lost(received_seq.saturating_sub(expected_seq), &mut self.wake),
-                    }
-                }
-            }
-            Output::StreamEnd { id, end } => self.on_stream_end(id, end, now),
-            Output::ToolCall(call) => match self.tools.get(&call.name) {
-                Some((_, handler)) => self.tool_calls.push((call, handler.clone())),
-                None => {
-                    tracing::debug!(tool = %call.name, "tool/execute for an unknown tool");
-                    let message = format!("no handler registered for tool {:?}", call.name);
-                    self.conn.respond_tool(call.id, Err(message));
-                }
-            },
-            Output::Diagnostic(diagnostic) => {
-                tracing::debug!(?diagnostic, "protocol diagnostic");
-            }
-            Output::Closed(reason) => {
-                tracing::debug!(%reason, "connection closed");
-                self.close_reason = Some(reason.clone());
-                if let Ready::Waiting(waker) = &mut self.ready {
-                    self.wake.extend(waker.take());
-                    let err = match reason {
-                        CloseReason::VersionMismatch { server, sdk } => {
-                            Error::VersionMismatch { server, sdk }
-                        }
-                        CloseReason::HandshakeTimedOut { method } => Error::TimedOut { method },
-                        _ => self.closed_error(),
-                    };
-                    self.ready = Ready::Done(Err(err));
-                }
-                self.tools.clear();
-                // Every call and stream resolved before Closed; anything
-                // held for a reset is released now.
-                for held in self.resets.drain() {
-                    self.release(held);
-                }
-                for caller in self.resets.take_interrupt_callers() {
-                    let err = self.closed_error();
-                    self.complete(caller, Err(err));
-                }
-            }
-        }
-    }
-
-    fn on_response(
-        &mut self,
-        id: RequestId,
-        result: Result<Box<RawValue>, CallError>,
-        now: Instant,
-    ) {
-        let Some(slot) = self.calls.get(&id) else {
-            return;
-        };
-        let (method, kind) = (slot.method, slot.kind.clone());
-        let can_reset = self.conn.dialect().has_method("runtime/reset") && !self.conn.is_closed();
-        match (kind, result) {
-            (Kind::Reset(session), result) => {
-                self.calls.remove(&id);
-                self.on_reset_answer(&session, result, now);
-            }
-            (Kind::Page(caller), result) => {
-                self.calls.remove(&id);
-                let result = result.map_err(|e| self.call_error(e, method));
-                if let Some(answer) = self.on_page(caller, result, now) {
-                    self.complete(caller, answer);
-                }
-            }
-            (Kind::Plain, result) if self.pages.is_paged(id) => {
-                let result = result.map_err(|e| self.call_error(e, method));
-                if let Some(answer) = self.on_page(id, result, now) {
-                    self.complete(id, answer);
-                }
-            }
-            (Kind::Turn(session), Err(e)) if can_reset && needs_runtime_reset(&e) => {
-                let err = self.call_error(e, method);
-                self.begin_reset(session, Held::Call(id, Err(err)), now);
-            }
-            (Kind::Interrupt(session), Ok(raw)) if can_reset => {
-                self.begin_reset(session, Held::Call(id, Ok(raw)), now);
-            }
-            (Kind::Interrupt(session), Err(CallError::Rpc(e))) if is_interrupt_not_settled(&e) => {
-                if !self.retry_interrupt(id, &session, 1, now) {
-                    self.complete(id, Err(Error::Rpc(e.into())));
-                }
-            }
-            (
-                Kind::InterruptRetry {
-                    caller,
-                    session,
-                    tries,
-                },
-                result,
-            ) => {
-                self.calls.remove(&id);
-                match result {
-                    Err(CallError::Rpc(e))
-                        if is_interrupt_not_settled(&e)
-                            && self.retry_interrupt(caller, &session, tries, now) => {}
-                    Ok(raw) if can_reset => {
-                        self.begin_reset(session, Held::Call(caller, Ok(raw)), now)
-                    }
-                    result => {
-                        let result = result.map_err(|e| self.call_error(e, method));
-                        self.complete(caller, result);
-                    }
-                }
-            }
-            (kind, result) => {
-                if let (Kind::Register(name, generation), Err(_)) = (&kind, &result)
-                    && self.tools.get(name).is_some_and(|(g, _)| g == generation)
-                {
-                    // NB: the server refused the tool: it will never call
-                    // it, so the handler goes.
-                    self.tools.remove(name);
-                }
-                let result = result.map_err(|e| self.call_error(e, method));
-                if result.is_err()
-                    && self
-                        .streams
-                        .get(&id)
-                        .is_some_and(StreamSlot::is_subscription)
-                {
-                    self.streams.remove(&id);
-                }
-                self.complete(id, result);
-            }
-        }
-    }
-
-    fn on_stream_end(&mut self, id: RequestId, end: StreamEnd, now: Instant) {
-        let Some(slot) = self.streams.get(&id) else {
-            return;
-        };
-        let method = slot.method();
-        let session = slot.session().map(str::to_owned);
-        let can_reset = self.conn.dialect().has_method("runtime/reset") && !self.conn.is_closed();
-        let end = match end {
-            StreamEnd::Turn(Ok(raw)) => End::Turn(Ok(raw)),
-            StreamEnd::Turn(Err(e)) => {
-                let reset = can_reset && needs_runtime_reset(&e);
-                let err = self.call_error(e, method);
-                if let (true, Some(session)) = (reset, session) {
-                    self.begin_reset(session, Held::End(id, End::Turn(Err(err))), now);
-                    return;
-                }
-                End::Turn(Err(err))
-            }
-            StreamEnd::Subscription { outcome, error } => End::Subscription { outcome, error },
-            StreamEnd::Closed(reason) => {
-                End::Turn(Err(self.call_error(CallError::Closed(reason), method)))
-            }
-        };
-        self.finish_stream(id, end);
-    }
-
-    // ---- errors ----------------------------------------------------------
-
-    /// The error every waiter gets once the connection is closed.
-    #[must_use]
-    pub fn closed_error(&self) -> Error {
-        if self.closed_locally {
-            return Error::Closed;
-        }
-        let info = self.exit.clone().unwrap_or_default();
-        Error::ConnectionClosed {
-            reason: self
-                .close_reason
-                .as_ref()
-                .map_or_else(|| CloseReason::Eof.to_string(), ToString::to_string),
-            exit_status: info.exit_status,
-            stderr_tail: info.stderr_tail,
-        }
-    }
-
-    fn call_error(&self, err: CallError, method: &str) -> Error {
-        match err {
-            CallError::Rpc(obj) => Error::Rpc(obj.into()),
-            CallError::TimedOut => Error::TimedOut {
-                method: method.to_owned(),
-            },
-            CallError::Closed(CloseReason::VersionMismatch { server, sdk }) => {
-                Error::VersionMismatch { server, sdk }
-            }
-            CallError::Closed(reason) => {
-                let mut err = self.closed_error();
-                if let Error::ConnectionClosed { reason: r, .. } = &mut err {
-                    *r = reason.to_string();
-                }
-                err
-            }
-        }
-    }
-
-    fn usage_error(&self, err: UsageError) -> Error {
-        match err {
-            UsageError::Closed => self.closed_error(),
-            UsageError::Unsupported { method, reason } => Error::Unsupported {
-                what: method,
-                reason,
-            },
-            UsageError::TooManyPending { limit } => Error::TooManyPending { limit },
-            UsageError::InvalidArgs(msg) => Error::InvalidArgs(msg),
-            UsageError::Encode(e) => Error::InvalidArgs(e.to_string()),
         }
     }
 }

@@ -37,18 +37,19 @@
 //! ```
 
 mod call;
+mod effects;
 mod engine;
 mod exit;
 pub mod ops;
 mod pages;
 mod recovery;
+mod route;
 mod streams;
 mod support;
 
 pub use call::{Call, Decoder};
-pub use engine::{
-    DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Effects, Engine, EngineConfig, STDERR_TAIL_BYTES,
-};
+pub use effects::Effects;
+pub use engine::{DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Engine, EngineConfig, STDERR_TAIL_BYTES};
 pub use exit::ExitWatch;
 pub use pages::MAX_PAGE;
 pub use recovery::{
