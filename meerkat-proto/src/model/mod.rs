@@ -12,6 +12,7 @@ pub mod methods;
 mod misc;
 mod mob;
 mod options;
+mod params;
 mod result;
 mod server;
 mod session;

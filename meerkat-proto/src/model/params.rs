@@ -1,0 +1,373 @@
+//! The params of the methods in [`methods`](super::methods): one type per
+//! request shape, each written for the contract line spoken (see
+//! [`Dialect`](super::Dialect)).
+
+use super::content::Prompt;
+use super::misc::{CommsCommand, HandlingMode, MobAction, SpawnSpec};
+use super::options::TurnOptions;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// `{"session_id"}` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SessionIdParams {
+    /// The session.
+    pub session_id: String,
+}
+
+impl SessionIdParams {
+    /// Params naming `session_id`.
+    pub fn new(session_id: impl Into<String>) -> Self {
+        Self {
+            session_id: session_id.into(),
+        }
+    }
+}
+
+/// `{"stream_id"}` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct StreamIdParams {
+    /// The stream.
+    pub stream_id: String,
+}
+
+impl StreamIdParams {
+    /// Params naming `stream_id`.
+    pub fn new(stream_id: impl Into<String>) -> Self {
+        Self {
+            stream_id: stream_id.into(),
+        }
+    }
+}
+
+/// `{"mob_id"}` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MobIdParams {
+    /// The mob.
+    pub mob_id: String,
+}
+
+impl MobIdParams {
+    /// Params naming `mob_id`.
+    pub fn new(mob_id: impl Into<String>) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+        }
+    }
+}
+
+/// Params of `turn/start`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TurnParams {
+    /// The session.
+    pub session_id: String,
+    /// The prompt.
+    pub prompt: Prompt,
+    /// Per-turn options.
+    pub options: TurnOptions,
+}
+
+impl TurnParams {
+    /// A turn of `prompt` on `session_id`.
+    pub fn new(
+        session_id: impl Into<String>,
+        prompt: impl Into<Prompt>,
+        options: TurnOptions,
+    ) -> Self {
+        Self {
+            session_id: session_id.into(),
+            prompt: prompt.into(),
+            options,
+        }
+    }
+}
+
+/// Params of `session/list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ListParams {
+    /// Only sessions with all these labels.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Skip this many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// At most this many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// Params of `session/history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HistoryParams {
+    /// The session.
+    pub session_id: String,
+    /// First message.
+    pub offset: u64,
+    /// At most this many (all when `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+impl HistoryParams {
+    /// A page of `session_id`'s transcript.
+    pub fn new(session_id: impl Into<String>, offset: u64, limit: Option<u64>) -> Self {
+        Self {
+            session_id: session_id.into(),
+            offset,
+            limit,
+        }
+    }
+}
+
+/// Params of `comms/send`: the session plus the flat command.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CommsSendParams {
+    /// The sending session.
+    pub session_id: String,
+    /// The command.
+    #[serde(flatten)]
+    pub command: CommsCommand,
+}
+
+impl CommsSendParams {
+    /// `command` sent from `session_id`.
+    pub fn new(session_id: impl Into<String>, command: CommsCommand) -> Self {
+        Self {
+            session_id: session_id.into(),
+            command,
+        }
+    }
+}
+
+/// Params of `config/set`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ConfigSetParams {
+    /// The whole config.
+    pub config: Value,
+    /// Fail unless the stored generation is this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_generation: Option<u64>,
+}
+
+impl ConfigSetParams {
+    /// Replace the config with `config`.
+    pub fn new(config: Value) -> Self {
+        Self {
+            config,
+            expected_generation: None,
+        }
+    }
+}
+
+/// Params of `config/patch` (JSON merge patch).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ConfigPatchParams {
+    /// The merge patch.
+    pub patch: Value,
+    /// Fail unless the stored generation is this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_generation: Option<u64>,
+}
+
+impl ConfigPatchParams {
+    /// Apply `patch`.
+    pub fn new(patch: Value) -> Self {
+        Self {
+            patch,
+            expected_generation: None,
+        }
+    }
+}
+
+/// Params naming a mob member.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct MemberParams {
+    /// The mob.
+    pub mob_id: String,
+    /// The member.
+    pub meerkat_id: String,
+    /// A first message (respawn only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_message: Option<Prompt>,
+}
+
+impl MemberParams {
+    /// Member `meerkat_id` of `mob_id`.
+    pub fn new(mob_id: impl Into<String>, meerkat_id: impl Into<String>) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+            meerkat_id: meerkat_id.into(),
+            initial_message: None,
+        }
+    }
+}
+
+/// Params of `mob/spawn`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SpawnParams {
+    /// The mob.
+    pub mob_id: String,
+    /// The member.
+    #[serde(flatten)]
+    pub spec: SpawnSpec,
+}
+
+impl SpawnParams {
+    /// Spawn `spec` into `mob_id`.
+    pub fn new(mob_id: impl Into<String>, spec: SpawnSpec) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+            spec,
+        }
+    }
+}
+
+/// Params of `mob/lifecycle`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct LifecycleParams {
+    /// The mob.
+    pub mob_id: String,
+    /// The action.
+    pub action: MobAction,
+}
+
+impl LifecycleParams {
+    /// `action` on `mob_id`.
+    pub fn new(mob_id: impl Into<String>, action: MobAction) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+            action,
+        }
+    }
+}
+
+/// Params of `mob/wire` and `mob/unwire` (two local members).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct WireParams {
+    /// The mob.
+    pub mob_id: String,
+    /// One member.
+    pub member: String,
+    /// The peer: `{"local": "<id>"}` or `{"external": {...}}`.
+    pub peer: Value,
+}
+
+impl WireParams {
+    /// Wire local members `a` and `b` of `mob_id`.
+    pub fn local(mob_id: impl Into<String>, a: impl Into<String>, b: impl Into<String>) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+            member: a.into(),
+            peer: json!({"local": b.into()}),
+        }
+    }
+}
+
+/// Params of `mob/send` / `mob/member_send`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct MemberSendParams {
+    /// The mob.
+    pub mob_id: String,
+    /// The member.
+    pub meerkat_id: String,
+    /// What to send.
+    pub content: Prompt,
+    /// How a busy member handles it.
+    pub handling_mode: HandlingMode,
+}
+
+impl MemberSendParams {
+    /// Send `content` to member `meerkat_id` of `mob_id`.
+    pub fn new(
+        mob_id: impl Into<String>,
+        meerkat_id: impl Into<String>,
+        content: impl Into<Prompt>,
+        handling_mode: HandlingMode,
+    ) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+            meerkat_id: meerkat_id.into(),
+            content: content.into(),
+            handling_mode,
+        }
+    }
+}
+
+/// Params of `mob/flow_run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct FlowRunParams {
+    /// The mob.
+    pub mob_id: String,
+    /// The flow.
+    pub flow_id: String,
+    /// Its activation params.
+    pub params: Value,
+}
+
+impl FlowRunParams {
+    /// Run `flow_id` of `mob_id` with `params`.
+    pub fn new(mob_id: impl Into<String>, flow_id: impl Into<String>, params: Value) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+            flow_id: flow_id.into(),
+            params,
+        }
+    }
+}
+
+/// Params naming a flow run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FlowRunIdParams {
+    /// The mob.
+    pub mob_id: String,
+    /// The run.
+    pub run_id: String,
+}
+
+impl FlowRunIdParams {
+    /// Run `run_id` of `mob_id`.
+    pub fn new(mob_id: impl Into<String>, run_id: impl Into<String>) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+            run_id: run_id.into(),
+        }
+    }
+}
+
+/// Params of `mob/stream_open`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MobStreamParams {
+    /// The mob.
+    pub mob_id: String,
+    /// One member only (its agent events), or the whole mob.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+}
+
+impl MobStreamParams {
+    /// A stream of `mob_id` (one member's when `member_id` is set).
+    pub fn new(mob_id: impl Into<String>, member_id: Option<String>) -> Self {
+        Self {
+            mob_id: mob_id.into(),
+            member_id,
+        }
+    }
+}
