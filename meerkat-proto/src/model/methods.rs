@@ -2,7 +2,7 @@
 //!
 //! Transports call them as `connection.request::<methods::TurnStart>(&params, opts)`.
 
-use super::dialect::Dialect;
+use super::dialect::{ContractLine, Dialect};
 use super::error::{DecodeError, UsageError};
 use super::method::{Method, Route};
 use super::misc::{
@@ -14,16 +14,12 @@ use super::options::SessionOptions;
 use super::result::{DeferredCreated, RunResult};
 use super::session::{SessionHistory, SessionInfo};
 use super::tool::ToolDef;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::params::to_raw;
 pub use super::params::*;
-
-fn to_raw<T: Serialize + ?Sized>(v: &T) -> Result<Option<Box<RawValue>>, UsageError> {
-    Ok(Some(serde_json::value::to_raw_value(v)?))
-}
 
 fn decode<T: DeserializeOwned>(method: &str, raw: &RawValue) -> Result<T, DecodeError> {
     serde_json::from_str(raw.get()).map_err(|e| DecodeError::new(method, e))
@@ -42,10 +38,11 @@ fn decode_field<T: DeserializeOwned + Default>(
     }
 }
 
-/// Declares a method whose params serialise as they are and whose result
-/// decodes with serde (`=> field` decodes one field of the result object).
+/// Declares a method whose params serialise as they are (`encode f`: as
+/// `f(params, dialect)` writes them) and whose result decodes with serde
+/// (`=> field` decodes one field of the result object).
 macro_rules! simple_method {
-    ($(#[$doc:meta])* $name:ident, $wire:literal, $params:ty, $out:ty $(, route $route:ident)? $(=> $field:literal)?) => {
+    ($(#[$doc:meta])* $name:ident, $wire:literal, $params:ty, $out:ty $(, route $route:ident)? $(, encode $enc:path)? $(=> $field:literal)?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         #[non_exhaustive]
@@ -60,8 +57,8 @@ macro_rules! simple_method {
                 Ok($wire)
             }
 
-            fn encode_params(p: &$params, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-                to_raw(p)
+            fn encode_params(p: &$params, dialect: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
+                simple_method!(@encode p, dialect $(, $enc)?)
             }
 
             fn decode_result(raw: &RawValue, _: &Dialect) -> Result<$out, DecodeError> {
@@ -69,6 +66,11 @@ macro_rules! simple_method {
             }
         }
     };
+    (@encode $p:ident, $dialect:ident) => {{
+        let _ = $dialect;
+        to_raw($p)
+    }};
+    (@encode $p:ident, $dialect:ident, $enc:path) => { $enc($p, $dialect) };
     (@decode $wire:literal, $raw:ident) => { decode($wire, $raw) };
     (@decode $wire:literal, $raw:ident, $field:literal) => { decode_field($wire, $raw, $field) };
 }
@@ -123,13 +125,13 @@ simple_method!(
     MobLifecycle, "mob/lifecycle", LifecycleParams, Value);
 simple_method!(
     /// `mob/spawn`.
-    MobSpawn, "mob/spawn", SpawnParams, SpawnResult);
+    MobSpawn, "mob/spawn", SpawnParams, SpawnResult, encode SpawnParams::encode);
 simple_method!(
     /// `mob/retire`.
-    MobRetire, "mob/retire", MemberParams, Value);
+    MobRetire, "mob/retire", MemberParams, Value, encode MemberParams::encode);
 simple_method!(
     /// `mob/respawn` (result kept as JSON: receipt or topology failure).
-    MobRespawn, "mob/respawn", MemberParams, RespawnResult);
+    MobRespawn, "mob/respawn", MemberParams, RespawnResult, encode MemberParams::encode);
 simple_method!(
     /// `mob/wire`.
     MobWire, "mob/wire", WireParams, Value);
@@ -153,7 +155,7 @@ simple_method!(
     MobFlowCancel, "mob/flow_cancel", FlowRunIdParams, Value);
 simple_method!(
     /// `mob/stream_open`: a mob-wide or per-member subscription.
-    MobStreamOpen, "mob/stream_open", MobStreamParams, StreamOpened, route MobSubscription);
+    MobStreamOpen, "mob/stream_open", MobStreamParams, StreamOpened, route MobSubscription, encode MobStreamParams::encode);
 simple_method!(
     /// `mob/stream_close`.
     MobStreamClose, "mob/stream_close", StreamIdParams, StreamClosed);
@@ -289,7 +291,8 @@ impl Method for ToolsRegister {
     }
 }
 
-/// `mob/create` from a prefab (0.5.0 only) or a definition.
+/// `mob/create` from a prefab (0.5.0 only; refused before sending on 0.5.2
+/// and 0.9) or a definition.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct MobCreate;
@@ -304,6 +307,10 @@ impl Method for MobCreate {
 
     fn encode_params(p: &MobSpec, dialect: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
         match p {
+            MobSpec::Prefab(_) if dialect.line() == ContractLine::V0_9 => Err(dialect.refuse(
+                "prefab",
+                "mob/create takes only a definition: MobSpec::definition",
+            )),
             MobSpec::Prefab(name) if dialect.supports_mob_prefabs() => {
                 to_raw(&json!({ "prefab": name }))
             }
@@ -324,7 +331,8 @@ impl Method for MobCreate {
 }
 
 /// Sends to a mob member: `mob/send` where listed (0.5.0), else
-/// `mob/member_send` (0.5.2). Both result shapes decode.
+/// `mob/member_send` (0.5.2, 0.9; `agent_identity` on 0.9). Both result
+/// shapes decode.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct MobMemberSend;
@@ -339,9 +347,9 @@ impl Method for MobMemberSend {
 
     fn encode_params(
         p: &MemberSendParams,
-        _: &Dialect,
+        dialect: &Dialect,
     ) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(p)
+        p.encode(dialect)
     }
 
     fn decode_result(raw: &RawValue, dialect: &Dialect) -> Result<MemberSendResult, DecodeError> {
@@ -352,6 +360,8 @@ impl Method for MobMemberSend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::misc::{HandlingMode, SpawnSpec};
+    use crate::model::options::TurnOptions;
     use crate::model::server::ContractVersion;
 
     #[test]
@@ -377,6 +387,102 @@ mod tests {
         assert!(MobCreate::encode_params(&MobSpec::prefab("pipeline"), &v050).is_ok());
         let err = MobCreate::encode_params(&MobSpec::prefab("pipeline"), &v052).unwrap_err();
         assert!(matches!(err, UsageError::Unsupported { .. }));
+    }
+
+    fn v098() -> Dialect {
+        let v = ContractVersion {
+            major: 0,
+            minor: 9,
+            patch: 8,
+        };
+        Dialect::new(v, ["mob/member_send".to_owned(), "mob/create".to_owned()])
+    }
+
+    fn json_of(raw: Option<Box<RawValue>>) -> Value {
+        serde_json::from_str(raw.expect("params").get()).unwrap()
+    }
+
+    #[test]
+    fn mob_members_are_agent_identity_on_0_9() {
+        let (d05, d09) = (Dialect::default(), v098());
+        let spawn = SpawnParams::new("m", SpawnSpec::new("worker", "w1").initial_message("hi"));
+        assert_eq!(
+            json_of(MobSpawn::encode_params(&spawn, &d05).unwrap()),
+            json!({"mob_id":"m","profile":"worker","meerkat_id":"w1","initial_message":"hi"})
+        );
+        assert_eq!(
+            json_of(MobSpawn::encode_params(&spawn, &d09).unwrap()),
+            json!({"mob_id":"m","profile":"worker","agent_identity":"w1","initial_message":"hi"})
+        );
+        let member = MemberParams::new("m", "w2");
+        for d in [&d05, &d09] {
+            let key = if d.line() == ContractLine::V0_9 {
+                "agent_identity"
+            } else {
+                "meerkat_id"
+            };
+            let want = json!({"mob_id": "m", key: "w2"});
+            assert_eq!(json_of(MobRetire::encode_params(&member, d).unwrap()), want);
+            assert_eq!(
+                json_of(MobRespawn::encode_params(&member, d).unwrap()),
+                want
+            );
+        }
+        let send = MemberSendParams::new("m", "w1", "hi", HandlingMode::Queue);
+        assert_eq!(
+            json_of(MobMemberSend::encode_params(&send, &d09).unwrap()),
+            json!({"mob_id":"m","agent_identity":"w1","content":"hi","handling_mode":"queue"})
+        );
+        assert_eq!(MobMemberSend::name(&d09).unwrap(), "mob/member_send");
+    }
+
+    #[test]
+    fn mob_stream_selector_is_never_member_id_on_0_9() {
+        let one = MobStreamParams::new("m", Some("w1".into()));
+        let all = MobStreamParams::new("m", None);
+        assert_eq!(
+            json_of(MobStreamOpen::encode_params(&one, &v098()).unwrap()),
+            json!({"mob_id":"m","agent_identity":"w1"})
+        );
+        assert_eq!(
+            json_of(MobStreamOpen::encode_params(&all, &v098()).unwrap()),
+            json!({"mob_id":"m"})
+        );
+        assert_eq!(
+            json_of(MobStreamOpen::encode_params(&one, &Dialect::default()).unwrap()),
+            json!({"mob_id":"m","member_id":"w1"})
+        );
+    }
+
+    #[test]
+    fn idempotency_keys_are_0_9_only() {
+        let keyed =
+            MemberSendParams::new("m", "w1", "hi", HandlingMode::Steer).idempotency_key("k-1");
+        assert_eq!(
+            json_of(MobMemberSend::encode_params(&keyed, &v098()).unwrap())["idempotency_key"],
+            "k-1"
+        );
+        let err = MobMemberSend::encode_params(&keyed, &Dialect::default()).unwrap_err();
+        let UsageError::Unsupported { method, reason } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(method, "idempotency_key");
+        assert!(reason.starts_with("not on contract 0.5"), "{reason}");
+    }
+
+    #[test]
+    fn prefabs_are_refused_on_0_9_naming_the_option() {
+        let err = MobCreate::encode_params(&MobSpec::prefab("coding_swarm"), &v098()).unwrap_err();
+        let UsageError::Unsupported { method, reason } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(method, "prefab");
+        assert!(reason.starts_with("not on contract 0.9 ("), "{reason}");
+        let def = MobSpec::definition(json!({"id":"probe-mob","profiles":{}}));
+        assert_eq!(
+            json_of(MobCreate::encode_params(&def, &v098()).unwrap()),
+            json!({"definition":{"id":"probe-mob","profiles":{}}})
+        );
     }
 
     #[test]

@@ -3,11 +3,41 @@
 //! [`Dialect`](super::Dialect)).
 
 use super::content::Prompt;
+use super::dialect::{ContractLine, Dialect};
+use super::error::UsageError;
 use super::misc::{CommsCommand, HandlingMode, MobAction, SpawnSpec};
 use super::options::TurnOptions;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+
+/// Params as written on the wire.
+pub(crate) type Raw = Result<Option<Box<RawValue>>, UsageError>;
+
+/// Serialises `v` as the params.
+pub(crate) fn to_raw<T: Serialize + ?Sized>(v: &T) -> Raw {
+    Ok(Some(serde_json::value::to_raw_value(v)?))
+}
+
+/// Writes `p` as it serialises on 0.5; on 0.9 its member field `field`
+/// (`meerkat_id`, `member_id`) is named `agent_identity`, which is how every
+/// mob request of 0.9 names a member (PROTOCOL.md §7.5: most mob params
+/// reject unknown keys, so the 0.5 name is an error there, not ignored).
+fn member_renamed<T: Serialize>(p: &T, field: &str, dialect: &Dialect) -> Raw {
+    match dialect.line() {
+        ContractLine::V0_5 => to_raw(p),
+        ContractLine::V0_9 => {
+            let mut v = serde_json::to_value(p)?;
+            if let Some(m) = v.as_object_mut()
+                && let Some(id) = m.remove(field)
+            {
+                m.insert("agent_identity".into(), id);
+            }
+            to_raw(&v)
+        }
+    }
+}
 
 /// `{"session_id"}` params.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -211,6 +241,11 @@ impl MemberParams {
             initial_message: None,
         }
     }
+
+    /// The params for `dialect` (`agent_identity` on 0.9).
+    pub(crate) fn encode(&self, dialect: &Dialect) -> Raw {
+        member_renamed(self, "meerkat_id", dialect)
+    }
 }
 
 /// Params of `mob/spawn`.
@@ -225,6 +260,12 @@ pub struct SpawnParams {
 }
 
 impl SpawnParams {
+    /// The params for `dialect` (the spec's `meerkat_id` is `agent_identity`
+    /// on 0.9).
+    pub(crate) fn encode(&self, dialect: &Dialect) -> Raw {
+        member_renamed(self, "meerkat_id", dialect)
+    }
+
     /// Spawn `spec` into `mob_id`.
     pub fn new(mob_id: impl Into<String>, spec: SpawnSpec) -> Self {
         Self {
@@ -289,6 +330,10 @@ pub struct MemberSendParams {
     pub content: Prompt,
     /// How a busy member handles it.
     pub handling_mode: HandlingMode,
+    /// The caller's idempotency key (contract 0.9 only): see
+    /// [`idempotency_key`](Self::idempotency_key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 impl MemberSendParams {
@@ -304,7 +349,36 @@ impl MemberSendParams {
             meerkat_id: meerkat_id.into(),
             content: content.into(),
             handling_mode,
+            idempotency_key: None,
         }
+    }
+
+    /// Sets an idempotency key (contract 0.9 only; refused on 0.5). The
+    /// server deduplicates keyed sends per member identity (across a
+    /// respawn): a keyed send is committed as a member continuation and
+    /// answered with a delivery receipt (`continuation`) instead of a turn;
+    /// other content under a used key is refused. The key is canonical text:
+    /// non-empty, no surrounding whitespace, no control characters, at most
+    /// 256 bytes.
+    ///
+    /// ```
+    /// use meerkat_proto::HandlingMode;
+    /// use meerkat_proto::methods::MemberSendParams;
+    /// let p = MemberSendParams::new("team", "w1", "Review PR 7", HandlingMode::Queue)
+    ///     .idempotency_key("pr-7-review");
+    /// assert_eq!(p.idempotency_key.as_deref(), Some("pr-7-review"));
+    /// ```
+    #[must_use]
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// The params for `dialect`: `agent_identity` on 0.9; an idempotency
+    /// key is refused on 0.5.
+    pub(crate) fn encode(&self, dialect: &Dialect) -> Raw {
+        dialect.require_0_9("idempotency_key", self.idempotency_key.is_some())?;
+        member_renamed(self, "meerkat_id", dialect)
     }
 }
 
@@ -363,6 +437,14 @@ pub struct MobStreamParams {
 }
 
 impl MobStreamParams {
+    /// The params for `dialect`. On 0.9 the member selector is
+    /// `agent_identity`: 0.9 answers `member_id` with an error whose id is
+    /// `null`, which no caller would ever receive (it would wait for its
+    /// deadline), so `member_id` is never sent there.
+    pub(crate) fn encode(&self, dialect: &Dialect) -> Raw {
+        member_renamed(self, "member_id", dialect)
+    }
+
     /// A stream of `mob_id` (one member's when `member_id` is set).
     pub fn new(mob_id: impl Into<String>, member_id: Option<String>) -> Self {
         Self {
