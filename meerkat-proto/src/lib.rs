@@ -155,15 +155,15 @@ pub mod prelude {
     pub use crate::model::methods;
     pub use crate::{
         AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
-        ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error, ErrorCode,
-        ErrorKind, Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep,
+        ConnectOptions, ContentBlock, ContractLine, ContractVersion, DeferredCreated, Error,
+        ErrorCode, ErrorKind, Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep,
         HandlingMode, HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode,
         InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobSpec, MobState,
-        MobSummary, Peer, Prompt, RespawnResult, RespawnStatus, RpcError, RunResult, SchemaWarning,
-        ScopeFrame, ServerInfo, SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics,
-        SkillInfo, SkillKey, SkillRef, SourceHealth, SpawnResult, SpawnSpec, StopReason,
-        StreamOutcome, ToolConfigChangedPayload, ToolDef, ToolOutput, TransportKind, TurnOptions,
-        Usage,
+        MobSummary, Peer, Prompt, ProviderParams, ReasoningMode, RespawnResult, RespawnStatus,
+        RpcError, RunResult, SchemaWarning, ScopeFrame, ServerInfo, SessionHistory, SessionInfo,
+        SessionOptions, SkillDiagnostics, SkillInfo, SkillKey, SkillRef, SourceHealth, SpawnResult,
+        SpawnSpec, StopReason, StreamOutcome, ToolChoice, ToolConfigChangedPayload, ToolDef,
+        ToolFilter, ToolOutput, TransportKind, TurnOptions, TurnToolOverlay, Usage,
     };
 }
 mod sdk_error;

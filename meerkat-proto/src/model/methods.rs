@@ -211,8 +211,11 @@ impl Method for SessionCreate {
         Ok("session/create")
     }
 
-    fn encode_params(p: &SessionOptions, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(&p.to_params(false))
+    fn encode_params(
+        p: &SessionOptions,
+        dialect: &Dialect,
+    ) -> Result<Option<Box<RawValue>>, UsageError> {
+        to_raw(&p.to_params(false, dialect)?)
     }
 
     fn decode_result(raw: &RawValue, _: &Dialect) -> Result<RunResult, DecodeError> {
@@ -233,8 +236,11 @@ impl Method for SessionCreateDeferred {
         Ok("session/create")
     }
 
-    fn encode_params(p: &SessionOptions, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(&p.to_params(true))
+    fn encode_params(
+        p: &SessionOptions,
+        dialect: &Dialect,
+    ) -> Result<Option<Box<RawValue>>, UsageError> {
+        to_raw(&p.to_params(true, dialect)?)
     }
 
     fn decode_result(raw: &RawValue, _: &Dialect) -> Result<DeferredCreated, DecodeError> {
@@ -256,8 +262,11 @@ impl Method for TurnStart {
         Ok("turn/start")
     }
 
-    fn encode_params(p: &TurnParams, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(&p.options.to_params(&p.session_id, &p.prompt))
+    fn encode_params(
+        p: &TurnParams,
+        dialect: &Dialect,
+    ) -> Result<Option<Box<RawValue>>, UsageError> {
+        to_raw(&p.options.to_params(&p.session_id, &p.prompt, dialect)?)
     }
 
     fn decode_result(raw: &RawValue, _: &Dialect) -> Result<RunResult, DecodeError> {
