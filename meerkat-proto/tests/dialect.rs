@@ -586,8 +586,15 @@ fn the_0_5_encoding_of_every_option_is_unchanged() {
     );
 }
 
+const PEER: &str = "01a22eee-ac5e-7be3-a212-34e170b59dce";
+
 #[test]
 fn comms_send_is_written_for_the_line() {
+    // 0.9 answers comms/send params it cannot parse with id null (nobody
+    // receives that answer): what it would not parse is refused here.
+    let (_, _, answer) = step("badparams.jsonl", "comms/send {}");
+    assert!(answer["id"].is_null() && !parsed(&answer));
+
     let input = CommsSendParams::new(SID, CommsCommand::input("hello"));
     let p05 = params::<CommsSend>(&input, &v050()).unwrap();
     assert_eq!(
@@ -595,4 +602,49 @@ fn comms_send_is_written_for_the_line() {
         json!({"session_id":SID,"kind":"input","body":"hello","allow_self_session":true})
     );
     assert_eq!(params::<CommsSend>(&input, &v098()).unwrap(), p05);
+
+    let to_id = CommsSendParams::new(SID, CommsCommand::peer_message(PEER, "hi"));
+    assert_eq!(
+        params::<CommsSend>(&to_id, &v098()).unwrap(),
+        json!({"session_id":SID,"kind":"peer_message","to":PEER,"body":"hi","handling_mode":"queue"})
+    );
+    // 0.5 addresses peers by name; 0.9 by id.
+    let to_name = CommsSendParams::new(SID, CommsCommand::peer_message("reviewer", "hi"));
+    assert_eq!(
+        params::<CommsSend>(&to_name, &v050()).unwrap()["to"],
+        "reviewer"
+    );
+    assert_refused(
+        params::<CommsSend>(&to_name, &v098()),
+        "comms/send to \"reviewer\"",
+        "0.9",
+    );
+    // A field of another kind.
+    let stray = CommsSendParams::new(SID, CommsCommand::peer_message(PEER, "hi").source("rpc"));
+    assert_refused(params::<CommsSend>(&stray, &v098()), "source", "0.9");
+    // Free-form peer requests: 0.9's intents are closed.
+    let request = CommsCommand::peer_request(PEER, "review", json!({"pr": 7}));
+    let request = CommsSendParams::new(SID, request);
+    assert_refused(
+        params::<CommsSend>(&request, &v098()),
+        "intent \"review\"",
+        "0.9",
+    );
+    // A response without status is completed, as 0.5 reads it.
+    let response = CommsCommand::peer_response(PEER, PEER, json!({"ok": true}));
+    let response = params::<CommsSend>(&CommsSendParams::new(SID, response), &v098()).unwrap();
+    assert_eq!(response["status"], "completed");
+    let mut odd = CommsCommand::peer_message(PEER, "hi");
+    odd.kind = "peer_shout".into();
+    assert_refused(
+        params::<CommsSend>(&CommsSendParams::new(SID, odd), &v098()),
+        "comms/send kind \"peer_shout\"",
+        "0.9",
+    );
+    let mut bodiless = CommsCommand::peer_message(PEER, "hi");
+    bodiless.body = None;
+    assert!(matches!(
+        params::<CommsSend>(&CommsSendParams::new(SID, bodiless), &v098()),
+        Err(UsageError::InvalidArgs(_))
+    ));
 }

@@ -104,7 +104,7 @@ simple_method!(
     SessionStreamClose, "session/stream_close", StreamIdParams, StreamClosed);
 simple_method!(
     /// `comms/send` (result kept as JSON: its shape depends on the kind).
-    CommsSend, "comms/send", CommsSendParams, Value);
+    CommsSend, "comms/send", CommsSendParams, Value, encode CommsSendParams::encode);
 simple_method!(
     /// `comms/peers`.
     CommsPeers, "comms/peers", SessionIdParams, Vec<Peer> => "peers");

@@ -175,6 +175,119 @@ impl CommsSendParams {
             command,
         }
     }
+
+    /// The params for `dialect`.
+    ///
+    /// 0.5 takes the flat command as it is. 0.9 types it by `kind` and
+    /// rejects any key the kind does not have, and it answers params it
+    /// cannot parse with an error whose id is `null`, which no caller
+    /// receives (PROTOCOL.md §1.6, `badparams.jsonl`): so here a field of
+    /// another kind, a missing field, a value outside a closed set, or a
+    /// `to`/`in_reply_to` that is not a UUID (0.9 addresses peers by id, not
+    /// name) is refused before sending. A `peer_response` without `status`
+    /// is `completed`, as 0.5 reads it.
+    pub(crate) fn encode(&self, dialect: &Dialect) -> Raw {
+        if dialect.line() == ContractLine::V0_5 {
+            return to_raw(self);
+        }
+        let kind = self.command.kind.as_str();
+        let (fields, required): (&[&str], &[&str]) = match kind {
+            "input" => (
+                &[
+                    "body",
+                    "source",
+                    "stream",
+                    "handling_mode",
+                    "allow_self_session",
+                ],
+                &["body"],
+            ),
+            "peer_message" => (&["to", "body", "handling_mode"], &["to", "body"]),
+            "peer_request" => (
+                &["to", "intent", "params", "handling_mode", "stream"],
+                &["to", "intent", "params"],
+            ),
+            "peer_response" => (
+                &["to", "in_reply_to", "status", "result", "handling_mode"],
+                &["to", "in_reply_to"],
+            ),
+            _ => {
+                return Err(dialect.refuse(
+                    format!("comms/send kind {kind:?}"),
+                    "kinds: input, peer_message, peer_request, peer_response",
+                ));
+            }
+        };
+        let mut v = serde_json::to_value(self)?;
+        let m = v
+            .as_object_mut()
+            .expect("CommsSendParams serialises to an object");
+        for key in m.keys().filter(|k| *k != "session_id" && *k != "kind") {
+            if !fields.contains(&key.as_str()) {
+                return Err(dialect.refuse(
+                    key.clone(),
+                    &format!("comms/send {kind} takes {}", fields.join(", ")),
+                ));
+            }
+        }
+        if let Some(missing) = required.iter().find(|f| !m.contains_key(**f)) {
+            return Err(UsageError::InvalidArgs(format!(
+                "comms/send {kind} needs `{missing}`"
+            )));
+        }
+        if kind == "peer_response" && !m.contains_key("status") {
+            m.insert("status".into(), json!("completed"));
+        }
+        for (field, values) in COMMS_CLOSED_09 {
+            if let Some(value) = m.get(field).and_then(Value::as_str)
+                && !values.contains(&value)
+            {
+                return Err(dialect.refuse(
+                    format!("{field} {value:?}"),
+                    &format!("comms/send {field} is one of {}", values.join(", ")),
+                ));
+            }
+        }
+        for field in ["to", "in_reply_to"] {
+            if let Some(id) = m.get(field).and_then(Value::as_str)
+                && !is_uuid(id)
+            {
+                return Err(dialect.refuse(
+                    format!("comms/send {field} {id:?}"),
+                    "peers and interactions are addressed by UUID (comms/peers lists each \
+                     peer's peer_id), not by name",
+                ));
+            }
+        }
+        to_raw(&v)
+    }
+}
+
+/// The closed string sets of 0.9's `comms/send`.
+const COMMS_CLOSED_09: [(&str, &[&str]); 5] = [
+    ("status", &["accepted", "completed", "failed"]),
+    ("source", &["tcp", "uds", "stdin", "webhook", "rpc"]),
+    ("stream", &["none", "reserve_interaction"]),
+    ("handling_mode", &["queue", "steer"]),
+    ("intent", &["supervisor.bridge", "checksum_token"]),
+];
+
+/// Whether `s` is a UUID as the server parses one: hyphenated
+/// (`8-4-4-4-12` hex digits, optionally braced or `urn:uuid:`) or 32 hex
+/// digits.
+fn is_uuid(s: &str) -> bool {
+    let s = s.strip_prefix("urn:uuid:").unwrap_or(s);
+    let s = s
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(s);
+    let hex = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit());
+    let parts: Vec<&str> = s.split('-').collect();
+    match parts.as_slice() {
+        [one] => hex(one, 32),
+        [a, b, c, d, e] => hex(a, 8) && hex(b, 4) && hex(c, 4) && hex(d, 4) && hex(e, 12),
+        _ => false,
+    }
 }
 
 /// Params of `config/set`.
@@ -450,6 +563,32 @@ impl MobStreamParams {
         Self {
             mob_id: mob_id.into(),
             member_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_uuid;
+
+    #[test]
+    fn uuids_in_the_forms_the_server_parses() {
+        for id in [
+            "0190e0a0-0000-7000-8000-000000000001",
+            "0190E0A0000070008000000000000001",
+            "{0190e0a0-0000-7000-8000-000000000001}",
+            "urn:uuid:0190e0a0-0000-7000-8000-000000000001",
+        ] {
+            assert!(is_uuid(id), "{id}");
+        }
+        for not in [
+            "reviewer",
+            "",
+            "0190e0a0-0000-7000-8000-00000000000",
+            "0190e0a0-0000-7000-8000-00000000000g",
+            "0190e0a000007000-8000-000000000001",
+        ] {
+            assert!(!is_uuid(not), "{not}");
         }
     }
 }
