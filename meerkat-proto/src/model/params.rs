@@ -127,7 +127,7 @@ pub struct ListParams {
     /// Skip this many.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
-    /// At most this many.
+    /// At most this many (0.9: 100 when `None`, and at most 1000).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
 }
@@ -140,7 +140,8 @@ pub struct HistoryParams {
     pub session_id: String,
     /// First message.
     pub offset: u64,
-    /// At most this many (all when `None`).
+    /// At most this many: all when `None` on 0.5, 100 on 0.9 (which
+    /// refuses more than 1000).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
 }
