@@ -167,114 +167,74 @@ impl SessionOptions {
         skill_references: Vec<String> => std::convert::identity;
         /// Sets additional instructions.
         additional_instructions: Vec<String> => std::convert::identity;
-    }
-
-    /// Contract 0.9: runs the session with no system prompt at all (wire
-    /// `"system_prompt": {"action": "disable"}`); refused on 0.5, and
-    /// together with [`system_prompt`](Self::system_prompt).
-    ///
-    /// ```
-    /// use meerkat_proto::SessionOptions;
-    /// let opts = SessionOptions::new("Reply with OK").disable_system_prompt(true);
-    /// assert!(opts.disable_system_prompt);
-    /// ```
-    #[must_use]
-    pub fn disable_system_prompt(mut self, disable: bool) -> Self {
-        self.disable_system_prompt = disable;
-        self
-    }
-
-    /// Contract 0.9: context messages placed, in order, before the first
-    /// prompt (kept out of semantic memory).
-    ///
-    /// ```
-    /// use meerkat_proto::SessionOptions;
-    /// let opts = SessionOptions::new("What changed?")
-    ///     .injected_context(vec!["The diff: ...".into()]);
-    /// assert_eq!(opts.injected_context.len(), 1);
-    /// ```
-    #[must_use]
-    pub fn injected_context(mut self, context: Vec<Prompt>) -> Self {
-        self.injected_context = context;
-        self
-    }
-
-    /// Contract 0.9: host context sent with the first turn's provider
-    /// requests only, never stored in the transcript. Must not be empty.
-    ///
-    /// ```
-    /// use meerkat_proto::SessionOptions;
-    /// let opts = SessionOptions::new("Plan my day").transient_turn_context("Local time: 09:00");
-    /// assert_eq!(opts.transient_turn_context.as_deref(), Some("Local time: 09:00"));
-    /// ```
-    #[must_use]
-    pub fn transient_turn_context(mut self, context: impl Into<String>) -> Self {
-        self.transient_turn_context = Some(context.into());
-        self
-    }
-
-    /// Contract 0.9 (0.9.5+): `false` keeps the first turn's events off
-    /// `session/event`, so a streamed create sees none of them; read them
-    /// from a session subscription instead.
-    ///
-    /// ```
-    /// use meerkat_proto::SessionOptions;
-    /// let opts = SessionOptions::new("Hi").session_events(false);
-    /// assert_eq!(opts.session_events, Some(false));
-    /// ```
-    #[must_use]
-    pub fn session_events(mut self, on: bool) -> Self {
-        self.session_events = Some(on);
-        self
-    }
-
-    /// Contract 0.9: turns schedule tools on or off.
-    ///
-    /// ```
-    /// use meerkat_proto::SessionOptions;
-    /// assert_eq!(SessionOptions::new("Hi").enable_schedule(false).enable_schedule, Some(false));
-    /// ```
-    #[must_use]
-    pub fn enable_schedule(mut self, on: bool) -> Self {
-        self.enable_schedule = Some(on);
-        self
-    }
-
-    /// Contract 0.9: turns Meerkat's fallback web search on or off.
-    ///
-    /// ```
-    /// use meerkat_proto::SessionOptions;
-    /// assert_eq!(SessionOptions::new("Hi").enable_web_search(true).enable_web_search, Some(true));
-    /// ```
-    #[must_use]
-    pub fn enable_web_search(mut self, on: bool) -> Self {
-        self.enable_web_search = Some(on);
-        self
-    }
-
-    /// Contract 0.9: turns WorkGraph tools on or off.
-    ///
-    /// ```
-    /// use meerkat_proto::SessionOptions;
-    /// assert_eq!(SessionOptions::new("Hi").enable_workgraph(false).enable_workgraph, Some(false));
-    /// ```
-    #[must_use]
-    pub fn enable_workgraph(mut self, on: bool) -> Self {
-        self.enable_workgraph = Some(on);
-        self
-    }
-
-    /// Contract 0.9: which tools the session sees.
-    ///
-    /// ```
-    /// use meerkat_proto::{SessionOptions, ToolFilter};
-    /// let opts = SessionOptions::new("Hi").tool_filter(ToolFilter::deny(["shell"]));
-    /// assert_eq!(opts.tool_filter, Some(ToolFilter::Deny(vec!["shell".into()])));
-    /// ```
-    #[must_use]
-    pub fn tool_filter(mut self, filter: ToolFilter) -> Self {
-        self.tool_filter = Some(filter);
-        self
+        /// Contract 0.9: runs the session with no system prompt at all (wire
+        /// `"system_prompt": {"action": "disable"}`); refused on 0.5, and
+        /// together with [`system_prompt`](Self::system_prompt).
+        ///
+        /// ```
+        /// use meerkat_proto::SessionOptions;
+        /// let opts = SessionOptions::new("Reply with OK").disable_system_prompt(true);
+        /// assert!(opts.disable_system_prompt);
+        /// ```
+        disable_system_prompt: bool => std::convert::identity;
+        /// Contract 0.9: context messages placed, in order, before the first
+        /// prompt (kept out of semantic memory).
+        ///
+        /// ```
+        /// use meerkat_proto::SessionOptions;
+        /// let opts = SessionOptions::new("What changed?")
+        ///     .injected_context(vec!["The diff: ...".into()]);
+        /// assert_eq!(opts.injected_context.len(), 1);
+        /// ```
+        injected_context: Vec<Prompt> => std::convert::identity;
+        /// Contract 0.9: host context sent with the first turn's provider
+        /// requests only, never stored in the transcript. Must not be empty.
+        ///
+        /// ```
+        /// use meerkat_proto::SessionOptions;
+        /// let opts = SessionOptions::new("Plan my day").transient_turn_context("Local time: 09:00");
+        /// assert_eq!(opts.transient_turn_context.as_deref(), Some("Local time: 09:00"));
+        /// ```
+        transient_turn_context: String => Some;
+        /// Contract 0.9 (0.9.5+): `false` keeps the first turn's events off
+        /// `session/event`, so a streamed create sees none of them; read them
+        /// from a session subscription instead.
+        ///
+        /// ```
+        /// use meerkat_proto::SessionOptions;
+        /// let opts = SessionOptions::new("Hi").session_events(false);
+        /// assert_eq!(opts.session_events, Some(false));
+        /// ```
+        session_events: bool => Some;
+        /// Contract 0.9: turns schedule tools on or off.
+        ///
+        /// ```
+        /// use meerkat_proto::SessionOptions;
+        /// assert_eq!(SessionOptions::new("Hi").enable_schedule(false).enable_schedule, Some(false));
+        /// ```
+        enable_schedule: bool => Some;
+        /// Contract 0.9: turns Meerkat's fallback web search on or off.
+        ///
+        /// ```
+        /// use meerkat_proto::SessionOptions;
+        /// assert_eq!(SessionOptions::new("Hi").enable_web_search(true).enable_web_search, Some(true));
+        /// ```
+        enable_web_search: bool => Some;
+        /// Contract 0.9: turns WorkGraph tools on or off.
+        ///
+        /// ```
+        /// use meerkat_proto::SessionOptions;
+        /// assert_eq!(SessionOptions::new("Hi").enable_workgraph(false).enable_workgraph, Some(false));
+        /// ```
+        enable_workgraph: bool => Some;
+        /// Contract 0.9: which tools the session sees.
+        ///
+        /// ```
+        /// use meerkat_proto::{SessionOptions, ToolFilter};
+        /// let opts = SessionOptions::new("Hi").tool_filter(ToolFilter::deny(["shell"]));
+        /// assert_eq!(opts.tool_filter, Some(ToolFilter::Deny(vec!["shell".into()])));
+        /// ```
+        tool_filter: ToolFilter => Some;
     }
 
     /// Sets the maximum output tokens per LLM call.
@@ -477,64 +437,44 @@ impl TurnOptions {
         additional_instructions: Vec<String> => std::convert::identity;
         /// Changes keep-alive.
         keep_alive: bool => Some;
-    }
-
-    /// Restricts the tools of this turn (a tool-choice plan is contract 0.9
-    /// only).
-    ///
-    /// ```
-    /// use meerkat_proto::{ToolChoice, TurnOptions, TurnToolOverlay};
-    /// let opts = TurnOptions::new().turn_tool_overlay(
-    ///     TurnToolOverlay::new().allow(["search"]).tool_choice_plan(vec![ToolChoice::Required]),
-    /// );
-    /// assert!(opts.turn_tool_overlay.is_some());
-    /// ```
-    #[must_use]
-    pub fn turn_tool_overlay(mut self, overlay: TurnToolOverlay) -> Self {
-        self.turn_tool_overlay = Some(overlay);
-        self
-    }
-
-    /// Contract 0.9: context messages placed, in order, before this turn's
-    /// prompt (kept out of semantic memory).
-    ///
-    /// ```
-    /// use meerkat_proto::TurnOptions;
-    /// let opts = TurnOptions::new().injected_context(vec!["Ticket #12: ...".into()]);
-    /// assert_eq!(opts.injected_context.len(), 1);
-    /// ```
-    #[must_use]
-    pub fn injected_context(mut self, context: Vec<Prompt>) -> Self {
-        self.injected_context = context;
-        self
-    }
-
-    /// Contract 0.9: host context sent with this turn's provider requests
-    /// only, never stored in the transcript. Must not be empty.
-    ///
-    /// ```
-    /// use meerkat_proto::TurnOptions;
-    /// let opts = TurnOptions::new().transient_turn_context("User is on mobile");
-    /// assert_eq!(opts.transient_turn_context.as_deref(), Some("User is on mobile"));
-    /// ```
-    #[must_use]
-    pub fn transient_turn_context(mut self, context: impl Into<String>) -> Self {
-        self.transient_turn_context = Some(context.into());
-        self
-    }
-
-    /// Contract 0.9 (0.9.5+): `false` keeps this turn's events off
-    /// `session/event`, so a streamed turn sees none of them; read them from
-    /// a session subscription instead.
-    ///
-    /// ```
-    /// use meerkat_proto::TurnOptions;
-    /// assert_eq!(TurnOptions::new().session_events(false).session_events, Some(false));
-    /// ```
-    #[must_use]
-    pub fn session_events(mut self, on: bool) -> Self {
-        self.session_events = Some(on);
-        self
+        /// Restricts the tools of this turn (a tool-choice plan is contract 0.9
+        /// only).
+        ///
+        /// ```
+        /// use meerkat_proto::{ToolChoice, TurnOptions, TurnToolOverlay};
+        /// let opts = TurnOptions::new().turn_tool_overlay(
+        ///     TurnToolOverlay::new().allow(["search"]).tool_choice_plan(vec![ToolChoice::Required]),
+        /// );
+        /// assert!(opts.turn_tool_overlay.is_some());
+        /// ```
+        turn_tool_overlay: TurnToolOverlay => Some;
+        /// Contract 0.9: context messages placed, in order, before this turn's
+        /// prompt (kept out of semantic memory).
+        ///
+        /// ```
+        /// use meerkat_proto::TurnOptions;
+        /// let opts = TurnOptions::new().injected_context(vec!["Ticket #12: ...".into()]);
+        /// assert_eq!(opts.injected_context.len(), 1);
+        /// ```
+        injected_context: Vec<Prompt> => std::convert::identity;
+        /// Contract 0.9: host context sent with this turn's provider requests
+        /// only, never stored in the transcript. Must not be empty.
+        ///
+        /// ```
+        /// use meerkat_proto::TurnOptions;
+        /// let opts = TurnOptions::new().transient_turn_context("User is on mobile");
+        /// assert_eq!(opts.transient_turn_context.as_deref(), Some("User is on mobile"));
+        /// ```
+        transient_turn_context: String => Some;
+        /// Contract 0.9 (0.9.5+): `false` keeps this turn's events off
+        /// `session/event`, so a streamed turn sees none of them; read them from
+        /// a session subscription instead.
+        ///
+        /// ```
+        /// use meerkat_proto::TurnOptions;
+        /// assert_eq!(TurnOptions::new().session_events(false).session_events, Some(false));
+        /// ```
+        session_events: bool => Some;
     }
 
     /// The `turn/start` params for `session_id` and `prompt`, written for
