@@ -163,13 +163,19 @@
 //!
 //! # Contract dialects
 //!
-//! The SDK speaks contract 0.5 ([`SDK_CONTRACT_VERSION`]); a server is
-//! compatible when it has the same minor version (0.x rule). Within 0.5 the
-//! method set moved (0.5.0 `mob/send`, 0.5.2 `mob/member_send`), so
-//! [`Dialect`] is built from the server's advertised `methods` and every
-//! [`Method`] asks it for its wire name and params. A later contract line
-//! (0.9) is a new [`ContractLine`] handled inside [`Dialect`] and the
-//! method types: transports do not change.
+//! The SDK speaks two contract lines, 0.5.x and 0.9.x ([`ContractLine`]),
+//! each named: a server of any other line is refused at the handshake with
+//! [`CloseReason::VersionMismatch`] (`Error::VersionMismatch`, "0.5.x or
+//! 0.9.x"). The handshake builds the [`Dialect`]: its line comes from
+//! `contract_version`, and the advertised `methods` decide the finer
+//! choices within a line (0.5.0 `mob/send`, 0.5.2 `mob/member_send`). Every
+//! [`Method`] asks it for its wire name and writes its params for the line
+//! (PROTOCOL.md §7.8: `agent_identity` for mob members, tagged `skill_refs`,
+//! typed `provider_params`, ... on 0.9); an option the line does not have is
+//! refused before anything is sent ([`UsageError::Unsupported`] naming the
+//! option and the line). Transports only run calls: they never see the
+//! difference. Before the handshake the dialect is the 0.5.0 baseline
+//! ([`SDK_CONTRACT_VERSION`]).
 
 mod conn;
 mod launch;
@@ -185,15 +191,15 @@ pub mod prelude {
     pub use crate::model::methods;
     pub use crate::{
         AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
-        ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error, ErrorCode,
-        ErrorKind, Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep,
+        ConnectOptions, ContentBlock, ContractLine, ContractVersion, DeferredCreated, Error,
+        ErrorCode, ErrorKind, Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep,
         HandlingMode, HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode,
         InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobSpec, MobState,
-        MobSummary, Peer, Prompt, RespawnResult, RespawnStatus, RpcError, RunResult, SchemaWarning,
-        ScopeFrame, ServerInfo, SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics,
-        SkillInfo, SkillKey, SkillRef, SourceHealth, SpawnResult, SpawnSpec, StopReason,
-        StreamOutcome, ToolConfigChangedPayload, ToolDef, ToolOutput, TransportKind, TurnOptions,
-        Usage,
+        MobSummary, Peer, Prompt, ProviderParams, ReasoningMode, RespawnResult, RespawnStatus,
+        RpcError, RunResult, SchemaWarning, ScopeFrame, ServerInfo, SessionHistory, SessionInfo,
+        SessionOptions, SkillDiagnostics, SkillInfo, SkillKey, SkillRef, SourceHealth, SpawnResult,
+        SpawnSpec, StopReason, StreamOutcome, ToolChoice, ToolConfigChangedPayload, ToolDef,
+        ToolFilter, ToolOutput, TransportKind, TurnOptions, TurnToolOverlay, Usage,
     };
 }
 mod sdk_error;

@@ -33,12 +33,12 @@ pub enum Error {
         /// Every place that was tried, in order.
         tried: Vec<String>,
     },
-    /// The server speaks a contract this SDK is not compatible with.
+    /// The server speaks a contract of a line this SDK does not speak.
     #[error("server contract {server} is not compatible with this SDK's {sdk}")]
     VersionMismatch {
         /// The server's contract version.
         server: String,
-        /// The contract version this SDK speaks.
+        /// The contract lines this SDK speaks: `0.5.x or 0.9.x`.
         sdk: String,
     },
     /// The call needs a capability the server does not offer.

@@ -3,11 +3,12 @@
 #![allow(clippy::needless_range_loop)] // Parallel per-session vectors read clearest by index.
 
 use meerkat_proto::methods::{
-    SessionCreate, SessionIdParams, SessionList, SessionStreamOpen, TurnParams, TurnStart,
+    MobStreamOpen, MobStreamParams, SessionCreate, SessionIdParams, SessionList, SessionStreamOpen,
+    TurnParams, TurnStart,
 };
 use meerkat_proto::{
-    CallError, CloseReason, Connection, ConnectionConfig, Event, Output, RequestId, RequestOptions,
-    SessionOptions, StreamEnd, StreamItem, TurnOptions,
+    CallError, CloseReason, Connection, ConnectionConfig, ContractLine, Event, Output, RequestId,
+    RequestOptions, SessionOptions, StreamEnd, StreamItem, TurnOptions, UsageError,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -199,18 +200,90 @@ fn handshake_sends_initialize_initialized_and_capabilities() {
 }
 
 #[test]
-fn incompatible_contract_closes_with_version_mismatch() {
+fn a_contract_of_another_line_closes_with_version_mismatch() {
+    for version in ["1.0.0", "0.7.0", "0.4.0", "1.9.0"] {
+        let mut p = Peer::new();
+        p.conn.start_handshake(None);
+        p.sent();
+        p.feed(&json!({"jsonrpc":"2.0","id":1,"result":{"contract_version":version,"methods":[]}}));
+        let out = p.outputs();
+        let [Output::Closed(CloseReason::VersionMismatch { server, sdk })] = out.as_slice() else {
+            panic!("{version}: {out:?}")
+        };
+        assert_eq!((server.as_str(), sdk.as_str()), (version, "0.5.x or 0.9.x"));
+        assert!(p.conn.is_closed());
+        assert!(p.conn.server().is_none());
+        assert!(p.sent().is_empty(), "{version}: nothing after initialize");
+    }
+}
+
+/// The `initialize` result of the real rkat-rpc 0.9.8.
+fn initialize_098() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/rkat-rpc-0.9.8/initialize.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture present")).unwrap()
+}
+
+/// A connection after the handshake with the real 0.9.8 server.
+fn ready_098() -> Peer {
     let mut p = Peer::new();
     p.conn.start_handshake(None);
     p.sent();
-    p.feed(&json!({"jsonrpc":"2.0","id":1,"result":{"contract_version":"0.9.0","methods":[]}}));
+    p.feed(&json!({"jsonrpc":"2.0","id":1,"result":initialize_098()}));
+    let sent = p.sent();
+    assert_eq!(sent[0], json!({"jsonrpc":"2.0","method":"initialized"}));
+    assert_eq!(sent[1]["method"], "capabilities/get");
+    p.feed(
+        &json!({"jsonrpc":"2.0","id":2,"result":{"contract_version":{"major":0,"minor":9,"patch":8},
+        "capabilities":[{"id":"sessions","description":"","status":"Available"}]}}),
+    );
     let out = p.outputs();
-    let [Output::Closed(CloseReason::VersionMismatch { server, sdk })] = out.as_slice() else {
+    let [Output::Ready(info)] = out.as_slice() else {
         panic!("{out:?}")
     };
-    assert_eq!((server.as_str(), sdk.as_str()), ("0.9.0", "0.5.0"));
-    assert!(p.conn.is_closed());
-    assert!(p.conn.server().is_none());
+    assert_eq!(info.contract_version.to_string(), "0.9.8");
+    p
+}
+
+#[test]
+fn a_0_9_8_handshake_speaks_the_0_9_line() {
+    let p = ready_098();
+    let dialect = p.conn.dialect();
+    assert_eq!(dialect.line(), ContractLine::V0_9);
+    assert_eq!(dialect.member_send_method(), "mob/member_send");
+    assert!(!dialect.has_method("runtime/reset"));
+    assert!(p.conn.server().unwrap().has_capability("mob"));
+}
+
+#[test]
+fn a_0_9_request_is_written_for_0_9_and_a_refused_one_sends_nothing() {
+    let mut p = ready_098();
+    let opts = p.opts(false);
+    let _stream = p
+        .conn
+        .request::<MobStreamOpen>(&MobStreamParams::new("m", Some("w1".into())), opts)
+        .unwrap();
+    let sent = p.sent();
+    assert_eq!(sent[0]["method"], "mob/stream_open");
+    assert_eq!(
+        sent[0]["params"],
+        json!({"mob_id":"m","agent_identity":"w1"})
+    );
+
+    let legacy = TurnOptions::new().skill_references(vec!["legacy/skill".into()]);
+    let err = p
+        .conn
+        .request::<TurnStart>(&TurnParams::new("s1", "hi", legacy), opts)
+        .unwrap_err();
+    assert!(
+        matches!(&err, UsageError::Unsupported { method, reason }
+            if method == "skill_references" && reason.starts_with("not on contract 0.9")),
+        "{err:?}"
+    );
+    assert!(p.sent().is_empty(), "nothing sent for a refused request");
+    assert!(p.outputs().is_empty());
 }
 
 #[test]

@@ -15,8 +15,8 @@ use meerkat_proto::sdk::{
     INTERRUPT_TRIES, Next, RESET_PAUSE, RESET_TRIES, Subscription, ops,
 };
 use meerkat_proto::{
-    ConnectOptions, Error, Event, RequestId, StreamOpened, ToolCall, ToolDef, ToolOutput,
-    TurnOptions,
+    ConnectOptions, ContractLine, Error, Event, HandlingMode, RequestId, StreamOpened, ToolCall,
+    ToolDef, ToolOutput, TurnOptions,
 };
 use proptest::prelude::*;
 use serde_json::value::RawValue;
@@ -1168,19 +1168,86 @@ fn a_server_of_another_contract_fails_the_handshake_with_version_mismatch() {
     let mut p = Pair::new(&ConnectOptions::new());
     let w = Wakes::new();
     assert!(p.engine.poll_ready(&w.waker).is_pending());
-    p.answer_initialize("0.9.8", &["initialize", "session/create"]);
+    p.answer_initialize("1.0.0", &["initialize", "session/create"]);
     assert_eq!(w.count(), 1);
     let Poll::Ready(Err(err)) = p.engine.poll_ready(&w.waker) else {
         panic!("the handshake failed");
     };
     assert!(
-        matches!(&err, Error::VersionMismatch { server, .. } if server == "0.9.8"),
+        matches!(&err, Error::VersionMismatch { server, sdk } if server == "1.0.0" && sdk == "0.5.x or 0.9.x"),
         "{err:?}"
     );
     assert_eq!(err.code(), "VERSION_MISMATCH");
+    assert!(err.to_string().contains("0.5.x or 0.9.x"), "{err}");
     p.nothing_sent();
     assert!(p.closed);
     assert!(p.engine.start(ops::list_sessions(), p.now).is_err());
+}
+
+#[test]
+fn a_0_9_server_is_spoken_to_in_0_9_and_refused_options_send_nothing() {
+    let mut p = Pair::new(&ConnectOptions::new());
+    p.answer_initialize(
+        "0.9.8",
+        &[
+            "initialize",
+            "session/create",
+            "turn/start",
+            "mob/member_send",
+        ],
+    );
+    p.expect("initialized");
+    let caps = p.expect("capabilities/get");
+    p.ok(&caps, json!({"capabilities":[]}));
+    assert!(matches!(
+        p.engine.poll_ready(Waker::noop()),
+        Poll::Ready(Ok(_))
+    ));
+    assert_eq!(p.engine.dialect().line(), ContractLine::V0_9);
+
+    let legacy = TurnOptions::new().skill_references(vec!["legacy/skill".into()]);
+    let Err(err) = p.engine.start(ops::turn("s1", "hi".into(), legacy), p.now) else {
+        panic!("skill_references is not on 0.9");
+    };
+    assert_eq!(err.code(), "UNSUPPORTED");
+    assert!(
+        matches!(&err, Error::Unsupported { what, reason }
+            if what == "skill_references" && reason.starts_with("not on contract 0.9 (")),
+        "{err:?}"
+    );
+    p.settle();
+    p.nothing_sent();
+
+    let (_id, _decoder) = p
+        .engine
+        .start(
+            ops::member_send("m", "w1", "hi".into(), HandlingMode::Queue),
+            p.now,
+        )
+        .unwrap();
+    p.settle();
+    let send = p.expect("mob/member_send");
+    assert_eq!(
+        send["params"],
+        json!({"mob_id":"m","agent_identity":"w1","content":"hi","handling_mode":"queue"})
+    );
+}
+
+#[test]
+fn a_0_9_option_on_a_0_5_server_is_unsupported_before_sending() {
+    let mut p = Pair::ready(Server::WithReset);
+    assert_eq!(p.engine.dialect().line(), ContractLine::V0_5);
+    let quiet = TurnOptions::new().session_events(false);
+    let Err(err) = p.engine.start(ops::turn("s1", "hi".into(), quiet), p.now) else {
+        panic!("session_events is not on 0.5");
+    };
+    assert!(
+        matches!(&err, Error::Unsupported { what, reason }
+            if what == "session_events" && reason.starts_with("not on contract 0.5 (")),
+        "{err:?}"
+    );
+    p.settle();
+    p.nothing_sent();
 }
 
 #[test]

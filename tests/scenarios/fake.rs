@@ -195,9 +195,10 @@ scenario! {
 
 scenario! {
     fn fake_wrong_contract_version_is_a_version_mismatch() {
-        let err = aw!(sdk::MeerkatClient::connect(fake("wrong-version 0.9.8"))).expect_err("mismatch");
+        let err = aw!(sdk::MeerkatClient::connect(fake("wrong-version 1.0.0"))).expect_err("mismatch");
         assert_eq!(err.code(), "VERSION_MISMATCH");
-        assert!(matches!(&err, sdk::Error::VersionMismatch { server, .. } if server == "0.9.8"), "{err:?}");
+        assert!(matches!(&err, sdk::Error::VersionMismatch { server, .. } if server == "1.0.0"), "{err:?}");
+        assert!(err.to_string().contains("0.5.x or 0.9.x"), "{err}");
     }
 }
 

@@ -1,8 +1,8 @@
 //! [`Handshake`]: `initialize` -> `initialized` -> `capabilities/get`, the
-//! contract version rule and the server's [`Dialect`].
+//! contract lines accepted (0.5.x and 0.9.x) and the server's [`Dialect`].
 
 use super::output::Output;
-use crate::model::{Dialect, SDK_CONTRACT_VERSION, ServerInfo};
+use crate::model::{ContractLine, Dialect, ServerInfo};
 use crate::rpc::{self, CallError, CloseReason, Diagnostic, RequestId};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -18,8 +18,9 @@ use tracing::{debug, warn};
 #[derive(Debug)]
 pub(crate) struct Handshake {
     state: State,
-    /// The 0.5.0 baseline until `initialize` answers with a compatible
-    /// contract; then the server's, for the rest of the connection.
+    /// The 0.5.0 baseline until `initialize` answers with a contract of a
+    /// line this SDK speaks; then the server's, for the rest of the
+    /// connection.
     ///
     /// NB: set before `capabilities/get` is sent, not at `Ready`: requests
     /// sent meanwhile already use the server's dialect.
@@ -138,7 +139,7 @@ impl Handshake {
         }
     }
 
-    /// `initialize` answered: checks the contract, adopts the dialect, then
+    /// `initialize` answered: checks the contract line, adopts the dialect, then
     /// sends `initialized` and `capabilities/get`. Any failure closes `rpc`
     /// with the reason the user will see.
     fn on_initialize(
@@ -188,21 +189,21 @@ impl Handshake {
                 );
             }
         };
-        if !info
-            .contract_version
-            .is_compatible_with(SDK_CONTRACT_VERSION)
-        {
-            warn!(server = %info.contract_version, sdk = %SDK_CONTRACT_VERSION, "conn: incompatible contract");
+        // Two lines, each named (not "any minor"): a line this SDK was not
+        // written for would get params it may not parse.
+        let Some(line) = ContractLine::of(info.contract_version) else {
+            warn!(server = %info.contract_version, sdk = ContractLine::SUPPORTED, "conn: incompatible contract");
             return fail(
                 self,
                 rpc,
                 CloseReason::VersionMismatch {
                     server: info.contract_version.to_string(),
-                    sdk: SDK_CONTRACT_VERSION.to_string(),
+                    sdk: ContractLine::SUPPORTED.to_owned(),
                 },
             );
-        }
+        };
         self.dialect = info.dialect();
+        debug!(%line, contract = %info.contract_version, "conn: contract line");
         let sent = rpc
             .notify("initialized", None)
             .map_err(|e| e.to_string())

@@ -2,28 +2,24 @@
 //!
 //! Transports call them as `connection.request::<methods::TurnStart>(&params, opts)`.
 
-use super::content::Prompt;
-use super::dialect::Dialect;
+use super::dialect::{ContractLine, Dialect};
 use super::error::{DecodeError, UsageError};
 use super::method::{Method, Route};
 use super::misc::{
-    CommsCommand, ConfigEnvelope, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec,
-    MobSummary, Peer, SkillInfo, SpawnResult, SpawnSpec, StreamClosed, StreamOpened,
+    ConfigEnvelope, MemberInfo, MemberSendResult, MobSpec, MobSummary, Peer, SkillInfo,
+    SpawnResult, StreamClosed, StreamOpened,
 };
 use super::mob::{FlowRun, RespawnResult};
-use super::options::{SessionOptions, TurnOptions};
+use super::options::SessionOptions;
 use super::result::{DeferredCreated, RunResult};
 use super::session::{SessionHistory, SessionInfo};
 use super::tool::ToolDef;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
-fn to_raw<T: Serialize + ?Sized>(v: &T) -> Result<Option<Box<RawValue>>, UsageError> {
-    Ok(Some(serde_json::value::to_raw_value(v)?))
-}
+use super::params::to_raw;
+pub use super::params::*;
 
 fn decode<T: DeserializeOwned>(method: &str, raw: &RawValue) -> Result<T, DecodeError> {
     serde_json::from_str(raw.get()).map_err(|e| DecodeError::new(method, e))
@@ -42,10 +38,11 @@ fn decode_field<T: DeserializeOwned + Default>(
     }
 }
 
-/// Declares a method whose params serialise as they are and whose result
-/// decodes with serde (`=> field` decodes one field of the result object).
+/// Declares a method whose params serialise as they are (`encode f`: as
+/// `f(params, dialect)` writes them) and whose result decodes with serde
+/// (`=> field` decodes one field of the result object).
 macro_rules! simple_method {
-    ($(#[$doc:meta])* $name:ident, $wire:literal, $params:ty, $out:ty $(, route $route:ident)? $(=> $field:literal)?) => {
+    ($(#[$doc:meta])* $name:ident, $wire:literal, $params:ty, $out:ty $(, route $route:ident)? $(, encode $enc:path)? $(=> $field:literal)?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         #[non_exhaustive]
@@ -60,8 +57,8 @@ macro_rules! simple_method {
                 Ok($wire)
             }
 
-            fn encode_params(p: &$params, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-                to_raw(p)
+            fn encode_params(p: &$params, dialect: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
+                simple_method!(@encode p, dialect $(, $enc)?)
             }
 
             fn decode_result(raw: &RawValue, _: &Dialect) -> Result<$out, DecodeError> {
@@ -69,371 +66,13 @@ macro_rules! simple_method {
             }
         }
     };
+    (@encode $p:ident, $dialect:ident) => {{
+        let _ = $dialect;
+        to_raw($p)
+    }};
+    (@encode $p:ident, $dialect:ident, $enc:path) => { $enc($p, $dialect) };
     (@decode $wire:literal, $raw:ident) => { decode($wire, $raw) };
     (@decode $wire:literal, $raw:ident, $field:literal) => { decode_field($wire, $raw, $field) };
-}
-
-/// `{"session_id"}` params.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct SessionIdParams {
-    /// The session.
-    pub session_id: String,
-}
-
-impl SessionIdParams {
-    /// Params naming `session_id`.
-    pub fn new(session_id: impl Into<String>) -> Self {
-        Self {
-            session_id: session_id.into(),
-        }
-    }
-}
-
-/// `{"stream_id"}` params.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct StreamIdParams {
-    /// The stream.
-    pub stream_id: String,
-}
-
-impl StreamIdParams {
-    /// Params naming `stream_id`.
-    pub fn new(stream_id: impl Into<String>) -> Self {
-        Self {
-            stream_id: stream_id.into(),
-        }
-    }
-}
-
-/// `{"mob_id"}` params.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct MobIdParams {
-    /// The mob.
-    pub mob_id: String,
-}
-
-impl MobIdParams {
-    /// Params naming `mob_id`.
-    pub fn new(mob_id: impl Into<String>) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-        }
-    }
-}
-
-/// Params of `turn/start`.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct TurnParams {
-    /// The session.
-    pub session_id: String,
-    /// The prompt.
-    pub prompt: Prompt,
-    /// Per-turn options.
-    pub options: TurnOptions,
-}
-
-impl TurnParams {
-    /// A turn of `prompt` on `session_id`.
-    pub fn new(
-        session_id: impl Into<String>,
-        prompt: impl Into<Prompt>,
-        options: TurnOptions,
-    ) -> Self {
-        Self {
-            session_id: session_id.into(),
-            prompt: prompt.into(),
-            options,
-        }
-    }
-}
-
-/// Params of `session/list`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct ListParams {
-    /// Only sessions with all these labels.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    /// Skip this many.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
-    /// At most this many.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-}
-
-/// Params of `session/history`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct HistoryParams {
-    /// The session.
-    pub session_id: String,
-    /// First message.
-    pub offset: u64,
-    /// At most this many (all when `None`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-}
-
-impl HistoryParams {
-    /// A page of `session_id`'s transcript.
-    pub fn new(session_id: impl Into<String>, offset: u64, limit: Option<u64>) -> Self {
-        Self {
-            session_id: session_id.into(),
-            offset,
-            limit,
-        }
-    }
-}
-
-/// Params of `comms/send`: the session plus the flat command.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct CommsSendParams {
-    /// The sending session.
-    pub session_id: String,
-    /// The command.
-    #[serde(flatten)]
-    pub command: CommsCommand,
-}
-
-impl CommsSendParams {
-    /// `command` sent from `session_id`.
-    pub fn new(session_id: impl Into<String>, command: CommsCommand) -> Self {
-        Self {
-            session_id: session_id.into(),
-            command,
-        }
-    }
-}
-
-/// Params of `config/set`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ConfigSetParams {
-    /// The whole config.
-    pub config: Value,
-    /// Fail unless the stored generation is this one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected_generation: Option<u64>,
-}
-
-impl ConfigSetParams {
-    /// Replace the config with `config`.
-    pub fn new(config: Value) -> Self {
-        Self {
-            config,
-            expected_generation: None,
-        }
-    }
-}
-
-/// Params of `config/patch` (JSON merge patch).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ConfigPatchParams {
-    /// The merge patch.
-    pub patch: Value,
-    /// Fail unless the stored generation is this one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected_generation: Option<u64>,
-}
-
-impl ConfigPatchParams {
-    /// Apply `patch`.
-    pub fn new(patch: Value) -> Self {
-        Self {
-            patch,
-            expected_generation: None,
-        }
-    }
-}
-
-/// Params naming a mob member.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct MemberParams {
-    /// The mob.
-    pub mob_id: String,
-    /// The member.
-    pub meerkat_id: String,
-    /// A first message (respawn only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub initial_message: Option<Prompt>,
-}
-
-impl MemberParams {
-    /// Member `meerkat_id` of `mob_id`.
-    pub fn new(mob_id: impl Into<String>, meerkat_id: impl Into<String>) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-            meerkat_id: meerkat_id.into(),
-            initial_message: None,
-        }
-    }
-}
-
-/// Params of `mob/spawn`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct SpawnParams {
-    /// The mob.
-    pub mob_id: String,
-    /// The member.
-    #[serde(flatten)]
-    pub spec: SpawnSpec,
-}
-
-impl SpawnParams {
-    /// Spawn `spec` into `mob_id`.
-    pub fn new(mob_id: impl Into<String>, spec: SpawnSpec) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-            spec,
-        }
-    }
-}
-
-/// Params of `mob/lifecycle`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct LifecycleParams {
-    /// The mob.
-    pub mob_id: String,
-    /// The action.
-    pub action: MobAction,
-}
-
-impl LifecycleParams {
-    /// `action` on `mob_id`.
-    pub fn new(mob_id: impl Into<String>, action: MobAction) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-            action,
-        }
-    }
-}
-
-/// Params of `mob/wire` and `mob/unwire` (two local members).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct WireParams {
-    /// The mob.
-    pub mob_id: String,
-    /// One member.
-    pub member: String,
-    /// The peer: `{"local": "<id>"}` or `{"external": {...}}`.
-    pub peer: Value,
-}
-
-impl WireParams {
-    /// Wire local members `a` and `b` of `mob_id`.
-    pub fn local(mob_id: impl Into<String>, a: impl Into<String>, b: impl Into<String>) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-            member: a.into(),
-            peer: json!({"local": b.into()}),
-        }
-    }
-}
-
-/// Params of `mob/send` / `mob/member_send`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct MemberSendParams {
-    /// The mob.
-    pub mob_id: String,
-    /// The member.
-    pub meerkat_id: String,
-    /// What to send.
-    pub content: Prompt,
-    /// How a busy member handles it.
-    pub handling_mode: HandlingMode,
-}
-
-impl MemberSendParams {
-    /// Send `content` to member `meerkat_id` of `mob_id`.
-    pub fn new(
-        mob_id: impl Into<String>,
-        meerkat_id: impl Into<String>,
-        content: impl Into<Prompt>,
-        handling_mode: HandlingMode,
-    ) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-            meerkat_id: meerkat_id.into(),
-            content: content.into(),
-            handling_mode,
-        }
-    }
-}
-
-/// Params of `mob/flow_run`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct FlowRunParams {
-    /// The mob.
-    pub mob_id: String,
-    /// The flow.
-    pub flow_id: String,
-    /// Its activation params.
-    pub params: Value,
-}
-
-impl FlowRunParams {
-    /// Run `flow_id` of `mob_id` with `params`.
-    pub fn new(mob_id: impl Into<String>, flow_id: impl Into<String>, params: Value) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-            flow_id: flow_id.into(),
-            params,
-        }
-    }
-}
-
-/// Params naming a flow run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct FlowRunIdParams {
-    /// The mob.
-    pub mob_id: String,
-    /// The run.
-    pub run_id: String,
-}
-
-impl FlowRunIdParams {
-    /// Run `run_id` of `mob_id`.
-    pub fn new(mob_id: impl Into<String>, run_id: impl Into<String>) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-            run_id: run_id.into(),
-        }
-    }
-}
-
-/// Params of `mob/stream_open`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct MobStreamParams {
-    /// The mob.
-    pub mob_id: String,
-    /// One member only (its agent events), or the whole mob.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub member_id: Option<String>,
-}
-
-impl MobStreamParams {
-    /// A stream of `mob_id` (one member's when `member_id` is set).
-    pub fn new(mob_id: impl Into<String>, member_id: Option<String>) -> Self {
-        Self {
-            mob_id: mob_id.into(),
-            member_id,
-        }
-    }
 }
 
 simple_method!(
@@ -465,7 +104,7 @@ simple_method!(
     SessionStreamClose, "session/stream_close", StreamIdParams, StreamClosed);
 simple_method!(
     /// `comms/send` (result kept as JSON: its shape depends on the kind).
-    CommsSend, "comms/send", CommsSendParams, Value);
+    CommsSend, "comms/send", CommsSendParams, Value, encode CommsSendParams::encode);
 simple_method!(
     /// `comms/peers`.
     CommsPeers, "comms/peers", SessionIdParams, Vec<Peer> => "peers");
@@ -486,13 +125,13 @@ simple_method!(
     MobLifecycle, "mob/lifecycle", LifecycleParams, Value);
 simple_method!(
     /// `mob/spawn`.
-    MobSpawn, "mob/spawn", SpawnParams, SpawnResult);
+    MobSpawn, "mob/spawn", SpawnParams, SpawnResult, encode SpawnParams::encode);
 simple_method!(
     /// `mob/retire`.
-    MobRetire, "mob/retire", MemberParams, Value);
+    MobRetire, "mob/retire", MemberParams, Value, encode MemberParams::encode);
 simple_method!(
     /// `mob/respawn` (result kept as JSON: receipt or topology failure).
-    MobRespawn, "mob/respawn", MemberParams, RespawnResult);
+    MobRespawn, "mob/respawn", MemberParams, RespawnResult, encode MemberParams::encode);
 simple_method!(
     /// `mob/wire`.
     MobWire, "mob/wire", WireParams, Value);
@@ -516,7 +155,7 @@ simple_method!(
     MobFlowCancel, "mob/flow_cancel", FlowRunIdParams, Value);
 simple_method!(
     /// `mob/stream_open`: a mob-wide or per-member subscription.
-    MobStreamOpen, "mob/stream_open", MobStreamParams, StreamOpened, route MobSubscription);
+    MobStreamOpen, "mob/stream_open", MobStreamParams, StreamOpened, route MobSubscription, encode MobStreamParams::encode);
 simple_method!(
     /// `mob/stream_close`.
     MobStreamClose, "mob/stream_close", StreamIdParams, StreamClosed);
@@ -572,8 +211,11 @@ impl Method for SessionCreate {
         Ok("session/create")
     }
 
-    fn encode_params(p: &SessionOptions, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(&p.to_params(false))
+    fn encode_params(
+        p: &SessionOptions,
+        dialect: &Dialect,
+    ) -> Result<Option<Box<RawValue>>, UsageError> {
+        to_raw(&p.to_params(false, dialect)?)
     }
 
     fn decode_result(raw: &RawValue, _: &Dialect) -> Result<RunResult, DecodeError> {
@@ -594,8 +236,11 @@ impl Method for SessionCreateDeferred {
         Ok("session/create")
     }
 
-    fn encode_params(p: &SessionOptions, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(&p.to_params(true))
+    fn encode_params(
+        p: &SessionOptions,
+        dialect: &Dialect,
+    ) -> Result<Option<Box<RawValue>>, UsageError> {
+        to_raw(&p.to_params(true, dialect)?)
     }
 
     fn decode_result(raw: &RawValue, _: &Dialect) -> Result<DeferredCreated, DecodeError> {
@@ -617,8 +262,11 @@ impl Method for TurnStart {
         Ok("turn/start")
     }
 
-    fn encode_params(p: &TurnParams, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(&p.options.to_params(&p.session_id, &p.prompt))
+    fn encode_params(
+        p: &TurnParams,
+        dialect: &Dialect,
+    ) -> Result<Option<Box<RawValue>>, UsageError> {
+        to_raw(&p.options.to_params(&p.session_id, &p.prompt, dialect)?)
     }
 
     fn decode_result(raw: &RawValue, _: &Dialect) -> Result<RunResult, DecodeError> {
@@ -652,7 +300,8 @@ impl Method for ToolsRegister {
     }
 }
 
-/// `mob/create` from a prefab (0.5.0 only) or a definition.
+/// `mob/create` from a prefab (0.5.0 only; refused before sending on 0.5.2
+/// and 0.9) or a definition.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct MobCreate;
@@ -667,6 +316,10 @@ impl Method for MobCreate {
 
     fn encode_params(p: &MobSpec, dialect: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
         match p {
+            MobSpec::Prefab(_) if dialect.line() == ContractLine::V0_9 => Err(dialect.refuse(
+                "prefab",
+                "mob/create takes only a definition: MobSpec::definition",
+            )),
             MobSpec::Prefab(name) if dialect.supports_mob_prefabs() => {
                 to_raw(&json!({ "prefab": name }))
             }
@@ -687,7 +340,8 @@ impl Method for MobCreate {
 }
 
 /// Sends to a mob member: `mob/send` where listed (0.5.0), else
-/// `mob/member_send` (0.5.2). Both result shapes decode.
+/// `mob/member_send` (0.5.2, 0.9; `agent_identity` on 0.9). Both result
+/// shapes decode.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct MobMemberSend;
@@ -702,9 +356,9 @@ impl Method for MobMemberSend {
 
     fn encode_params(
         p: &MemberSendParams,
-        _: &Dialect,
+        dialect: &Dialect,
     ) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(p)
+        p.encode(dialect)
     }
 
     fn decode_result(raw: &RawValue, dialect: &Dialect) -> Result<MemberSendResult, DecodeError> {
@@ -715,6 +369,8 @@ impl Method for MobMemberSend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::misc::{HandlingMode, SpawnSpec};
+    use crate::model::options::TurnOptions;
     use crate::model::server::ContractVersion;
 
     #[test]
@@ -740,6 +396,102 @@ mod tests {
         assert!(MobCreate::encode_params(&MobSpec::prefab("pipeline"), &v050).is_ok());
         let err = MobCreate::encode_params(&MobSpec::prefab("pipeline"), &v052).unwrap_err();
         assert!(matches!(err, UsageError::Unsupported { .. }));
+    }
+
+    fn v098() -> Dialect {
+        let v = ContractVersion {
+            major: 0,
+            minor: 9,
+            patch: 8,
+        };
+        Dialect::new(v, ["mob/member_send".to_owned(), "mob/create".to_owned()])
+    }
+
+    fn json_of(raw: Option<Box<RawValue>>) -> Value {
+        serde_json::from_str(raw.expect("params").get()).unwrap()
+    }
+
+    #[test]
+    fn mob_members_are_agent_identity_on_0_9() {
+        let (d05, d09) = (Dialect::default(), v098());
+        let spawn = SpawnParams::new("m", SpawnSpec::new("worker", "w1").initial_message("hi"));
+        assert_eq!(
+            json_of(MobSpawn::encode_params(&spawn, &d05).unwrap()),
+            json!({"mob_id":"m","profile":"worker","meerkat_id":"w1","initial_message":"hi"})
+        );
+        assert_eq!(
+            json_of(MobSpawn::encode_params(&spawn, &d09).unwrap()),
+            json!({"mob_id":"m","profile":"worker","agent_identity":"w1","initial_message":"hi"})
+        );
+        let member = MemberParams::new("m", "w2");
+        for d in [&d05, &d09] {
+            let key = if d.line() == ContractLine::V0_9 {
+                "agent_identity"
+            } else {
+                "meerkat_id"
+            };
+            let want = json!({"mob_id": "m", key: "w2"});
+            assert_eq!(json_of(MobRetire::encode_params(&member, d).unwrap()), want);
+            assert_eq!(
+                json_of(MobRespawn::encode_params(&member, d).unwrap()),
+                want
+            );
+        }
+        let send = MemberSendParams::new("m", "w1", "hi", HandlingMode::Queue);
+        assert_eq!(
+            json_of(MobMemberSend::encode_params(&send, &d09).unwrap()),
+            json!({"mob_id":"m","agent_identity":"w1","content":"hi","handling_mode":"queue"})
+        );
+        assert_eq!(MobMemberSend::name(&d09).unwrap(), "mob/member_send");
+    }
+
+    #[test]
+    fn mob_stream_selector_is_never_member_id_on_0_9() {
+        let one = MobStreamParams::new("m", Some("w1".into()));
+        let all = MobStreamParams::new("m", None);
+        assert_eq!(
+            json_of(MobStreamOpen::encode_params(&one, &v098()).unwrap()),
+            json!({"mob_id":"m","agent_identity":"w1"})
+        );
+        assert_eq!(
+            json_of(MobStreamOpen::encode_params(&all, &v098()).unwrap()),
+            json!({"mob_id":"m"})
+        );
+        assert_eq!(
+            json_of(MobStreamOpen::encode_params(&one, &Dialect::default()).unwrap()),
+            json!({"mob_id":"m","member_id":"w1"})
+        );
+    }
+
+    #[test]
+    fn idempotency_keys_are_0_9_only() {
+        let keyed =
+            MemberSendParams::new("m", "w1", "hi", HandlingMode::Steer).idempotency_key("k-1");
+        assert_eq!(
+            json_of(MobMemberSend::encode_params(&keyed, &v098()).unwrap())["idempotency_key"],
+            "k-1"
+        );
+        let err = MobMemberSend::encode_params(&keyed, &Dialect::default()).unwrap_err();
+        let UsageError::Unsupported { method, reason } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(method, "idempotency_key");
+        assert!(reason.starts_with("not on contract 0.5"), "{reason}");
+    }
+
+    #[test]
+    fn prefabs_are_refused_on_0_9_naming_the_option() {
+        let err = MobCreate::encode_params(&MobSpec::prefab("coding_swarm"), &v098()).unwrap_err();
+        let UsageError::Unsupported { method, reason } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(method, "prefab");
+        assert!(reason.starts_with("not on contract 0.9 ("), "{reason}");
+        let def = MobSpec::definition(json!({"id":"probe-mob","profiles":{}}));
+        assert_eq!(
+            json_of(MobCreate::encode_params(&def, &v098()).unwrap()),
+            json!({"definition":{"id":"probe-mob","profiles":{}}})
+        );
     }
 
     #[test]

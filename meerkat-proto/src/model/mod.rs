@@ -12,6 +12,8 @@ pub mod methods;
 mod misc;
 mod mob;
 mod options;
+mod overrides;
+mod params;
 mod result;
 mod server;
 mod session;
@@ -44,6 +46,7 @@ pub use mob::{
     StreamOutcome,
 };
 pub use options::{SessionOptions, TurnOptions};
+pub use overrides::{ProviderParams, ReasoningMode, ToolChoice, ToolFilter, TurnToolOverlay};
 pub use result::{
     DeferredCreated, RunResult, SchemaWarning, SkillDiagnostics, SourceHealth, Usage,
 };

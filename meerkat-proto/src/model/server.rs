@@ -16,7 +16,9 @@ pub struct ContractVersion {
     pub patch: u64,
 }
 
-/// The contract this SDK speaks.
+/// The baseline contract, spoken before the handshake (a
+/// [`Dialect::default`]). The SDK speaks the lines of
+/// [`ContractLine`](super::ContractLine): 0.5.x and 0.9.x.
 pub const SDK_CONTRACT_VERSION: ContractVersion = ContractVersion {
     major: 0,
     minor: 5,
@@ -58,7 +60,9 @@ impl ContractVersion {
         }
     }
 
-    /// The official rule: for 0.x the minors must match; otherwise the majors.
+    /// The official SDKs' rule: for 0.x the minors must match; otherwise the
+    /// majors. This SDK accepts a server by
+    /// [`ContractLine::of`](super::ContractLine::of) instead (two lines).
     pub fn is_compatible_with(self, other: Self) -> bool {
         if self.major == 0 && other.major == 0 {
             self.minor == other.minor

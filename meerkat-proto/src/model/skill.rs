@@ -1,6 +1,9 @@
-//! Skill keys and references.
+//! Skill keys and references, and how each contract line writes them.
 
+use super::dialect::{ContractLine, Dialect};
+use super::error::UsageError;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use std::fmt;
 use std::str::FromStr;
 
@@ -57,6 +60,11 @@ impl FromStr for SkillKey {
 }
 
 /// A skill reference for `skill_refs`: a structured key or a legacy string.
+///
+/// Contract 0.5 writes a key as `{"source_uuid", "skill_name"}` and a legacy
+/// string as it is; contract 0.9 takes only keys, tagged
+/// `{"kind": "structured", "source_uuid", "skill_name"}` (a legacy string is
+/// refused before sending there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
@@ -79,6 +87,47 @@ impl From<&str> for SkillRef {
         s.parse()
             .map_or_else(|_| Self::Legacy(s.to_owned()), Self::Key)
     }
+}
+
+/// The `skill_refs` to write for `dialect` (0.9: tagged keys only).
+pub(crate) fn skill_refs_for(refs: &[SkillRef], dialect: &Dialect) -> Result<Value, UsageError> {
+    if dialect.line() == ContractLine::V0_5 {
+        return Ok(json!(refs));
+    }
+    refs.iter()
+        .map(|r| match r {
+            SkillRef::Key(k) => Ok(json!({
+                "kind": "structured",
+                "source_uuid": k.source_uuid,
+                "skill_name": k.skill_name,
+            })),
+            SkillRef::Legacy(s) => Err(dialect.refuse(
+                format!("skill_refs entry {s:?}"),
+                "skill_refs take structured keys: SkillKey::new(source_uuid, skill_name)",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
+}
+
+/// The `preload_skills` to write for `dialect`: skill ids on 0.5, SkillKey
+/// objects on 0.9 (each id must then be a `"<source_uuid>/<skill_name>"`
+/// key).
+pub(crate) fn preload_skills_for(ids: &[String], dialect: &Dialect) -> Result<Value, UsageError> {
+    if dialect.line() == ContractLine::V0_5 {
+        return Ok(json!(ids));
+    }
+    ids.iter()
+        .map(|id| {
+            id.parse::<SkillKey>().map(|k| json!(k)).map_err(|_| {
+                dialect.refuse(
+                    format!("preload_skills entry {id:?}"),
+                    "preload_skills are SkillKeys: \"<source_uuid>/<skill_name>\"",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
 }
 
 #[cfg(test)]

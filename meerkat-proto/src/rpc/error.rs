@@ -97,12 +97,13 @@ pub enum CloseReason {
     /// A fatal protocol violation (decided by the layer above).
     #[error("protocol error: {0}")]
     Protocol(ProtocolError),
-    /// The handshake found an incompatible contract version.
+    /// The handshake found a contract version of a line the SDK does not
+    /// speak.
     #[error("contract version mismatch: server {server}, sdk {sdk}")]
     VersionMismatch {
         /// What the server reported.
         server: String,
-        /// What this SDK speaks.
+        /// What this SDK speaks (`0.5.x or 0.9.x`).
         sdk: String,
     },
     /// The handshake failed for another reason.

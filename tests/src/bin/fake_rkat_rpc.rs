@@ -54,7 +54,7 @@
 //! | --- | --- |
 //! | `normal` | contract 0.5.2 with the 0.5.2 method list (`mob/member_send`) |
 //! | `v050` | contract 0.5.0 with the 0.5.0 list (`mob/send`, `mob/prefabs`, `tools/register`; `mob/member_send` is not found; `mob/create` accepts `prefab`) |
-//! | `wrong-version [V]` | `initialize` reports contract `V` (default `0.4.0`; e.g. `0.9.8`) |
+//! | `wrong-version [V]` | `initialize` reports contract `V` (default `0.4.0`; e.g. `1.0.0`) |
 //! | `exit-during-handshake` | reads `initialize`, prints to stderr, exits 1 without answering |
 //! | `crash-mid-stream` | a turn emits `run_started`, `turn_started`, 3 deltas, then prints to stderr and exits 3 |
 //! | `garbage-stdout` | log lines (plain and ANSI), blank and `\r\n` lines between messages; messages glued to trailing text or a second JSON value |
