@@ -12,6 +12,7 @@ pub mod methods;
 mod misc;
 mod mob;
 mod options;
+mod report;
 mod result;
 mod server;
 mod session;
@@ -44,6 +45,10 @@ pub use mob::{
     StreamOutcome,
 };
 pub use options::{SessionOptions, TurnOptions};
+pub use report::{
+    ErrorClass, ErrorReport, ExtractionError, HookFailure, RetryFailure, RetryPlan, RetrySchedule,
+    RunIdentity, RunInput, TerminalCause, TokenAccounting, TruncationReason,
+};
 pub use result::{
     DeferredCreated, RunResult, SchemaWarning, SkillDiagnostics, SourceHealth, Usage,
 };
