@@ -80,7 +80,7 @@
 //! while let Some(out) = conn.poll_output() {
 //!     match out {
 //!         Output::StreamItem { id, item: StreamItem::Event(env) } if id == turn => {
-//!             if let Event::TextDelta { delta } = env.into_envelope().event {
+//!             if let Event::TextDelta { delta, .. } = env.into_envelope().event {
 //!                 text.push_str(&delta);
 //!             }
 //!         }

@@ -150,7 +150,7 @@ fn items_of(outputs: &[Output], id: RequestId) -> Vec<String> {
         .filter_map(|o| match o {
             Output::StreamItem { id: i, item } if *i == id => Some(match item {
                 StreamItem::Event(e) => match &e.envelope().event {
-                    Event::TextDelta { delta } => delta.clone(),
+                    Event::TextDelta { delta, .. } => delta.clone(),
                     other => other.event_type().to_owned(),
                 },
                 StreamItem::EventsLost {

@@ -24,8 +24,8 @@ pub use capability::{Capability, CapabilityStatus};
 pub use content::{ContentBlock, Prompt};
 pub use dialect::{ContractLine, Dialect};
 pub use envelope::{
-    EventEnvelope, StreamEndParams, StreamEventParams, decode_session_event, decode_stream_end,
-    decode_stream_event,
+    Attribution, EventEnvelope, EventSource, StreamEndParams, StreamEventParams,
+    decode_session_event, decode_stream_end, decode_stream_event,
 };
 pub(crate) use envelope::{RunMark, decode_session_event_fast, route_session_event};
 pub use error::{
