@@ -460,6 +460,8 @@ struct LightPayload<'a> {
     prompt: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     input: Option<&'a RawValue>,
+    #[serde(default)]
+    extraction_required: Option<bool>,
 }
 
 /// What routing needs of a `session/event`, parsed without decoding the
@@ -478,7 +480,12 @@ pub(crate) fn route_session_event(params: &RawValue) -> Option<(Cow<'_, str>, u6
                 .and_then(|i| i.prompt_text()),
             (None, None) => None,
         }),
-        Some("run_completed" | "run_failed") => RunMark::End,
+        // 0.9.x: a run that needs structured-output extraction ends with
+        // its extraction event, after `run_completed`.
+        Some("run_completed") if payload.extraction_required == Some(true) => RunMark::Other,
+        Some("run_completed" | "run_failed" | "extraction_succeeded" | "extraction_failed") => {
+            RunMark::End
+        }
         _ => RunMark::Other,
     };
     let session = if light.session_id.is_empty() {
@@ -498,7 +505,7 @@ pub(crate) fn route_session_event(params: &RawValue) -> Option<(Cow<'_, str>, u6
 pub(crate) enum RunMark {
     /// `run_started`, with its prompt.
     Start(Option<String>),
-    /// `run_completed` or `run_failed`.
+    /// The last event of a run: [`Event::is_terminal`].
     End,
     /// Anything else.
     Other,
@@ -509,7 +516,7 @@ impl RunMark {
     pub(crate) fn of(event: &Event) -> Self {
         match event {
             Event::RunStarted { prompt, .. } => Self::Start(Some(prompt.clone())),
-            Event::RunCompleted { .. } | Event::RunFailed { .. } => Self::End,
+            e if e.is_terminal() => Self::End,
             _ => Self::Other,
         }
     }
@@ -792,6 +799,29 @@ mod tests {
         assert_eq!(mark, RunMark::Start(Some("a\nb".into())));
         let full = decode_session_event(&raw(run)).unwrap().1;
         assert_eq!(RunMark::of(&full.event), mark);
+        // A run that needs extraction ends with its extraction event.
+        for (payload, want) in [
+            (
+                r#"{"type":"run_completed","extraction_required":true}"#,
+                RunMark::Other,
+            ),
+            (
+                r#"{"type":"run_completed","extraction_required":false}"#,
+                RunMark::End,
+            ),
+            (
+                r#"{"type":"extraction_succeeded","structured_output":{}}"#,
+                RunMark::End,
+            ),
+            (r#"{"type":"extraction_failed","reason":"x"}"#, RunMark::End),
+        ] {
+            let params = raw(&format!(
+                r#"{{"session_id":"s","event":{{"seq":1,"payload":{payload}}}}}"#
+            ));
+            assert_eq!(route_session_event(&params).unwrap().2, want, "{payload}");
+            let full = decode_session_event(&params).unwrap().1;
+            assert_eq!(RunMark::of(&full.event), want, "{payload}");
+        }
 
         let mob = r#"{"stream_id":"x","sequence":1,"event":{"envelope":{"event_id":"e","payload":{"type":"turn_started","turn_number":0},"seq":2,"source":{"session_id":"s","type":"session"},"timestamp_ms":1},"role":"worker","source":{"generation":0,"identity":"w2"},"source_fence_token":2}}"#;
         let p = decode_stream_event(&raw(mob)).unwrap();
@@ -801,18 +831,10 @@ mod tests {
             ("w2", "worker")
         );
         assert_eq!((member.generation, member.fence_token), (Some(0), Some(2)));
+        // Written back exactly as it came.
         assert_eq!(
             serde_json::to_value(&p).unwrap(),
-            serde_json::from_str::<Value>(mob)
-                .unwrap()
-                .as_object()
-                .map(|m| {
-                    let mut m = m.clone();
-                    // The typed event adds its (absent) assistant_message_id: nothing.
-                    m.insert("sequence".into(), 1.into());
-                    Value::Object(m)
-                })
-                .unwrap()
+            serde_json::from_str::<Value>(mob).unwrap()
         );
     }
 }

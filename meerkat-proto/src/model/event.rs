@@ -1135,10 +1135,19 @@ impl Event {
         }
     }
 
-    /// Whether this event ends a run (`run_completed` or `run_failed`).
+    /// Whether this event is the last of a run: `run_failed`,
+    /// `run_completed`, or, when a 0.9.x `run_completed` says
+    /// `extraction_required`, the `extraction_succeeded` or
+    /// `extraction_failed` that follows it.
     pub fn is_terminal(&self) -> bool {
         match self {
-            Self::RunCompleted { .. } | Self::RunFailed { .. } => true,
+            Self::RunCompleted {
+                extraction_required,
+                ..
+            } => !extraction_required,
+            Self::RunFailed { .. }
+            | Self::ExtractionSucceeded { .. }
+            | Self::ExtractionFailed { .. } => true,
             Self::Scoped { event, .. } => event.is_terminal(),
             _ => false,
         }
