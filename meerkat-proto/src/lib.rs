@@ -154,16 +154,19 @@ pub mod sdk;
 pub mod prelude {
     pub use crate::model::methods;
     pub use crate::{
-        AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
-        ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error, ErrorCode,
-        ErrorKind, Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep,
-        HandlingMode, HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode,
-        InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobSpec, MobState,
-        MobSummary, Peer, Prompt, RespawnResult, RespawnStatus, RpcError, RunResult, SchemaWarning,
-        ScopeFrame, ServerInfo, SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics,
-        SkillInfo, SkillKey, SkillRef, SourceHealth, SpawnResult, SpawnSpec, StopReason,
-        StreamOutcome, ToolConfigChangedPayload, ToolDef, ToolOutput, TransportKind, TurnOptions,
-        Usage,
+        AssistantBlock, Attribution, BudgetType, Capability, CapabilityStatus, CommsCommand,
+        ConfigEnvelope, ConnectOptions, ContentBlock, ContractVersion, DeferredCreated, Error,
+        ErrorClass, ErrorCode, ErrorKind, ErrorReport, Event, EventEnvelope, EventSource,
+        ExtractionError, FlowFailure, FlowRun, FlowRunStatus, FlowStep, HandlingMode,
+        HistoryMessage, HookFailure, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode,
+        InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobCreated, MobSpec,
+        MobState, MobSummary, Peer, PeerAddress, Prompt, RespawnReceipt, RespawnResult,
+        RespawnStatus, RetryFailure, RetryPlan, RetrySchedule, RpcError, RunIdentity, RunInput,
+        RunResult, SchemaWarning, ScopeFrame, ServerInfo, SessionHistory, SessionInfo,
+        SessionOptions, SkillDiagnostics, SkillInfo, SkillKey, SkillProvenance, SkillRef,
+        SkillSource, SourceHealth, SpawnResult, SpawnSpec, StopReason, StreamOutcome,
+        TerminalCause, TokenAccounting, ToolConfigChangedPayload, ToolDef, ToolOutput,
+        TransportKind, TruncationReason, TurnFailure, TurnOptions, Usage,
     };
 }
 mod sdk_error;

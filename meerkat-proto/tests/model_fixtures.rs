@@ -79,7 +79,7 @@ fn decode_result(method: &str, params: &Value, result: &Value) -> Result<String,
                 let unknown = h
                     .messages
                     .iter()
-                    .filter(|m| matches!(m, meerkat_proto::HistoryMessage::Unknown))
+                    .filter(|m| matches!(m, meerkat_proto::HistoryMessage::Unknown(_)))
                     .count();
                 format!("{} messages, {unknown} unknown", h.messages.len())
             })

@@ -29,7 +29,8 @@ pub use envelope::{
 };
 pub(crate) use envelope::{RunMark, decode_session_event_fast, route_session_event};
 pub use error::{
-    DecodeError, ErrorKind, RpcError, UsageError, is_runtime_not_ready, needs_runtime_reset,
+    DecodeError, ErrorKind, RpcError, TurnFailure, UsageError, is_runtime_not_ready,
+    needs_runtime_reset,
 };
 pub use event::{
     BudgetType, Event, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode, ScopeFrame,
@@ -37,12 +38,13 @@ pub use event::{
 };
 pub use method::{Method, Route};
 pub use misc::{
-    CommsCommand, ConfigEnvelope, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec,
-    MobSummary, Peer, SkillInfo, SpawnResult, SpawnSpec, StreamClosed, StreamOpened,
+    CommsCommand, ConfigEnvelope, HandlingMode, MemberInfo, MemberSendResult, MobAction,
+    MobCreated, MobSpec, MobSummary, Peer, PeerAddress, SkillInfo, SkillProvenance, SkillSource,
+    SpawnResult, SpawnSpec, StreamClosed, StreamOpened,
 };
 pub use mob::{
-    FlowFailure, FlowRun, FlowRunStatus, FlowStep, MobState, RespawnResult, RespawnStatus,
-    StreamOutcome,
+    FlowFailure, FlowRun, FlowRunStatus, FlowStep, MobState, RespawnReceipt, RespawnResult,
+    RespawnStatus, StreamOutcome,
 };
 pub use options::{SessionOptions, TurnOptions};
 pub use report::{
