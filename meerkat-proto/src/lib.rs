@@ -98,7 +98,7 @@
 //! while let Some(out) = conn.poll_output() {
 //!     match out {
 //!         Output::StreamItem { id, item: StreamItem::Event(env) } if id == turn => {
-//!             if let Event::TextDelta { delta } = env.into_envelope().event {
+//!             if let Event::TextDelta { delta, .. } = env.into_envelope().event {
 //!                 text.push_str(&delta);
 //!             }
 //!         }
@@ -190,16 +190,20 @@ pub mod sdk;
 pub mod prelude {
     pub use crate::model::methods;
     pub use crate::{
-        AssistantBlock, BudgetType, Capability, CapabilityStatus, CommsCommand, ConfigEnvelope,
-        ConnectOptions, ContentBlock, ContractLine, ContractVersion, DeferredCreated, Error,
-        ErrorCode, ErrorKind, Event, EventEnvelope, FlowFailure, FlowRun, FlowRunStatus, FlowStep,
-        HandlingMode, HistoryMessage, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode,
-        InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction, MobSpec, MobState,
-        MobSummary, Peer, Prompt, ProviderParams, ReasoningMode, RespawnResult, RespawnStatus,
-        RpcError, RunResult, SchemaWarning, ScopeFrame, ServerInfo, SessionHistory, SessionInfo,
-        SessionOptions, SkillDiagnostics, SkillInfo, SkillKey, SkillRef, SourceHealth, SpawnResult,
-        SpawnSpec, StopReason, StreamOutcome, ToolChoice, ToolConfigChangedPayload, ToolDef,
-        ToolFilter, ToolOutput, TransportKind, TurnOptions, TurnToolOverlay, Usage,
+        AssistantBlock, Attribution, BudgetType, Capability, CapabilityStatus, CommsCommand,
+        ConfigEnvelope, ConnectOptions, ContentBlock, ContractLine, ContractVersion,
+        DeferredCreated, Error, ErrorClass, ErrorCode, ErrorKind, ErrorReport, Event,
+        EventEnvelope, EventSource, ExtractionError, FlowFailure, FlowRun, FlowRunStatus, FlowStep,
+        HandlingMode, HistoryMessage, HookFailure, HookPatch, HookPatchEnvelope, HookPoint,
+        HookReasonCode, InvalidSkillRef, MemberInfo, MemberSendResult, Method, MobAction,
+        MobCreated, MobSpec, MobState, MobSummary, Peer, PeerAddress, Prompt, ProviderParams,
+        ReasoningMode, RespawnReceipt, RespawnResult, RespawnStatus, RetryFailure, RetryPlan,
+        RetrySchedule, RpcError, RunIdentity, RunInput, RunResult, SchemaWarning, ScopeFrame,
+        ServerInfo, SessionHistory, SessionInfo, SessionOptions, SkillDiagnostics, SkillInfo,
+        SkillKey, SkillProvenance, SkillRef, SkillSource, SourceHealth, SpawnResult, SpawnSpec,
+        StopReason, StreamOutcome, TerminalCause, TokenAccounting, ToolChoice,
+        ToolConfigChangedPayload, ToolDef, ToolFilter, ToolOutput, TransportKind, TruncationReason,
+        TurnFailure, TurnOptions, TurnToolOverlay, Usage,
     };
 }
 mod sdk_error;

@@ -151,7 +151,7 @@ fn items_of(outputs: &[Output], id: RequestId) -> Vec<String> {
         .filter_map(|o| match o {
             Output::StreamItem { id: i, item } if *i == id => Some(match item {
                 StreamItem::Event(e) => match &e.envelope().event {
-                    Event::TextDelta { delta } => delta.clone(),
+                    Event::TextDelta { delta, .. } => delta.clone(),
                     other => other.event_type().to_owned(),
                 },
                 StreamItem::EventsLost {
@@ -170,6 +170,36 @@ fn end_of(outputs: &[Output], id: RequestId) -> Option<&StreamEnd> {
         Output::StreamEnd { id: i, end } if *i == id => Some(end),
         _ => None,
     })
+}
+
+/// 0.9.x structured output: `run_completed` says `extraction_required`,
+/// the extraction call streams on, and `extraction_succeeded` ends the run
+/// (probe-b.jsonl of the 0.9.8 fixtures). Its events stay on the turn.
+#[test]
+fn a_run_that_needs_extraction_ends_with_its_extraction_event() {
+    let mut p = Peer::ready();
+    let id = p.turn("s1", "Give JSON", true);
+    p.sent();
+    p.feed(&started("s1", 1, "Give JSON"));
+    p.feed(&event(
+        "s1",
+        2,
+        json!({"type":"run_completed","session_id":"s1","result":"You said: Give JSON",
+               "extraction_required":true,"usage":{"input_tokens":1,"output_tokens":1}}),
+    ));
+    p.feed(&delta("s1", 3, "{"));
+    p.feed(&event(
+        "s1",
+        4,
+        json!({"type":"extraction_succeeded","session_id":"s1","structured_output":{"city":"Paris"}}),
+    ));
+    p.feed(&result(id, "s1"));
+    let outputs = p.outputs();
+    assert_eq!(
+        items_of(&outputs, id),
+        ["run_started", "run_completed", "{", "extraction_succeeded"]
+    );
+    assert!(matches!(end_of(&outputs, id), Some(StreamEnd::Turn(Ok(_)))));
 }
 
 // ---- handshake -----------------------------------------------------------

@@ -353,7 +353,7 @@ fn turn(session: &str) -> Call<meerkat_proto::RunResult> {
 fn show(next: &Next) -> String {
     match next {
         Next::Event(e) => match e.envelope().event {
-            Event::TextDelta { delta } => delta,
+            Event::TextDelta { delta, .. } => delta,
             other => other.event_type().to_owned(),
         },
         Next::Signal(Event::Lagged { dropped }) => format!("lagged {dropped}"),

@@ -2,7 +2,8 @@
 //! typed model, and the typed events of each scenario are snapshotted.
 //!
 //! Responses decode with the `Method` of the request they answer; events
-//! must never fall back to `Event::Unknown` (every 0.5.x type is modelled).
+//! must never fall back to `Event::Unknown` (every 0.5.x and 0.9.8 type is
+//! modelled). `model_lossless.rs` checks that nothing of them is dropped.
 
 use meerkat_proto::methods::*;
 use meerkat_proto::{
@@ -79,7 +80,7 @@ fn decode_result(method: &str, params: &Value, result: &Value) -> Result<String,
                 let unknown = h
                     .messages
                     .iter()
-                    .filter(|m| matches!(m, meerkat_proto::HistoryMessage::Unknown))
+                    .filter(|m| matches!(m, meerkat_proto::HistoryMessage::Unknown(_)))
                     .count();
                 format!("{} messages, {unknown} unknown", h.messages.len())
             })
@@ -96,6 +97,34 @@ fn decode_result(method: &str, params: &Value, result: &Value) -> Result<String,
         "tools/register" => ToolsRegister::decode_result(&r, &d)
             .map(|n| format!("registered={n}"))
             .map_err(|e| e.to_string()),
+        "skills/list" => SkillsList::decode_result(&r, &d)
+            .map(|x| format!("{} skills, first {:?}", x.len(), x.first().map(|s| &s.id)))
+            .map_err(|e| e.to_string()),
+        "mob/create" => MobCreateDetailed::decode_result(&r, &d)
+            .map(|x| format!("mob {} claim_token={}", x.mob_id, x.claim_token.is_some()))
+            .map_err(|e| e.to_string()),
+        "mob/spawn" => MobSpawn::decode_result(&r, &d)
+            .map(|x| format!("member {} session {:?}", x.meerkat_id, x.session_id))
+            .map_err(|e| e.to_string()),
+        "mob/members" => MobMembers::decode_result(&r, &d)
+            .map(|x| {
+                let m: Vec<String> = x
+                    .iter()
+                    .map(|m| format!("{}({}, {})", m.meerkat_id, m.profile, m.status))
+                    .collect();
+                m.join(" ")
+            })
+            .map_err(|e| e.to_string()),
+        "mob/respawn" => MobRespawn::decode_result(&r, &d)
+            .map(|x| format!("{} {}", x.status, x.receipt.member_id))
+            .map_err(|e| e.to_string()),
+        "mob/status" => s(MobStatus::decode_result(&r, &d)),
+        "mob/list" => s(MobList::decode_result(&r, &d)),
+        "mob/lifecycle" | "mob/retire" | "mob/wire" => s(MobWire::decode_result(&r, &d)),
+        "mob/flows" => s(MobFlows::decode_result(&r, &d)),
+        "mob/stream_open" => s(MobStreamOpen::decode_result(&r, &d)),
+        "mob/stream_close" | "session/stream_close" => s(MobStreamClose::decode_result(&r, &d)),
+        "session/stream_open" => s(SessionStreamOpen::decode_result(&r, &d)),
         other => Ok(format!("({other}: not modelled)")),
     }
 }
@@ -135,7 +164,9 @@ fn transcript_summary(file: &str) -> String {
         match o["dir"].as_str().unwrap_or_default() {
             "step" => {
                 flush(&mut out, &mut events);
-                writeln!(out, "{}:", o["step"].as_str().unwrap_or_default()).unwrap();
+                // 0.5.x transcripts name a step `step`, 0.9.8 ones `label`.
+                let label = o["step"].as_str().or_else(|| o["label"].as_str());
+                writeln!(out, "{}:", label.unwrap_or_default()).unwrap();
             }
             "send" => {
                 let m = &o["msg"];
@@ -144,6 +175,8 @@ fn transcript_summary(file: &str) -> String {
                 }
             }
             "recv-raw" => events.push("(log line)".to_owned()),
+            // A line sent as it is (not JSON-RPC 2.0: `"jsonrpc": "1.0"`).
+            "send-raw" => {}
             "recv" => {
                 let m = &o["msg"];
                 match m["method"].as_str() {
@@ -154,12 +187,28 @@ fn transcript_summary(file: &str) -> String {
                             !matches!(env.event, Event::Unknown { .. }),
                             "{file}: unknown event in {line}"
                         );
+                        assert!(
+                            env.source_session_id().is_some(),
+                            "{file}: no source session in {line}"
+                        );
                         events.push(env.event.event_type().to_owned());
                     }
                     Some("session/stream_event" | "mob/stream_event") => {
                         let p =
                             decode_stream_event(&raw(&m["params"])).expect("stream event decodes");
-                        events.push(format!("stream:{}", p.envelope.event.event_type()));
+                        assert!(
+                            !matches!(p.envelope.event, Event::Unknown { .. }),
+                            "{file}: unknown event in {line}"
+                        );
+                        events.push(match &p.envelope.member {
+                            Some(a) => format!(
+                                "stream:{}@{}/{}",
+                                p.envelope.event.event_type(),
+                                a.member_id,
+                                a.profile
+                            ),
+                            None => format!("stream:{}", p.envelope.event.event_type()),
+                        });
                     }
                     Some("session/stream_end" | "mob/stream_end") => {
                         let p = decode_stream_end(&raw(&m["params"])).expect("stream end decodes");
@@ -190,8 +239,15 @@ fn transcript_summary(file: &str) -> String {
                             let obj: ErrorObject =
                                 serde_json::from_value(err.clone()).expect("error objects decode");
                             let e = RpcError::from(obj);
-                            writeln!(out, "  {method} -> error {} {:?}", e.code_string(), e.kind)
+                            write!(out, "  {method} -> error {} {:?}", e.code_string(), e.kind)
                                 .unwrap();
+                            match e.turn_failure() {
+                                Some(f) => {
+                                    writeln!(out, " turn failure {} {:?}", f.kind, f.provider)
+                                }
+                                None => writeln!(out),
+                            }
+                            .unwrap();
                         } else {
                             let summary = decode_result(&method, &params, &m["result"])
                                 .unwrap_or_else(|e| {
@@ -222,6 +278,38 @@ fn rkat_rpc_0_5_0_extras() {
 #[test]
 fn rkat_rpc_0_5_2_all() {
     insta::assert_snapshot!(transcript_summary("rkat-rpc-0.5.2/all.jsonl"));
+}
+
+#[test]
+fn rkat_rpc_0_9_8_probe() {
+    insta::assert_snapshot!(transcript_summary("rkat-rpc-0.9.8/probe.jsonl"));
+}
+
+#[test]
+fn rkat_rpc_0_9_8_probe_b() {
+    insta::assert_snapshot!(transcript_summary("rkat-rpc-0.9.8/probe-b.jsonl"));
+}
+
+#[test]
+fn rkat_rpc_0_9_8_probe_mob() {
+    insta::assert_snapshot!(transcript_summary("rkat-rpc-0.9.8/probe-mob.jsonl"));
+}
+
+#[test]
+fn rkat_rpc_0_9_8_interrupt() {
+    insta::assert_snapshot!(transcript_summary("rkat-rpc-0.9.8/interrupt.jsonl"));
+}
+
+#[test]
+fn rkat_rpc_0_9_8_interrupt_race() {
+    insta::assert_snapshot!(transcript_summary(
+        "rkat-rpc-0.9.8/interrupt-race-4-busy.jsonl"
+    ));
+}
+
+#[test]
+fn rkat_rpc_0_9_8_badparams() {
+    insta::assert_snapshot!(transcript_summary("rkat-rpc-0.9.8/badparams.jsonl"));
 }
 
 /// The protocol reference's examples, built from the real 0.5.0 types.

@@ -17,7 +17,7 @@ fn main() -> Result<(), Error> {
     let mut events = session.stream("Now give me three more facts.")?;
     for event in events.by_ref() {
         match event? {
-            Event::TextDelta { delta } => {
+            Event::TextDelta { delta, .. } => {
                 print!("{delta}");
                 let _ = std::io::stdout().flush();
             }

@@ -61,7 +61,7 @@ impl MeerkatClient {
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
     /// let mut events = client.create_session_streaming("Hello")?;
     /// for event in &mut events {
-    ///     if let Event::TextDelta { delta } = event? {
+    ///     if let Event::TextDelta { delta, .. } = event? {
     ///         print!("{delta}");
     ///     }
     /// }
@@ -406,7 +406,7 @@ impl Session {
     /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
     /// # let session = client.create_session("Hello")?;
     /// for event in session.stream("Explain the CI pipeline")? {
-    ///     if let Event::TextDelta { delta } = event? {
+    ///     if let Event::TextDelta { delta, .. } = event? {
     ///         print!("{delta}");
     ///     }
     /// }

@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
     let mut events = session.stream("Now give me three more facts.").await?;
     while let Some(event) = events.next().await {
         match event? {
-            Event::TextDelta { delta } => {
+            Event::TextDelta { delta, .. } => {
                 print!("{delta}");
                 let _ = std::io::stdout().flush();
             }

@@ -39,7 +39,7 @@ use meerkat_proto::Error;
 /// let session = client.create_session("Hello").await?;
 /// let mut events = session.stream("Tell me a story").await?;
 /// while let Some(event) = events.next().await {
-///     if let Event::TextDelta { delta } = event? {
+///     if let Event::TextDelta { delta, .. } = event? {
 ///         print!("{delta}");
 ///     }
 /// }

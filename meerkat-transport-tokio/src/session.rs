@@ -70,7 +70,7 @@ impl MeerkatClient {
     /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
     /// let mut events = client.create_session_streaming("Hello").await?;
     /// while let Some(event) = events.next().await {
-    ///     if let Event::TextDelta { delta } = event? {
+    ///     if let Event::TextDelta { delta, .. } = event? {
     ///         print!("{delta}");
     ///     }
     /// }
@@ -435,7 +435,7 @@ impl Session {
     /// # let session = client.create_session("Hello").await?;
     /// let mut events = session.stream("Explain the CI pipeline").await?;
     /// while let Some(event) = events.next().await {
-    ///     if let Event::TextDelta { delta } = event? {
+    ///     if let Event::TextDelta { delta, .. } = event? {
     ///         print!("{delta}");
     ///     }
     /// }

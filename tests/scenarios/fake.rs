@@ -34,7 +34,7 @@ fn texts(events: &[sdk::Event]) -> String {
     events
         .iter()
         .filter_map(|e| match e {
-            sdk::Event::TextDelta { delta } => Some(delta.as_str()),
+            sdk::Event::TextDelta { delta, .. } => Some(delta.as_str()),
             _ => None,
         })
         .collect()

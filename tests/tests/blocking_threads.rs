@@ -178,7 +178,7 @@ fn a_session_subscription_sees_the_turns_of_its_session() {
         let mut deltas = String::new();
         for envelope in subscription.by_ref() {
             let envelope = envelope.expect("envelope");
-            if let meerkat_transport_blocking::Event::TextDelta { delta } = &envelope.event {
+            if let meerkat_transport_blocking::Event::TextDelta { delta, .. } = &envelope.event {
                 deltas.push_str(delta);
             }
             if envelope.event.event_type() == "run_completed" {
@@ -258,7 +258,7 @@ fn bursts_arrive_whole_and_in_order_on_parallel_streams() {
                     let mut stream = session.stream("go").expect("stream");
                     for event in &mut stream {
                         match event.expect("event") {
-                            meerkat_transport_blocking::Event::TextDelta { delta } => {
+                            meerkat_transport_blocking::Event::TextDelta { delta, .. } => {
                                 deltas += 1;
                                 text.push_str(&delta);
                             }

@@ -197,7 +197,7 @@ async fn the_stream_impl_works_with_combinators() {
             .expect("stream");
         let deltas: Vec<String> = stream
             .filter_map(|event| match event {
-                Ok(Event::TextDelta { delta }) => Some(delta),
+                Ok(Event::TextDelta { delta, .. }) => Some(delta),
                 _ => None,
             })
             .collect()
@@ -411,7 +411,7 @@ async fn a_session_subscription_sees_the_turns_of_its_session() {
         let mut deltas = String::new();
         while let Some(envelope) = subscription.next().await {
             let envelope = envelope.expect("envelope");
-            if let Event::TextDelta { delta } = &envelope.event {
+            if let Event::TextDelta { delta, .. } = &envelope.event {
                 deltas.push_str(delta);
             }
             if envelope.event.event_type() == "run_completed" {
@@ -500,7 +500,7 @@ async fn bursts_arrive_whole_and_in_order_on_parallel_streams() {
                     let mut stream = session.stream("go").await.expect("stream");
                     while let Some(event) = stream.next().await {
                         match event.expect("event") {
-                            Event::TextDelta { delta } => {
+                            Event::TextDelta { delta, .. } => {
                                 deltas += 1;
                                 text.push_str(&delta);
                             }

@@ -39,9 +39,11 @@ pub enum ContentBlock {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         blob_id: Option<String>,
     },
-    /// A block type this SDK does not know (as seen in history).
-    #[serde(other)]
-    Unknown,
+    /// A block this SDK does not know (0.9.x `video`, `structured`,
+    /// `skill_context`, ...), or one that does not fit its type, kept as
+    /// received (and written back as it came).
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
 }
 
 fn inline() -> String {
@@ -180,6 +182,13 @@ mod tests {
     #[test]
     fn unknown_block_types_decode() {
         let b: ContentBlock = serde_json::from_str(r#"{"type":"video","x":1}"#).unwrap();
-        assert_eq!(b, ContentBlock::Unknown);
+        assert_eq!(
+            b,
+            ContentBlock::Unknown(serde_json::json!({"type":"video","x":1}))
+        );
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"type":"video","x":1}"#
+        );
     }
 }

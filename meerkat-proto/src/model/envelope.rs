@@ -1,27 +1,251 @@
 //! The event envelope and the decoders of the event notifications.
+//!
+//! Both lines decode: 0.5.x envelopes name their source with a string
+//! `source_id` (`"session:<uuid>"`), 0.9.x ones with a typed `source`
+//! object; mob-wide streams attribute events with `{source, profile}` on
+//! 0.5.x and `{source: {identity, generation}, source_fence_token, role}`
+//! on 0.9.x. `Serialize` writes each back in the shape it came in.
 
 use super::error::DecodeError;
 use super::event::{Event, ScopeFrame};
-use serde::Deserialize;
-use serde_json::Value;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
-/// An event with its envelope (`event_id`, `source_id`, `seq`, ...).
+/// Where an event comes from: the 0.9.x envelope's `source` (tag `type`).
+///
+/// ```
+/// use meerkat_proto::EventSource;
+/// let s: EventSource = serde_json::from_str(r#"{"type":"session","session_id":"s1"}"#).unwrap();
+/// assert_eq!(s.session_id(), Some("s1"));
+/// assert_eq!(s.canonical_id(), "session:s1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventSource {
+    /// A session.
+    Session {
+        /// The session.
+        session_id: String,
+    },
+    /// A runtime.
+    Runtime {
+        /// The runtime.
+        runtime_id: String,
+    },
+    /// An interaction.
+    Interaction {
+        /// The interaction.
+        interaction_id: String,
+    },
+    /// A callback.
+    Callback,
+    /// An external source.
+    External {
+        /// Its id.
+        source_id: String,
+    },
+    /// A source type this SDK does not know (or a known one with unknown
+    /// fields), kept whole.
+    Unknown {
+        /// Its `type`.
+        source_type: String,
+        /// The whole object.
+        data: Value,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceDe<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    #[serde(default, borrow)]
+    session_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    runtime_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    interaction_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    source_id: Option<Cow<'a, str>>,
+}
+
+impl EventSource {
+    /// Decodes a `source` object. `None` for anything but an object.
+    pub fn from_raw(raw: &RawValue) -> Option<Self> {
+        if let Ok(de) = serde_json::from_str::<SourceDe<'_>>(raw.get()) {
+            let own = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
+            let known = match (
+                de.ty.as_ref(),
+                own(de.session_id),
+                own(de.runtime_id),
+                own(de.interaction_id),
+                own(de.source_id),
+            ) {
+                ("session", Some(session_id), None, None, None) => {
+                    Some(Self::Session { session_id })
+                }
+                ("runtime", None, Some(runtime_id), None, None) => {
+                    Some(Self::Runtime { runtime_id })
+                }
+                ("interaction", None, None, Some(interaction_id), None) => {
+                    Some(Self::Interaction { interaction_id })
+                }
+                ("callback", None, None, None, None) => Some(Self::Callback),
+                ("external", None, None, None, Some(source_id)) => {
+                    Some(Self::External { source_id })
+                }
+                _ => None,
+            };
+            if known.is_some() {
+                return known;
+            }
+        }
+        let data: Value = serde_json::from_str(raw.get()).ok()?;
+        let source_type = data.get("type")?.as_str().unwrap_or_default().to_owned();
+        Some(Self::Unknown { source_type, data })
+    }
+
+    /// The session, for a session source.
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Self::Session { session_id } => Some(session_id),
+            _ => None,
+        }
+    }
+
+    /// The string the 0.5.x `source_id` gave (and the server sorts by):
+    /// `session:<id>`, `runtime:<id>`, `interaction:<id>`, `callback`,
+    /// `external:<id>` (`<type>` for an unknown source).
+    pub fn canonical_id(&self) -> String {
+        match self {
+            Self::Session { session_id } => format!("session:{session_id}"),
+            Self::Runtime { runtime_id } => format!("runtime:{runtime_id}"),
+            Self::Interaction { interaction_id } => format!("interaction:{interaction_id}"),
+            Self::Callback => "callback".to_owned(),
+            Self::External { source_id } => format!("external:{source_id}"),
+            Self::Unknown { source_type, .. } => source_type.clone(),
+        }
+    }
+}
+
+impl Serialize for EventSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (ty, key, value) = match self {
+            Self::Session { session_id } => ("session", "session_id", session_id),
+            Self::Runtime { runtime_id } => ("runtime", "runtime_id", runtime_id),
+            Self::Interaction { interaction_id } => {
+                ("interaction", "interaction_id", interaction_id)
+            }
+            Self::External { source_id } => ("external", "source_id", source_id),
+            Self::Callback => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("type", "callback")?;
+                return m.end();
+            }
+            Self::Unknown { data, .. } => return data.serialize(s),
+        };
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("type", ty)?;
+        m.serialize_entry(key, value)?;
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for EventSource {
+    /// Lenient: an object of an unknown type becomes [`EventSource::Unknown`].
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Self::from_raw(&raw).ok_or_else(|| serde::de::Error::custom("expected a source object"))
+    }
+}
+
+/// Who in a mob an event of a mob-wide stream comes from.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Attribution {
+    /// The member: 0.5.x `source`, 0.9.x `source.identity`.
+    pub member_id: String,
+    /// Its profile: 0.5.x `profile`, 0.9.x `role`.
+    pub profile: String,
+    /// 0.9.x `source.generation` (a respawn starts a new generation).
+    pub generation: Option<u64>,
+    /// 0.9.x `source_fence_token`.
+    pub fence_token: Option<u64>,
+    /// Fields this SDK does not know, of the attributed event (`extra`) ...
+    pub extra: Map<String, Value>,
+    /// ... and of its 0.9.x `source` object.
+    pub source_extra: Map<String, Value>,
+    /// Whether it came in the 0.9.x shape (written back in it).
+    v09: bool,
+}
+
+impl Attribution {
+    /// Decodes an attributed event (`{"envelope", ...}`); `None` when `raw`
+    /// is not one.
+    fn from_raw(raw: &RawValue) -> Option<(Self, &RawValue)> {
+        let fields: BTreeMap<String, &RawValue> = serde_json::from_str(raw.get()).ok()?;
+        let envelope = *fields.get("envelope")?;
+        let mut out = Self::default();
+        for (key, value) in fields {
+            if key == "envelope" {
+                continue;
+            }
+            let value: Value = serde_json::from_str(value.get()).unwrap_or(Value::Null);
+            match (key.as_str(), value) {
+                ("source", Value::String(s)) => out.member_id = s,
+                ("source", Value::Object(mut m)) => {
+                    out.v09 = true;
+                    if let Some(Value::String(s)) = m.get("identity") {
+                        out.member_id.clone_from(s);
+                        m.remove("identity");
+                    }
+                    if let Some(n) = m.get("generation").and_then(Value::as_u64) {
+                        out.generation = Some(n);
+                        m.remove("generation");
+                    }
+                    out.source_extra = m;
+                }
+                ("profile", Value::String(s)) => out.profile = s,
+                ("role", Value::String(s)) => {
+                    out.v09 = true;
+                    out.profile = s;
+                }
+                ("source_fence_token", Value::Number(n)) if n.is_u64() => {
+                    out.v09 = true;
+                    out.fence_token = n.as_u64();
+                }
+                (_, value) => {
+                    out.extra.insert(key, value);
+                }
+            }
+        }
+        Some((out, envelope))
+    }
+}
+
+/// An event with its envelope (`event_id`, `source_id` or `source`, `seq`, ...).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct EventEnvelope {
     /// UUIDv7 of the event.
     pub event_id: String,
-    /// `"session:<uuid>"` for session events.
+    /// `"session:<uuid>"` for session events. 0.5.x sends it; on 0.9.x it
+    /// is made from `source` in the same form ([`EventSource::canonical_id`]).
     pub source_id: String,
+    /// 0.9.x: the typed source (`None` on 0.5.x).
+    pub source: Option<EventSource>,
     /// Per-source sequence number, from 1 (0 when absent).
     pub seq: u64,
     /// The mob the event is attributed to, if any.
     pub mob_id: Option<String>,
     /// Unix milliseconds.
     pub timestamp_ms: u64,
-    /// For mob-wide streams: the member (`source`) and its profile.
-    pub member: Option<(String, String)>,
+    /// For mob-wide streams: the member the event comes from.
+    pub member: Option<Box<Attribution>>,
     /// The event itself.
     pub event: Event,
 }
@@ -35,12 +259,35 @@ impl Default for Event {
     }
 }
 
+impl Serialize for EventEnvelope {
+    /// The envelope as it travels (without the mob attribution, which wraps
+    /// it: see [`StreamEventParams`]): `source` when it came with one, else
+    /// `source_id`; the payload as [`Event::to_wire_value`] gives it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("event_id", &self.event_id)?;
+        match &self.source {
+            Some(source) => m.serialize_entry("source", source)?,
+            None => m.serialize_entry("source_id", &self.source_id)?,
+        }
+        m.serialize_entry("seq", &self.seq)?;
+        if let Some(mob_id) = &self.mob_id {
+            m.serialize_entry("mob_id", mob_id)?;
+        }
+        m.serialize_entry("timestamp_ms", &self.timestamp_ms)?;
+        m.serialize_entry("payload", &self.event.to_wire_value())?;
+        m.end()
+    }
+}
+
 #[derive(Deserialize)]
 struct EnvelopeDe<'a> {
     #[serde(default)]
     event_id: String,
     #[serde(default)]
     source_id: String,
+    #[serde(default, borrow)]
+    source: Option<&'a RawValue>,
     #[serde(default, deserialize_with = "super::result::lenient_u64")]
     seq: u64,
     #[serde(default)]
@@ -53,6 +300,28 @@ struct EnvelopeDe<'a> {
     bare_type: Option<serde::de::IgnoredAny>,
 }
 
+impl EnvelopeDe<'_> {
+    /// The envelope around `event`: the typed source, and `source_id` made
+    /// from it when the wire had none.
+    fn into_envelope(self, event: Event) -> EventEnvelope {
+        let source = self.source.and_then(EventSource::from_raw);
+        let source_id = match (&source, self.source_id.is_empty()) {
+            (Some(s), true) => s.canonical_id(),
+            _ => self.source_id,
+        };
+        EventEnvelope {
+            event_id: self.event_id,
+            source_id,
+            source,
+            seq: self.seq,
+            mob_id: self.mob_id,
+            timestamp_ms: self.timestamp_ms,
+            member: None,
+            event,
+        }
+    }
+}
+
 impl EventEnvelope {
     /// Decodes an envelope object (`{"event_id", ..., "payload": {...}}`), or a
     /// bare event (an object with `type` and no `payload`). Never fails: a
@@ -60,22 +329,14 @@ impl EventEnvelope {
     pub fn from_raw(raw: &RawValue) -> Self {
         match serde_json::from_str::<EnvelopeDe<'_>>(raw.get()) {
             Ok(de) => {
-                let event = match (de.payload, de.bare_type) {
+                let event = match (de.payload, &de.bare_type) {
                     (Some(p), _) => Event::from_payload(p.get()),
                     (None, Some(_)) => Event::from_payload(raw.get()),
                     (None, None) => {
                         Event::from_value(serde_json::from_str(raw.get()).unwrap_or(Value::Null))
                     }
                 };
-                Self {
-                    event_id: de.event_id,
-                    source_id: de.source_id,
-                    seq: de.seq,
-                    mob_id: de.mob_id,
-                    timestamp_ms: de.timestamp_ms,
-                    member: None,
-                    event,
-                }
+                de.into_envelope(event)
             }
             Err(_) => Self {
                 event: Event::from_value(serde_json::from_str(raw.get()).unwrap_or(Value::Null)),
@@ -84,9 +345,13 @@ impl EventEnvelope {
         }
     }
 
-    /// The session id named by `source_id` (`"session:<uuid>"`), if any.
+    /// The session the event comes from: `source.session_id` (0.9.x) or
+    /// the id in `source_id` (`"session:<uuid>"`, 0.5.x).
     pub fn source_session_id(&self) -> Option<&str> {
-        self.source_id.strip_prefix("session:")
+        match &self.source {
+            Some(source) => source.session_id(),
+            None => self.source_id.strip_prefix("session:"),
+        }
     }
 }
 
@@ -105,7 +370,12 @@ struct SessionEventDe<'a> {
 ///     r#"{"event":{"event_id":"e1","payload":{"delta":"Hi","type":"text_delta"},"seq":4,"source_id":"session:s1","timestamp_ms":1},"session_id":"s1"}"#.into()).unwrap();
 /// let (sid, env) = meerkat_proto::decode_session_event(&params).unwrap();
 /// assert_eq!((sid.as_str(), env.seq), ("s1", 4));
-/// assert_eq!(env.event, meerkat_proto::Event::TextDelta { delta: "Hi".into() });
+/// assert!(matches!(env.event, meerkat_proto::Event::TextDelta { ref delta, .. } if delta == "Hi"));
+/// // 0.9.x names the source with an object:
+/// let params = serde_json::value::RawValue::from_string(
+///     r#"{"event":{"event_id":"e1","payload":{"delta":"Hi","type":"text_delta"},"seq":4,"source":{"type":"session","session_id":"s1"},"timestamp_ms":1},"session_id":"s1"}"#.into()).unwrap();
+/// let (_, env) = meerkat_proto::decode_session_event(&params).unwrap();
+/// assert_eq!((env.source_id.as_str(), env.source_session_id()), ("session:s1", Some("s1")));
 /// ```
 ///
 /// # Errors
@@ -128,7 +398,7 @@ pub fn decode_session_event(params: &RawValue) -> Result<(String, EventEnvelope)
 #[derive(Deserialize)]
 struct SessionEventOnePass<'a> {
     #[serde(default, borrow)]
-    session_id: std::borrow::Cow<'a, str>,
+    session_id: Cow<'a, str>,
     #[serde(borrow)]
     event: Option<EnvelopeDe<'a>>,
 }
@@ -138,44 +408,28 @@ struct SessionEventOnePass<'a> {
 /// path for bare events and odd shapes.
 pub(crate) fn decode_session_event_fast(
     params: &RawValue,
-) -> Result<(std::borrow::Cow<'_, str>, EventEnvelope), DecodeError> {
+) -> Result<(Cow<'_, str>, EventEnvelope), DecodeError> {
     if let Ok(SessionEventOnePass {
         session_id,
-        event:
-            Some(EnvelopeDe {
-                event_id,
-                source_id,
-                seq,
-                mob_id,
-                timestamp_ms,
-                payload: Some(payload),
-                ..
-            }),
+        event: Some(de),
     }) = serde_json::from_str::<SessionEventOnePass<'_>>(params.get())
+        && let Some(payload) = de.payload
     {
-        let envelope = EventEnvelope {
-            event_id,
-            source_id,
-            seq,
-            mob_id,
-            timestamp_ms,
-            member: None,
-            event: Event::from_payload(payload.get()),
-        };
+        let envelope = de.into_envelope(Event::from_payload(payload.get()));
         let session_id = if session_id.is_empty() {
-            std::borrow::Cow::Owned(envelope.source_session_id().unwrap_or_default().to_owned())
+            Cow::Owned(envelope.source_session_id().unwrap_or_default().to_owned())
         } else {
             session_id
         };
         return Ok((session_id, envelope));
     }
-    decode_session_event(params).map(|(s, e)| (std::borrow::Cow::Owned(s), e))
+    decode_session_event(params).map(|(s, e)| (Cow::Owned(s), e))
 }
 
 #[derive(Deserialize)]
 struct LightParams<'a> {
     #[serde(default, borrow)]
-    session_id: std::borrow::Cow<'a, str>,
+    session_id: Cow<'a, str>,
     #[serde(borrow)]
     event: Option<LightEnvelope<'a>>,
 }
@@ -185,36 +439,61 @@ struct LightEnvelope<'a> {
     #[serde(default, deserialize_with = "super::result::lenient_u64")]
     seq: u64,
     #[serde(default, borrow)]
-    source_id: Option<std::borrow::Cow<'a, str>>,
+    source_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    source: Option<LightSource<'a>>,
     #[serde(default, borrow)]
     payload: Option<LightPayload<'a>>,
 }
 
 #[derive(Deserialize)]
+struct LightSource<'a> {
+    #[serde(default, borrow)]
+    session_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
 struct LightPayload<'a> {
     #[serde(rename = "type", default, borrow)]
-    ty: Option<std::borrow::Cow<'a, str>>,
+    ty: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    prompt: Option<std::borrow::Cow<'a, str>>,
+    prompt: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    input: Option<&'a RawValue>,
+    #[serde(default)]
+    extraction_required: Option<bool>,
 }
 
 /// What routing needs of a `session/event`, parsed without decoding the
 /// event: the session, `seq`, and whether a run starts or ends. `None` for
 /// bare events and odd shapes (the caller then decodes fully).
-pub(crate) fn route_session_event(
-    params: &RawValue,
-) -> Option<(std::borrow::Cow<'_, str>, u64, RunMark)> {
+pub(crate) fn route_session_event(params: &RawValue) -> Option<(Cow<'_, str>, u64, RunMark)> {
     let light: LightParams<'_> = serde_json::from_str(params.get()).ok()?;
     let event = light.event?;
     let payload = event.payload?;
     let mark = match payload.ty.as_deref() {
-        Some("run_started") => RunMark::Start(payload.prompt.map(std::borrow::Cow::into_owned)),
-        Some("run_completed" | "run_failed") => RunMark::End,
+        Some("run_started") => RunMark::Start(match (payload.prompt, payload.input) {
+            (Some(prompt), _) => Some(prompt.into_owned()),
+            // 0.9.x: the text projection of `input`.
+            (None, Some(input)) => serde_json::from_str::<super::report::RunInput>(input.get())
+                .ok()
+                .and_then(|i| i.prompt_text()),
+            (None, None) => None,
+        }),
+        // 0.9.x: a run that needs structured-output extraction ends with
+        // its extraction event, after `run_completed`.
+        Some("run_completed") if payload.extraction_required == Some(true) => RunMark::Other,
+        Some("run_completed" | "run_failed" | "extraction_succeeded" | "extraction_failed") => {
+            RunMark::End
+        }
         _ => RunMark::Other,
     };
     let session = if light.session_id.is_empty() {
-        let source = event.source_id?;
-        std::borrow::Cow::Owned(source.strip_prefix("session:")?.to_owned())
+        match (event.source_id, event.source) {
+            (Some(source), _) => Cow::Owned(source.strip_prefix("session:")?.to_owned()),
+            (None, Some(LightSource { session_id })) => session_id?,
+            (None, None) => return None,
+        }
     } else {
         light.session_id
     };
@@ -226,7 +505,7 @@ pub(crate) fn route_session_event(
 pub(crate) enum RunMark {
     /// `run_started`, with its prompt.
     Start(Option<String>),
-    /// `run_completed` or `run_failed`.
+    /// The last event of a run: [`Event::is_terminal`].
     End,
     /// Anything else.
     Other,
@@ -237,7 +516,7 @@ impl RunMark {
     pub(crate) fn of(event: &Event) -> Self {
         match event {
             Event::RunStarted { prompt, .. } => Self::Start(Some(prompt.clone())),
-            Event::RunCompleted { .. } | Event::RunFailed { .. } => Self::End,
+            e if e.is_terminal() => Self::End,
             _ => Self::Other,
         }
     }
@@ -251,8 +530,60 @@ pub struct StreamEventParams {
     pub stream_id: String,
     /// Per-stream counter from 1.
     pub sequence: u64,
-    /// The event (wrapped as [`Event::Scoped`] when scope fields are present).
+    /// The session (`session/stream_event` only).
+    pub session_id: Option<String>,
+    /// The event (wrapped as [`Event::Scoped`] when scope fields are
+    /// present; [`EventEnvelope::member`] set on mob-wide streams).
     pub envelope: EventEnvelope,
+}
+
+impl Serialize for StreamEventParams {
+    /// The params as they travel: scope fields next to `event`, and a
+    /// mob-wide event wrapped in its attribution, in the shape it came in.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("stream_id", &self.stream_id)?;
+        m.serialize_entry("sequence", &self.sequence)?;
+        if let Some(session_id) = &self.session_id {
+            m.serialize_entry("session_id", session_id)?;
+        }
+        if let Event::Scoped {
+            scope_id,
+            scope_path,
+            ..
+        } = &self.envelope.event
+        {
+            m.serialize_entry("scope_id", scope_id)?;
+            m.serialize_entry("scope_path", scope_path)?;
+        }
+        match &self.envelope.member {
+            None => m.serialize_entry("event", &self.envelope)?,
+            Some(a) => {
+                let mut event = a.extra.clone();
+                event.insert(
+                    "envelope".into(),
+                    serde_json::to_value(&self.envelope).map_err(serde::ser::Error::custom)?,
+                );
+                if a.v09 {
+                    let mut source = a.source_extra.clone();
+                    source.insert("identity".into(), a.member_id.clone().into());
+                    if let Some(g) = a.generation {
+                        source.insert("generation".into(), g.into());
+                    }
+                    event.insert("source".into(), source.into());
+                    event.insert("role".into(), a.profile.clone().into());
+                    if let Some(t) = a.fence_token {
+                        event.insert("source_fence_token".into(), t.into());
+                    }
+                } else {
+                    event.insert("source".into(), a.member_id.clone().into());
+                    event.insert("profile".into(), a.profile.clone().into());
+                }
+                m.serialize_entry("event", &event)?;
+            }
+        }
+        m.end()
+    }
 }
 
 #[derive(Deserialize)]
@@ -261,6 +592,8 @@ struct StreamEventDe<'a> {
     stream_id: String,
     #[serde(default, deserialize_with = "super::result::lenient_u64")]
     sequence: u64,
+    #[serde(default)]
+    session_id: Option<String>,
     #[serde(borrow)]
     event: Option<&'a RawValue>,
     #[serde(default)]
@@ -269,19 +602,19 @@ struct StreamEventDe<'a> {
     scope_path: Option<Vec<ScopeFrame>>,
 }
 
-#[derive(Deserialize)]
-struct AttributedDe<'a> {
-    #[serde(borrow)]
-    envelope: &'a RawValue,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    profile: String,
-}
-
 /// Decodes `session/stream_event` or `mob/stream_event` params. Mob-wide
-/// streams carry an attributed event (`{source, profile, envelope}`); its
-/// member and profile land in [`EventEnvelope::member`].
+/// streams carry an attributed event (0.5.x `{source, profile, envelope}`,
+/// 0.9.x `{source: {identity, generation}, source_fence_token, role,
+/// envelope}`); the attribution lands in [`EventEnvelope::member`].
+///
+/// ```
+/// let params = serde_json::value::RawValue::from_string(
+///     r#"{"stream_id":"x","sequence":1,"event":{"envelope":{"event_id":"e","payload":{"type":"turn_started","turn_number":0},"seq":2,"source":{"session_id":"s","type":"session"},"timestamp_ms":1},"role":"worker","source":{"generation":0,"identity":"w2"},"source_fence_token":2}}"#.into()).unwrap();
+/// let p = meerkat_proto::decode_stream_event(&params).unwrap();
+/// let member = p.envelope.member.unwrap();
+/// assert_eq!((member.member_id.as_str(), member.profile.as_str()), ("w2", "worker"));
+/// assert_eq!((member.generation, member.fence_token), (Some(0), Some(2)));
+/// ```
 ///
 /// # Errors
 /// [`DecodeError`] when the params are not an object with an `event`.
@@ -291,13 +624,13 @@ pub fn decode_stream_event(params: &RawValue) -> Result<StreamEventParams, Decod
     let raw = de
         .event
         .ok_or_else(|| DecodeError::new("stream_event", "missing event"))?;
-    let mut envelope = match serde_json::from_str::<AttributedDe<'_>>(raw.get()) {
-        Ok(a) => {
-            let mut env = EventEnvelope::from_raw(a.envelope);
-            env.member = Some((a.source, a.profile));
+    let mut envelope = match Attribution::from_raw(raw) {
+        Some((member, inner)) => {
+            let mut env = EventEnvelope::from_raw(inner);
+            env.member = Some(Box::new(member));
             env
         }
-        Err(_) => EventEnvelope::from_raw(raw),
+        None => EventEnvelope::from_raw(raw),
     };
     if let Some(scope_id) = de.scope_id {
         let inner = std::mem::take(&mut envelope.event);
@@ -310,21 +643,31 @@ pub fn decode_stream_event(params: &RawValue) -> Result<StreamEventParams, Decod
     Ok(StreamEventParams {
         stream_id: de.stream_id,
         sequence: de.sequence,
+        session_id: de.session_id,
         envelope,
     })
 }
 
 /// A decoded `session/stream_end` or `mob/stream_end` notification.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct StreamEndParams {
     /// The subscription.
     pub stream_id: String,
+    /// The session (`session/stream_end` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Always `true`.
+    pub ended: bool,
     /// `remote_end`, `explicit_close` or `terminal_error`.
     pub outcome: String,
     /// `{code, message}` for `terminal_error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// Decodes `session/stream_end` or `mob/stream_end` params.
@@ -372,7 +715,13 @@ mod tests {
             r#"{"session_id":"s","event":{"type":"text_delta","delta":"x"}}"#,
         ))
         .unwrap();
-        assert_eq!(env.event, Event::TextDelta { delta: "x".into() });
+        assert_eq!(
+            env.event,
+            Event::TextDelta {
+                delta: "x".into(),
+                assistant_message_id: None
+            }
+        );
         let (_, env) = decode_session_event(&raw(
             r#"{"session_id":"s","event":{"payload":{"type":"text_delta","delta":5},"seq":"x"}}"#,
         ))
@@ -390,10 +739,102 @@ mod tests {
     fn scoped_and_attributed_stream_events() {
         let p = decode_stream_event(&raw(r#"{"stream_id":"x","sequence":2,"scope_id":"primary/mob:w1","scope_path":[{"scope":"primary","session_id":"s"}],"event":{"payload":{"type":"turn_started","turn_number":1},"seq":3}}"#)).unwrap();
         assert!(
-            matches!(p.envelope.event, Event::Scoped { ref event, .. } if **event == Event::TurnStarted { turn_number: 1 })
+            matches!(p.envelope.event, Event::Scoped { ref event, .. } if matches!(**event, Event::TurnStarted { turn_number: 1, .. }))
         );
         let p = decode_stream_event(&raw(r#"{"stream_id":"x","sequence":1,"event":{"envelope":{"payload":{"type":"text_delta","delta":"d"},"seq":18},"profile":"reviewer","source":"r1"}}"#)).unwrap();
-        assert_eq!(p.envelope.member, Some(("r1".into(), "reviewer".into())));
+        let member = p.envelope.member.as_ref().unwrap();
+        assert_eq!(
+            (member.member_id.as_str(), member.profile.as_str()),
+            ("r1", "reviewer")
+        );
         assert_eq!(p.envelope.seq, 18);
+        // Written back in the shape it came in.
+        let back = serde_json::to_value(&p).unwrap();
+        assert_eq!(back["event"]["source"], "r1");
+        assert_eq!(back["event"]["profile"], "reviewer");
+        assert_eq!(back["scope_id"], Value::Null);
+    }
+
+    #[test]
+    fn nine_line_envelopes_and_attributions() {
+        let params = r#"{"session_id":"s","event":{"event_id":"e","source":{"type":"session","session_id":"s"},"seq":3,"timestamp_ms":9,"payload":{"type":"text_delta","delta":"d","assistant_message_id":"m1"}}}"#;
+        let (sid, env) = decode_session_event(&raw(params)).unwrap();
+        assert_eq!(sid, "s");
+        assert_eq!(env.source_id, "session:s");
+        assert_eq!(env.source_session_id(), Some("s"));
+        assert_eq!(
+            env.event,
+            Event::TextDelta {
+                delta: "d".into(),
+                assistant_message_id: Some("m1".into())
+            }
+        );
+        let params_raw = raw(params);
+        let (fast_sid, fast) = decode_session_event_fast(&params_raw).unwrap();
+        assert_eq!((fast_sid.as_ref(), &fast), ("s", &env));
+        let back = serde_json::to_value(&env).unwrap();
+        assert_eq!(back["source"]["session_id"], "s");
+        assert!(back.get("source_id").is_none());
+        // Sources of other types, and unknown ones, are kept.
+        for (src, canonical) in [
+            (r#"{"type":"runtime","runtime_id":"r"}"#, "runtime:r"),
+            (r#"{"type":"callback"}"#, "callback"),
+            (r#"{"type":"external","source_id":"x"}"#, "external:x"),
+            (r#"{"type":"later","a":1}"#, "later"),
+            (
+                r#"{"type":"session","session_id":"s","extra":1}"#,
+                "session",
+            ),
+        ] {
+            let s = EventSource::from_raw(&raw(src)).unwrap();
+            assert_eq!(s.canonical_id(), canonical, "{src}");
+            let v: Value = serde_json::from_str(src).unwrap();
+            assert_eq!(serde_json::to_value(&s).unwrap(), v, "{src}");
+        }
+        // Routing reads the 0.9.x source and the prompt of `input`.
+        let run = r#"{"event":{"seq":1,"source":{"type":"session","session_id":"s9"},"payload":{"type":"run_started","input":{"kind":"content","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}}}}"#;
+        let run_raw = raw(run);
+        let (session, seq, mark) = route_session_event(&run_raw).unwrap();
+        assert_eq!((session.as_ref(), seq), ("s9", 1));
+        assert_eq!(mark, RunMark::Start(Some("a\nb".into())));
+        let full = decode_session_event(&raw(run)).unwrap().1;
+        assert_eq!(RunMark::of(&full.event), mark);
+        // A run that needs extraction ends with its extraction event.
+        for (payload, want) in [
+            (
+                r#"{"type":"run_completed","extraction_required":true}"#,
+                RunMark::Other,
+            ),
+            (
+                r#"{"type":"run_completed","extraction_required":false}"#,
+                RunMark::End,
+            ),
+            (
+                r#"{"type":"extraction_succeeded","structured_output":{}}"#,
+                RunMark::End,
+            ),
+            (r#"{"type":"extraction_failed","reason":"x"}"#, RunMark::End),
+        ] {
+            let params = raw(&format!(
+                r#"{{"session_id":"s","event":{{"seq":1,"payload":{payload}}}}}"#
+            ));
+            assert_eq!(route_session_event(&params).unwrap().2, want, "{payload}");
+            let full = decode_session_event(&params).unwrap().1;
+            assert_eq!(RunMark::of(&full.event), want, "{payload}");
+        }
+
+        let mob = r#"{"stream_id":"x","sequence":1,"event":{"envelope":{"event_id":"e","payload":{"type":"turn_started","turn_number":0},"seq":2,"source":{"session_id":"s","type":"session"},"timestamp_ms":1},"role":"worker","source":{"generation":0,"identity":"w2"},"source_fence_token":2}}"#;
+        let p = decode_stream_event(&raw(mob)).unwrap();
+        let member = p.envelope.member.as_ref().unwrap();
+        assert_eq!(
+            (member.member_id.as_str(), member.profile.as_str()),
+            ("w2", "worker")
+        );
+        assert_eq!((member.generation, member.fence_token), (Some(0), Some(2)));
+        // Written back exactly as it came.
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::from_str::<Value>(mob).unwrap()
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! Errors of the Meerkat layer: server error payloads, caller misuse and
 //! results of the wrong shape.
 
+use super::report::TerminalCause;
 use crate::rpc::{CallError, ErrorCode, ErrorObject};
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// The kind of a server error, from its numeric code (PROTOCOL.md §6.2).
@@ -43,6 +45,36 @@ pub enum ErrorKind {
     SkillNotFound,
     /// -32022.
     SkillResolutionFailed,
+    /// -32023 (0.5.2+ / 0.9.x).
+    ScheduleNotFound,
+    /// -32024 (0.9.x).
+    SupervisorRotationIncomplete,
+    /// -32025 (0.9.x).
+    ScopeDenied,
+    /// -32026 (0.9.x).
+    HostUnavailable,
+    /// -32027 (0.9.x).
+    StaleCursor,
+    /// -32028 (0.9.x).
+    StaleFence,
+    /// -32029 (0.9.x).
+    MemberReloadRequired,
+    /// -32030 (0.9.x).
+    InputRefused,
+    /// -32031 (0.9.x).
+    InputNotReady,
+    /// -32032 (0.9.x).
+    SessionRuntimeUnavailable,
+    /// -32033 (0.9.x).
+    ApprovalStoreUnavailable,
+    /// -32034 (0.9.x).
+    ApprovalConflict,
+    /// -32035 (0.9.x).
+    ApprovalCommitUnknown,
+    /// -32036 (0.9.x).
+    StaleDeliveryScope,
+    /// -32037 (0.9.x).
+    ForkInstructionRefused,
     /// Any other code.
     Other,
 }
@@ -68,6 +100,21 @@ impl ErrorKind {
             -32020 => Self::CapabilityUnavailable,
             -32021 => Self::SkillNotFound,
             -32022 => Self::SkillResolutionFailed,
+            -32023 => Self::ScheduleNotFound,
+            -32024 => Self::SupervisorRotationIncomplete,
+            -32025 => Self::ScopeDenied,
+            -32026 => Self::HostUnavailable,
+            -32027 => Self::StaleCursor,
+            -32028 => Self::StaleFence,
+            -32029 => Self::MemberReloadRequired,
+            -32030 => Self::InputRefused,
+            -32031 => Self::InputNotReady,
+            -32032 => Self::SessionRuntimeUnavailable,
+            -32033 => Self::ApprovalStoreUnavailable,
+            -32034 => Self::ApprovalConflict,
+            -32035 => Self::ApprovalCommitUnknown,
+            -32036 => Self::StaleDeliveryScope,
+            -32037 => Self::ForkInstructionRefused,
             _ => Self::Other,
         }
     }
@@ -92,6 +139,21 @@ impl ErrorKind {
             Self::CapabilityUnavailable => "CAPABILITY_UNAVAILABLE",
             Self::SkillNotFound => "SKILL_NOT_FOUND",
             Self::SkillResolutionFailed => "SKILL_RESOLUTION_FAILED",
+            Self::ScheduleNotFound => "SCHEDULE_NOT_FOUND",
+            Self::SupervisorRotationIncomplete => "SUPERVISOR_ROTATION_INCOMPLETE",
+            Self::ScopeDenied => "SCOPE_DENIED",
+            Self::HostUnavailable => "HOST_UNAVAILABLE",
+            Self::StaleCursor => "STALE_CURSOR",
+            Self::StaleFence => "STALE_FENCE",
+            Self::MemberReloadRequired => "MEMBER_RELOAD_REQUIRED",
+            Self::InputRefused => "INPUT_REFUSED",
+            Self::InputNotReady => "INPUT_NOT_READY",
+            Self::SessionRuntimeUnavailable => "SESSION_RUNTIME_UNAVAILABLE",
+            Self::ApprovalStoreUnavailable => "APPROVAL_STORE_UNAVAILABLE",
+            Self::ApprovalConflict => "APPROVAL_CONFLICT",
+            Self::ApprovalCommitUnknown => "APPROVAL_COMMIT_UNKNOWN",
+            Self::StaleDeliveryScope => "STALE_DELIVERY_SCOPE",
+            Self::ForkInstructionRefused => "FORK_INSTRUCTION_REFUSED",
             Self::Other => return None,
         })
     }
@@ -165,6 +227,58 @@ impl RpcError {
             .clone()
             .unwrap_or_else(|| self.code.0.to_string())
     }
+
+    /// The typed detail of a failed turn: `data.error` of a 0.9.x turn
+    /// failure (`-32010` for LLM failures, `-32603` with kind
+    /// `runtime_apply_failure`, ...). `None` for other errors and on 0.5.x,
+    /// whose turn failures carry no data.
+    ///
+    /// ```
+    /// use meerkat_proto::{ErrorCode, ErrorObject, RpcError, TerminalCause};
+    /// let mut o = ErrorObject::new(ErrorCode(-32010), "turn abandoned: ...");
+    /// o.data = Some(serde_json::json!({"error": {"kind": "retry_exhausted",
+    ///     "outcome": "failed", "terminal": true, "detail": "retry exhausted"}}));
+    /// let f = RpcError::from(o).turn_failure().unwrap();
+    /// assert_eq!((f.kind, f.terminal), (TerminalCause::RetryExhausted, true));
+    /// ```
+    pub fn turn_failure(&self) -> Option<TurnFailure> {
+        let error = self.data.as_ref()?.get("error")?;
+        error.get("kind")?;
+        TurnFailure::deserialize(error).ok()
+    }
+}
+
+/// Why a turn failed, as 0.9.x reports it in `error.data.error`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct TurnFailure {
+    /// What ended the turn (`llm_failure`, `retry_exhausted`,
+    /// `runtime_apply_failure`, ...).
+    pub kind: TerminalCause,
+    /// Whether the failure ended the turn.
+    pub terminal: bool,
+    /// `failed`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// The server's diagnostic text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The LLM provider, for LLM failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The model, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Whether trying again may succeed, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+    /// The typed reason (tag `reason_type`: `llm_provider_error`, ...), opaque.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Value>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl fmt::Display for RpcError {

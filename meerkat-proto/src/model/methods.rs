@@ -6,7 +6,7 @@ use super::dialect::{ContractLine, Dialect};
 use super::error::{DecodeError, UsageError};
 use super::method::{Method, Route};
 use super::misc::{
-    ConfigEnvelope, MemberInfo, MemberSendResult, MobSpec, MobSummary, Peer, SkillInfo,
+    ConfigEnvelope, MemberInfo, MemberSendResult, MobCreated, MobSpec, MobSummary, Peer, SkillInfo,
     SpawnResult, StreamClosed, StreamOpened,
 };
 use super::mob::{FlowRun, RespawnResult};
@@ -336,6 +336,30 @@ impl Method for MobCreate {
 
     fn decode_result(raw: &RawValue, _: &Dialect) -> Result<String, DecodeError> {
         decode_field("mob/create", raw, "mob_id")
+    }
+}
+
+/// `mob/create` like [`MobCreate`], answering the whole result: the id and,
+/// on 0.9.x, the `claim_token` (a bearer secret for
+/// `mob/claim_callback_route`).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct MobCreateDetailed;
+
+impl Method for MobCreateDetailed {
+    type Params = MobSpec;
+    type Output = MobCreated;
+
+    fn name(dialect: &Dialect) -> Result<&'static str, UsageError> {
+        MobCreate::name(dialect)
+    }
+
+    fn encode_params(p: &MobSpec, dialect: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
+        MobCreate::encode_params(p, dialect)
+    }
+
+    fn decode_result(raw: &RawValue, _: &Dialect) -> Result<MobCreated, DecodeError> {
+        decode("mob/create", raw)
     }
 }
 

@@ -4,7 +4,7 @@
 //! kept as `Other`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::wire_enum::wire_enum;
 
@@ -83,7 +83,12 @@ default_other!(MobState, RespawnStatus, FlowRunStatus, StreamOutcome);
 ///     r#"{"status":"completed","receipt":{"member_id":"w1","new_session_id":"s2","old_session_id":"s1"}}"#,
 /// ).unwrap();
 /// assert_eq!(r.status, RespawnStatus::Completed);
-/// assert_eq!(r.receipt["member_id"], "w1");
+/// assert_eq!(r.receipt.member_id, "w1");
+/// // 0.9.x: the member's identity and opaque reference.
+/// let r: RespawnResult = serde_json::from_str(
+///     r#"{"status":"completed","receipt":{"identity":"w1","member_ref":"eyJhIjoidzEifQ"}}"#,
+/// ).unwrap();
+/// assert_eq!((r.receipt.member_id.as_str(), r.receipt.new_session_id), ("w1", None));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -93,9 +98,66 @@ pub struct RespawnResult {
     pub status: RespawnStatus,
     /// The receipt: member id and old/new session ids on 0.5.x, identity
     /// and member reference on 0.9.x.
-    pub receipt: Value,
+    pub receipt: RespawnReceipt,
     /// Peers whose wiring could not be restored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed_peer_ids: Vec<String>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What a respawn replaced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RespawnReceiptDe")]
+#[non_exhaustive]
+pub struct RespawnReceipt {
+    /// The member: 0.5.x `member_id`, 0.9.x `identity`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub member_id: String,
+    /// 0.9.x: the member's identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// 0.9.x: the member's opaque reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_ref: Option<Value>,
+    /// 0.5.x: the session before the respawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_session_id: Option<String>,
+    /// 0.5.x: the session after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_session_id: Option<String>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RespawnReceiptDe {
+    member_id: String,
+    identity: Option<String>,
+    member_ref: Option<Value>,
+    old_session_id: Option<String>,
+    new_session_id: Option<String>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+impl From<RespawnReceiptDe> for RespawnReceipt {
+    fn from(d: RespawnReceiptDe) -> Self {
+        Self {
+            member_id: match &d.identity {
+                Some(identity) if d.member_id.is_empty() => identity.clone(),
+                _ => d.member_id,
+            },
+            identity: d.identity,
+            member_ref: d.member_ref,
+            old_session_id: d.old_session_id,
+            new_session_id: d.new_session_id,
+            extra: d.extra,
+        }
+    }
 }
 
 /// A flow run (`mob/flow_status`'s `run`).
@@ -134,6 +196,9 @@ pub struct FlowRun {
     pub step_ledger: Vec<FlowStep>,
     /// Its failures.
     pub failure_ledger: Vec<FlowFailure>,
+    /// Fields this SDK does not know (0.9.x flattens kernel fields here).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// One step of a flow run.
@@ -151,6 +216,9 @@ pub struct FlowStep {
     pub output: Value,
     /// When (RFC 3339).
     pub timestamp: Option<String>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// One failure of a flow run.
@@ -164,6 +232,9 @@ pub struct FlowFailure {
     pub reason: String,
     /// When (RFC 3339).
     pub timestamp: Option<String>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[cfg(test)]

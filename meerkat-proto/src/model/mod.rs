@@ -14,6 +14,7 @@ mod mob;
 mod options;
 mod overrides;
 mod params;
+mod report;
 mod result;
 mod server;
 mod session;
@@ -25,12 +26,13 @@ pub use capability::{Capability, CapabilityStatus};
 pub use content::{ContentBlock, Prompt};
 pub use dialect::{ContractLine, Dialect};
 pub use envelope::{
-    EventEnvelope, StreamEndParams, StreamEventParams, decode_session_event, decode_stream_end,
-    decode_stream_event,
+    Attribution, EventEnvelope, EventSource, StreamEndParams, StreamEventParams,
+    decode_session_event, decode_stream_end, decode_stream_event,
 };
 pub(crate) use envelope::{RunMark, decode_session_event_fast, route_session_event};
 pub use error::{
-    DecodeError, ErrorKind, RpcError, UsageError, is_runtime_not_ready, needs_runtime_reset,
+    DecodeError, ErrorKind, RpcError, TurnFailure, UsageError, is_runtime_not_ready,
+    needs_runtime_reset,
 };
 pub use event::{
     BudgetType, Event, HookPatch, HookPatchEnvelope, HookPoint, HookReasonCode, ScopeFrame,
@@ -38,15 +40,20 @@ pub use event::{
 };
 pub use method::{Method, Route};
 pub use misc::{
-    CommsCommand, ConfigEnvelope, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec,
-    MobSummary, Peer, SkillInfo, SpawnResult, SpawnSpec, StreamClosed, StreamOpened,
+    CommsCommand, ConfigEnvelope, HandlingMode, MemberInfo, MemberSendResult, MobAction,
+    MobCreated, MobSpec, MobSummary, Peer, PeerAddress, SkillInfo, SkillProvenance, SkillSource,
+    SpawnResult, SpawnSpec, StreamClosed, StreamOpened,
 };
 pub use mob::{
-    FlowFailure, FlowRun, FlowRunStatus, FlowStep, MobState, RespawnResult, RespawnStatus,
-    StreamOutcome,
+    FlowFailure, FlowRun, FlowRunStatus, FlowStep, MobState, RespawnReceipt, RespawnResult,
+    RespawnStatus, StreamOutcome,
 };
 pub use options::{SessionOptions, TurnOptions};
 pub use overrides::{ProviderParams, ReasoningMode, ToolChoice, ToolFilter, TurnToolOverlay};
+pub use report::{
+    ErrorClass, ErrorReport, ExtractionError, HookFailure, RetryFailure, RetryPlan, RetrySchedule,
+    RunIdentity, RunInput, TerminalCause, TokenAccounting, TruncationReason,
+};
 pub use result::{
     DeferredCreated, RunResult, SchemaWarning, SkillDiagnostics, SourceHealth, Usage,
 };

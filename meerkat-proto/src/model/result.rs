@@ -1,7 +1,8 @@
 //! Results of turns and session creation.
 
+use super::report::{ExtractionError, TerminalCause, TokenAccounting};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Token usage. Decodes both the result form (`total_tokens`, cache counters
 /// omitted when unknown) and the event form (no `total_tokens`, cache
@@ -31,6 +32,21 @@ pub struct Usage {
         deserialize_with = "lenient_opt_u64"
     )]
     pub cache_read_tokens: Option<u64>,
+    /// 0.9.x: reasoning (thinking) tokens, a part of `output_tokens`, when
+    /// the provider reports them.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_opt_u64"
+    )]
+    pub reasoning_tokens: Option<u64>,
+    /// 0.9.x: the provider's accounting of this request (per-request rows:
+    /// `request_usage`, `turn_completed.usage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<Box<TokenAccounting>>,
+    /// 0.9.x: the same accounting when the server carries it inside a
+    /// usage (`provider_accounting`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_accounting: Option<Box<TokenAccounting>>,
 }
 
 pub(crate) fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -116,6 +132,9 @@ pub struct SchemaWarning {
     pub path: String,
     /// What was changed or dropped.
     pub message: String,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// Diagnostics of the skill runtime, when it reports any.
@@ -127,6 +146,9 @@ pub struct SkillDiagnostics {
     pub source_health: SourceHealth,
     /// Skills quarantined for errors (kept raw: many fields, rarely used).
     pub quarantined: Vec<Value>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// Health of the skill sources.
@@ -146,6 +168,9 @@ pub struct SourceHealth {
     pub failure_streak: u64,
     /// Whether the source handshake failed.
     pub handshake_failed: bool,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// The result of a turn (`turn/start`, run-immediately `session/create`).
@@ -164,18 +189,34 @@ pub struct RunResult {
     pub turns: u32,
     /// Tool calls made.
     pub tool_calls: u32,
-    /// Token usage.
+    /// Token usage (0.9.x: of the whole session so far; see `run_usage`).
     #[serde(deserialize_with = "lenient_usage")]
     pub usage: Usage,
+    /// 0.9.x: the usage of this run alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_usage: Option<Usage>,
+    /// 0.9.x: one row per provider request of this run, in order, each with
+    /// its [`accounting`](Usage::accounting).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_usage: Vec<Usage>,
+    /// 0.9.x: what ended the run's last turn, when it was not a plain success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_cause_kind: Option<TerminalCause>,
     /// The extracted structured output, when a schema was set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub structured_output: Option<Value>,
+    /// 0.9.x: why structured-output extraction failed (the run's text stands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extraction_error: Option<ExtractionError>,
     /// Schema lowering warnings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub schema_warnings: Vec<SchemaWarning>,
     /// Skill runtime diagnostics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skill_diagnostics: Option<SkillDiagnostics>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// The result of a deferred `session/create`.
@@ -187,6 +228,9 @@ pub struct DeferredCreated {
     pub session_id: String,
     /// `"<realm>:<session_id>"`.
     pub session_ref: Option<String>,
+    /// Fields this SDK does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[cfg(test)]

@@ -82,6 +82,10 @@ pub struct ToolCall {
     pub arguments: Value,
     /// The provider's tool-call id.
     pub tool_use_id: String,
+    /// 0.9.x: what identifies this call across retries of the server
+    /// (`{run_id, round, call_id, call_digest}`): a handler with side
+    /// effects can use it to run a call once.
+    pub dedupe_key: Option<Value>,
 }
 
 impl ToolCall {
@@ -99,6 +103,7 @@ impl ToolCall {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
+            dedupe_key: get("dedupe_key").filter(|v| !v.is_null()).cloned(),
         }
     }
 }

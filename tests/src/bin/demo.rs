@@ -104,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut deltas = 0;
     while let Some(event) = events.next().await {
         match event? {
-            Event::TextDelta { delta } => {
+            Event::TextDelta { delta, .. } => {
                 deltas += 1;
                 print!("{delta}");
                 std::io::stdout().flush()?;

@@ -81,7 +81,7 @@ pub(crate) fn text_of(events: &[Event]) -> String {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::TextDelta { delta } => Some(delta.as_str()),
+            Event::TextDelta { delta, .. } => Some(delta.as_str()),
             _ => None,
         })
         .collect()
