@@ -666,6 +666,32 @@ fn history_without_a_limit_follows_has_more_to_the_end() {
 }
 
 #[test]
+fn a_raw_call_sends_its_params_as_they_are_and_keeps_every_guarantee() {
+    let timeout = Duration::from_secs(5);
+    let mut p = Pair::ready_with(
+        &ConnectOptions::new().request_timeout(timeout),
+        Server::WithoutReset,
+    );
+    let (id, decoder) = p.start(Call::raw("runtime/health", json!({"verbose": true})));
+    let req = p.expect("runtime/health");
+    assert_eq!(req["params"], json!({"verbose": true}));
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.ok(&req, json!({"status": "ok"}));
+    assert_eq!(p.answer(id, &w, decoder).unwrap(), json!({"status": "ok"}));
+
+    // Unanswered: TIMEOUT naming the method, once.
+    let (id, decoder) = p.start(Call::raw("models/catalog", json!({})));
+    let _ = p.expect("models/catalog");
+    assert!(p.poll(id, &w).is_pending());
+    p.advance(timeout);
+    let err = p.answer(id, &w, decoder).unwrap_err();
+    assert_eq!(err.code(), "TIMEOUT");
+    assert!(err.to_string().contains("models/catalog"), "{err}");
+    assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
 fn a_server_without_runtime_reset_gets_no_reset() {
     let timeout = Duration::from_secs(10);
     let mut p = Pair::ready_with(

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use meerkat_proto::sdk::ops;
+use meerkat_proto::sdk::{Call, ops};
 use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
 
@@ -80,6 +80,30 @@ impl MeerkatClient {
     /// ```
     pub fn list_skills(&self) -> Result<Vec<SkillInfo>, Error> {
         self.run(ops::list_skills())
+    }
+
+    /// Calls any server method with `params` as they are, and gives its raw
+    /// result: for the methods the typed API does not cover (0.9.x serves
+    /// about 160). It gets every guarantee of a typed call (the request
+    /// timeout, exactly-once resolution, typed errors) but no routing: a raw
+    /// `turn/start` gets its answer, not its events, so use the typed
+    /// methods for turns and streams. 0.9.x refuses unknown params.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rpc`] for server errors, [`Error::TimedOut`],
+    /// [`Error::ConnectionClosed`], [`Error::InvalidResponse`] for a result
+    /// that is not JSON.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let health = client.call_raw("runtime/health", serde_json::json!({}))?;
+    /// println!("{health}");
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn call_raw(&self, method: &str, params: Value) -> Result<Value, Error> {
+        self.run(Call::raw(method, params))
     }
 
     /// Registers a callback tool: the model may call it, and `handler`

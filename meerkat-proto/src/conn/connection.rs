@@ -193,6 +193,29 @@ impl Connection {
         Ok(id)
     }
 
+    /// Sends `method` with `params` as they are: no dialect check, no
+    /// routing of notifications (a raw `turn/start` gets its answer, not its
+    /// events). For the methods the typed model does not cover.
+    ///
+    /// # Errors
+    ///
+    /// [`UsageError`] when the connection is closed or too many requests
+    /// are pending. Nothing is sent then.
+    pub fn request_raw(
+        &mut self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        opts: RequestOptions,
+    ) -> Result<RequestId, UsageError> {
+        self.observe_now(opts.now);
+        if self.rpc.is_closed() {
+            return Err(UsageError::Closed);
+        }
+        let id = self.rpc.send_request(method, params, opts.deadline)?;
+        trace!(method, id = id.get(), "conn: raw request");
+        Ok(id)
+    }
+
     /// Answers a [`ToolCall`]: `Ok` with the tool's output, `Err` with a
     /// failure message (sent as an error result, `is_error: true`, so the
     /// model sees it). A no-op once the connection is closed.

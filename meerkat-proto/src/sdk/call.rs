@@ -7,7 +7,7 @@
 //! [`ops`](super::ops) and hands it to its transport's one `run` function,
 //! so the request of a method is written once.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::fmt;
 
 use serde_json::value::RawValue;
@@ -19,7 +19,10 @@ use crate::sdk_error::Error;
 
 /// Sends the request on a connection: its id and the method's wire name.
 pub(crate) type Send = Box<
-    dyn FnOnce(&mut Connection, RequestOptions) -> Result<(RequestId, &'static str), UsageError>
+    dyn FnOnce(
+            &mut Connection,
+            RequestOptions,
+        ) -> Result<(RequestId, Cow<'static, str>), UsageError>
         + std::marker::Send,
 >;
 
@@ -111,7 +114,7 @@ impl<O: 'static> Call<O> {
             send: Box::new(move |conn: &mut Connection, opts| {
                 let name = M::name(conn.dialect())?;
                 conn.request::<M>(params.borrow(), opts)
-                    .map(|id| (id, name))
+                    .map(|id| (id, Cow::Borrowed(name)))
             }),
             decode: Box::new(|raw, dialect| {
                 M::decode_result(raw, dialect).map_err(|e| Error::InvalidResponse {
@@ -123,6 +126,43 @@ impl<O: 'static> Call<O> {
             streaming: Streaming::No,
             capability: None,
             session_id,
+            closer: None,
+            pager: None,
+        }
+    }
+}
+
+impl Call<serde_json::Value> {
+    /// A request of any `method` with `params` sent as they are, answered
+    /// with the raw result: for the methods the typed model does not cover.
+    /// It gets every guarantee of a typed call (timeout, exactly-once, typed
+    /// errors) but no routing: a raw `turn/start` gets its answer, not its
+    /// events.
+    ///
+    /// ```
+    /// use meerkat_proto::sdk::Call;
+    ///
+    /// let call = Call::raw("runtime/health", serde_json::json!({}));
+    /// # let _ = call;
+    /// ```
+    pub fn raw(method: impl Into<String>, params: serde_json::Value) -> Self {
+        let method = method.into();
+        Self {
+            send: Box::new(move |conn: &mut Connection, opts| {
+                let params = serde_json::value::to_raw_value(&params)?;
+                let id = conn.request_raw(&method, Some(params), opts)?;
+                Ok((id, Cow::Owned(method)))
+            }),
+            decode: Box::new(|raw, _| {
+                serde_json::from_str(raw.get()).map_err(|e| Error::InvalidResponse {
+                    method: "raw call".into(),
+                    message: e.to_string(),
+                })
+            }),
+            kind: Kind::Plain,
+            streaming: Streaming::No,
+            capability: None,
+            session_id: None,
             closer: None,
             pager: None,
         }

@@ -70,7 +70,7 @@ impl EngineConfig {
 
 /// One call's slot.
 pub(super) struct CallSlot {
-    pub(super) method: &'static str,
+    pub(super) method: std::borrow::Cow<'static, str>,
     pub(super) kind: Kind,
     pub(super) state: SlotState,
 }
@@ -276,7 +276,11 @@ impl<H: Clone> Engine<H> {
         }
         if call.streaming != Streaming::No {
             let session = call.session_id.clone();
-            let slot = StreamSlot::new(self.config.stream_budget, method, call.streaming, session);
+            let name = match &method {
+                std::borrow::Cow::Borrowed(name) => name,
+                std::borrow::Cow::Owned(_) => "raw call",
+            };
+            let slot = StreamSlot::new(self.config.stream_budget, name, call.streaming, session);
             self.streams.insert(id, slot);
         }
         // NB: a turn stream's answer ends the stream: no call slot.

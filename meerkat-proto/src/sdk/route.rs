@@ -104,7 +104,7 @@ impl<H: Clone> Engine<H> {
         let Some(slot) = self.calls.get(&id) else {
             return;
         };
-        let (method, kind) = (slot.method, slot.kind.clone());
+        let (method, kind) = (slot.method.clone(), slot.kind.clone());
         let can_reset = self.conn.dialect().has_method("runtime/reset") && !self.conn.is_closed();
         match (kind, result) {
             (Kind::Reset(session), result) => {
@@ -113,19 +113,19 @@ impl<H: Clone> Engine<H> {
             }
             (Kind::Page(caller), result) => {
                 self.calls.remove(&id);
-                let result = result.map_err(|e| self.call_error(e, method));
+                let result = result.map_err(|e| self.call_error(e, &method));
                 if let Some(answer) = self.on_page(caller, result, now) {
                     self.complete(caller, answer);
                 }
             }
             (Kind::Plain, result) if self.pages.is_paged(id) => {
-                let result = result.map_err(|e| self.call_error(e, method));
+                let result = result.map_err(|e| self.call_error(e, &method));
                 if let Some(answer) = self.on_page(id, result, now) {
                     self.complete(id, answer);
                 }
             }
             (Kind::Turn(session), Err(e)) if can_reset && needs_runtime_reset(&e) => {
-                let err = self.call_error(e, method);
+                let err = self.call_error(e, &method);
                 self.begin_reset(session, Held::Call(id, Err(err)), now);
             }
             (Kind::Interrupt(session), Ok(raw)) if can_reset => {
@@ -153,7 +153,7 @@ impl<H: Clone> Engine<H> {
                         self.begin_reset(session, Held::Call(caller, Ok(raw)), now)
                     }
                     result => {
-                        let result = result.map_err(|e| self.call_error(e, method));
+                        let result = result.map_err(|e| self.call_error(e, &method));
                         self.complete(caller, result);
                     }
                 }
@@ -166,7 +166,7 @@ impl<H: Clone> Engine<H> {
                     // it, so the handler goes.
                     self.tools.remove(name);
                 }
-                let result = result.map_err(|e| self.call_error(e, method));
+                let result = result.map_err(|e| self.call_error(e, &method));
                 if result.is_err()
                     && self
                         .streams
