@@ -453,15 +453,19 @@ scenario! {
         settle(&llm);
         aw!(mob.member("w1").send("work please", sdk::HandlingMode::Queue)).expect("member send");
         assert!(llm.wait_for_user_text(WAIT, "[EVENT via rpc] work please").is_some(), "the member ran a turn");
-        // The mob-wide subscription saw member events.
+        // The mob-wide subscription sees the member's events, up to the end
+        // of its run: stopping a mob whose member is mid-turn makes 0.5.2's
+        // resume fail ("missing event injector capability").
         let mut saw_member_event = false;
         while let Some(event) = aw!(events.next()) {
-            if event.is_ok() {
-                saw_member_event = true;
+            let Ok(envelope) = event else { continue };
+            saw_member_event = true;
+            if matches!(envelope.event, sdk::Event::RunCompleted { .. } | sdk::Event::RunFailed { .. }) {
                 break;
             }
         }
         assert!(saw_member_event);
+        settle(&llm);
         aw!(events.close()).expect("close subscription");
         aw!(mob.lifecycle(sdk::MobAction::Stop)).expect("stop");
         assert_eq!(aw!(mob.status()).expect("status").status, sdk::MobState::Stopped);
