@@ -137,6 +137,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "Give me information about Tokyo.",
                 r#"[[json {"city":"Tokyo","country":"Japan","population":13960000}]]"#,
             ))
+            .model("claude-sonnet-4-5")
             .output_schema(schema)
             .structured_output_retries(3),
         )
@@ -185,7 +186,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let blocking = tokio::task::spawn_blocking(
         move || -> Result<String, meerkat_transport_blocking::Error> {
             let client = meerkat_transport_blocking::MeerkatClient::connect(options)?;
-            let session = client.create_session("Hello from blocking code")?;
+            // NB: an explicit model: a 0.9 server's default one is not Anthropic's.
+            let session = client.create_session(
+                meerkat_transport_blocking::SessionOptions::new("Hello from blocking code")
+                    .model("claude-sonnet-4-5"),
+            )?;
             let text = session.text();
             client.close()?;
             Ok(text)
