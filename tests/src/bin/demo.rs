@@ -188,8 +188,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let client = meerkat_transport_blocking::MeerkatClient::connect(options)?;
             // NB: an explicit model: a 0.9 server's default one is not Anthropic's.
             let session = client.create_session(
-                meerkat_transport_blocking::SessionOptions::new("Hello from blocking code")
-                    .model("claude-sonnet-4-5"),
+                SessionOptions::new("Hello from blocking code").model("claude-sonnet-4-5"),
             )?;
             let text = session.text();
             client.close()?;
