@@ -95,27 +95,6 @@ wire_enum! {
     }
 }
 
-impl Default for StopReason {
-    fn default() -> Self {
-        Self::Other(String::new())
-    }
-}
-impl Default for HookPoint {
-    fn default() -> Self {
-        Self::Other(String::new())
-    }
-}
-impl Default for HookReasonCode {
-    fn default() -> Self {
-        Self::Other(String::new())
-    }
-}
-impl Default for BudgetType {
-    fn default() -> Self {
-        Self::Other(String::new())
-    }
-}
-
 /// What a hook rewrote (`hook_rewrite_applied.patch`, tag `patch_type`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "patch_type", rename_all = "snake_case")]

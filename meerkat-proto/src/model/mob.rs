@@ -63,17 +63,6 @@ wire_enum! {
     }
 }
 
-macro_rules! default_other {
-    ($($name:ident),+) => {$(
-        impl Default for $name {
-            fn default() -> Self {
-                Self::Other(String::new())
-            }
-        }
-    )+};
-}
-default_other!(MobState, RespawnStatus, FlowRunStatus, StreamOutcome);
-
 /// What `mob/respawn` answers.
 ///
 /// ```

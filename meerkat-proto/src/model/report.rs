@@ -102,17 +102,6 @@ wire_enum! {
     }
 }
 
-macro_rules! default_other {
-    ($($name:ident),+) => {$(
-        impl Default for $name {
-            fn default() -> Self {
-                Self::Other(String::new())
-            }
-        }
-    )+};
-}
-default_other!(TerminalCause, ErrorClass);
-
 /// The transcript lineage of a run (`identity` of 0.9.x run events).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -1,7 +1,7 @@
 //! One macro for every enum of wire strings: known values plus `Other(String)`.
 
 /// Declares a `#[non_exhaustive]` enum of wire strings with an `Other(String)`
-/// fallback, and its `as_str`, `Display`, `Serialize` and lenient
+/// fallback, and its `as_str`, `Default` (`Other("")`), `Display`, `Serialize` and lenient
 /// `Deserialize` (any string is accepted; a non-string becomes `Other("")`).
 macro_rules! wire_enum {
     (
@@ -34,6 +34,13 @@ macro_rules! wire_enum {
                     $( $wire => Self::$variant, )+
                     other => Self::Other(other.to_owned()),
                 }
+            }
+        }
+
+        /// `Other("")`: what a missing field decodes to.
+        impl ::std::default::Default for $name {
+            fn default() -> Self {
+                Self::Other(String::new())
             }
         }
 
