@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig};
-use meerkat_proto::{
-    Capability, ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo, TransportKind,
-};
+use meerkat_proto::{ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo, TransportKind};
 
 use crate::io::{Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
@@ -165,83 +163,6 @@ impl MeerkatClient {
         Ok(())
     }
 
-    /// What the server said about itself in the handshake.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let info = client.server_info();
-    /// println!("{} {} (contract {})", info.name, info.version, info.contract_version);
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn server_info(&self) -> &ServerInfo {
-        &self.inner.server
-    }
-
-    /// The server's capabilities, as fetched during `connect`.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// for cap in client.capabilities() {
-    ///     println!("{} {:?}", cap.id, cap.status);
-    /// }
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn capabilities(&self) -> &[Capability] {
-        &self.inner.server.capabilities
-    }
-
-    /// Whether the server offers capability `id` (`"mob"` follows the
-    /// server's method list).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// if client.has_capability("skills") {
-    ///     println!("{} skills", client.list_skills()?.len());
-    /// }
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn has_capability(&self, id: &str) -> bool {
-        self.inner.server.has_capability(id)
-    }
-
-    /// Fails unless the server offers capability `id`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::CapabilityUnavailable`] naming `id`.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// match client.require_capability("comms") {
-    ///     Ok(()) => println!("comms available"),
-    ///     Err(e) => assert_eq!(e.code(), "CAPABILITY_UNAVAILABLE"),
-    /// }
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn require_capability(&self, id: &str) -> Result<(), Error> {
-        self.inner.server.require_capability(id)
-    }
-
-    /// The child's process id (`None` over TCP, where there is no child).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// println!("rkat-rpc runs as pid {:?}", client.pid());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn pid(&self) -> Option<u32> {
-        self.inner.process.as_ref().map(|p| p.pid())
-    }
-
     /// Sends one request and waits for its typed answer.
     ///
     /// The typed methods of this crate are built on it; it is public for
@@ -356,3 +277,5 @@ impl Drop for Inner {
         self.shutdown(Duration::ZERO);
     }
 }
+
+meerkat_proto::__meerkat_client_accessors!(blocking "meerkat_transport_blocking");

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{
     CommsCommand, DeferredCreated, Peer, Prompt, RunResult, SessionHistory, SessionInfo,
-    SessionOptions, SkillRef, TurnOptions, Usage,
+    SessionOptions, SkillRef, TurnOptions,
 };
 use serde_json::Value;
 
@@ -205,138 +205,6 @@ impl Session {
 
     fn last(&self) -> std::sync::MutexGuard<'_, RunResult> {
         self.last.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The session's id (a UUID).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// println!("{}", session.id());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The session's reference (`"<realm>:<id>"`), when the server gave one.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// if let Some(reference) = session.reference() {
-    ///     println!("{reference}");
-    /// }
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
-    }
-
-    /// The assistant's text of the last turn.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// println!("{}", session.text());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn text(&self) -> String {
-        self.last().text.clone()
-    }
-
-    /// The token usage of the last turn.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// let usage = session.usage();
-    /// println!("{} in / {} out", usage.input_tokens, usage.output_tokens);
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn usage(&self) -> Usage {
-        self.last().usage.clone()
-    }
-
-    /// The number of model turns of the last run.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// println!("{} model turns", session.turns());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn turns(&self) -> u32 {
-        self.last().turns
-    }
-
-    /// The number of tool calls of the last run.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// println!("{} tool calls", session.tool_calls());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn tool_calls(&self) -> u32 {
-        self.last().tool_calls
-    }
-
-    /// The structured output of the last turn, if an output schema was set.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
-    /// let session = client.create_session(SessionOptions::new("Capital of France?").output_schema(schema))?;
-    /// println!("{:?}", session.structured_output());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn structured_output(&self) -> Option<Value> {
-        self.last().structured_output.clone()
-    }
-
-    /// The full result of the last turn.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// let result = session.last_result();
-    /// println!("{} ({:?})", result.text, result.schema_warnings);
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn last_result(&self) -> RunResult {
-        self.last().clone()
-    }
-
-    /// The client this session belongs to.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// let other = session.client().create_session("Another one")?;
-    /// println!("{}", other.id());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn client(&self) -> &MeerkatClient {
-        &self.client
     }
 
     /// Runs another turn and makes its result the session's last result.
@@ -631,34 +499,6 @@ impl fmt::Debug for DeferredSession {
 }
 
 impl DeferredSession {
-    /// The session's id.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let deferred = client.create_deferred_session("Hello")?;
-    /// println!("{}", deferred.id());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn id(&self) -> &str {
-        &self.created.session_id
-    }
-
-    /// The session's reference, when the server gave one.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let deferred = client.create_deferred_session("Hello")?;
-    /// println!("{:?}", deferred.reference());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn reference(&self) -> Option<&str> {
-        self.created.session_ref.as_deref()
-    }
-
     /// Runs the first turn (with per-turn overrides) and returns the
     /// session.
     ///
@@ -711,3 +551,5 @@ impl DeferredSession {
         )
     }
 }
+
+meerkat_proto::__meerkat_session_accessors!(blocking "meerkat_transport_blocking");

@@ -7,9 +7,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig};
-use meerkat_proto::{
-    Capability, ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo, TransportKind,
-};
+use meerkat_proto::{ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo, TransportKind};
 use tracing::Instrument as _;
 
 use crate::io::{CallGuard, Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
@@ -189,88 +187,6 @@ impl MeerkatClient {
         Ok(())
     }
 
-    /// What the server said about itself in the handshake.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// let info = client.server_info();
-    /// println!("{} {} (contract {})", info.name, info.version, info.contract_version);
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn server_info(&self) -> &ServerInfo {
-        &self.inner.server
-    }
-
-    /// The server's capabilities, as fetched during `connect`.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// for cap in client.capabilities() {
-    ///     println!("{} {:?}", cap.id, cap.status);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn capabilities(&self) -> &[Capability] {
-        &self.inner.server.capabilities
-    }
-
-    /// Whether the server offers capability `id` (`"mob"` follows the
-    /// server's method list).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// if client.has_capability("skills") {
-    ///     println!("{} skills", client.list_skills().await?.len());
-    /// }
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn has_capability(&self, id: &str) -> bool {
-        self.inner.server.has_capability(id)
-    }
-
-    /// Fails unless the server offers capability `id`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::CapabilityUnavailable`] naming `id`.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// match client.require_capability("comms") {
-    ///     Ok(()) => println!("comms available"),
-    ///     Err(e) => assert_eq!(e.code(), "CAPABILITY_UNAVAILABLE"),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn require_capability(&self, id: &str) -> Result<(), Error> {
-        self.inner.server.require_capability(id)
-    }
-
-    /// The child's process id (`None` over TCP, where there is no child).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// println!("rkat-rpc runs as pid {:?}", client.pid());
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn pid(&self) -> Option<u32> {
-        self.inner.process.as_ref().map(|p| p.pid())
-    }
-
     /// Sends one request and waits for its typed answer.
     ///
     /// The typed methods of this crate are built on it; it is public for
@@ -362,3 +278,5 @@ impl Drop for Inner {
         }
     }
 }
+
+meerkat_proto::__meerkat_client_accessors!(async "meerkat_transport_tokio");

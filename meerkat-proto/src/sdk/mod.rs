@@ -40,6 +40,7 @@ mod call;
 mod effects;
 mod engine;
 mod exit;
+mod handles;
 pub mod ops;
 mod pages;
 mod recovery;
