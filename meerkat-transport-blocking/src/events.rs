@@ -101,59 +101,6 @@ impl EventStream {
         item
     }
 
-    /// The session this turn runs on: known from the start for
-    /// [`Session::stream`], from its first event on for
-    /// [`MeerkatClient::create_session_streaming`].
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// let events = session.stream("Go on")?;
-    /// assert_eq!(events.session_id(), Some(session.id()));
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn session_id(&self) -> Option<&str> {
-        self.turn.session_id()
-    }
-
-    /// The turn's result, once the stream has ended successfully.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// let mut events = session.stream("Go on")?;
-    /// for event in &mut events {
-    ///     event?;
-    /// }
-    /// println!("{}", events.result().expect("finished").text);
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn result(&self) -> Option<&RunResult> {
-        self.turn.result()
-    }
-
-    /// Whether the stream has ended.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// let mut events = session.stream("Go on")?;
-    /// for event in &mut events {
-    ///     event?;
-    /// }
-    /// assert!(events.is_finished());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn is_finished(&self) -> bool {
-        self.turn.is_finished()
-    }
-
     /// Consumes every event and returns the turn's result.
     ///
     /// (This inherent method shadows [`Iterator::collect`]; call
@@ -201,26 +148,6 @@ impl EventStream {
             }
         }
         Ok((text, self.turn.take_result()?))
-    }
-
-    /// The session the turn ran on, once the stream has ended successfully
-    /// (for [`MeerkatClient::create_session_streaming`]).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let mut events = client.create_session_streaming("Hello")?;
-    /// for event in &mut events {
-    ///     event?;
-    /// }
-    /// let session = events.into_session().expect("finished");
-    /// println!("{}: {}", session.id(), session.text());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn into_session(self) -> Option<Session> {
-        let result = self.turn.result()?.clone();
-        Some(Session::new(self.client.clone(), result))
     }
 }
 
@@ -384,3 +311,5 @@ impl Drop for EventSubscription {
             .with(|e| e.drop_stream(id, close, Instant::now()));
     }
 }
+
+meerkat_proto::__meerkat_event_stream_accessors!(blocking "meerkat_transport_blocking");

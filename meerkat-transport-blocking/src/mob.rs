@@ -1,7 +1,5 @@
 //! [`Mob`] and [`Member`], and the mob calls of [`MeerkatClient`].
 
-use std::fmt;
-
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{
     FlowRun, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
@@ -51,23 +49,6 @@ impl MeerkatClient {
     pub fn list_mobs(&self) -> Result<Vec<MobSummary>, Error> {
         self.run(ops::list_mobs())
     }
-
-    /// A handle on an existing mob (no call is made).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let mob = client.mob("m1");
-    /// println!("{}", mob.status()?.status);
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn mob(&self, mob_id: impl Into<String>) -> Mob {
-        Mob {
-            client: self.clone(),
-            id: mob_id.into(),
-        }
-    }
 }
 
 /// A mob: a group of agents (members) with wiring and flows.
@@ -89,29 +70,7 @@ pub struct Mob {
     id: String,
 }
 
-impl fmt::Debug for Mob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mob")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Mob {
-    /// The mob's id.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// let mob = client.mob("m1");
-    /// assert_eq!(mob.id(), "m1");
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// The mob's status.
     ///
     /// # Errors
@@ -252,23 +211,6 @@ impl Mob {
         self.client.run(ops::mob_members(&self.id))
     }
 
-    /// A handle on one member (no call is made).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mob = client.mob("m1");
-    /// mob.member("w1").send("start", HandlingMode::Queue)?;
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn member(&self, meerkat_id: impl Into<String>) -> Member {
-        Member {
-            mob: self.clone(),
-            id: meerkat_id.into(),
-        }
-    }
-
     /// Lists the mob's flows.
     ///
     /// # Errors
@@ -406,30 +348,7 @@ pub struct Member {
     id: String,
 }
 
-impl fmt::Debug for Member {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Member")
-            .field("mob", &self.mob.id)
-            .field("id", &self.id)
-            .finish()
-    }
-}
-
 impl Member {
-    /// The member's id (`meerkat_id`).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let mob = client.mob("m1");
-    /// assert_eq!(mob.member("w1").id(), "w1");
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// Sends work to the member (`mob/send` or `mob/member_send`, whichever
     /// the server lists).
     ///
@@ -473,3 +392,5 @@ impl Member {
         self.mob.subscribe(Some(&self.id))
     }
 }
+
+meerkat_proto::__meerkat_mob_handles!(blocking "meerkat_transport_blocking");

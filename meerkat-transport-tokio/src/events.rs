@@ -131,62 +131,6 @@ impl EventStream {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
-    /// The session the turn runs on; for
-    /// [`create_session_streaming`](MeerkatClient::create_session_streaming)
-    /// known from its first event on (and always once the stream ended).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
-    /// let events = session.stream("Go on").await?;
-    /// assert_eq!(events.session_id(), Some(session.id()));
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn session_id(&self) -> Option<&str> {
-        self.turn.session_id()
-    }
-
-    /// The turn's result, once the stream ended successfully.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
-    /// let mut events = session.stream("Go on").await?;
-    /// while let Some(event) = events.next().await {
-    ///     event?;
-    /// }
-    /// println!("{}", events.result().expect("finished").text);
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn result(&self) -> Option<&RunResult> {
-        self.turn.result()
-    }
-
-    /// Whether the stream ended.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
-    /// let mut events = session.stream("Go on").await?;
-    /// while let Some(event) = events.next().await {
-    ///     event?;
-    /// }
-    /// assert!(events.is_finished());
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn is_finished(&self) -> bool {
-        self.turn.is_finished()
-    }
-
     /// Consumes every event and returns the result.
     ///
     /// # Errors
@@ -235,27 +179,6 @@ impl EventStream {
             }
         }
         Ok((text, self.turn.take_result()?))
-    }
-
-    /// The session, with this turn as its last result, once the stream
-    /// ended successfully.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// let mut events = client.create_session_streaming("Hello").await?;
-    /// while let Some(event) = events.next().await {
-    ///     event?;
-    /// }
-    /// let session = events.into_session().expect("finished");
-    /// println!("{}: {}", session.id(), session.text());
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn into_session(self) -> Option<Session> {
-        let result = self.turn.result()?.clone();
-        Some(Session::new(self.client.clone(), result))
     }
 }
 
@@ -443,3 +366,5 @@ impl Drop for EventSubscription {
         self.client.shared().with(|e| e.drop_stream(id, close, now));
     }
 }
+
+meerkat_proto::__meerkat_event_stream_accessors!(async "meerkat_transport_tokio");

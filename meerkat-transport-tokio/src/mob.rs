@@ -1,7 +1,5 @@
 //! [`Mob`] and [`Member`], and the mob calls of [`MeerkatClient`].
 
-use std::fmt;
-
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{
     FlowRun, HandlingMode, MemberInfo, MemberSendResult, MobAction, MobSpec, MobSummary, Prompt,
@@ -53,24 +51,6 @@ impl MeerkatClient {
     pub async fn list_mobs(&self) -> Result<Vec<MobSummary>, Error> {
         self.run(ops::list_mobs()).await
     }
-
-    /// A handle on an existing mob (no call is made).
-    ///
-    /// ```no_run
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # use meerkat_transport_tokio::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// let mob = client.mob("m1");
-    /// println!("{}", mob.status().await?.status);
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn mob(&self, mob_id: impl Into<String>) -> Mob {
-        Mob {
-            client: self.clone(),
-            id: mob_id.into(),
-        }
-    }
 }
 
 /// A mob: a group of agents (members) with wiring and flows.
@@ -93,30 +73,7 @@ pub struct Mob {
     id: String,
 }
 
-impl fmt::Debug for Mob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mob")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Mob {
-    /// The mob's id.
-    ///
-    /// ```no_run
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # use meerkat_transport_tokio::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// let mob = client.mob("m1");
-    /// assert_eq!(mob.id(), "m1");
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// The mob's status.
     ///
     /// # Errors
@@ -267,24 +224,6 @@ impl Mob {
     /// ```
     pub async fn members(&self) -> Result<Vec<MemberInfo>, Error> {
         self.client.run(ops::mob_members(&self.id)).await
-    }
-
-    /// A handle on one member (no call is made).
-    ///
-    /// ```no_run
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # use meerkat_transport_tokio::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mob = client.mob("m1");
-    /// mob.member("w1").send("start", HandlingMode::Queue).await?;
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn member(&self, meerkat_id: impl Into<String>) -> Member {
-        Member {
-            mob: self.clone(),
-            id: meerkat_id.into(),
-        }
     }
 
     /// Lists the mob's flows.
@@ -441,31 +380,7 @@ pub struct Member {
     id: String,
 }
 
-impl fmt::Debug for Member {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Member")
-            .field("mob", &self.mob.id)
-            .field("id", &self.id)
-            .finish()
-    }
-}
-
 impl Member {
-    /// The member's id (`meerkat_id`).
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let mob = client.mob("m1");
-    /// assert_eq!(mob.member("w1").id(), "w1");
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// Sends work to the member (`mob/send` or `mob/member_send`, whichever
     /// the server lists).
     ///
@@ -512,3 +427,5 @@ impl Member {
         self.mob.subscribe(Some(&self.id)).await
     }
 }
+
+meerkat_proto::__meerkat_mob_handles!(async "meerkat_transport_tokio");

@@ -216,3 +216,140 @@ macro_rules! __meerkat_client_accessors {
         }
     };
 }
+
+/// `EventStream`'s accessors (`session_id`, `result`, `is_finished`,
+/// `into_session`). Needs the fields `turn: TurnStream` and `client`, and
+/// `Session::new(client, result)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __meerkat_event_stream_accessors {
+    ($flavour:ident $krate:tt) => {
+        $crate::__meerkat_flavour!($flavour $krate, __meerkat_event_stream_accessors);
+    };
+    (@ $aw:tt, $end:tt, $each:tt, [$($pre:tt),*]) => {
+        impl EventStream {
+            /// The session this turn runs on: known from the start for
+            /// [`Session::stream`], from its first event on for
+            /// [`MeerkatClient::create_session_streaming`].
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "# let session = client.create_session(\"Hello\")", $aw, "?;\n",
+                "let events = session.stream(\"Go on\")", $aw, "?;\n",
+                "assert_eq!(events.session_id(), Some(session.id()));\n", $end, "\n```")]
+            #[must_use]
+            pub fn session_id(&self) -> Option<&str> {
+                self.turn.session_id()
+            }
+
+            /// The turn's result, once the stream has ended successfully.
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "# let session = client.create_session(\"Hello\")", $aw, "?;\n",
+                "let mut events = session.stream(\"Go on\")", $aw, "?;\n", $each, "\n    event?;\n}\n",
+                "println!(\"{}\", events.result().expect(\"finished\").text);\n", $end, "\n```")]
+            #[must_use]
+            pub fn result(&self) -> Option<&$crate::RunResult> {
+                self.turn.result()
+            }
+
+            /// Whether the stream has ended.
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "# let session = client.create_session(\"Hello\")", $aw, "?;\n",
+                "let mut events = session.stream(\"Go on\")", $aw, "?;\n", $each, "\n    event?;\n}\n",
+                "assert!(events.is_finished());\n", $end, "\n```")]
+            #[must_use]
+            pub fn is_finished(&self) -> bool {
+                self.turn.is_finished()
+            }
+
+            /// The session the turn ran on, with this turn as its last
+            /// result, once the stream has ended successfully (for
+            /// [`MeerkatClient::create_session_streaming`]).
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)*
+                "let mut events = client.create_session_streaming(\"Hello\")", $aw, "?;\n", $each, "\n    event?;\n}\n",
+                "let session = events.into_session().expect(\"finished\");\n",
+                "println!(\"{}: {}\", session.id(), session.text());\n", $end, "\n```")]
+            #[must_use]
+            pub fn into_session(self) -> Option<Session> {
+                let result = self.turn.result()?.clone();
+                Some(Session::new(self.client.clone(), result))
+            }
+        }
+    };
+}
+
+/// `Mob`'s and `Member`'s handles: `MeerkatClient::mob`, `Mob::member`,
+/// both `id`s and both `Debug`s. Needs `Mob { client, id }` and
+/// `Member { mob, id }`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __meerkat_mob_handles {
+    ($flavour:ident $krate:tt) => {
+        $crate::__meerkat_flavour!($flavour $krate, __meerkat_mob_handles);
+    };
+    (@ $aw:tt, $end:tt, $each:tt, [$($pre:tt),*]) => {
+        impl MeerkatClient {
+            /// A handle on an existing mob (no call is made).
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "let mob = client.mob(\"m1\");\n",
+                "println!(\"{}\", mob.status()", $aw, "?.status);\n", $end, "\n```")]
+            #[must_use]
+            pub fn mob(&self, mob_id: impl Into<String>) -> Mob {
+                Mob {
+                    client: self.clone(),
+                    id: mob_id.into(),
+                }
+            }
+        }
+
+        impl ::std::fmt::Debug for Mob {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Mob")
+                    .field("id", &self.id)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl Mob {
+            /// The mob's id.
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "let mob = client.mob(\"m1\");\n",
+                "assert_eq!(mob.id(), \"m1\");\n", $end, "\n```")]
+            #[must_use]
+            pub fn id(&self) -> &str {
+                &self.id
+            }
+
+            /// A handle on one member (no call is made).
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "# let mob = client.mob(\"m1\");\n",
+                "mob.member(\"w1\").send(\"start\", HandlingMode::Queue)", $aw, "?;\n", $end, "\n```")]
+            #[must_use]
+            pub fn member(&self, meerkat_id: impl Into<String>) -> Member {
+                Member {
+                    mob: self.clone(),
+                    id: meerkat_id.into(),
+                }
+            }
+        }
+
+        impl ::std::fmt::Debug for Member {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Member")
+                    .field("mob", &self.mob.id)
+                    .field("id", &self.id)
+                    .finish()
+            }
+        }
+
+        impl Member {
+            /// The member's id (`meerkat_id`).
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "# let mob = client.mob(\"m1\");\n",
+                "assert_eq!(mob.member(\"w1\").id(), \"w1\");\n", $end, "\n```")]
+            #[must_use]
+            pub fn id(&self) -> &str {
+                &self.id
+            }
+        }
+    };
+}
