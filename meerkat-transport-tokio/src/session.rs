@@ -1,7 +1,6 @@
 //! [`Session`] and [`DeferredSession`], and the session calls of
 //! [`MeerkatClient`].
 
-use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use meerkat_proto::sdk::ops;
@@ -199,15 +198,6 @@ pub struct Session {
     reference: Option<String>,
     /// The last turn's result, shared by clones and updated by streams.
     last: Arc<Mutex<RunResult>>,
-}
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
-            .field("id", &self.id)
-            .field("reference", &self.reference)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Session {
@@ -521,14 +511,6 @@ impl Session {
 pub struct DeferredSession {
     client: MeerkatClient,
     created: DeferredCreated,
-}
-
-impl fmt::Debug for DeferredSession {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeferredSession")
-            .field("id", &self.created.session_id)
-            .finish_non_exhaustive()
-    }
 }
 
 impl DeferredSession {

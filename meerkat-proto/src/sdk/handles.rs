@@ -39,6 +39,23 @@ macro_rules! __meerkat_session_accessors {
         $crate::__meerkat_flavour!($flavour $krate, __meerkat_session_accessors);
     };
     (@ $aw:tt, $end:tt, $each:tt, [$($pre:tt),*]) => {
+        impl ::std::fmt::Debug for Session {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Session")
+                    .field("id", &self.id)
+                    .field("reference", &self.reference)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl ::std::fmt::Debug for DeferredSession {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("DeferredSession")
+                    .field("id", &self.created.session_id)
+                    .finish_non_exhaustive()
+            }
+        }
+
         impl Session {
             /// The session's id (a UUID).
             ///
