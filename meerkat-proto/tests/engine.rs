@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{
     Call, Decoder, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch, INTERRUPT_PAUSE,
-    INTERRUPT_TRIES, Next, RESET_PAUSE, RESET_TRIES, Subscription, ops,
+    INTERRUPT_TRIES, Next, RESET_PAUSE, RESET_TRIES, Subscription, TimerStep, ops,
 };
 use meerkat_proto::{
     ConnectOptions, ContractLine, Error, Event, HandlingMode, RequestId, StreamOpened, ToolCall,
@@ -1092,6 +1092,79 @@ fn an_exited_child_whose_output_stays_quiet_ends_the_connection() {
         !p.exit_tick(p.now + tick, Some(&exited)),
         "nothing to watch"
     );
+}
+
+/// The transports' timer loop, run on the virtual clock: step, then sleep
+/// exactly as told. A child that exited while its output stays open is
+/// looked at every INTERVAL and ended after QUIET; the loop then stops.
+#[test]
+fn the_timer_loop_watches_an_exited_child_until_the_connection_ends() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (call, decoder) = p.start(ops::list_sessions());
+    p.expect("session/list");
+    let w_call = Wakes::new();
+    assert!(p.poll(call, &w_call).is_pending());
+    let t0 = p.now;
+
+    // Running: the next look is one INTERVAL away, the call's timeout later.
+    let step = p.engine.timer_step(t0, Some(None));
+    assert_eq!(step, TimerStep::Sleep(Some(t0 + ExitWatch::INTERVAL)));
+    // Woken early (a rearm): nothing is due, the same deadline stands.
+    let early = t0 + ExitWatch::INTERVAL / 2;
+    assert_eq!(p.engine.timer_step(early, Some(None)), step);
+
+    // Exited: follow the loop's own deadlines until it stops.
+    let exited = Some(Some("exit status: 3".to_string()));
+    let mut now = t0 + ExitWatch::INTERVAL;
+    let mut looks = Vec::new();
+    loop {
+        match p.engine.timer_step(now, exited.clone()) {
+            TimerStep::Stop => break,
+            TimerStep::Sleep(Some(at)) => {
+                assert!(at > now, "a deadline in the future, not a spin");
+                looks.push(at - t0);
+                now = at;
+            }
+            TimerStep::Sleep(None) => panic!("a watched child is always timed"),
+        }
+        assert!(looks.len() < 100, "the watch ends");
+    }
+    p.settle();
+    // Every look an INTERVAL apart, until QUIET without output had passed.
+    let expected: Vec<_> = (2..)
+        .map(|n| ExitWatch::INTERVAL * n)
+        .take_while(|at| *at <= ExitWatch::INTERVAL + ExitWatch::QUIET)
+        .collect();
+    assert_eq!(looks, expected);
+    assert!(p.engine.is_closed());
+    assert_eq!(w_call.count(), 1);
+    let err = p.answer(call, &w_call, decoder).unwrap_err();
+    assert!(
+        matches!(&err, Error::ConnectionClosed { exit_status: Some(s), .. } if s == "exit status: 3"),
+        "{err:?}"
+    );
+    assert_eq!(p.engine.timer_step(now, exited), TimerStep::Stop);
+}
+
+/// Without a child (TCP) only the engine's own deadlines are timed, and a
+/// timed-out call is resolved by the step that passes its deadline.
+#[test]
+fn the_timer_loop_without_a_child_times_out_calls() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (call, decoder) = p.start(ops::list_sessions());
+    p.expect("session/list");
+    let w_call = Wakes::new();
+    assert!(p.poll(call, &w_call).is_pending());
+    let deadline = p.now + ConnectOptions::new().request_timeout;
+    assert_eq!(
+        p.engine.timer_step(p.now, None),
+        TimerStep::Sleep(Some(deadline))
+    );
+    assert_eq!(p.engine.timer_step(deadline, None), TimerStep::Sleep(None));
+    p.now = deadline;
+    p.settle();
+    let err = p.answer(call, &w_call, decoder).unwrap_err();
+    assert_eq!(err.code(), "TIMEOUT");
 }
 
 #[test]

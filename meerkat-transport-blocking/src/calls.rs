@@ -2,13 +2,13 @@
 //! callback tools.
 
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use meerkat_proto::sdk::{Call, ops};
 use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
 
-use crate::client::{Inner, MeerkatClient};
+use crate::client::{MeerkatClient, ToolContext};
 use meerkat_proto::Error;
 
 impl MeerkatClient {
@@ -168,26 +168,5 @@ impl MeerkatClient {
         let handler: crate::io::Handler =
             Arc::new(move |args| handler(args, ctx.clone()).map_err(|e| e.to_string()));
         self.run_with(|e, now| e.start_register_tool(def, handler, now))
-    }
-}
-
-/// What a tool handler gets with each call: a way back to its client that
-/// does not keep the client (and its child) alive.
-#[derive(Clone, Debug)]
-pub struct ToolContext(Weak<Inner>);
-
-impl ToolContext {
-    /// The client, while any other handle keeps it alive.
-    ///
-    /// ```no_run
-    /// # fn doc(ctx: meerkat_transport_blocking::ToolContext) {
-    /// if let Some(client) = ctx.client() {
-    ///     println!("rkat-rpc {}", client.server_info().version);
-    /// }
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn client(&self) -> Option<MeerkatClient> {
-        self.0.upgrade().map(|inner| MeerkatClient { inner })
     }
 }

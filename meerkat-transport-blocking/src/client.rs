@@ -2,7 +2,7 @@
 
 use std::borrow::Borrow;
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig};
@@ -10,40 +10,6 @@ use meerkat_proto::{ConnectOptions, Dialect, Error, Method, RequestId, ServerInf
 
 use crate::io::{Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
-
-/// How long `close` waits after SIGTERM before SIGKILL.
-pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// A connection to one `rkat-rpc` child process.
-///
-/// Cheap to clone (`Arc` inside), `Send + Sync`: many threads may run turns
-/// on different sessions at once over one child. The child lives until
-/// [`close`](Self::close) is called or the last clone (including those held
-/// by sessions, streams and mobs) is dropped; dropping kills and reaps it,
-/// so nothing is left behind.
-///
-/// ```no_run
-/// use meerkat_transport_blocking::{ConnectOptions, MeerkatClient};
-///
-/// let client = MeerkatClient::connect(ConnectOptions::default())?;
-/// let session = client.create_session("What is the capital of France?")?;
-/// println!("{}", session.text());
-/// client.close()?;
-/// # Ok::<(), meerkat_transport_blocking::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct MeerkatClient {
-    pub(crate) inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for MeerkatClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeerkatClient")
-            .field("pid", &self.pid())
-            .field("server", &self.inner.server.version)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The state every clone shares.
 pub(crate) struct Inner {
@@ -159,7 +125,7 @@ impl MeerkatClient {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn close(&self) -> Result<(), Error> {
-        self.inner.shutdown(CLOSE_GRACE);
+        self.inner.shutdown(meerkat_proto::sdk::CLOSE_GRACE);
         Ok(())
     }
 

@@ -1,59 +1,15 @@
 //! [`EventStream`] (the events of one turn) and [`EventSubscription`] (a
 //! standalone session or mob event stream).
 
-use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use meerkat_proto::sdk::{Call, Subscription, TurnStream};
-use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened, StreamOutcome};
+use meerkat_proto::sdk::{Call, Subscription};
+use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened};
 
 use crate::client::MeerkatClient;
 use crate::session::Session;
 use meerkat_proto::Error;
-
-/// The typed events of one turn, then its [`RunResult`].
-///
-/// An `Iterator<Item = Result<Event, Error>>`: events come in server order;
-/// [`Event::EventsLost`] marks a gap the server made (it drops events under
-/// load), [`Event::Lagged`] one this consumer made by falling more than the
-/// per-stream budget behind. The iterator ends after the turn's response and
-/// its last event; a failed turn ends with one `Err`.
-///
-/// Dropping the stream early discards the rest of its events; the turn
-/// itself goes on (use [`Session::interrupt`] to stop it). If that turn
-/// then fails, the session's runtime is still reset (crate docs,
-/// "Recovery"): a short-lived thread waits for the turn's end, holding no
-/// handle that would keep the child alive.
-///
-/// ```no_run
-/// use meerkat_transport_blocking::{ConnectOptions, Event, MeerkatClient};
-///
-/// let client = MeerkatClient::connect(ConnectOptions::default())?;
-/// let session = client.create_session("Hello")?;
-/// let mut events = session.stream("Explain the CI pipeline")?;
-/// for event in &mut events {
-///     match event? {
-///         Event::TextDelta { delta, .. } => print!("{delta}"),
-///         _ => {}
-///     }
-/// }
-/// let result = events.result().expect("stream finished");
-/// println!("\n{} tokens in", result.usage.input_tokens);
-/// # Ok::<(), meerkat_transport_blocking::Error>(())
-/// ```
-pub struct EventStream {
-    client: MeerkatClient,
-    turn: TurnStream,
-    /// The session whose last result the completed turn becomes.
-    last: Option<Arc<Mutex<RunResult>>>,
-}
-
-impl fmt::Debug for EventStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.turn, f)
-    }
-}
 
 impl EventStream {
     pub(crate) fn open(
@@ -196,12 +152,6 @@ pub struct EventSubscription {
     sub: Subscription,
 }
 
-impl fmt::Debug for EventSubscription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.sub, f)
-    }
-}
-
 impl EventSubscription {
     pub(crate) fn open(client: &MeerkatClient, call: Call<StreamOpened>) -> Result<Self, Error> {
         let shared = client.shared();
@@ -218,42 +168,6 @@ impl EventSubscription {
             client: client.clone(),
             sub,
         })
-    }
-
-    /// The server's id of this stream.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// let events = session.subscribe_events()?;
-    /// println!("stream {}", events.stream_id());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn stream_id(&self) -> &str {
-        self.sub.stream_id()
-    }
-
-    /// How the server ended the stream (`"remote_end"`, `"terminal_error"`,
-    /// ...), once it did.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_blocking::*;
-    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
-    /// # let session = client.create_session("Hello")?;
-    /// let mut events = session.subscribe_events()?;
-    /// for envelope in &mut events {
-    ///     envelope?;
-    /// }
-    /// println!("ended: {:?}", events.outcome());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[must_use]
-    pub fn outcome(&self) -> Option<StreamOutcome> {
-        self.client
-            .shared()
-            .with(|e| e.subscription_outcome(&self.sub))
     }
 
     /// Asks the server to end the stream and stops routing its events.

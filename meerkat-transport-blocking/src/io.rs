@@ -21,7 +21,7 @@ use std::task::{Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use meerkat_proto::sdk::{Effects, Engine, ExitWatch, panic_message};
+use meerkat_proto::sdk::{Engine, TimerStep, panic_message};
 use meerkat_proto::{ToolCall, ToolOutput};
 use serde_json::Value;
 
@@ -73,6 +73,8 @@ pub(crate) struct Shared {
     timer: Signal,
 }
 
+meerkat_proto::__meerkat_shared_with!(notify: notify, tool: |shared, call, handler| run_tool(Arc::downgrade(shared), call, handler));
+
 impl Shared {
     pub(crate) fn new(engine: Engine<Handler>) -> Arc<Self> {
         Arc::new(Self {
@@ -82,25 +84,6 @@ impl Shared {
         })
     }
 
-    /// Runs `f` on the engine under the lock, then does what it asks for
-    /// (wakeups, writer, timer, tool calls) with the lock released.
-    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine<Handler>) -> R) -> R {
-        let (out, effects) = {
-            let mut engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
-            let out = f(&mut engine);
-            (out, engine.effects())
-        };
-        self.apply(effects);
-        out
-    }
-
-    fn apply(self: &Arc<Self>, effects: Effects<Handler>) {
-        effects.apply(
-            || self.writer.notify(),
-            || self.timer.notify(),
-            |call, handler| run_tool(Arc::downgrade(self), call, handler),
-        );
-    }
 
     /// Waits on this thread until `poll` is ready.
     pub(crate) fn wait<T>(
@@ -208,38 +191,21 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     })
 }
 
-/// The timer: [`Engine::handle_timeout`] at every deadline and, while a
-/// child runs, [`Engine::exit_tick`] every [`ExitWatch::INTERVAL`] with its
-/// exit status.
+/// The timer: steps the engine ([`Engine::timer_step`]: its deadlines and
+/// the exit watch) with the child's state, then sleeps as the step says or
+/// until the engine asks for a rearm.
 pub(crate) fn spawn_timer(shared: &Arc<Shared>, process: Option<Weak<Process>>) -> io::Result<()> {
     let shared = Arc::clone(shared);
-    spawn("meerkat-timer", move || {
-        let mut tick = process
-            .as_ref()
-            .map(|_| Instant::now() + ExitWatch::INTERVAL);
-        loop {
-            let (at, closed) = shared.with(|e| (e.arm_timer(), e.is_closed()));
-            if closed {
-                return;
-            }
-            let now = Instant::now();
-            if let Some(due) = tick.filter(|t| *t <= now) {
-                // The client is gone when its process is: nothing to watch.
-                let child = process.as_ref().and_then(Weak::upgrade);
-                let exited = child
-                    .as_ref()
-                    .map(|c| c.try_status().map(|s| s.to_string()));
-                let watching = exited.is_some_and(|x| shared.with(|e| e.exit_tick(now, x)));
-                tick = watching.then(|| due.max(now) + ExitWatch::INTERVAL);
-                continue;
-            }
-            match at {
-                Some(at) if at <= now => shared.with(|e| e.handle_timeout(now)),
-                next => {
-                    let wake = [next, tick].into_iter().flatten().min();
-                    shared.timer.wait(wake.map(|w| w - now));
-                }
-            }
+    spawn("meerkat-timer", move || loop {
+        // The client is gone when its process is: nothing to watch then.
+        let child = process.as_ref().and_then(Weak::upgrade);
+        let child = child.map(|c| c.try_status().map(|s| s.to_string()));
+        let now = Instant::now();
+        match shared.with(|e| e.timer_step(now, child)) {
+            TimerStep::Sleep(wake) => shared
+                .timer
+                .wait(wake.map(|w| w.saturating_duration_since(now))),
+            _ => return,
         }
     })
 }

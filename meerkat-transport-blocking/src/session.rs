@@ -1,7 +1,7 @@
 //! [`Session`] and [`DeferredSession`], and the session calls of
 //! [`MeerkatClient`].
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use meerkat_proto::sdk::ops;
 use meerkat_proto::{
@@ -162,41 +162,7 @@ impl MeerkatClient {
     }
 }
 
-/// A session on the server, with the result of its last turn.
-///
-/// ```no_run
-/// use meerkat_transport_blocking::{ConnectOptions, MeerkatClient};
-///
-/// let client = MeerkatClient::connect(ConnectOptions::default())?;
-/// let session = client.create_session("What is the capital of France?")?;
-/// let result = session.turn("And of Germany?")?;
-/// assert_eq!(result.text, session.text());
-/// session.archive()?;
-/// # Ok::<(), meerkat_transport_blocking::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct Session {
-    client: MeerkatClient,
-    id: String,
-    reference: Option<String>,
-    /// The last turn's result, shared by clones and updated by streams.
-    last: Arc<Mutex<RunResult>>,
-}
-
 impl Session {
-    pub(crate) fn new(client: MeerkatClient, last: RunResult) -> Self {
-        Self {
-            client,
-            id: last.session_id.clone(),
-            reference: last.session_ref.clone(),
-            last: Arc::new(Mutex::new(last)),
-        }
-    }
-
-    fn last(&self) -> std::sync::MutexGuard<'_, RunResult> {
-        self.last.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Runs another turn and makes its result the session's last result.
     ///
     /// After a failed turn the session's runtime is reset before the error

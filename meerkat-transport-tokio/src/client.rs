@@ -1,8 +1,7 @@
 //! [`MeerkatClient`]: the cloneable handle, connect and close.
 
 use std::borrow::Borrow;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
 
 use std::time::Instant;
 
@@ -12,42 +11,6 @@ use tracing::Instrument as _;
 
 use crate::io::{CallGuard, Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
-
-/// How long `close` waits after SIGTERM before SIGKILL.
-pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// A connection to one `rkat-rpc`: a child process over stdio (the default),
-/// or a server already listening on TCP ([`ConnectOptions::tcp`]).
-///
-/// Cheap to clone (`Arc` inside), `Send + Sync`: many tasks may run turns on
-/// different sessions at once over one child. The child lives until
-/// [`close`](Self::close) is called or the last clone (including those held
-/// by sessions, streams and mobs) is dropped; dropping kills and reaps it,
-/// so nothing is left behind.
-///
-/// ```no_run
-/// use meerkat_transport_tokio::{ConnectOptions, MeerkatClient};
-///
-/// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-/// let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-/// let session = client.create_session("What is the capital of France?").await?;
-/// println!("{}", session.text());
-/// client.close().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct MeerkatClient {
-    pub(crate) inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for MeerkatClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeerkatClient")
-            .field("pid", &self.pid())
-            .field("server", &self.inner.server.version)
-            .finish_non_exhaustive()
-    }
-}
 
 /// What every clone shares.
 pub(crate) struct Inner {
@@ -181,7 +144,10 @@ impl MeerkatClient {
         self.inner.shared.with(|e| e.close(crate::io::now()));
         if let Some(process) = &self.inner.process {
             let span = tracing::debug_span!("meerkat_close", pid = process.pid());
-            let status = process.shutdown(CLOSE_GRACE).instrument(span).await;
+            let status = process
+                .shutdown(meerkat_proto::sdk::CLOSE_GRACE)
+                .instrument(span)
+                .await;
             tracing::debug!(?status, "rkat-rpc ended");
         }
         Ok(())

@@ -1,63 +1,18 @@
 //! [`EventStream`] (the events of one turn) and [`EventSubscription`] (a
 //! standalone session or mob event stream).
 
-use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use meerkat_proto::sdk::{Call, Subscription, TurnStream};
-use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened, StreamOutcome};
+use meerkat_proto::sdk::{Call, Subscription};
+use meerkat_proto::{Event, EventEnvelope, RunResult, StreamOpened};
 
 use crate::client::MeerkatClient;
 use crate::io::CallGuard;
 use crate::session::Session;
 use meerkat_proto::Error;
-
-/// The typed events of one turn, then its [`RunResult`].
-///
-/// A [`futures_core::Stream`] of `Result<Event, Error>`, with an inherent
-/// [`next`](Self::next) so no extension trait is needed. Events come in
-/// order; the stream ends after the turn's `run_completed`/`run_failed` and
-/// its response, even when 0.5.x wrote the response first. Then
-/// [`result`](Self::result) holds the turn's result. Events the server
-/// dropped show up as [`Event::EventsLost`]; if this consumer falls more
-/// than the stream budget behind, [`Event::Lagged`] says how many were
-/// dropped here. `result().text` is authoritative either way.
-///
-/// A failed turn ends the stream with one `Err`; before it is handed out,
-/// the session's runtime is reset (0.5.x would otherwise replay the failed
-/// input on the next turn). Dropping the stream early leaves the turn
-/// running on the server; its remaining events are discarded.
-///
-/// ```no_run
-/// use meerkat_transport_tokio::{ConnectOptions, Event, MeerkatClient};
-///
-/// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-/// let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-/// let session = client.create_session("Hello").await?;
-/// let mut events = session.stream("Tell me a story").await?;
-/// while let Some(event) = events.next().await {
-///     if let Event::TextDelta { delta, .. } = event? {
-///         print!("{delta}");
-///     }
-/// }
-/// println!("\n{} output tokens", events.result().map_or(0, |r| r.usage.output_tokens));
-/// # Ok(()) }
-/// ```
-pub struct EventStream {
-    client: MeerkatClient,
-    turn: TurnStream,
-    /// The session whose last result the completed turn becomes.
-    last: Option<Arc<Mutex<RunResult>>>,
-}
-
-impl fmt::Debug for EventStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.turn, f)
-    }
-}
 
 impl EventStream {
     pub(crate) async fn open(
@@ -227,12 +182,6 @@ pub struct EventSubscription {
     sub: Subscription,
 }
 
-impl fmt::Debug for EventSubscription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.sub, f)
-    }
-}
-
 impl EventSubscription {
     pub(crate) async fn open(
         client: &MeerkatClient,
@@ -274,44 +223,6 @@ impl EventSubscription {
     /// ```
     pub async fn next(&mut self) -> Option<Result<EventEnvelope, Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
-    }
-
-    /// The server's stream id.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
-    /// let events = session.subscribe_events().await?;
-    /// println!("stream {}", events.stream_id());
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn stream_id(&self) -> &str {
-        self.sub.stream_id()
-    }
-
-    /// How the server ended the stream (`remote_end`, `explicit_close`,
-    /// `terminal_error`), once it did.
-    ///
-    /// ```no_run
-    /// # use meerkat_transport_tokio::*;
-    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
-    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
-    /// # let session = client.create_session("Hello").await?;
-    /// let mut events = session.subscribe_events().await?;
-    /// while let Some(envelope) = events.next().await {
-    ///     envelope?;
-    /// }
-    /// println!("ended: {:?}", events.outcome());
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn outcome(&self) -> Option<StreamOutcome> {
-        self.client
-            .shared()
-            .with(|e| e.subscription_outcome(&self.sub))
     }
 
     /// Closes the stream on the server.

@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Poll, Waker};
 
-use meerkat_proto::sdk::{Effects, Engine, ExitWatch, panic_message};
+use meerkat_proto::sdk::{Engine, TimerStep, panic_message};
 use meerkat_proto::{RequestId, ToolCall, ToolOutput};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     runtime: Handle,
 }
 
+meerkat_proto::__meerkat_shared_with!(notify: notify_one, tool: |shared, call, handler| run_tool(shared, call, handler));
+
 impl Shared {
     pub(crate) fn new(engine: Engine<Handler>) -> Arc<Self> {
         Arc::new(Self {
@@ -56,25 +58,6 @@ impl Shared {
         })
     }
 
-    /// Runs `f` on the engine under the lock, then does what it asks for
-    /// (wakeups, writer, timer, tool calls) with the lock released.
-    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine<Handler>) -> R) -> R {
-        let (out, effects) = {
-            let mut engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
-            let out = f(&mut engine);
-            (out, engine.effects())
-        };
-        self.apply(effects);
-        out
-    }
-
-    fn apply(self: &Arc<Self>, effects: Effects<Handler>) {
-        effects.apply(
-            || self.writer.notify_one(),
-            || self.timer.notify_one(),
-            |call, handler| run_tool(self, call, handler),
-        );
-    }
 
     /// Waits until `poll` is ready.
     pub(crate) async fn wait<T>(
@@ -195,46 +178,26 @@ pub(crate) fn spawn_writer(
     });
 }
 
-/// The timer: [`Engine::handle_timeout`] at every deadline and, while a
-/// child runs, [`Engine::exit_tick`] every [`ExitWatch::INTERVAL`] with its
-/// exit status.
+/// The timer: steps the engine ([`Engine::timer_step`]: its deadlines and
+/// the exit watch) with the child's state, then sleeps as the step says or
+/// until the engine asks for a rearm.
 pub(crate) fn spawn_timer(shared: &Arc<Shared>, process: Option<Weak<Process>>) {
     let task_shared = Arc::clone(shared);
     shared.spawn(async move {
         let shared = task_shared;
-        let mut tick = process
-            .as_ref()
-            .map(|_| Instant::now() + ExitWatch::INTERVAL);
         loop {
             let notified = shared.timer.notified();
-            let (at, closed) = shared.with(|e| (e.arm_timer(), e.is_closed()));
-            if closed {
-                return;
-            }
+            // The client is gone when its process is: nothing to watch then.
+            let child = process.as_ref().and_then(Weak::upgrade);
+            let child = child.map(|c| c.try_status().map(|s| s.to_string()));
             let now = Instant::now();
-            if let Some(due) = tick.filter(|t| *t <= now) {
-                // The client is gone when its process is: nothing to watch.
-                let child = process.as_ref().and_then(Weak::upgrade);
-                let exited = child
-                    .as_ref()
-                    .map(|c| c.try_status().map(|s| s.to_string()));
-                let watching =
-                    exited.is_some_and(|x| shared.with(|e| e.exit_tick(now.into_std(), x)));
-                tick = watching.then(|| due.max(now) + ExitWatch::INTERVAL);
-                continue;
-            }
-            match at.map(Instant::from_std) {
-                Some(at) if at <= now => shared.with(|e| e.handle_timeout(now.into_std())),
-                next => {
-                    let wake = [next, tick].into_iter().flatten().min();
-                    match wake {
-                        Some(wake) => tokio::select! {
-                            () = tokio::time::sleep_until(wake) => {}
-                            () = notified => {}
-                        },
-                        None => notified.await,
-                    }
-                }
+            match shared.with(|e| e.timer_step(now.into_std(), child)) {
+                TimerStep::Sleep(Some(wake)) => tokio::select! {
+                    () = tokio::time::sleep_until(Instant::from_std(wake)) => {}
+                    () = notified => {}
+                },
+                TimerStep::Sleep(None) => notified.await,
+                _ => return,
             }
         }
     });

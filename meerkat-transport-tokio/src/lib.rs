@@ -151,31 +151,7 @@
 //!   combinators), so no `StreamExt` import is needed.
 //! - Tool handlers return futures: `|args| async move { ... }`.
 
-mod calls;
-mod client;
-mod events;
-mod io;
-mod launch;
-mod mob;
-mod process;
-mod session;
-
-pub use calls::ToolContext;
-pub use client::MeerkatClient;
-pub use events::{EventStream, EventSubscription};
-pub use mob::{Member, Mob};
-pub use session::{DeferredSession, Session};
-
-// The user's types, by name (the list lives once, in
-// `meerkat_proto::prelude`); the engine underneath stays at `proto::`, so a
-// change there is not a change of this crate's surface.
-#[doc(no_inline)]
-pub use meerkat_proto::prelude::*;
-
-/// The protocol core this crate is built on (`meerkat-proto`): the JSON-RPC
-/// engine, the connection state machine and the shared SDK engine, for
-/// those who need them.
-pub use meerkat_proto as proto;
+meerkat_proto::__meerkat_surface!();
 
 // The README's Rust blocks (tokio and blocking), compiled by
 // `cargo test --doc -p meerkat-transport-tokio` so they follow the API;

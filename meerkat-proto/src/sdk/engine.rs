@@ -26,6 +26,16 @@ use crate::model::{Dialect, ServerInfo, ToolCall, ToolOutput};
 use crate::rpc::{CloseReason, RequestId};
 use crate::sdk_error::Error;
 
+/// What a transport's timer loop does after [`Engine::timer_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerStep {
+    /// The connection is closed: the loop ends.
+    Stop,
+    /// Sleep until this time (`None`: until woken by
+    /// [`Effects::rearm_timer`]), then step again.
+    Sleep(Option<Instant>),
+}
+
 /// How long the handshake may take when the request timeout is longer.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -33,6 +43,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// status and the end of its stderr, so that both go into the error every
 /// waiter gets.
 pub const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a polite `close` waits for the child to exit after SIGTERM
+/// before it sends SIGKILL.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// How much of the child's stderr is kept for error messages.
 pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
@@ -116,6 +130,8 @@ pub struct Engine<H> {
     pub(super) closed_locally: bool,
     pub(super) close_reason: Option<CloseReason>,
     pub(super) exit_watch: ExitWatch,
+    /// When the timer loop next looks at the child ([`Engine::timer_step`]).
+    pub(super) exit_due: Option<Instant>,
     pub(super) timer_at: Option<Instant>,
     pub(super) output_seen: bool,
 }
@@ -157,6 +173,7 @@ impl<H: Clone> Engine<H> {
             closed_locally: false,
             close_reason: None,
             exit_watch: ExitWatch::default(),
+            exit_due: None,
             timer_at: None,
             output_seen: false,
         };
@@ -534,6 +551,54 @@ impl<H: Clone> Engine<H> {
             self.end_output(now);
         }
         !self.conn.is_closed()
+    }
+
+    /// One round of a transport's timer loop at `now`: the exit watch when
+    /// its [`ExitWatch::INTERVAL`] is due, then the engine's own deadlines.
+    /// `child` is the watched child's state, `Some(None)` while it runs and
+    /// `Some(Some(status))` once it exited, or `None` when there is no
+    /// child to watch (TCP, or the client is gone). The loop then sleeps
+    /// as the step says, or until [`Effects::rearm_timer`] wakes it.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use meerkat_proto::ConnectOptions;
+    /// use meerkat_proto::sdk::{Engine, EngineConfig, ExitWatch, TimerStep};
+    ///
+    /// let config = EngineConfig::from_options(&ConnectOptions::default());
+    /// let now = Instant::now();
+    /// let mut engine: Engine<()> = Engine::new(config.clone(), now);
+    /// // A running child is looked at every INTERVAL (the handshake's
+    /// // deadline is later).
+    /// let step = engine.timer_step(now, Some(None));
+    /// assert_eq!(step, TimerStep::Sleep(Some(now + ExitWatch::INTERVAL)));
+    /// // Over TCP only the handshake's deadline is timed.
+    /// let mut tcp: Engine<()> = Engine::new(config.clone(), now);
+    /// assert_eq!(tcp.timer_step(now, None), TimerStep::Sleep(Some(now + config.connect_timeout)));
+    /// ```
+    pub fn timer_step(&mut self, now: Instant, child: Option<Option<String>>) -> TimerStep {
+        if self.conn.is_closed() {
+            return TimerStep::Stop;
+        }
+        let watching = child.is_some();
+        if let Some(exited) = child {
+            let due = *self.exit_due.get_or_insert(now + ExitWatch::INTERVAL);
+            if due <= now {
+                self.exit_due = Some(due.max(now) + ExitWatch::INTERVAL);
+                if !self.exit_tick(now, exited) {
+                    return TimerStep::Stop;
+                }
+            }
+        }
+        if self.poll_timeout().is_some_and(|at| at <= now) {
+            self.handle_timeout(now);
+        }
+        if self.conn.is_closed() {
+            return TimerStep::Stop;
+        }
+        let armed = self.arm_timer();
+        let tick = self.exit_due.filter(|_| watching);
+        TimerStep::Sleep([armed, tick].into_iter().flatten().min())
     }
 
     /// Closes the connection at the user's request: every waiter gets

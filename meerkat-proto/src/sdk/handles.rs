@@ -29,9 +29,10 @@ macro_rules! __meerkat_flavour {
 
 /// `Session`'s and `DeferredSession`'s accessors (`id`, `reference`,
 /// `text`, `usage`, `turns`, `tool_calls`, `structured_output`,
-/// `last_result`, `client`). `Session` needs the fields `client`, `id`,
-/// `reference` and a method `last()` giving the last `RunResult`;
-/// `DeferredSession` a field `created: DeferredCreated`.
+/// `last_result`, `client`), with `Session` itself and its constructor
+/// `Session::new(client, result)`. Needs `Arc`, `Mutex`, `MutexGuard` and
+/// `PoisonError` in scope; `DeferredSession` a field
+/// `created: DeferredCreated`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __meerkat_session_accessors {
@@ -39,6 +40,37 @@ macro_rules! __meerkat_session_accessors {
         $crate::__meerkat_flavour!($flavour $krate, __meerkat_session_accessors);
     };
     (@ $aw:tt, $end:tt, $each:tt, [$($pre:tt),*]) => {
+        /// A session on the server, with the result of its last turn.
+        ///
+        #[doc = concat!("```no_run\n", $($pre,)*
+            "let session = client.create_session(\"What is the capital of France?\")", $aw, "?;\n",
+            "let result = session.turn(\"And of Germany?\")", $aw, "?;\n",
+            "assert_eq!(result.text, session.text());\n",
+            "session.archive()", $aw, "?;\n", $end, "\n```")]
+        #[derive(Clone)]
+        pub struct Session {
+            client: MeerkatClient,
+            id: String,
+            reference: Option<String>,
+            /// The last turn's result, shared by clones and updated by streams.
+            last: Arc<Mutex<$crate::RunResult>>,
+        }
+
+        impl Session {
+            pub(crate) fn new(client: MeerkatClient, last: $crate::RunResult) -> Self {
+                Self {
+                    client,
+                    id: last.session_id.clone(),
+                    reference: last.session_ref.clone(),
+                    last: Arc::new(Mutex::new(last)),
+                }
+            }
+
+            fn last(&self) -> MutexGuard<'_, $crate::RunResult> {
+                self.last.lock().unwrap_or_else(PoisonError::into_inner)
+            }
+        }
+
         impl ::std::fmt::Debug for Session {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct("Session")
@@ -168,10 +200,11 @@ macro_rules! __meerkat_session_accessors {
     };
 }
 
-/// `MeerkatClient`'s accessors (`server_info`, `capabilities`,
-/// `has_capability`, `require_capability`, `pid`). Needs `self.inner`
-/// with the fields `server: ServerInfo` and `process: Option<P>` where
-/// `P` (or what it derefs to) has `pid() -> u32`.
+/// `MeerkatClient`'s `Debug` and accessors (`server_info`, `capabilities`,
+/// `has_capability`, `require_capability`, `pid`), and `ToolContext`.
+/// Needs `MeerkatClient { inner: Arc<Inner> }` where `Inner` has the fields
+/// `server: ServerInfo` and `process: Option<P>` (`P` derefs to something
+/// with `pid() -> u32`), and `Weak` in scope.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __meerkat_client_accessors {
@@ -179,6 +212,52 @@ macro_rules! __meerkat_client_accessors {
         $crate::__meerkat_flavour!($flavour $krate, __meerkat_client_accessors);
     };
     (@ $aw:tt, $end:tt, $each:tt, [$($pre:tt),*]) => {
+        /// A connection to one `rkat-rpc`: a child process over stdio (the
+        /// default), or a server already listening on TCP
+        /// ([`ConnectOptions::tcp`](crate::ConnectOptions::tcp)).
+        ///
+        /// Cheap to clone (`Arc` inside), `Send + Sync`: many tasks or
+        /// threads may run turns on different sessions at once over one
+        /// child. The child lives until [`close`](Self::close) is called or
+        /// the last clone (including those held by sessions, streams and
+        /// mobs) is dropped; dropping kills and reaps it, so nothing is left
+        /// behind.
+        ///
+        #[doc = concat!("```no_run\n", $($pre,)*
+            "let session = client.create_session(\"What is the capital of France?\")", $aw, "?;\n",
+            "println!(\"{}\", session.text());\n",
+            "client.close()", $aw, "?;\n", $end, "\n```")]
+        #[derive(Clone)]
+        pub struct MeerkatClient {
+            pub(crate) inner: Arc<Inner>,
+        }
+
+        impl ::std::fmt::Debug for MeerkatClient {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("MeerkatClient")
+                    .field("pid", &self.pid())
+                    .field("server", &self.inner.server.version)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        /// What a tool handler gets with each call: a way back to its client that
+        /// does not keep the client (and its child) alive.
+        #[derive(Clone, Debug)]
+        pub struct ToolContext(pub(crate) Weak<Inner>);
+
+        impl ToolContext {
+            /// The client, while any other handle keeps it alive.
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "# let ctx: ToolContext = todo!();\n",
+                "if let Some(client) = ctx.client() {\n",
+                "    println!(\"rkat-rpc {}\", client.server_info().version);\n}\n", $end, "\n```")]
+            #[must_use]
+            pub fn client(&self) -> Option<MeerkatClient> {
+                self.0.upgrade().map(|inner| MeerkatClient { inner })
+            }
+        }
+
         impl MeerkatClient {
             /// What the server said about itself in the handshake.
             ///
@@ -235,8 +314,10 @@ macro_rules! __meerkat_client_accessors {
 }
 
 /// `EventStream`'s accessors (`session_id`, `result`, `is_finished`,
-/// `into_session`). Needs the fields `turn: TurnStream` and `client`, and
-/// `Session::new(client, result)`.
+/// `into_session`) and `EventSubscription`'s (`Debug`, `stream_id`,
+/// `outcome`). Needs the fields `turn: TurnStream`, `sub: Subscription` and
+/// `client`, a `client.shared().with(..)` running a closure on the engine,
+/// and `Session::new(client, result)`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __meerkat_event_stream_accessors {
@@ -244,6 +325,45 @@ macro_rules! __meerkat_event_stream_accessors {
         $crate::__meerkat_flavour!($flavour $krate, __meerkat_event_stream_accessors);
     };
     (@ $aw:tt, $end:tt, $each:tt, [$($pre:tt),*]) => {
+        /// The events of one turn, in order: a `Stream` in the tokio
+        /// transport (with an inherent `next`), an `Iterator` in the blocking
+        /// one, of `Result<Event, Error>`.
+        ///
+        /// The stream ends after the turn's `run_completed`/`run_failed` and
+        /// its response, even when 0.5.x wrote the response first; then
+        /// [`result`](Self::result) holds the turn's result, and the
+        /// session's last result is updated. Events the server dropped show up
+        /// as [`Event::EventsLost`](crate::Event::EventsLost); if this
+        /// consumer falls more than the stream budget behind,
+        /// [`Event::Lagged`](crate::Event::Lagged) says how many were dropped
+        /// here. `result().text` is authoritative either way.
+        ///
+        /// A failed turn ends the stream with one `Err`; where the server
+        /// replays a failed input (0.5.x), the session's runtime is reset
+        /// before it is handed out. Dropping the stream early discards the
+        /// rest of its events; the turn itself goes on (use
+        /// [`Session::interrupt`] to stop it), and the reset still happens
+        /// if it then fails (crate docs, "Recovery").
+        ///
+        #[doc = concat!("```no_run\n", $($pre,)*
+            "let session = client.create_session(\"Hello\")", $aw, "?;\n",
+            "let mut events = session.stream(\"Tell me a story\")", $aw, "?;\n", $each, "\n",
+            "    if let Event::TextDelta { delta, .. } = event? {\n        print!(\"{delta}\");\n    }\n}\n",
+            "println!(\"\\n{} output tokens\", events.result().map_or(0, |r| r.usage.output_tokens));\n",
+            $end, "\n```")]
+        pub struct EventStream {
+            client: MeerkatClient,
+            turn: $crate::sdk::TurnStream,
+            /// The session whose last result the completed turn becomes.
+            last: Option<Arc<Mutex<$crate::RunResult>>>,
+        }
+
+        impl ::std::fmt::Debug for EventStream {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(&self.turn, f)
+            }
+        }
+
         impl EventStream {
             /// The session this turn runs on: known from the start for
             /// [`Session::stream`], from its first event on for
@@ -289,6 +409,37 @@ macro_rules! __meerkat_event_stream_accessors {
             pub fn into_session(self) -> Option<Session> {
                 let result = self.turn.result()?.clone();
                 Some(Session::new(self.client.clone(), result))
+            }
+        }
+
+        impl ::std::fmt::Debug for EventSubscription {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(&self.sub, f)
+            }
+        }
+
+        impl EventSubscription {
+            /// The server's id of this stream.
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "# let session = client.create_session(\"Hello\")", $aw, "?;\n",
+                "let events = session.subscribe_events()", $aw, "?;\n",
+                "println!(\"stream {}\", events.stream_id());\n", $end, "\n```")]
+            #[must_use]
+            pub fn stream_id(&self) -> &str {
+                self.sub.stream_id()
+            }
+
+            /// How the server ended the stream (`remote_end`, `explicit_close`,
+            /// `terminal_error`), once it did.
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "# let session = client.create_session(\"Hello\")", $aw, "?;\n",
+                "let mut events = session.subscribe_events()", $aw, "?;\n", $each, "\n    event?;\n}\n",
+                "println!(\"ended: {:?}\", events.outcome());\n", $end, "\n```")]
+            #[must_use]
+            pub fn outcome(&self) -> Option<$crate::StreamOutcome> {
+                self.client
+                    .shared()
+                    .with(|e| e.subscription_outcome(&self.sub))
             }
         }
     };
@@ -366,6 +517,74 @@ macro_rules! __meerkat_mob_handles {
             #[must_use]
             pub fn id(&self) -> &str {
                 &self.id
+            }
+        }
+    };
+}
+
+/// A transport's public surface: its modules, the handles it defines, the
+/// user types of [`prelude`](crate::prelude) and the core as `proto`. The
+/// list of what a user sees is written once, so both transports show the
+/// same names.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __meerkat_surface {
+    () => {
+        mod calls;
+        mod client;
+        mod events;
+        mod io;
+        mod launch;
+        mod mob;
+        mod process;
+        mod session;
+
+        pub use client::{MeerkatClient, ToolContext};
+        pub use events::{EventStream, EventSubscription};
+        pub use mob::{Member, Mob};
+        pub use session::{DeferredSession, Session};
+
+        // The user's types, by name; the engine underneath stays at
+        // `proto::`, so a change there is not a change of the transport's
+        // surface.
+        #[doc(no_inline)]
+        pub use $crate::prelude::*;
+
+        /// The protocol core this crate is built on (`meerkat-proto`): the
+        /// JSON-RPC engine, the connection state machine and the shared SDK
+        /// engine, for those who need them.
+        pub use $crate as proto;
+    };
+}
+
+/// `Shared::with`, the one way a transport touches its engine: lock, run
+/// `f`, take the engine's effects, unlock, then apply them (wake consumers,
+/// signal the writer and the timer with `$notify`, start tool calls with
+/// `$tool`). Needs `Shared { engine: Mutex<Engine<Handler>>, writer, timer }`
+/// and `PoisonError` in scope.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __meerkat_shared_with {
+    (notify: $notify:ident, tool: |$shared:ident, $call:ident, $handler:ident| $tool:expr) => {
+        impl Shared {
+            /// Runs `f` on the engine under the lock, then does what it asks
+            /// for (wakeups, writer, timer, tool calls) with the lock released.
+            pub(crate) fn with<R>(
+                self: &Arc<Self>,
+                f: impl FnOnce(&mut $crate::sdk::Engine<Handler>) -> R,
+            ) -> R {
+                let (out, effects) = {
+                    let mut engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+                    let out = f(&mut engine);
+                    (out, engine.effects())
+                };
+                let $shared = self;
+                effects.apply(
+                    || $shared.writer.$notify(),
+                    || $shared.timer.$notify(),
+                    |$call, $handler| $tool,
+                );
+                out
             }
         }
     };

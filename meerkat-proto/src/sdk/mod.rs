@@ -50,7 +50,10 @@ mod support;
 
 pub use call::{Call, Decoder};
 pub use effects::Effects;
-pub use engine::{DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Engine, EngineConfig, STDERR_TAIL_BYTES};
+pub use engine::{
+    CLOSE_GRACE, DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Engine, EngineConfig, STDERR_TAIL_BYTES,
+    TimerStep,
+};
 pub use exit::ExitWatch;
 pub use pages::MAX_PAGE;
 pub use recovery::{
