@@ -3,9 +3,10 @@
 # This is the README's test command and what .ci/run calls.
 #
 # Steps: install the real rkat-rpc into the cache when missing; formatting;
-# clippy with warnings as errors; docs with warnings as errors; the purity
-# checks (no tokio under meerkat-proto or meerkat-transport-blocking); the
-# fuzz targets build; then every test of the workspace, last, so the output
+# clippy with warnings as errors; docs with warnings as errors (as docs.rs
+# builds them); the purity checks (no tokio under meerkat-proto or
+# meerkat-transport-blocking); the three library crates packaged and built
+# from their tarballs; the fuzz targets build; then every test of the workspace, last, so the output
 # ends with cargo test's summary lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,8 @@ cargo fmt --all --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo doc -D warnings"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+step "cargo doc -D warnings, as docs.rs builds it (--cfg docsrs)"
+RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo doc --workspace --no-deps --locked
 
 step "purity: no tokio under meerkat-proto and meerkat-transport-blocking"
 for pkg in meerkat-proto meerkat-transport-blocking; do
@@ -38,6 +39,16 @@ for pkg in meerkat-proto meerkat-transport-blocking; do
     exit 1
   fi
 done
+
+step "the three library crates package for crates.io (built from their tarballs)"
+package_log="$(mktemp)"
+if ! cargo package --locked --allow-dirty -p meerkat-proto -p meerkat-transport-tokio \
+  -p meerkat-transport-blocking >"$package_log" 2>&1; then
+  cat "$package_log" >&2
+  exit 1
+fi
+grep -E '^ *(Packaged|Verifying|warning)' "$package_log" >&2 || true
+rm -f "$package_log"
 
 step "fuzz targets build"
 toolchain="$(scripts/ensure-fuzz-tools.sh)"

@@ -35,7 +35,7 @@
 //!   transport (tokio tasks or std threads): lock, child process, pipes,
 //!             timer, exit watch, user handles
 //!        | start(ops::x(..)), poll_call, poll_stream, handle_bytes,      ^ Effects
-//!        v handle_timeout, exit_tick, close                              |
+//!        v timer_step, close                                             |
 //!   sdk::Engine   calls, streams, recovery, tools, exit rule, Error
 //!        | request::<M>(), respond_tool(), cancel(), close()         ^ poll_output()
 //!        v                                                           |
@@ -217,3 +217,9 @@ pub use rpc::{
     CallError, CloseReason, Diagnostic, EncodeError, ErrorCode, ErrorObject, IncomingId,
     ProtocolError, RequestId, Transmit,
 };
+
+// The crate's README (what crates.io shows), compiled by
+// `cargo test --doc` so it follows the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

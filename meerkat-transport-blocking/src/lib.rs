@@ -128,3 +128,9 @@
 //!   each call on a thread of its own.
 
 meerkat_proto::__meerkat_surface!();
+
+// The crate's README (what crates.io shows), compiled by
+// `cargo test --doc` so it follows the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

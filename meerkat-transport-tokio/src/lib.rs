@@ -153,9 +153,8 @@
 
 meerkat_proto::__meerkat_surface!();
 
-// The README's Rust blocks (tokio and blocking), compiled by
-// `cargo test --doc -p meerkat-transport-tokio` so they follow the API;
-// the blocking crate is a dev-dependency for them.
+// The crate's README (what crates.io shows), compiled by
+// `cargo test --doc` so it follows the API.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

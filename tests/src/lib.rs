@@ -41,3 +41,9 @@ pub fn watchdog(name: &str, limit: std::time::Duration, body: impl FnOnce() + Se
         }
     }
 }
+
+// The repository README's Rust blocks (tokio and blocking), compiled by
+// `cargo test --doc -p meerkat-tests` so they follow the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
