@@ -430,9 +430,9 @@ impl MeerkatClient {
 
     /// One page of a session's recorded events after `cursor`, oldest first
     /// (`events/list_since`, contract 0.9): at most `limit` (100 when `None`,
-    /// 1000 at most). [`EventCursor::start`] replays from the first event;
-    /// while [`EventPage::has_more`], ask again from
-    /// [`EventPage::next_cursor`].
+    /// 1000 at most). [`EventCursor::start`](crate::EventCursor::start) replays from the first event;
+    /// while [`EventPage::has_more`](crate::EventPage::has_more), ask again from
+    /// [`EventPage::next_cursor`](crate::EventPage::next_cursor).
     ///
     /// # Errors
     ///

@@ -767,7 +767,7 @@ impl Session {
     /// Stops the run `run_id` of this session, if it is the current one
     /// (`turn/stop_run`, contract 0.9): its turn then fails with a cancelled
     /// error. The receipt says whether it was stopped
-    /// ([`RunStopOutcome::Stopped`], with each input's ending) or was not the
+    /// ([`RunStopOutcome::Stopped`](crate::RunStopOutcome::Stopped), with each input's ending) or was not the
     /// current run (`NotCurrent`: nothing was stopped). The run ids are in
     /// the `RunStarted` event's `identity` and in the history.
     ///
