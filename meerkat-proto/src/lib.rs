@@ -205,6 +205,14 @@ pub mod prelude {
         ToolConfigChangedPayload, ToolDef, ToolFilter, ToolOutput, TransportKind, TruncationReason,
         TurnFailure, TurnOptions, TurnToolOverlay, Usage,
     };
+    // The contract 0.9 methods of issue 11 (stop a run, fork, event replay,
+    // input status, mob runs and destroy, catalog, health).
+    pub use crate::{
+        CatalogModel, EventCursor, EventPage, HealthStatus, InputLifecycle, InputOutcome,
+        InputSelector, InputState, InputTransition, MobDestroyReport, MobDestroyed, MobRunOutcome,
+        ModelCatalog, ProviderModels, ReplayScope, ReplayedEvent, RunStopContributor,
+        RunStopOutcome, RunStopReceipt, RuntimeHealth, SessionFork, StopCompletion, StopRunResult,
+    };
 }
 mod sdk_error;
 

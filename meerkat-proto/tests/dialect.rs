@@ -9,9 +9,10 @@
 
 use meerkat_proto::methods::*;
 use meerkat_proto::{
-    CommsCommand, ContractLine, Dialect, HandlingMode, Method, MobAction, MobSpec, Prompt,
-    ProviderParams, ReasoningMode, ServerInfo, SessionOptions, SkillKey, SkillRef, SpawnSpec,
-    ToolChoice, ToolDef, ToolFilter, TurnOptions, TurnToolOverlay, UsageError,
+    CommsCommand, ContractLine, Dialect, EventCursor, HandlingMode, InputSelector, Method,
+    MobAction, MobSpec, Prompt, ProviderParams, ReasoningMode, ServerInfo, SessionOptions,
+    SkillKey, SkillRef, SpawnSpec, ToolChoice, ToolDef, ToolFilter, TurnOptions, TurnToolOverlay,
+    UsageError,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -647,4 +648,113 @@ fn comms_send_is_written_for_the_line() {
         params::<CommsSend>(&CommsSendParams::new(SID, bodiless), &v098()),
         Err(UsageError::InvalidArgs(_))
     ));
+}
+
+// ---- the 0.9 methods of issue 11 (methods.jsonl) ---------------------------
+
+/// The params the server was sent at `label` of `methods.jsonl`.
+fn sent(label: &str) -> Value {
+    step("methods.jsonl", label).1
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().expect("a string")
+}
+
+#[test]
+fn the_0_9_methods_write_what_0_9_8_accepted() {
+    const F: &str = "methods.jsonl";
+    assert_accepted::<RuntimeHealthGet>(F, "runtime/health", &());
+    assert_accepted::<ModelsCatalog>(F, "models/catalog", &());
+
+    let p = sent("session/fork_at message 3 (system, user, assistant)");
+    let sid = s(&p["session_id"]).to_owned();
+    assert_accepted::<SessionForkAt>(
+        F,
+        "session/fork_at message 3 (system, user, assistant)",
+        &ForkAtParams::new(&sid, 3),
+    );
+    assert_accepted::<EventsLatestCursor>(
+        F,
+        "events/latest_cursor",
+        &LatestCursorParams::session(&sid),
+    );
+    // From the start: the scope alone; from a cursor: the cursor's scope.
+    let mut from_start = ListSinceParams::new(EventCursor::start(&sid), Some(3));
+    from_start.cursor = None;
+    assert_accepted::<EventsListSince>(
+        F,
+        "events/list_since from the start, 3 at a time",
+        &from_start,
+    );
+    let label = "events/list_since from the last page's last cursor";
+    let mut cursor = EventCursor::start(&sid);
+    cursor.sequence = sent(label)["cursor"]["sequence"].as_u64().expect("seq");
+    assert_accepted::<EventsListSince>(F, label, &ListSinceParams::new(cursor, Some(3)));
+
+    let label = "turn/stop_run of a finished run";
+    let run = s(&sent(label)["run_id"]).to_owned();
+    assert_accepted::<TurnStopRun>(F, label, &StopRunParams::new(&sid, run, "probe"));
+
+    let label = "session/input_status of the stopped run's input";
+    let input = s(&sent(label)["selector"]["value"]).to_owned();
+    let by_id = InputStatusParams::new(&sid, InputSelector::InputId(input));
+    assert_accepted::<SessionInputStatus>(F, label, &by_id);
+    let by_key = InputSelector::IdempotencyKey("never-used".into());
+    assert_accepted::<SessionInputStatus>(
+        F,
+        "session/input_status by an unknown idempotency key",
+        &InputStatusParams::new(&sid, by_key),
+    );
+
+    assert_accepted::<MobRun>(
+        F,
+        "mob/run of the default flow",
+        &MobRunParams::new("runner").params(json!({})),
+    );
+    assert_accepted::<MobRun>(
+        F,
+        "mob/run with a prompt and a flow id",
+        &MobRunParams::new("runner").flow("main").prompt("go"),
+    );
+    let label = "mob/run_result";
+    let run = s(&sent(label)["run_id"]).to_owned();
+    assert_accepted::<MobRunResult>(F, label, &FlowRunIdParams::new("runner", run));
+    assert_accepted::<MobDestroy>(F, "mob/destroy", &MobIdParams::new("runner"));
+    // No params at all: `params` is left out, not `null`.
+    assert_eq!(
+        params::<MobRun>(&MobRunParams::new("m"), &v098()).unwrap(),
+        json!({"mob_id": "m"})
+    );
+    assert_eq!(
+        params::<SessionForkAt>(
+            &ForkAtParams::new("s", 2).reactivate_inherited_instructions(),
+            &v098()
+        )
+        .unwrap(),
+        json!({"session_id": "s", "message_index": 2, "inherited_instructions": "reactivate_inherited"})
+    );
+}
+
+/// Every 0.9-only method is refused on 0.5 by name, before any params are
+/// written; `models/catalog`, which 0.5 serves, is not.
+#[test]
+fn the_0_9_methods_are_refused_on_0_5_naming_them() {
+    let d = v050();
+    let refused: [(&str, Result<&str, UsageError>); 9] = [
+        ("turn/stop_run", TurnStopRun::name(&d)),
+        ("session/fork_at", SessionForkAt::name(&d)),
+        ("events/latest_cursor", EventsLatestCursor::name(&d)),
+        ("events/list_since", EventsListSince::name(&d)),
+        ("session/input_status", SessionInputStatus::name(&d)),
+        ("mob/destroy", MobDestroy::name(&d)),
+        ("mob/run", MobRun::name(&d)),
+        ("mob/run_result", MobRunResult::name(&d)),
+        ("runtime/health", RuntimeHealthGet::name(&d)),
+    ];
+    for (method, name) in refused {
+        assert_refused(name.map(Value::from), method, "0.5");
+        assert!(v098().has_method(method), "0.9.8 lists {method}");
+    }
+    assert_eq!(ModelsCatalog::name(&d).unwrap(), "models/catalog");
 }

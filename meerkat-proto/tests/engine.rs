@@ -1848,3 +1848,42 @@ proptest! {
         run.finish()?;
     }
 }
+
+#[test]
+fn the_0_9_methods_send_nothing_on_a_0_5_server() {
+    // `Pair::ready` speaks to a 0.5.x server.
+    let mut p = Pair::ready(Server::WithReset);
+    assert_eq!(p.engine.dialect().line(), ContractLine::V0_5);
+    let refused: [(&str, Result<_, Error>); 3] = [
+        (
+            "runtime/health",
+            p.engine.start(ops::runtime_health(), p.now).map(drop),
+        ),
+        (
+            "turn/stop_run",
+            p.engine
+                .start(ops::stop_run("s1", "r1", "why"), p.now)
+                .map(drop),
+        ),
+        (
+            "mob/destroy",
+            p.engine.start(ops::mob_destroy("m"), p.now).map(drop),
+        ),
+    ];
+    for (method, result) in refused {
+        let Err(err) = result else {
+            panic!("{method} is not on 0.5");
+        };
+        assert_eq!(err.code(), "UNSUPPORTED");
+        assert!(
+            matches!(&err, Error::Unsupported { what, reason }
+                if what == method && reason.starts_with("not on contract 0.5 (")),
+            "{err:?}"
+        );
+    }
+    p.settle();
+    p.nothing_sent();
+    // The catalog, which 0.5 serves, is sent.
+    let (_id, _decoder) = p.start(ops::models_catalog());
+    assert_eq!(p.expect("models/catalog")["params"], json!({}));
+}

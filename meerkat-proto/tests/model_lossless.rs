@@ -57,6 +57,11 @@ const ECHOED: &[(&str, &str, &str)] = &[
     ),
     ("mob/members", "mob_id", "the mob of the request, echoed"),
     ("mob/flows", "mob_id", "the mob of the request, echoed"),
+    (
+        "events/latest_cursor",
+        "contract_version",
+        "the server's contract version, known from the handshake",
+    ),
 ];
 
 /// Where `typed` lacks something `wire` has, as `path: what` lines.
@@ -168,6 +173,16 @@ fn typed_result(
         "mob/stream_open" => whole::<MobStreamOpen>(r, d),
         "mob/stream_close" => whole::<MobStreamClose>(r, d),
         "mob/send" | "mob/member_send" => whole::<MobMemberSend>(r, d),
+        "turn/stop_run" => whole::<TurnStopRun>(r, d),
+        "session/fork_at" => whole::<SessionForkAt>(r, d),
+        "events/latest_cursor" => field::<EventsLatestCursor>("cursor", r, d),
+        "events/list_since" => whole::<EventsListSince>(r, d),
+        "session/input_status" => field::<SessionInputStatus>("state", r, d),
+        "mob/destroy" => whole::<MobDestroy>(r, d),
+        "mob/run" => field::<MobRun>("run_id", r, d),
+        "mob/run_result" => field::<MobRunResult>("run", r, d),
+        "models/catalog" => whole::<ModelsCatalog>(r, d),
+        "runtime/health" => whole::<RuntimeHealthGet>(r, d),
         _ => return None,
     })
 }

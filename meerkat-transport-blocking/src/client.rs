@@ -245,3 +245,112 @@ impl Drop for Inner {
 }
 
 meerkat_proto::__meerkat_client_accessors!(blocking "meerkat_transport_blocking");
+
+// The contract 0.9 calls of the client (issue 11): the model catalog, the
+// host's health, and replaying a session's events from a cursor.
+impl MeerkatClient {
+    /// The server's model catalog: every provider's models and its default
+    /// model (`models/catalog`; served by 0.5 and 0.9).
+    ///
+    /// # Errors
+    ///
+    /// The connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let catalog = client.models_catalog()?;
+    /// for provider in &catalog.providers {
+    ///     println!("{}: default {}", provider.provider, provider.default_model_id);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn models_catalog(&self) -> Result<meerkat_proto::ModelCatalog, Error> {
+        self.run(meerkat_proto::sdk::ops::models_catalog())
+    }
+
+    /// The host's health and each of its checks (`runtime/health`, contract
+    /// 0.9).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent); the
+    /// connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let health = client.runtime_health()?;
+    /// if !health.is_ok() {
+    ///     println!("{}: {:?}", health.status, health.checks);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn runtime_health(&self) -> Result<meerkat_proto::RuntimeHealth, Error> {
+        self.run(meerkat_proto::sdk::ops::runtime_health())
+    }
+
+    /// The newest position of a session's recorded events
+    /// (`events/latest_cursor`, contract 0.9): keep it, and replay what came
+    /// after it later with [`events_since`](Self::events_since).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent);
+    /// [`Error::Rpc`] for an unknown session; the connection errors of every
+    /// call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let session = client.create_session("Hello")?;
+    /// let seen = client.latest_event_cursor(session.id())?;
+    /// session.turn("And then?")?;
+    /// let page = client.events_since(&seen, None)?;
+    /// println!("{} new events", page.events.len());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn latest_event_cursor(
+        &self,
+        session_id: &str,
+    ) -> Result<meerkat_proto::EventCursor, Error> {
+        self.run(meerkat_proto::sdk::ops::latest_event_cursor(session_id))
+    }
+
+    /// One page of a session's recorded events after `cursor`, oldest first
+    /// (`events/list_since`, contract 0.9): at most `limit` (100 when `None`,
+    /// 1000 at most). [`EventCursor::start`](crate::EventCursor::start) replays from the first event;
+    /// while [`EventPage::has_more`](crate::EventPage::has_more), ask again from
+    /// [`EventPage::next_cursor`](crate::EventPage::next_cursor).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent);
+    /// [`Error::Rpc`] for a cursor ahead of the latest one; the connection
+    /// errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let session = client.create_session("Hello")?;
+    /// let mut cursor = EventCursor::start(session.id());
+    /// loop {
+    ///     let page = client.events_since(&cursor, Some(100))?;
+    ///     for replayed in &page.events {
+    ///         println!("{} {}", replayed.cursor.sequence, replayed.event.event_type());
+    ///     }
+    ///     if !page.has_more {
+    ///         break;
+    ///     }
+    ///     cursor = page.next_cursor();
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn events_since(
+        &self,
+        cursor: &meerkat_proto::EventCursor,
+        limit: Option<u64>,
+    ) -> Result<meerkat_proto::EventPage, Error> {
+        self.run(meerkat_proto::sdk::ops::events_since(cursor.clone(), limit))
+    }
+}

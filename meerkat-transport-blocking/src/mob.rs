@@ -394,3 +394,74 @@ impl Member {
 }
 
 meerkat_proto::__meerkat_mob_handles!(blocking "meerkat_transport_blocking");
+
+// The contract 0.9 calls of a mob (issue 11): destroy, and a mob as a
+// callable run.
+impl Mob {
+    /// Destroys the mob: its members are retired and its storage cleaned
+    /// (`mob/destroy`, contract 0.9); the report says what was cleaned up.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent);
+    /// [`Error::Rpc`] for an unknown mob; the connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// let destroyed = mob.destroy()?;
+    /// assert!(destroyed.destroy_report.errors.is_empty());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn destroy(&self) -> Result<meerkat_proto::MobDestroyed, Error> {
+        self.client.run(ops::mob_destroy(&self.id))
+    }
+
+    /// Runs a flow of the mob as a callable and returns the run id
+    /// (`mob/run`, contract 0.9): `flow_id` `None` runs the flow `main`;
+    /// `params` (an object, or `null`) are its activation params, a `prompt`
+    /// among them included. Read the outcome with
+    /// [`run_result`](Self::run_result).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent);
+    /// [`Error::Rpc`] for an unknown mob or flow; the connection errors of
+    /// every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// let run_id = mob.run(None, serde_json::json!({"prompt": "Review PR 7"}))?;
+    /// println!("{:?}", mob.run_result(&run_id)?);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn run(&self, flow_id: Option<&str>, params: Value) -> Result<String, Error> {
+        self.client.run(ops::mob_run(&self.id, flow_id, params))
+    }
+
+    /// The outcome of a mob run (`mob/run_result`, contract 0.9): its status
+    /// (`pending` and `running` until it ends), result and step outputs;
+    /// `None` when the server knows no such run.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent);
+    /// [`Error::Rpc`] for an unknown mob; the connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let mob = client.mob("m1");
+    /// let run_id = mob.run(Some("review"), serde_json::Value::Null)?;
+    /// if let Some(run) = mob.run_result(&run_id)? {
+    ///     println!("{}: {:?}", run.status, run.result);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn run_result(&self, run_id: &str) -> Result<Option<meerkat_proto::MobRunOutcome>, Error> {
+        self.client.run(ops::mob_run_result(&self.id, run_id))
+    }
+}

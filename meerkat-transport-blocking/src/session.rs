@@ -501,3 +501,93 @@ impl DeferredSession {
 }
 
 meerkat_proto::__meerkat_session_accessors!(blocking "meerkat_transport_blocking");
+
+// The contract 0.9 calls of a session (issue 11): stop one run, fork,
+// an input's stored state.
+impl Session {
+    /// Stops the run `run_id` of this session, if it is the current one
+    /// (`turn/stop_run`, contract 0.9): its turn then fails with a cancelled
+    /// error. The receipt says whether it was stopped
+    /// ([`RunStopOutcome::Stopped`](crate::RunStopOutcome::Stopped), with each input's ending) or was not the
+    /// current run (`NotCurrent`: nothing was stopped). The run ids are in
+    /// the `RunStarted` event's `identity` and in the history.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent);
+    /// [`Error::Rpc`] for a malformed run id; the connection errors of every
+    /// call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let session = client.create_session("Hello")?;
+    /// let mut events = session.stream("Write a long essay")?;
+    /// while let Some(event) = events.next() {
+    ///     if let Event::RunStarted { identity: Some(identity), .. } = event? {
+    ///         if let Some(run_id) = identity.run_id.as_deref() {
+    ///             let stopped = session.stop_run(run_id, "no longer needed")?;
+    ///             println!("{}", stopped.receipt.outcome);
+    ///         }
+    ///     }
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn stop_run(
+        &self,
+        run_id: &str,
+        reason: &str,
+    ) -> Result<meerkat_proto::StopRunResult, Error> {
+        self.client.run(ops::stop_run(&self.id, run_id, reason))
+    }
+
+    /// Forks this (idle) session: a new session with its first
+    /// `message_index` messages, the system prompt included
+    /// (`session/fork_at`, contract 0.9). The fork has no turn yet; the
+    /// source is unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent);
+    /// [`Error::Rpc`] for an index past the transcript or a running session;
+    /// the connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let session = client.create_session("Hello")?;
+    /// // The system prompt, the first prompt and its answer.
+    /// let fork = session.fork_at(3)?;
+    /// println!("{} has {} messages", fork.session_id, fork.message_count);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn fork_at(&self, message_index: u64) -> Result<meerkat_proto::SessionFork, Error> {
+        self.client.run(ops::fork_at(&self.id, message_index))
+    }
+
+    /// The stored state of one input of this session, by input id or by the
+    /// idempotency key it was sent with (`session/input_status`, contract
+    /// 0.9); `None` when no input matches.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a contract 0.5 server (nothing is sent); the
+    /// connection errors of every call.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// # let session = client.create_session("Hello")?;
+    /// let key = InputSelector::IdempotencyKey("order-42".into());
+    /// if let Some(state) = session.input_status(key)? {
+    ///     println!("{} {:?}", state.current_state, state.terminal_outcome);
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn input_status(
+        &self,
+        selector: meerkat_proto::InputSelector,
+    ) -> Result<Option<meerkat_proto::InputState>, Error> {
+        self.client.run(ops::input_status(&self.id, selector))
+    }
+}

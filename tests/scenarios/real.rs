@@ -533,3 +533,120 @@ scenario! {
         let _ = child.wait();
     }
 }
+
+scenario! {
+    fn real_0_9_methods_stop_fork_replay_inputs_mob_runs_catalog_health() {
+        let (_llm, server) = real();
+        let client = aw!(sdk::MeerkatClient::connect(server.connect_options())).expect("connect");
+        // Both lines serve the catalog.
+        let catalog = aw!(client.models_catalog()).expect("catalog");
+        assert!(catalog.providers.iter().any(|p| p.provider == "anthropic" && !p.models.is_empty()), "{catalog:?}");
+        let session = aw!(client.create_session(quiet("one"))).expect("create");
+        let mob = aw!(client.create_mob(sdk::MobSpec::definition(json!({
+            "id": "runner",
+            "profiles": {"worker": {"model": "claude-sonnet-4-5"}},
+            "flows": {"main": {"steps": {}}},
+        })))).expect("mob");
+        if !meerkat_tests::real::is_v09() {
+            // 0.5.2 has none of the others: each is refused by name before
+            // anything is sent.
+            let refused: Vec<(&str, sdk::Error)> = vec![
+                ("runtime/health", aw!(client.runtime_health()).expect_err("0.9 only")),
+                ("events/latest_cursor", aw!(client.latest_event_cursor(session.id())).expect_err("0.9 only")),
+                ("events/list_since", aw!(client.events_since(&sdk::EventCursor::start(session.id()), None)).expect_err("0.9 only")),
+                ("turn/stop_run", aw!(session.stop_run("r1", "test")).expect_err("0.9 only")),
+                ("session/fork_at", aw!(session.fork_at(1)).expect_err("0.9 only")),
+                ("session/input_status", aw!(session.input_status(sdk::InputSelector::InputId("i1".into()))).expect_err("0.9 only")),
+                ("mob/run", aw!(mob.run(None, Value::Null)).expect_err("0.9 only")),
+                ("mob/run_result", aw!(mob.run_result("r1")).expect_err("0.9 only")),
+                ("mob/destroy", aw!(mob.destroy()).expect_err("0.9 only")),
+            ];
+            for (method, err) in refused {
+                assert_eq!(err.code(), "UNSUPPORTED", "{method}: {err}");
+                assert!(matches!(&err, sdk::Error::Unsupported { what, reason } if what == method && reason.contains("0.5")), "{err:?}");
+            }
+            // Nothing was sent: the connection still works.
+            assert_eq!(aw!(session.turn("two")).expect("turn").text, "You said: two");
+            aw!(client.close()).expect("close");
+            return;
+        }
+        assert!(aw!(client.runtime_health()).expect("health").is_ok());
+        let before = aw!(client.latest_event_cursor(session.id())).expect("cursor");
+        assert_eq!(before.scope.session_id, session.id());
+        assert!(before.sequence > 0, "the first turn's events are recorded");
+
+        // Stop the running run: the LLM holds its answer after one delta.
+        let mut events = aw!(session.stream("Held [[stall 1]] a long answer")).expect("stream");
+        let mut run_id = None;
+        let mut delta = false;
+        while run_id.is_none() || !delta {
+            match aw!(events.next()) {
+                Some(Ok(sdk::Event::RunStarted { identity, .. })) => {
+                    run_id = identity.and_then(|i| i.run_id);
+                }
+                Some(Ok(sdk::Event::TextDelta { .. })) => delta = true,
+                Some(Ok(_)) => {}
+                other => panic!("the held stream ended early: {other:?}"),
+            }
+        }
+        let run_id = run_id.expect("run_started names its run");
+        let stopped = aw!(session.stop_run(&run_id, "the test stops it")).expect("stop_run");
+        assert_eq!(stopped.receipt.outcome, sdk::RunStopOutcome::Stopped, "{stopped:?}");
+        assert_eq!(stopped.receipt.run_id, run_id);
+        let input = stopped.receipt.contributors.first().expect("the run's input").input_id.clone();
+        let mut failed = None;
+        while let Some(event) = aw!(events.next()) {
+            if let Err(e) = event {
+                failed = Some(e);
+            }
+        }
+        assert!(failed.is_some() || events.result().is_none(), "the stopped turn did not complete");
+        // Stopping it again: it is no longer the current run.
+        let again = aw!(session.stop_run(&run_id, "again")).expect("stop_run again");
+        assert_eq!(again.receipt.outcome, sdk::RunStopOutcome::NotCurrent);
+        let state = aw!(session.input_status(sdk::InputSelector::InputId(input.clone()))).expect("input status").expect("the input is known");
+        assert_eq!(state.input_id, input);
+        assert_eq!(state.terminal_outcome, Some(sdk::InputOutcome::Cancelled), "{state:?}");
+        assert_eq!(state.last_run_id.as_deref(), Some(run_id.as_str()));
+        assert!(aw!(session.input_status(sdk::InputSelector::IdempotencyKey("never-used".into()))).expect("input status").is_none());
+        assert_eq!(aw!(session.turn("after the stop")).expect("next turn").text, "You said: after the stop");
+
+        // Replay: everything after the cursor taken before, page by page.
+        let mut cursor = before.clone();
+        let mut replayed = Vec::new();
+        loop {
+            let page = aw!(client.events_since(&cursor, Some(5))).expect("events since");
+            assert!(page.events.len() <= 5);
+            replayed.extend(page.events.iter().map(|e| (e.cursor.sequence, e.event.clone())));
+            if !page.has_more {
+                assert_eq!(page.next_cursor().sequence, page.latest_cursor.sequence);
+                break;
+            }
+            cursor = page.next_cursor();
+        }
+        assert!(replayed.windows(2).all(|w| w[0].0 + 1 == w[1].0), "contiguous");
+        assert_eq!(replayed.first().map(|e| e.0), Some(before.sequence + 1));
+        assert!(replayed.iter().any(|(_, e)| matches!(e, sdk::Event::RunStarted { .. })));
+        assert!(replayed.iter().any(|(_, e)| matches!(e, sdk::Event::RunCompleted { .. })));
+        let latest = aw!(client.latest_event_cursor(session.id())).expect("cursor");
+        assert_eq!(replayed.last().map(|e| e.0), Some(latest.sequence));
+
+        // Fork after the first exchange: system, user, assistant.
+        let fork = aw!(session.fork_at(3)).expect("fork");
+        assert_eq!((fork.source_session_id.as_str(), fork.message_count), (session.id(), 3));
+        let history = aw!(client.read_session_history(&fork.session_id, 0, None)).expect("fork history");
+        assert_eq!(history.messages.len(), 3, "{history:?}");
+        let err = aw!(session.fork_at(1000)).expect_err("past the end");
+        assert!(err.rpc().is_some(), "{err}");
+
+        // A mob as a callable run, then destroyed.
+        let run = aw!(mob.run(None, json!({}))).expect("mob run");
+        let outcome = aw!(mob.run_result(&run)).expect("run result").expect("a known run");
+        assert_eq!((outcome.run_id.as_str(), outcome.flow_id.as_str()), (run.as_str(), "main"));
+        assert!(aw!(mob.run_result("00000000-0000-4000-8000-000000000000")).expect("run result").is_none());
+        let destroyed = aw!(mob.destroy()).expect("destroy");
+        assert!(destroyed.ok && destroyed.mob_id == "runner", "{destroyed:?}");
+        assert!(aw!(mob.status()).is_err(), "the mob is gone");
+        aw!(client.close()).expect("close");
+    }
+}

@@ -14,12 +14,20 @@ use super::options::SessionOptions;
 use super::result::{DeferredCreated, RunResult};
 use super::session::{SessionHistory, SessionInfo};
 use super::tool::ToolDef;
+use super::v09::{
+    EventCursor, EventPage, InputState, MobDestroyed, MobRunOutcome, ModelCatalog, RuntimeHealth,
+    SessionFork, StopRunResult,
+};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::params::to_raw;
 pub use super::params::*;
+pub use super::v09::{
+    ForkAtParams, InputStatusParams, LatestCursorParams, ListSinceParams, MobRunParams,
+    StopRunParams,
+};
 
 fn decode<T: DeserializeOwned>(method: &str, raw: &RawValue) -> Result<T, DecodeError> {
     serde_json::from_str(raw.get()).map_err(|e| DecodeError::new(method, e))
@@ -387,6 +395,95 @@ impl Method for MobMemberSend {
 
     fn decode_result(raw: &RawValue, dialect: &Dialect) -> Result<MemberSendResult, DecodeError> {
         decode(dialect.member_send_method(), raw)
+    }
+}
+
+/// Declares a method of contract 0.9 only: on 0.5 it is refused before
+/// anything is sent ([`UsageError::Unsupported`] naming the method and the
+/// line). Params serialise as they are; `=> field` decodes one field of
+/// the result object.
+macro_rules! v09_method {
+    ($(#[$doc:meta])* $name:ident, $wire:literal, $params:ty, $out:ty $(=> $field:literal)?) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        #[non_exhaustive]
+        pub struct $name;
+
+        impl Method for $name {
+            type Params = $params;
+            type Output = $out;
+
+            fn name(dialect: &Dialect) -> Result<&'static str, UsageError> {
+                v09_only($wire, dialect)
+            }
+
+            fn encode_params(p: &$params, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
+                to_raw(p)
+            }
+
+            fn decode_result(raw: &RawValue, _: &Dialect) -> Result<$out, DecodeError> {
+                simple_method!(@decode $wire, raw $(, $field)?)
+            }
+        }
+    };
+}
+
+/// `method`, unless the line is 0.5, which does not have it.
+fn v09_only(method: &'static str, dialect: &Dialect) -> Result<&'static str, UsageError> {
+    match dialect.line() {
+        ContractLine::V0_9 => Ok(method),
+        ContractLine::V0_5 => Err(dialect.refuse(method, "a contract 0.9 method")),
+    }
+}
+
+v09_method!(
+    /// `turn/stop_run` (0.9): stops one exact run of a session.
+    TurnStopRun, "turn/stop_run", StopRunParams, StopRunResult);
+v09_method!(
+    /// `session/fork_at` (0.9): a new session from the first messages of one.
+    SessionForkAt, "session/fork_at", ForkAtParams, SessionFork);
+v09_method!(
+    /// `events/latest_cursor` (0.9): the newest position of a scope's events.
+    EventsLatestCursor, "events/latest_cursor", LatestCursorParams, EventCursor => "cursor");
+v09_method!(
+    /// `events/list_since` (0.9): a page of a scope's events after a cursor.
+    EventsListSince, "events/list_since", ListSinceParams, EventPage);
+v09_method!(
+    /// `session/input_status` (0.9): an input's stored state, `None` when
+    /// no input matches.
+    SessionInputStatus, "session/input_status", InputStatusParams, Option<InputState> => "state");
+v09_method!(
+    /// `mob/destroy` (0.9): destroys a mob and reports the cleanup.
+    MobDestroy, "mob/destroy", MobIdParams, MobDestroyed);
+v09_method!(
+    /// `mob/run` (0.9): runs a flow of the mob as a callable; the run id.
+    MobRun, "mob/run", MobRunParams, String => "run_id");
+v09_method!(
+    /// `mob/run_result` (0.9): a mob run's outcome, `None` for an unknown run.
+    MobRunResult, "mob/run_result", FlowRunIdParams, Option<MobRunOutcome> => "run");
+no_params_method!(
+    /// `models/catalog` (0.5 and 0.9).
+    ModelsCatalog, "models/catalog", ModelCatalog);
+
+/// `runtime/health` (0.9): the host's health.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RuntimeHealthGet;
+
+impl Method for RuntimeHealthGet {
+    type Params = ();
+    type Output = RuntimeHealth;
+
+    fn name(dialect: &Dialect) -> Result<&'static str, UsageError> {
+        v09_only("runtime/health", dialect)
+    }
+
+    fn encode_params(_: &(), _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
+        to_raw(&json!({}))
+    }
+
+    fn decode_result(raw: &RawValue, _: &Dialect) -> Result<RuntimeHealth, DecodeError> {
+        decode("runtime/health", raw)
     }
 }
 

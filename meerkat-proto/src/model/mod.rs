@@ -20,6 +20,7 @@ mod server;
 mod session;
 mod skill;
 mod tool;
+mod v09;
 mod wire_enum;
 
 pub use capability::{Capability, CapabilityStatus};
@@ -61,3 +62,9 @@ pub use server::{ContractVersion, SDK_CONTRACT_VERSION, ServerInfo};
 pub use session::{AssistantBlock, HistoryMessage, SessionHistory, SessionInfo};
 pub use skill::{InvalidSkillRef, SkillKey, SkillRef};
 pub use tool::{ToolCall, ToolDef, ToolOutput};
+pub use v09::{
+    CatalogModel, EventCursor, EventPage, HealthStatus, InputLifecycle, InputOutcome,
+    InputSelector, InputState, InputTransition, MobDestroyReport, MobDestroyed, MobRunOutcome,
+    ModelCatalog, ProviderModels, ReplayScope, ReplayedEvent, RunStopContributor, RunStopOutcome,
+    RunStopReceipt, RuntimeHealth, SessionFork, StopCompletion, StopRunResult,
+};

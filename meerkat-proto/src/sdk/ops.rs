@@ -20,6 +20,10 @@ use crate::model::{
     SessionHistory, SessionInfo, SessionOptions, SkillInfo, SkillRef, SpawnResult, SpawnSpec,
     StreamOpened, ToolDef, TurnOptions,
 };
+use crate::model::{
+    EventCursor, EventPage, InputSelector, InputState, MobDestroyed, MobRunOutcome, ModelCatalog,
+    RuntimeHealth, SessionFork, StopRunResult,
+};
 
 /// `session/create`: a session and its first turn.
 pub fn create_session(options: SessionOptions) -> Call<RunResult> {
@@ -230,4 +234,58 @@ pub fn subscribe_mob(mob_id: &str, member: Option<&str>) -> Call<StreamOpened> {
 /// `mob/stream_close`.
 pub fn close_mob_stream(stream_id: String) -> Call<()> {
     Call::new::<m::MobStreamClose, _>(m::StreamIdParams::new(stream_id)).map(drop)
+}
+
+/// `turn/stop_run` (0.9): stops the run `run_id` of the session, if it is
+/// the current one.
+pub fn stop_run(session_id: &str, run_id: &str, reason: &str) -> Call<StopRunResult> {
+    Call::new::<m::TurnStopRun, _>(m::StopRunParams::new(session_id, run_id, reason))
+}
+
+/// `session/fork_at` (0.9): a new session with the first `message_index`
+/// messages of this one.
+pub fn fork_at(session_id: &str, message_index: u64) -> Call<SessionFork> {
+    Call::new::<m::SessionForkAt, _>(m::ForkAtParams::new(session_id, message_index))
+}
+
+/// `events/latest_cursor` (0.9) of a session's events.
+pub fn latest_event_cursor(session_id: &str) -> Call<EventCursor> {
+    Call::new::<m::EventsLatestCursor, _>(m::LatestCursorParams::session(session_id))
+}
+
+/// `events/list_since` (0.9): one page of the events after `cursor`.
+pub fn events_since(cursor: EventCursor, limit: Option<u64>) -> Call<EventPage> {
+    Call::new::<m::EventsListSince, _>(m::ListSinceParams::new(cursor, limit))
+}
+
+/// `session/input_status` (0.9).
+pub fn input_status(session_id: &str, selector: InputSelector) -> Call<Option<InputState>> {
+    Call::new::<m::SessionInputStatus, _>(m::InputStatusParams::new(session_id, selector))
+}
+
+/// `mob/destroy` (0.9).
+pub fn mob_destroy(mob_id: &str) -> Call<MobDestroyed> {
+    Call::new::<m::MobDestroy, _>(m::MobIdParams::new(mob_id))
+}
+
+/// `mob/run` (0.9): the run's id. `flow_id` `None` runs `main`.
+pub fn mob_run(mob_id: &str, flow_id: Option<&str>, params: Value) -> Call<String> {
+    let mut p = m::MobRunParams::new(mob_id).params(params);
+    p.flow_id = flow_id.map(str::to_owned);
+    Call::new::<m::MobRun, _>(p)
+}
+
+/// `mob/run_result` (0.9).
+pub fn mob_run_result(mob_id: &str, run_id: &str) -> Call<Option<MobRunOutcome>> {
+    Call::new::<m::MobRunResult, _>(m::FlowRunIdParams::new(mob_id, run_id))
+}
+
+/// `models/catalog`.
+pub fn models_catalog() -> Call<ModelCatalog> {
+    Call::new::<m::ModelsCatalog, _>(())
+}
+
+/// `runtime/health` (0.9).
+pub fn runtime_health() -> Call<RuntimeHealth> {
+    Call::new::<m::RuntimeHealthGet, _>(())
 }
