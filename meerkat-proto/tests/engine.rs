@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{
     Call, Decoder, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch, INTERRUPT_PAUSE,
-    INTERRUPT_TRIES, Next, RESET_PAUSE, RESET_TRIES, Subscription, TimerStep, ops,
+    INTERRUPT_TRIES, MAX_PAGED_ITEMS, Next, RESET_PAUSE, RESET_TRIES, Subscription, TimerStep, ops,
 };
 use meerkat_proto::{
     ConnectOptions, ContractLine, Error, Event, HandlingMode, RequestId, StreamOpened, ToolCall,
@@ -219,6 +219,13 @@ impl Pair {
             .unwrap_or_else(|| panic!("expected {method}; the client wrote nothing"));
         assert_eq!(msg["method"], method, "{msg}");
         msg
+    }
+
+    /// The next frame the client wrote, if any (it must be `method`).
+    fn sent_now(&mut self, method: &str) -> Option<Value> {
+        let msg = self.sent.pop_front()?;
+        assert_eq!(msg["method"], method, "{msg}");
+        Some(msg)
     }
 
     fn nothing_sent(&self) {
@@ -663,6 +670,93 @@ fn history_without_a_limit_follows_has_more_to_the_end() {
     );
     p.nothing_sent();
     assert_eq!(p.answer(id, &w, decoder).unwrap().messages.len(), 1);
+}
+
+/// A pair whose server speaks contract 0.9.8.
+fn ready_v09(methods: &[&str]) -> Pair {
+    let mut p = Pair::new(&ConnectOptions::new());
+    p.answer_initialize("0.9.8", methods);
+    p.expect("initialized");
+    let caps = p.expect("capabilities/get");
+    p.ok(&caps, json!({"capabilities":[]}));
+    assert!(matches!(
+        p.engine.poll_ready(Waker::noop()),
+        Poll::Ready(Ok(_))
+    ));
+    p
+}
+
+#[test]
+fn the_session_list_on_0_9_follows_full_pages_to_the_end() {
+    // 0.9.8 serves 100 sessions unless asked for more (1000 at most) and
+    // says nothing of more: a full page means ask again from its end.
+    let mut p = ready_v09(&["initialize", "session/list"]);
+    let session = |i: usize| json!({"session_id":format!("s{i}"),"created_at":1,"updated_at":1});
+    let page =
+        |from: usize, to: usize| json!({"sessions":(from..to).map(session).collect::<Vec<_>>()});
+    let (id, decoder) = p.start(ops::list_sessions());
+    let w = Wakes::new();
+    let first = p.expect("session/list");
+    assert_eq!(first["params"], json!({}));
+    p.ok(&first, page(0, 100));
+    assert_eq!(w.count(), 0, "a full first page: more to come");
+    let second = p.expect("session/list");
+    assert_eq!(second["params"], json!({"offset":100,"limit":1000}));
+    p.ok(&second, page(100, 1100));
+    let third = p.expect("session/list");
+    assert_eq!(third["params"], json!({"offset":1100,"limit":1000}));
+    p.ok(&third, page(1100, 1103));
+    p.nothing_sent();
+    let sessions = p.answer(id, &w, decoder).unwrap();
+    let ids: Vec<_> = sessions.iter().map(|s| s.session_id.clone()).collect();
+    assert_eq!(ids, (0..1103).map(|i| format!("s{i}")).collect::<Vec<_>>());
+    assert_eq!(p.kept(), (0, 0));
+
+    // Fewer than a page: one request.
+    let (id, decoder) = p.start(ops::list_sessions());
+    let req = p.expect("session/list");
+    p.ok(&req, page(0, 7));
+    p.nothing_sent();
+    assert_eq!(p.answer(id, &w, decoder).unwrap().len(), 7);
+}
+
+#[test]
+fn a_server_that_never_stops_paging_fails_the_call_at_the_bound() {
+    let mut p = ready_v09(&["initialize", "session/list"]);
+    let (id, decoder) = p.start(ops::list_sessions());
+    let mut sent = 0;
+    let mut next = 0;
+    while let Some(req) = p.sent_now("session/list") {
+        let size = if next == 0 { 100 } else { 1000 };
+        let sessions: Vec<_> = (next..next + size)
+            .map(|i| json!({"session_id":format!("s{i}"),"created_at":1,"updated_at":1}))
+            .collect();
+        next += size;
+        sent += 1;
+        p.ok(&req, json!({"sessions": sessions}));
+        assert!(sent <= 1000, "the pages end");
+    }
+    let w = Wakes::new();
+    let err = p.answer(id, &w, decoder).unwrap_err();
+    assert_eq!(err.code(), "INVALID_RESPONSE");
+    assert!(next >= MAX_PAGED_ITEMS, "{next}");
+    assert!(err.to_string().contains("ask with a limit"), "{err}");
+    assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
+fn the_session_list_on_0_5_is_one_request_whatever_its_length() {
+    // 0.5.x returns every session at once: 100 of them are not a page.
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, decoder) = p.start(ops::list_sessions());
+    let req = p.expect("session/list");
+    let sessions: Vec<_> = (0..100)
+        .map(|i| json!({"session_id":format!("s{i}"),"created_at":1,"updated_at":1}))
+        .collect();
+    p.ok(&req, json!({"sessions": sessions}));
+    p.nothing_sent();
+    let w = Wakes::new();
+    assert_eq!(p.answer(id, &w, decoder).unwrap().len(), 100);
 }
 
 #[test]

@@ -288,7 +288,9 @@ impl<H: Clone> Engine<H> {
                 return Err(err);
             }
         };
-        if let Some(pager) = pager {
+        if let Some(pager) = pager
+            && (pager.pages_on)(self.conn.dialect())
+        {
             self.pages.register(id, pager);
         }
         if call.streaming != Streaming::No {

@@ -55,7 +55,7 @@ pub use engine::{
     TimerStep,
 };
 pub use exit::ExitWatch;
-pub use pages::MAX_PAGE;
+pub use pages::{MAX_PAGE, MAX_PAGED_ITEMS};
 pub use recovery::{
     INTERRUPT_PAUSE, INTERRUPT_TRIES, RESET_PAUSE, RESET_TRIES, is_interrupt_not_settled,
 };

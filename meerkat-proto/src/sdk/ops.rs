@@ -35,9 +35,23 @@ pub fn create_deferred_session(options: SessionOptions) -> Call<DeferredCreated>
     Call::new::<m::SessionCreateDeferred, _>(options)
 }
 
-/// `session/list`.
+/// `session/list`: every session; on 0.9.x (100 by default, 1000 at most
+/// a page) page by page until a page is not full.
 pub fn list_sessions() -> Call<Vec<SessionInfo>> {
-    Call::new::<m::SessionList, _>(m::ListParams::default())
+    Call::new::<m::SessionList, _>(m::ListParams::default()).pager(super::pages::Pager {
+        method: "session/list",
+        items: "sessions",
+        next: Box::new(|offset| {
+            let params = m::ListParams {
+                offset: Some(offset),
+                limit: Some(super::pages::MAX_PAGE),
+                ..m::ListParams::default()
+            };
+            Call::new::<m::SessionList, _>(params).map(drop)
+        }),
+        full_page: Some(super::pages::DEFAULT_PAGE),
+        pages_on: |d| d.line() == crate::ContractLine::V0_9,
+    })
 }
 
 /// `session/read`.
@@ -55,12 +69,15 @@ pub fn session_history(session_id: &str, offset: u64, limit: Option<u64>) -> Cal
     }
     let session = session_id.to_owned();
     call.pager(super::pages::Pager {
+        method: "session/history",
         items: "messages",
         next: Box::new(move |offset| {
             let params =
                 m::HistoryParams::new(session.as_str(), offset, Some(super::pages::MAX_PAGE));
             Call::new::<m::SessionHistoryGet, _>(params).map(drop)
         }),
+        full_page: None,
+        pages_on: |_| true,
     })
 }
 

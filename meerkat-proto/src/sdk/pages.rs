@@ -1,7 +1,9 @@
-//! "All of it" across pages: 0.9.x caps `session/history` at 100 messages
-//! by default (1,000 at most) where 0.5.x returned everything, so a call
-//! that asked for no limit follows `has_more` page by page and hands out
-//! one result with every item.
+//! "All of it" across pages: 0.9.x caps `session/history` and
+//! `session/list` at 100 items by default (1,000 at most) where 0.5.x
+//! returned everything, so a call that asked for no limit follows the
+//! pages and hands out one result with every item. History says
+//! `has_more`; the session list says nothing, so there a full page means
+//! "ask again from where it ended" (an empty page ends it).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -17,12 +19,27 @@ use crate::sdk_error::Error;
 /// The largest page a 0.9.x server serves.
 pub const MAX_PAGE: u64 = 1000;
 
+/// The most items a call without a limit gathers across pages: a server
+/// that never stops paging fails the call instead of filling memory (ask
+/// with an explicit `limit` and `offset` to walk further).
+pub const MAX_PAGED_ITEMS: usize = 200_000;
+
+/// The server's default page size when no `limit` is sent (0.9.x).
+pub(crate) const DEFAULT_PAGE: u64 = 100;
+
 /// How a paged call asks for its next page and where its items are.
 pub(crate) struct Pager {
+    /// The method, for errors.
+    pub(crate) method: &'static str,
     /// The array the items are in (`"messages"`).
     pub(crate) items: &'static str,
     /// The request of the page at this offset.
     pub(crate) next: Box<dyn Fn(u64) -> Call<()> + Send>,
+    /// How the server says there is more: `None`, its `has_more`;
+    /// `Some(n)`, a first page of `n` items (later pages: [`MAX_PAGE`]).
+    pub(crate) full_page: Option<u64>,
+    /// Whether the server line pages at all (0.5.x returns everything).
+    pub(crate) pages_on: fn(&crate::Dialect) -> bool,
 }
 
 /// A paged call between its pages.
@@ -30,6 +47,18 @@ struct Paging {
     pager: Pager,
     /// The first page's result, with every item so far.
     acc: Value,
+}
+
+/// Whether a paged call's last page (of `len` items, the first one when
+/// `first`) was not the end.
+fn more(pager: &Pager, acc: &Value, len: usize, first: bool) -> bool {
+    match pager.full_page {
+        None => acc.get("has_more").and_then(Value::as_bool) == Some(true) && len > 0,
+        Some(first_size) => {
+            let full = if first { first_size } else { MAX_PAGE };
+            len > 0 && len as u64 >= full
+        }
+    }
 }
 
 /// The paged calls between their pages, by their caller's request id.
@@ -48,6 +77,14 @@ impl Pages {
         self.pagers.contains_key(&id)
     }
 
+    /// The method of paged call `caller`, for errors.
+    fn method(&self, caller: RequestId) -> &'static str {
+        self.pagers
+            .get(&caller)
+            .or_else(|| self.by_caller.get(&caller).map(|p| &p.pager))
+            .map_or("a paged call", |p| p.method)
+    }
+
     pub(super) fn forget(&mut self, caller: RequestId) {
         self.pagers.remove(&caller);
         self.by_caller.remove(&caller);
@@ -64,9 +101,10 @@ impl<H: Clone> Engine<H> {
         result: Result<Box<RawValue>, Error>,
         now: Instant,
     ) -> Option<Result<Box<RawValue>, Error>> {
+        let method = self.pages.method(caller);
         let page = match result.and_then(|raw| {
             serde_json::from_str::<Value>(raw.get()).map_err(|e| Error::InvalidResponse {
-                method: "session/history".into(),
+                method: method.into(),
                 message: e.to_string(),
             })
         }) {
@@ -76,8 +114,11 @@ impl<H: Clone> Engine<H> {
                 return Some(Err(e));
             }
         };
-        let (acc, pager) = match self.pages.by_caller.remove(&caller) {
+        let len =
+            |v: &Value, items: &str| v.get(items).and_then(Value::as_array).map_or(0, Vec::len);
+        let (acc, pager, page_len, first) = match self.pages.by_caller.remove(&caller) {
             Some(Paging { pager, mut acc }) => {
+                let page_len = len(&page, pager.items);
                 let items = page.get(pager.items).and_then(Value::as_array).cloned();
                 if let Some(list) = acc.get_mut(pager.items).and_then(Value::as_array_mut) {
                     list.extend(items.unwrap_or_default());
@@ -87,30 +128,39 @@ impl<H: Clone> Engine<H> {
                         acc[key] = v.clone();
                     }
                 }
-                (acc, pager)
+                (acc, pager, page_len, false)
             }
             None => match self.pages.pagers.remove(&caller) {
-                Some(pager) => (page, pager),
+                Some(pager) => {
+                    let page_len = len(&page, pager.items);
+                    (page, pager, page_len, true)
+                }
                 None => return Some(Err(self.closed_error())),
             },
         };
-        let fetched = acc
-            .get(pager.items)
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
+        let fetched = len(&acc, pager.items);
         let offset = acc.get("offset").and_then(Value::as_u64).unwrap_or(0) + fetched as u64;
-        let more = acc.get("has_more").and_then(Value::as_bool) == Some(true) && fetched > 0;
-        if !more {
+        if !more(&pager, &acc, page_len, first) {
             let mut acc = acc;
-            if let Some(obj) = acc.as_object_mut() {
+            if let Some(obj) = acc.as_object_mut()
+                && pager.full_page.is_none()
+            {
                 obj.insert("limit".into(), Value::Null);
                 obj.insert("has_more".into(), Value::Bool(false));
             }
             return Some(serde_json::value::to_raw_value(&acc).map_err(|e| {
                 Error::InvalidResponse {
-                    method: "session/history".into(),
+                    method: pager.method.into(),
                     message: e.to_string(),
                 }
+            }));
+        }
+        if fetched >= MAX_PAGED_ITEMS {
+            return Some(Err(Error::InvalidResponse {
+                method: pager.method.into(),
+                message: format!(
+                    "more than {MAX_PAGED_ITEMS} items across pages; ask with a limit and an offset"
+                ),
             }));
         }
         let call = (pager.next)(offset).kind(Kind::Page(caller));
