@@ -40,10 +40,10 @@ for pkg in meerkat-proto meerkat-transport-blocking; do
   fi
 done
 
-step "the three library crates package for crates.io (built from their tarballs)"
+step "the library crates package for crates.io (built from their tarballs)"
 package_log="$(mktemp)"
 if ! cargo package --locked --allow-dirty -p meerkat-proto -p meerkat-transport-tokio \
-  -p meerkat-transport-blocking >"$package_log" 2>&1; then
+  -p meerkat-transport-blocking -p meerkat-install >"$package_log" 2>&1; then
   cat "$package_log" >&2
   exit 1
 fi

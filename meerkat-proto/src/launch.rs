@@ -66,6 +66,9 @@ pub struct ConnectOptions {
     /// before it drops them and reports `Event::Lagged` (default
     /// [`DEFAULT_STREAM_BUDGET`](crate::DEFAULT_STREAM_BUDGET)).
     pub stream_budget: usize,
+    /// Whether `connect` installs `rkat-rpc` when none is found (default
+    /// [`AutoInstall::Off`](crate::AutoInstall::Off)).
+    pub auto_install: crate::AutoInstall,
 }
 
 impl Default for ConnectOptions {
@@ -83,6 +86,7 @@ impl Default for ConnectOptions {
             request_timeout: Duration::from_secs(600),
             transport: TransportKind::Stdio,
             stream_budget: crate::DEFAULT_STREAM_BUDGET,
+            auto_install: crate::AutoInstall::Off,
         }
     }
 }

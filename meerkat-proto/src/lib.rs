@@ -178,6 +178,7 @@
 //! ([`SDK_CONTRACT_VERSION`]).
 
 mod conn;
+mod install;
 mod launch;
 mod model;
 pub mod rpc;
@@ -205,6 +206,8 @@ pub mod prelude {
         ToolConfigChangedPayload, ToolDef, ToolFilter, ToolOutput, TransportKind, TruncationReason,
         TurnFailure, TurnOptions, TurnToolOverlay, Usage,
     };
+    // A server that installs itself (ConnectOptions::auto_install).
+    pub use crate::{AutoInstall, CargoInstall, DEFAULT_RKAT_RPC_VERSION, InstallProgress};
     // The contract 0.9 methods of issue 11 (stop a run, fork, event replay,
     // input status, mob runs and destroy, catalog, health).
     pub use crate::{
@@ -217,6 +220,7 @@ pub mod prelude {
 mod sdk_error;
 
 pub use conn::*;
+pub use install::*;
 pub use launch::*;
 pub use model::*;
 pub use sdk_error::Error;

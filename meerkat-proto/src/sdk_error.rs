@@ -33,6 +33,14 @@ pub enum Error {
         /// Every place that was tried, in order.
         tried: Vec<String>,
     },
+    /// Installing `rkat-rpc` ([`AutoInstall`](crate::AutoInstall)) failed.
+    #[error("installing rkat-rpc {version} failed: {message}")]
+    InstallFailed {
+        /// The version being installed.
+        version: String,
+        /// What went wrong (with the end of the installer's output).
+        message: String,
+    },
     /// The server speaks a contract of a line this SDK does not speak.
     #[error("server contract {server} is not compatible with this SDK's {sdk}")]
     VersionMismatch {
@@ -132,6 +140,7 @@ impl Error {
     pub fn code(&self) -> Cow<'_, str> {
         Cow::Borrowed(match self {
             Self::BinaryNotFound { .. } => "BINARY_NOT_FOUND",
+            Self::InstallFailed { .. } => "INSTALL_FAILED",
             Self::VersionMismatch { .. } => "VERSION_MISMATCH",
             Self::CapabilityUnavailable { .. } => "CAPABILITY_UNAVAILABLE",
             Self::Closed => "CLIENT_CLOSED",

@@ -49,6 +49,12 @@ impl MeerkatClient {
     /// ```
     pub fn connect(options: ConnectOptions) -> Result<Self, Error> {
         let _span = tracing::debug_span!("meerkat_connect").entered();
+        // Before the engine starts the handshake's clock: an install can
+        // take long.
+        let plan = match &options.transport {
+            TransportKind::Tcp(_) => None,
+            _ => Some(crate::launch::plan(&options)?),
+        };
         let config = EngineConfig::from_options(&options);
         let shared = Shared::new(Engine::new(config.clone(), Instant::now()));
         let (process, tcp) = match &options.transport {
@@ -64,8 +70,9 @@ impl MeerkatClient {
                 (None, Some(stream))
             }
             _ => {
-                let (plan, command) = crate::launch::command(&options)?;
-                let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
+                let plan = plan.ok_or_else(|| Error::InvalidArgs("no launch plan".into()))?;
+                let spawned = Process::spawn(crate::launch::command(&plan))
+                    .map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;
                 let started = spawn_writer(&shared, spawned.stdin, drop)
                     .and_then(|()| spawn_reader(&shared, spawned.stdout, false))

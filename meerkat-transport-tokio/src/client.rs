@@ -64,6 +64,12 @@ impl MeerkatClient {
     }
 
     async fn connect_inner(options: ConnectOptions) -> Result<Self, Error> {
+        // Before the engine starts the handshake's clock: an install can
+        // take long.
+        let plan = match &options.transport {
+            TransportKind::Tcp(_) => None,
+            _ => Some(crate::launch::plan(&options).await?),
+        };
         let config = EngineConfig::from_options(&options);
         let shared = Shared::new(Engine::new(config.clone(), crate::io::now()));
         let process = match &options.transport {
@@ -84,8 +90,9 @@ impl MeerkatClient {
                 None
             }
             _ => {
-                let (plan, command) = crate::launch::command(&options)?;
-                let spawned = Process::spawn(command).map_err(|e| plan.spawn_error(e))?;
+                let plan = plan.ok_or_else(|| Error::InvalidArgs("no launch plan".into()))?;
+                let spawned = Process::spawn(crate::launch::command(&plan))
+                    .map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;
                 spawn_writer(&shared, spawned.stdin);
                 spawn_reader(&shared, spawned.stdout, false);

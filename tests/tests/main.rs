@@ -22,6 +22,7 @@ mod blocking_threads;
 mod infra_fake;
 mod infra_llm;
 mod infra_real;
+mod install;
 mod sdk_blocking;
 mod sdk_tokio;
 mod tokio_process;

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::install::{AutoInstall, InstallPlan, Launch};
 use crate::launch::{ConnectOptions, TransportKind};
 use crate::sdk_error::Error;
 
@@ -74,6 +75,85 @@ impl LaunchPlan {
             args,
             env: options.child_env(env),
         })
+    }
+
+    /// Decides the launch for `options`: [`Launch::Run`] a binary found as
+    /// [`new`](Self::new) finds it, or, when none is on `PATH` and
+    /// `options.auto_install` asks, [`Launch::Install`] (or run the one an
+    /// earlier install left in the cache).
+    ///
+    /// ```
+    /// use meerkat_proto::sdk::LaunchPlan;
+    /// use meerkat_proto::{AutoInstall, CargoInstall, ConnectOptions, Launch};
+    /// use std::path::Path;
+    /// let env = |k: &str| (k == "HOME").then(|| "/home/me".into());
+    /// let install = CargoInstall::new("0.5.2").cargo("/bin/cargo");
+    /// let options = ConnectOptions::new().auto_install(AutoInstall::Cargo(install));
+    /// let Launch::Install(plan) = LaunchPlan::resolve(&options, env, |_| false).unwrap() else {
+    ///     panic!("nothing on PATH: install");
+    /// };
+    /// let cached = plan.binary.clone();
+    /// let Launch::Run(run) = LaunchPlan::resolve(&options, env, |p| p == cached).unwrap() else {
+    ///     panic!("installed before: run it");
+    /// };
+    /// assert_eq!(run.program, plan.binary);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new) and [`InstallPlan::new`].
+    pub fn resolve(
+        options: &ConnectOptions,
+        env: impl Fn(&str) -> Option<OsString>,
+        is_file: impl Fn(&Path) -> bool,
+    ) -> Result<Launch, Error> {
+        match Self::new(options, &env, &is_file) {
+            Err(Error::BinaryNotFound { tried }) => {
+                let AutoInstall::Cargo(install) = &options.auto_install else {
+                    return Err(Error::BinaryNotFound { tried });
+                };
+                let explicit = env("MEERKAT_BIN_PATH").is_some_and(|p| !p.is_empty())
+                    || options.rkat_path.as_ref().is_some_and(|p| {
+                        let p = Path::new(p);
+                        p.is_absolute() || p.components().count() > 1
+                    });
+                if explicit {
+                    return Err(Error::BinaryNotFound { tried });
+                }
+                let plan = InstallPlan::new(install, &env, &is_file)?;
+                if is_file(&plan.binary) {
+                    return Self::installed(options, &plan.binary, env).map(Launch::Run);
+                }
+                Ok(Launch::Install(plan))
+            }
+            other => other.map(Launch::Run),
+        }
+    }
+
+    /// The launch of `binary` (just installed) with `options`' flags and
+    /// environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn installed(
+        options: &ConnectOptions,
+        binary: &Path,
+        env: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Self, Error> {
+        let mut options = options.clone();
+        options.rkat_path = Some(binary.as_os_str().to_owned());
+        Self::new(
+            &options,
+            |k| {
+                if k == "MEERKAT_BIN_PATH" {
+                    None
+                } else {
+                    env(k)
+                }
+            },
+            |p| p == binary,
+        )
     }
 
     /// The error of a failed spawn: a binary that vanished is

@@ -69,6 +69,14 @@
 //! | `tool-callback [NAME]` | every turn calls `tool/execute` `NAME` (default: the first registered or external tool, else `probe_lookup`) with `{"key": <prompt>}` and answers `Tool NAME returned: <content>` |
 //!
 //! stdin EOF: the fake exits 0.
+//!
+//! Two more roles, chosen by how it is invoked:
+//! - `--version` as its only argument: prints `rkat-rpc 0.5.2` and exits.
+//! - Invoked through a link named `cargo` (or `cargo-fail...`): a fake
+//!   `cargo install` for the auto-install tests. It appends its arguments,
+//!   one line, to `cargo.log` beside the link, prints a few progress lines
+//!   on stderr and links `<--root>/bin/rkat-rpc` to itself; `cargo-fail...`
+//!   prints `error: could not compile` and exits 101 instead.
 
 #[path = "fake_rkat_rpc/io.rs"]
 mod io;
@@ -95,6 +103,16 @@ use scenario::{METHODS_050, METHODS_052, Scenario};
 use state::Shared;
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() == 2 && args[1] == "--version" {
+        println!("rkat-rpc 0.5.2");
+        return;
+    }
+    let invoked = std::path::Path::new(args.first().map_or("", String::as_str));
+    let name = invoked.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with("cargo") {
+        std::process::exit(fake_cargo(invoked, name, &args[1..]));
+    }
     if std::env::var_os(life::HOLDER).is_some() {
         life::hold();
     }
@@ -267,4 +285,51 @@ fn capabilities(scenario: &Scenario) -> Value {
             cap("mcp_live", "Live MCP server mutation", json!({"NotCompiled": {"feature": "mcp-live"}})),
         ],
     })
+}
+
+/// The fake `cargo install` (see the crate docs): returns the exit code.
+fn fake_cargo(invoked: &std::path::Path, name: &str, args: &[String]) -> i32 {
+    use std::io::Write as _;
+    let log = invoked.with_file_name("cargo.log");
+    let line = format!("{}\n", args.join(" "));
+    let logged = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = logged {
+        eprintln!("fake cargo: cannot log to {}: {e}", log.display());
+        return 2;
+    }
+    eprintln!("    Updating crates.io index");
+    eprintln!("  Installing meerkat-rpc (fake)");
+    if name.starts_with("cargo-fail") {
+        eprintln!(
+            "error: could not compile `meerkat-rpc` (bin \"rkat-rpc\") due to 1 previous error"
+        );
+        return 101;
+    }
+    let Some(root) = args
+        .iter()
+        .position(|a| a == "--root")
+        .and_then(|i| args.get(i + 1))
+    else {
+        eprintln!("fake cargo: no --root");
+        return 2;
+    };
+    let bin = std::path::Path::new(root).join("bin");
+    let linked = std::fs::create_dir_all(&bin).and_then(|()| {
+        let exe = std::env::current_exe()?;
+        std::os::unix::fs::symlink(exe, bin.join("rkat-rpc"))
+    });
+    match linked {
+        Ok(()) => {
+            eprintln!("   Installed package `meerkat-rpc` (fake)");
+            0
+        }
+        Err(e) => {
+            eprintln!("fake cargo: {e}");
+            2
+        }
+    }
 }
