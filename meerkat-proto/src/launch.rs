@@ -66,6 +66,12 @@ pub struct ConnectOptions {
     /// before it drops them and reports `Event::Lagged` (default
     /// [`DEFAULT_STREAM_BUDGET`](crate::DEFAULT_STREAM_BUDGET)).
     pub stream_budget: usize,
+    /// Record every line of the connection to this cassette file
+    /// ([`ConnectOptions::record`]).
+    pub record: Option<PathBuf>,
+    /// Play a cassette back instead of reaching a server
+    /// ([`ConnectOptions::replay`]).
+    pub replay: Option<crate::cassette::Replay>,
 }
 
 impl Default for ConnectOptions {
@@ -83,6 +89,8 @@ impl Default for ConnectOptions {
             request_timeout: Duration::from_secs(600),
             transport: TransportKind::Stdio,
             stream_budget: crate::DEFAULT_STREAM_BUDGET,
+            record: None,
+            replay: None,
         }
     }
 }

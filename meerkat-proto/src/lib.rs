@@ -177,6 +177,7 @@
 //! difference. Before the handshake the dialect is the 0.5.0 baseline
 //! ([`SDK_CONTRACT_VERSION`]).
 
+pub mod cassette;
 mod conn;
 mod launch;
 mod model;
@@ -205,6 +206,7 @@ pub mod prelude {
         ToolConfigChangedPayload, ToolDef, ToolFilter, ToolOutput, TransportKind, TruncationReason,
         TurnFailure, TurnOptions, TurnToolOverlay, Usage,
     };
+    pub use crate::cassette::{Replay, ReplayMismatch, ReplayProgress};
 }
 mod sdk_error;
 

@@ -23,6 +23,8 @@ pub(crate) struct Inner {
     dialect: Dialect,
     /// Held for the whole of a close: a second `close` waits for the first.
     closing: Mutex<()>,
+    /// The cassette player, in a replay.
+    pub(crate) replay: Option<crate::replay::SharedPlayer>,
 }
 
 impl MeerkatClient {
@@ -50,8 +52,16 @@ impl MeerkatClient {
     pub fn connect(options: ConnectOptions) -> Result<Self, Error> {
         let _span = tracing::debug_span!("meerkat_connect").entered();
         let config = EngineConfig::from_options(&options);
-        let shared = Shared::new(Engine::new(config.clone(), Instant::now()));
+        let records = crate::replay::record_file(&options)?;
+        let shared = Shared::new(Engine::new(config.clone(), Instant::now()), records);
+        let mut replay = None;
         let (process, tcp) = match &options.transport {
+            // A cassette plays the server: no child, no socket.
+            _ if options.replay.is_some() => {
+                let cassette = options.replay.as_ref().expect("invariant: checked");
+                replay = Some(crate::replay::start(&shared, cassette)?);
+                (None, None)
+            }
             TransportKind::Tcp(addr) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no
                 // child. NB: bounded like the handshake.
@@ -101,6 +111,7 @@ impl MeerkatClient {
                 server,
                 dialect,
                 closing: Mutex::new(()),
+                replay,
             }),
         })
     }

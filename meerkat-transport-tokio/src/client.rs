@@ -22,6 +22,8 @@ pub(crate) struct Inner {
     dialect: Dialect,
     /// Held for the whole of a close: a second `close` waits for the first.
     closing: tokio::sync::Mutex<()>,
+    /// The cassette player, in a replay.
+    pub(crate) replay: Option<crate::replay::SharedPlayer>,
 }
 
 impl MeerkatClient {
@@ -65,8 +67,16 @@ impl MeerkatClient {
 
     async fn connect_inner(options: ConnectOptions) -> Result<Self, Error> {
         let config = EngineConfig::from_options(&options);
-        let shared = Shared::new(Engine::new(config.clone(), crate::io::now()));
+        let records = crate::replay::record_file(&options)?;
+        let shared = Shared::new(Engine::new(config.clone(), crate::io::now()), records);
+        let mut replay = None;
         let process = match &options.transport {
+            // A cassette plays the server: no child, no socket.
+            _ if options.replay.is_some() => {
+                let cassette = options.replay.as_ref().expect("invariant: checked");
+                replay = Some(crate::replay::start(&shared, cassette)?);
+                None
+            }
             TransportKind::Tcp(addr) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no child.
                 // NB: bounded like the handshake: an address that drops
@@ -110,6 +120,7 @@ impl MeerkatClient {
                 server,
                 dialect,
                 closing: tokio::sync::Mutex::new(()),
+                replay,
             }),
         })
     }
