@@ -461,6 +461,8 @@ pub struct ReplayProgress {
     pub expected: usize,
     /// Whether every line of the cassette was played.
     pub finished: bool,
+    /// Whether the replay ended the connection ([`Player::end`]).
+    pub ended: bool,
 }
 
 /// Plays a [`Cassette`] to a client, as a pure state machine: the client's
@@ -563,6 +565,7 @@ impl Player {
             matched: self.matched,
             expected: self.expected,
             finished: self.pos >= self.entries.len(),
+            ended: self.end.is_some(),
         }
     }
 
@@ -794,7 +797,11 @@ fn describe(msg: &Value) -> String {
         None => match msg.get("id") {
             Some(id) => format!(
                 "an answer to id {id} {}",
-                short(msg.get("result").or_else(|| msg.get("error")).unwrap_or(&Value::Null))
+                short(
+                    msg.get("result")
+                        .or_else(|| msg.get("error"))
+                        .unwrap_or(&Value::Null)
+                )
             ),
             None => short(msg),
         },
@@ -829,34 +836,55 @@ mod tests {
     #[test]
     fn a_mismatch_names_the_difference() {
         let c = cassette(&[
-            ("send", json!({"jsonrpc":"2.0","id":1,"method":"turn/start","params":{"session_id":"s","prompt":"a"}})),
+            (
+                "send",
+                json!({"jsonrpc":"2.0","id":1,"method":"turn/start","params":{"session_id":"s","prompt":"a"}}),
+            ),
             ("recv", json!({"jsonrpc":"2.0","id":1,"result":{}})),
         ]);
         let mut p = Player::new(c, &Replay::new("x"));
         p.handle_client_bytes(&line(
             json!({"jsonrpc":"2.0","id":5,"method":"turn/start","params":{"session_id":"s","prompt":"b","x":1}}),
         ));
-        let Some(ReplayEnd::Mismatch(m)) = p.end() else {
+        let Some(ReplayEnd::Mismatch(m)) = p.end().cloned() else {
             panic!("{:?}", p.end())
         };
         assert_eq!(m.line, 1);
-        assert!(m.diff.contains("params.prompt: expected \"a\", got \"b\""), "{}", m.diff);
+        assert!(
+            m.diff.contains("params.prompt: expected \"a\", got \"b\""),
+            "{}",
+            m.diff
+        );
         assert!(m.diff.contains("+ params.x: 1"), "{}", m.diff);
         assert!(p.take_output().is_empty());
-        assert_eq!(Error::ReplayMismatch(m.clone()).code(), "REPLAY_MISMATCH");
+        assert_eq!(Error::ReplayMismatch(m).code(), "REPLAY_MISMATCH");
     }
 
     #[test]
     fn ignored_fields_and_ids_and_early_ends() {
         let c = cassette(&[
             ("recv", json!({"jsonrpc":"2.0","method":"hello"})),
-            ("send", json!({"jsonrpc":"2.0","id":1,"method":"a","params":{"t":1,"k":2}})),
-            ("recv", json!({"jsonrpc":"2.0","id":1,"result":{"session_id":"S"}})),
-            ("send", json!({"jsonrpc":"2.0","id":2,"method":"b","params":{}})),
+            (
+                "send",
+                json!({"jsonrpc":"2.0","id":1,"method":"a","params":{"t":1,"k":2}}),
+            ),
+            (
+                "recv",
+                json!({"jsonrpc":"2.0","id":1,"result":{"session_id":"S"}}),
+            ),
+            (
+                "send",
+                json!({"jsonrpc":"2.0","id":2,"method":"b","params":{}}),
+            ),
         ]);
         let mut p = Player::new(c, &Replay::new("x").ignore("params.t"));
-        assert_eq!(p.take_output(), line(json!({"jsonrpc":"2.0","method":"hello"})));
-        p.handle_client_bytes(&line(json!({"jsonrpc":"2.0","id":"c1","method":"a","params":{"t":9,"k":2}})));
+        assert_eq!(
+            p.take_output(),
+            line(json!({"jsonrpc":"2.0","method":"hello"}))
+        );
+        p.handle_client_bytes(&line(
+            json!({"jsonrpc":"2.0","id":"c1","method":"a","params":{"t":9,"k":2}}),
+        ));
         assert_eq!(
             p.take_output(),
             line(json!({"jsonrpc":"2.0","id":"c1","result":{"session_id":"S"}}))
@@ -888,9 +916,18 @@ mod tests {
         r.received(b"1}\nnot json\n", t0);
         r.sent(b"{\"b\":2}\n", t0);
         let text = String::from_utf8(r.take()).unwrap();
-        let records: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(records[0], json!({"seq":1,"t_ms":0.0,"dir":"recv","msg":{"a":1}}));
-        assert_eq!(records[1], json!({"seq":2,"t_ms":0.0,"dir":"recv-raw","line":"not json"}));
+        let records: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            records[0],
+            json!({"seq":1,"t_ms":0.0,"dir":"recv","msg":{"a":1}})
+        );
+        assert_eq!(
+            records[1],
+            json!({"seq":2,"t_ms":0.0,"dir":"recv-raw","line":"not json"})
+        );
         assert_eq!(records[2]["dir"], "send");
         let c = Cassette::parse(&text).unwrap();
         assert_eq!(c.entries().len(), 3);

@@ -189,6 +189,7 @@ pub mod sdk;
 /// the two SDKs offer the same nouns and the engine underneath stays out of
 /// their surface.
 pub mod prelude {
+    pub use crate::cassette::{Replay, ReplayMismatch, ReplayProgress};
     pub use crate::model::methods;
     pub use crate::{
         AssistantBlock, Attribution, BudgetType, Capability, CapabilityStatus, CommsCommand,
@@ -206,7 +207,6 @@ pub mod prelude {
         ToolConfigChangedPayload, ToolDef, ToolFilter, ToolOutput, TransportKind, TruncationReason,
         TurnFailure, TurnOptions, TurnToolOverlay, Usage,
     };
-    pub use crate::cassette::{Replay, ReplayMismatch, ReplayProgress};
 }
 mod sdk_error;
 

@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use meerkat_proto::cassette::{Cassette, Player, Replay, ReplayProgress};
 use meerkat_proto::{ConnectOptions, Error};
@@ -51,7 +50,7 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
                     break;
                 }
                 if let Some(end) = end {
-                    shared.with(|e| e.end_replay(end, Instant::now()));
+                    shared.with(|e| e.end_replay(end));
                     break;
                 }
                 match from_client.read(&mut buf) {
@@ -62,7 +61,9 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
                         .handle_client_bytes(&buf[..n]),
                 }
             }
-            // Dropping our end: the reader sees the server's output end.
+            // Dropping our ends: the reader reads what was played, then the
+        // end of the output, which ends the connection (with the replay's
+        // error, if it ended it).
         })?;
     Ok(player)
 }

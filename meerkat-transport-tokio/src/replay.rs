@@ -11,7 +11,7 @@ use meerkat_proto::{ConnectOptions, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::MeerkatClient;
-use crate::io::{Shared, now, spawn_reader, spawn_writer};
+use crate::io::{Shared, spawn_reader, spawn_writer};
 
 /// The player, shared by the peer task and the client (for its progress).
 pub(crate) type SharedPlayer = Arc<Mutex<Player>>;
@@ -51,7 +51,7 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
                 break;
             }
             if let Some(end) = end {
-                shared.with(|e| e.end_replay(end, now()));
+                shared.with(|e| e.end_replay(end));
                 break;
             }
             match from_client.read(&mut buf).await {
@@ -62,7 +62,9 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
                     .handle_client_bytes(&buf[..n]),
             }
         }
-        // Dropping our end: the reader sees the server's output end.
+        // Dropping our ends: the reader reads what was played, then the
+        // end of the output, which ends the connection (with the replay's
+        // error, if it ended it).
     });
     Ok(player)
 }

@@ -1,8 +1,6 @@
 //! The engine's side of record and replay ([`crate::cassette`]): the
 //! records to append to the cassette file, and the end of a replay.
 
-use std::time::Instant;
-
 use super::engine::Engine;
 use crate::cassette::ReplayEnd;
 
@@ -32,13 +30,14 @@ impl<H: Clone> Engine<H> {
             .unwrap_or_default()
     }
 
-    /// A replay peer ends the connection at `now` ([`ReplayEnd`]): every
-    /// waiter gets [`ReplayEnd::to_error`].
-    pub fn end_replay(&mut self, end: ReplayEnd, now: Instant) {
+    /// A replay peer says why it is about to end its output
+    /// ([`ReplayEnd`]); it then closes it, and once the engine has read
+    /// the lines played before (answers included) and the end of the
+    /// output, every waiter gets [`ReplayEnd::to_error`].
+    pub fn end_replay(&mut self, end: ReplayEnd) {
         if self.replay_end.is_none() && !self.conn.is_closed() {
-            tracing::debug!(?end, "replay ended the connection");
+            tracing::debug!(?end, "the replay ends the connection");
             self.replay_end = Some(end);
         }
-        self.end_output(now);
     }
 }
