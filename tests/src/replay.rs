@@ -124,7 +124,7 @@ pub fn prepare(capture: &Path) -> Prepared {
             at += 1;
         }
     }
-    if !next_send(entries, at).is_some_and(|i| method(&entries[i]) == Some("capabilities/get")) {
+    if next_send(entries, at).is_none_or(|i| method(&entries[i]) != Some("capabilities/get")) {
         let id = "replay-capabilities";
         entries.insert(
             at,

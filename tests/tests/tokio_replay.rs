@@ -121,3 +121,44 @@ async fn a_mismatch_and_an_early_end_are_errors_not_hangs() {
     })
     .await;
 }
+
+/// The example's scenario (`meerkat-transport-tokio/examples/replay_test`),
+/// the same code the example runs.
+#[path = "../../meerkat-transport-tokio/examples/replay_test/scenario.rs"]
+#[allow(dead_code)]
+mod scenario;
+
+/// Against the real server (only when `MEERKAT_RKAT_RPC` names it, as the
+/// README's test command does): a demo-like session recorded live, then
+/// replayed from its cassette with no server, and both runs give the same
+/// typed results and events. With `MEERKAT_RECORD_EXAMPLE=1` it also
+/// re-records the example's committed cassette.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_a_live_session_then_replay_it() {
+    if std::env::var_os("MEERKAT_RKAT_RPC").is_none() {
+        eprintln!("MEERKAT_RKAT_RPC is not set: no live recording (the captures still replay)");
+        return;
+    }
+    let llm = meerkat_tests::llm::ScriptedLlm::start();
+    let server = meerkat_tests::real::RealServer::new(&llm);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("live.jsonl");
+    within(LIMIT, async {
+        let live = scenario::run(server.connect_options().record(&path))
+            .await
+            .expect("the live run");
+        let text = std::fs::read_to_string(&path).expect("the cassette");
+        assert!(text.lines().count() > 10, "{text}");
+        assert!(text.lines().all(|l| l.contains("\"t_ms\":")));
+        let replayed = scenario::run(ConnectOptions::new().replay(path.as_path()))
+            .await
+            .expect("the replay");
+        assert_eq!(live, replayed);
+        if std::env::var_os("MEERKAT_RECORD_EXAMPLE").is_some() {
+            let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../meerkat-transport-tokio/examples/replay_test/cassette.jsonl");
+            std::fs::copy(&path, example).expect("write the example's cassette");
+        }
+    })
+    .await;
+}
