@@ -39,8 +39,8 @@
 //! // ...and play it back to a client whose ids differ.
 //! let mut player = Player::new(Cassette::parse(&text).unwrap(), &Replay::new("unused"));
 //! player.handle_client_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"session/list\",\"params\":{}}\n");
-//! let answer = String::from_utf8(player.take_output()).unwrap();
-//! assert_eq!(answer, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"sessions\":[]}}\n");
+//! let answer: serde_json::Value = serde_json::from_slice(&player.take_output()).unwrap();
+//! assert_eq!(answer, serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {"sessions": []}}));
 //! assert!(player.progress().finished);
 //! ```
 //!
