@@ -69,6 +69,12 @@ pub struct ConnectOptions {
     /// Whether `connect` installs `rkat-rpc` when none is found (default
     /// [`AutoInstall::Off`](crate::AutoInstall::Off)).
     pub auto_install: crate::AutoInstall,
+    /// Record every line of the connection to this cassette file
+    /// ([`ConnectOptions::record`]).
+    pub record: Option<PathBuf>,
+    /// Play a cassette back instead of reaching a server
+    /// ([`ConnectOptions::replay`]).
+    pub replay: Option<crate::cassette::Replay>,
 }
 
 impl Default for ConnectOptions {
@@ -87,6 +93,8 @@ impl Default for ConnectOptions {
             transport: TransportKind::Stdio,
             stream_budget: crate::DEFAULT_STREAM_BUDGET,
             auto_install: crate::AutoInstall::Off,
+            record: None,
+            replay: None,
         }
     }
 }

@@ -177,6 +177,7 @@
 //! difference. Before the handshake the dialect is the 0.5.0 baseline
 //! ([`SDK_CONTRACT_VERSION`]).
 
+pub mod cassette;
 mod conn;
 mod install;
 mod launch;
@@ -189,6 +190,7 @@ pub mod sdk;
 /// the two SDKs offer the same nouns and the engine underneath stays out of
 /// their surface.
 pub mod prelude {
+    pub use crate::cassette::{Replay, ReplayMismatch, ReplayProgress};
     pub use crate::model::methods;
     pub use crate::{
         AssistantBlock, Attribution, BudgetType, Capability, CapabilityStatus, CommsCommand,

@@ -109,6 +109,12 @@ pub enum Error {
     /// An I/O error of the transport (spawning the child, starting threads).
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+    /// In a replay ([`ConnectOptions::replay`](crate::ConnectOptions::replay)),
+    /// the client wrote something other than what the cassette recorded
+    /// next; the recorded and the actual message and their differences
+    /// are in it.
+    #[error("{0}")]
+    ReplayMismatch(Box<crate::cassette::ReplayMismatch>),
 }
 
 fn connection_closed_message(reason: &str, status: Option<&str>, stderr: &str) -> String {
@@ -152,6 +158,7 @@ impl Error {
             Self::TooManyPending { .. } => "TOO_MANY_PENDING",
             Self::Unsupported { .. } => "UNSUPPORTED",
             Self::Io(_) => "IO_ERROR",
+            Self::ReplayMismatch(_) => "REPLAY_MISMATCH",
         })
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct Inner {
     dialect: Dialect,
     /// Held for the whole of a close: a second `close` waits for the first.
     closing: Mutex<()>,
+    /// The cassette player, in a replay.
+    pub(crate) replay: Option<crate::replay::SharedPlayer>,
 }
 
 impl MeerkatClient {
@@ -51,14 +53,22 @@ impl MeerkatClient {
         let _span = tracing::debug_span!("meerkat_connect").entered();
         // Before the engine starts the handshake's clock: an install can
         // take long.
-        let plan = match &options.transport {
-            TransportKind::Tcp(_) => None,
-            _ => Some(crate::launch::plan(&options)?),
+        // (Not for a replay or a TCP server: there is nothing to launch.)
+        let plan = match (&options.replay, &options.transport) {
+            (Some(_), _) | (None, TransportKind::Tcp(_)) => None,
+            (None, _) => Some(crate::launch::plan(&options)?),
         };
         let config = EngineConfig::from_options(&options);
-        let shared = Shared::new(Engine::new(config.clone(), Instant::now()));
-        let (process, tcp) = match &options.transport {
-            TransportKind::Tcp(addr) => {
+        let records = crate::replay::record_file(&options)?;
+        let shared = Shared::new(Engine::new(config.clone(), Instant::now()), records);
+        let mut replay = None;
+        let (process, tcp) = match (&options.replay, &options.transport, plan) {
+            // A cassette plays the server: no child, no socket.
+            (Some(cassette), _, _) => {
+                replay = Some(crate::replay::start(&shared, cassette)?);
+                (None, None)
+            }
+            (None, TransportKind::Tcp(addr), _) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no
                 // child. NB: bounded like the handshake.
                 let stream = connect_tcp(addr, config.connect_timeout)?;
@@ -69,7 +79,7 @@ impl MeerkatClient {
                 spawn_reader(&shared, read, false)?;
                 (None, Some(stream))
             }
-            _ => {
+            (None, _, plan) => {
                 let plan = plan.ok_or_else(|| Error::InvalidArgs("no launch plan".into()))?;
                 let spawned = Process::spawn(crate::launch::command(&plan))
                     .map_err(|e| plan.spawn_error(e))?;
@@ -108,6 +118,7 @@ impl MeerkatClient {
                 server,
                 dialect,
                 closing: Mutex::new(()),
+                replay,
             }),
         })
     }

@@ -71,17 +71,36 @@ pub(crate) struct Shared {
     engine: Mutex<Engine<Handler>>,
     writer: Signal,
     timer: Signal,
+    /// The cassette file, when recording ([`Shared::flush_records`]).
+    records: Option<Mutex<std::fs::File>>,
 }
 
 meerkat_proto::__meerkat_shared_with!(notify: notify, tool: |shared, call, handler| run_tool(Arc::downgrade(shared), call, handler));
 
 impl Shared {
-    pub(crate) fn new(engine: Engine<Handler>) -> Arc<Self> {
+    pub(crate) fn new(engine: Engine<Handler>, records: Option<std::fs::File>) -> Arc<Self> {
         Arc::new(Self {
             engine: Mutex::new(engine),
             writer: Signal::default(),
             timer: Signal::default(),
+            records: records.map(Mutex::new),
         })
+    }
+
+    /// Appends the engine's new cassette records to the file (when
+    /// recording). The file's lock is taken before the records, so the
+    /// reader's and the writer's appends keep their order.
+    pub(crate) fn flush_records(self: &Arc<Self>) {
+        let Some(file) = &self.records else {
+            return;
+        };
+        let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+        let records = self.with(Engine::take_records);
+        if !records.is_empty()
+            && let Err(e) = file.write_all(&records)
+        {
+            tracing::warn!(error = %e, "writing the cassette failed");
+        }
     }
 
 
@@ -145,7 +164,10 @@ pub(crate) fn spawn_reader(
             match source.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
-                Ok(n) => shared.with(|e| e.handle_bytes(&buf[..n], Instant::now())),
+                Ok(n) => {
+                    shared.with(|e| e.handle_bytes(&buf[..n], Instant::now()));
+                    shared.flush_records();
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::debug!(error = %e, stderr, "reading the child's output failed");
@@ -174,6 +196,7 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     spawn("meerkat-writer", move || {
         loop {
             let (bytes, closed) = shared.with(|e| (e.take_output(), e.is_closed()));
+            shared.flush_records();
             if !bytes.is_empty() {
                 if let Err(e) = stdin.write_all(&bytes).and_then(|()| stdin.flush()) {
                     // The child is gone or closed stdin: the reader sees EOF.

@@ -120,6 +120,38 @@
 //! though, and the engine holds the handler: such a client lives until
 //! `close`.
 //!
+//! # Testing offline: record and replay
+//!
+//! [`ConnectOptions::record`] writes every line of a connection, both
+//! ways, with its time, to a JSON-lines cassette (the shape of the
+//! real-server captures in `tests/fixtures/`); recording changes nothing
+//! the client does. [`ConnectOptions::replay`] plays a cassette back
+//! instead of starting a server (a peer thread stands where the child's
+//! pipes would be): the client's requests must be the recorded ones, in
+//! order (ids may differ; fields named with [`Replay::ignore`] are not
+//! compared), and get the recorded answers, events and server requests. A
+//! request that differs fails with [`Error::ReplayMismatch`] (code
+//! `REPLAY_MISMATCH`, with a diff of the params); one the cassette has no
+//! answer for, with [`Error::ConnectionClosed`] saying the cassette ended.
+//! Nothing hangs. A cassette recorded through one transport replays in the
+//! other.
+//!
+//! ```no_run
+//! use meerkat_transport_blocking::{ConnectOptions, MeerkatClient, Replay};
+//!
+//! let cassette = "tests/cassettes/hello.jsonl";
+//! let options = if std::env::var_os("RECORD").is_some() {
+//!     ConnectOptions::new().record(cassette) // a real server, recorded
+//! } else {
+//!     ConnectOptions::new().replay(Replay::new(cassette).ignore("params.idempotency_key"))
+//! };
+//! let client = MeerkatClient::connect(options)?;
+//! let session = client.create_session("Hello")?;
+//! assert!(!session.text().is_empty());
+//! client.close()?;
+//! # Ok::<(), meerkat_transport_blocking::Error>(())
+//! ```
+//!
 //! # Where this crate differs from the tokio twin, and why
 //!
 //! - [`EventStream::collect`] shadows [`Iterator::collect`], to keep the

@@ -22,6 +22,8 @@ pub(crate) struct Inner {
     dialect: Dialect,
     /// Held for the whole of a close: a second `close` waits for the first.
     closing: tokio::sync::Mutex<()>,
+    /// The cassette player, in a replay.
+    pub(crate) replay: Option<crate::replay::SharedPlayer>,
 }
 
 impl MeerkatClient {
@@ -66,14 +68,22 @@ impl MeerkatClient {
     async fn connect_inner(options: ConnectOptions) -> Result<Self, Error> {
         // Before the engine starts the handshake's clock: an install can
         // take long.
-        let plan = match &options.transport {
-            TransportKind::Tcp(_) => None,
-            _ => Some(crate::launch::plan(&options).await?),
+        // (Not for a replay or a TCP server: there is nothing to launch.)
+        let plan = match (&options.replay, &options.transport) {
+            (Some(_), _) | (None, TransportKind::Tcp(_)) => None,
+            (None, _) => Some(crate::launch::plan(&options).await?),
         };
         let config = EngineConfig::from_options(&options);
-        let shared = Shared::new(Engine::new(config.clone(), crate::io::now()));
-        let process = match &options.transport {
-            TransportKind::Tcp(addr) => {
+        let records = crate::replay::record_file(&options)?;
+        let shared = Shared::new(Engine::new(config.clone(), crate::io::now()), records);
+        let mut replay = None;
+        let process = match (&options.replay, &options.transport, plan) {
+            // A cassette plays the server: no child, no socket.
+            (Some(cassette), _, _) => {
+                replay = Some(crate::replay::start(&shared, cassette)?);
+                None
+            }
+            (None, TransportKind::Tcp(addr), _) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no child.
                 // NB: bounded like the handshake: an address that drops
                 // packets would otherwise hang for the OS's minutes.
@@ -89,7 +99,7 @@ impl MeerkatClient {
                 spawn_reader(&shared, read, false);
                 None
             }
-            _ => {
+            (None, _, plan) => {
                 let plan = plan.ok_or_else(|| Error::InvalidArgs("no launch plan".into()))?;
                 let spawned = Process::spawn(crate::launch::command(&plan))
                     .map_err(|e| plan.spawn_error(e))?;
@@ -117,6 +127,7 @@ impl MeerkatClient {
                 server,
                 dialect,
                 closing: tokio::sync::Mutex::new(()),
+                replay,
             }),
         })
     }

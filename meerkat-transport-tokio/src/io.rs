@@ -44,18 +44,38 @@ pub(crate) struct Shared {
     writer: Notify,
     timer: Notify,
     runtime: Handle,
+    /// The cassette file, when recording ([`Shared::flush_records`]).
+    records: Option<Mutex<std::fs::File>>,
 }
 
 meerkat_proto::__meerkat_shared_with!(notify: notify_one, tool: |shared, call, handler| run_tool(shared, call, handler));
 
 impl Shared {
-    pub(crate) fn new(engine: Engine<Handler>) -> Arc<Self> {
+    pub(crate) fn new(engine: Engine<Handler>, records: Option<std::fs::File>) -> Arc<Self> {
         Arc::new(Self {
             engine: Mutex::new(engine),
             writer: Notify::new(),
             timer: Notify::new(),
             runtime: Handle::current(),
+            records: records.map(Mutex::new),
         })
+    }
+
+    /// Appends the engine's new cassette records to the file (when
+    /// recording). The file's lock is taken before the records, so the
+    /// reader's and the writer's appends keep their order. The records are
+    /// small and the file local: a blocking write, as a log line would be.
+    pub(crate) fn flush_records(self: &Arc<Self>) {
+        let Some(file) = &self.records else {
+            return;
+        };
+        let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+        let records = self.with(Engine::take_records);
+        if !records.is_empty()
+            && let Err(e) = std::io::Write::write_all(&mut *file, &records)
+        {
+            tracing::warn!(error = %e, "writing the cassette failed");
+        }
     }
 
 
@@ -107,7 +127,10 @@ pub(crate) fn spawn_reader(
             match source.read(&mut buf).await {
                 Ok(0) => break,
                 Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
-                Ok(n) => shared.with(|e| e.handle_bytes(&buf[..n], now())),
+                Ok(n) => {
+                    shared.with(|e| e.handle_bytes(&buf[..n], now()));
+                    shared.flush_records();
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::debug!(error = %e, stderr, "reading the child's output failed");
@@ -161,6 +184,7 @@ pub(crate) fn spawn_writer(
             // NB: registered before looking, so a notify in between is kept.
             let notified = shared.writer.notified();
             let (bytes, closed) = shared.with(|e| (e.take_output(), e.is_closed()));
+            shared.flush_records();
             if !bytes.is_empty() {
                 if let Err(e) = stdin.write_all(&bytes).await {
                     // The child is gone or closed stdin: the reader sees EOF.

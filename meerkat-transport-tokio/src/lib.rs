@@ -145,6 +145,39 @@
 //! Resets and their retries run inside the engine, on its clock (the timer
 //! task), not on a caller's future: no cancellation can cut them short.
 //!
+//! # Testing offline: record and replay
+//!
+//! [`ConnectOptions::record`] writes every line of a connection, both
+//! ways, with its time, to a JSON-lines cassette (the shape of the
+//! real-server captures in `tests/fixtures/`); recording changes nothing
+//! the client does. [`ConnectOptions::replay`] plays a cassette back
+//! instead of starting a server: the client's requests must be the
+//! recorded ones, in order (ids may differ; fields named with
+//! [`Replay::ignore`] are not compared), and get the recorded answers,
+//! events and server requests. A request that differs fails with
+//! [`Error::ReplayMismatch`] (code `REPLAY_MISMATCH`, with a diff of the
+//! params); one the cassette has no answer for, with
+//! [`Error::ConnectionClosed`] saying the cassette ended. Nothing hangs.
+//! See `examples/replay_test` for a test that records once and replays
+//! from a committed cassette after that.
+//!
+//! ```no_run
+//! use meerkat_transport_tokio::{ConnectOptions, MeerkatClient, Replay};
+//!
+//! # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+//! let cassette = "tests/cassettes/hello.jsonl";
+//! let options = if std::env::var_os("RECORD").is_some() {
+//!     ConnectOptions::new().record(cassette) // a real server, recorded
+//! } else {
+//!     ConnectOptions::new().replay(Replay::new(cassette).ignore("params.idempotency_key"))
+//! };
+//! let client = MeerkatClient::connect(options).await?;
+//! let session = client.create_session("Hello").await?;
+//! assert!(!session.text().is_empty());
+//! client.close().await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Where this crate differs from the blocking twin, and why
 //!
 //! - [`EventStream::next`] is inherent (and the `Stream` impl is there for

@@ -11,6 +11,7 @@
 pub mod llm;
 pub mod raw;
 pub mod real;
+pub mod replay;
 
 /// Runs `body` on a thread of its own and fails the calling test when it
 /// takes longer than `limit` (a hang), re-raising its panic otherwise.

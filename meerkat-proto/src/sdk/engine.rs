@@ -64,8 +64,11 @@ pub struct EngineConfig {
     /// The connection's settings.
     pub connection: ConnectionConfig,
     /// Whether the server is a child process whose exit status and stderr
-    /// the transport reports (`false` over TCP).
+    /// the transport reports (`false` over TCP and in a replay).
     pub child: bool,
+    /// Whether to record the connection's lines
+    /// ([`Engine::take_records`]).
+    pub record: bool,
 }
 
 impl EngineConfig {
@@ -77,7 +80,9 @@ impl EngineConfig {
             stream_budget: options.stream_budget,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT.min(options.request_timeout),
             connection: ConnectionConfig::default(),
-            child: !matches!(options.transport, crate::TransportKind::Tcp(_)),
+            child: !matches!(options.transport, crate::TransportKind::Tcp(_))
+                && options.replay.is_none(),
+            record: options.record.is_some(),
         }
     }
 }
@@ -134,6 +139,10 @@ pub struct Engine<H> {
     pub(super) exit_due: Option<Instant>,
     pub(super) timer_at: Option<Instant>,
     pub(super) output_seen: bool,
+    /// The cassette recorder, when recording.
+    pub(super) recorder: Option<crate::cassette::Recorder>,
+    /// Why a replay ended the connection, if it did.
+    pub(super) replay_end: Option<crate::cassette::ReplayEnd>,
 }
 
 impl<H> std::fmt::Debug for Engine<H> {
@@ -176,7 +185,12 @@ impl<H: Clone> Engine<H> {
             exit_due: None,
             timer_at: None,
             output_seen: false,
+            recorder: None,
+            replay_end: None,
         };
+        if engine.config.record {
+            engine.recorder = Some(crate::cassette::Recorder::new(now));
+        }
         engine.pump(now);
         engine
     }
@@ -440,6 +454,9 @@ impl<H: Clone> Engine<H> {
     /// Bytes from the server.
     pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
         self.output_seen = true;
+        if let Some(recorder) = &mut self.recorder {
+            recorder.received(bytes, now);
+        }
         self.conn.handle_bytes(bytes);
         self.pump(now);
     }

@@ -537,6 +537,7 @@ macro_rules! __meerkat_surface {
         mod launch;
         mod mob;
         mod process;
+        mod replay;
         mod session;
 
         pub use client::{MeerkatClient, ToolContext};

@@ -47,6 +47,7 @@ mod recovery;
 mod route;
 mod streams;
 mod support;
+mod tape;
 
 pub use call::{Call, Decoder};
 pub use effects::Effects;

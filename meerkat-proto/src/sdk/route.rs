@@ -23,6 +23,9 @@ impl<H: Clone> Engine<H> {
     pub(super) fn pump(&mut self, now: Instant) {
         loop {
             while let Some(frame) = self.conn.poll_transmit() {
+                if let Some(recorder) = &mut self.recorder {
+                    recorder.sent(frame.as_ref(), now);
+                }
                 self.out.extend_from_slice(frame.as_ref());
             }
             let Some(output) = self.conn.poll_output() else {
@@ -214,6 +217,9 @@ impl<H: Clone> Engine<H> {
         if self.closed_locally {
             return Error::Closed;
         }
+        if let Some(end) = &self.replay_end {
+            return end.to_error();
+        }
         let info = self.exit.clone().unwrap_or_default();
         Error::ConnectionClosed {
             reason: self
@@ -234,6 +240,7 @@ impl<H: Clone> Engine<H> {
             CallError::Closed(CloseReason::VersionMismatch { server, sdk }) => {
                 Error::VersionMismatch { server, sdk }
             }
+            CallError::Closed(_) if self.replay_end.is_some() => self.closed_error(),
             CallError::Closed(reason) => {
                 let mut err = self.closed_error();
                 if let Error::ConnectionClosed { reason: r, .. } = &mut err {
