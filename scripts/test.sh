@@ -43,7 +43,7 @@ done
 step "the library crates package for crates.io (built from their tarballs)"
 package_log="$(mktemp)"
 if ! cargo package --locked --allow-dirty -p meerkat-proto -p meerkat-transport-tokio \
-  -p meerkat-transport-blocking -p meerkat-install >"$package_log" 2>&1; then
+  -p meerkat-transport-blocking -p meerkat-host >"$package_log" 2>&1; then
   cat "$package_log" >&2
   exit 1
 fi

@@ -5,7 +5,7 @@
 //! concurrent connects through a lock file.
 //!
 //! This module decides (where, which command, which version, whether the
-//! installed binary is the one asked for); the `meerkat-install` crate
+//! installed binary is the one asked for); the `meerkat-host` crate
 //! runs it. The plan is a [`InstallPlan`] whose source is an
 //! [`InstallSource`], so a release download with a pinned checksum can be
 //! added beside cargo without changing the callers.
@@ -67,7 +67,7 @@ impl AutoInstall {
 }
 
 /// A progress callback: a plain function, so options stay `Clone + Eq`.
-/// (The `meerkat-install` crate's `ensure` takes any closure.)
+/// (The `meerkat-host` crate's `install` takes any closure.)
 #[derive(Clone, Copy)]
 pub struct ProgressFn(pub fn(&InstallProgress));
 

@@ -72,18 +72,18 @@ pub(crate) struct Shared {
     writer: Signal,
     timer: Signal,
     /// The cassette file, when recording ([`Shared::flush_records`]).
-    records: Option<Mutex<std::fs::File>>,
+    records: Option<meerkat_host::RecordFile>,
 }
 
 meerkat_proto::__meerkat_shared_with!(notify: notify, tool: |shared, call, handler| run_tool(Arc::downgrade(shared), call, handler));
 
 impl Shared {
-    pub(crate) fn new(engine: Engine<Handler>, records: Option<std::fs::File>) -> Arc<Self> {
+    pub(crate) fn new(engine: Engine<Handler>, records: Option<meerkat_host::RecordFile>) -> Arc<Self> {
         Arc::new(Self {
             engine: Mutex::new(engine),
             writer: Signal::default(),
             timer: Signal::default(),
-            records: records.map(Mutex::new),
+            records,
         })
     }
 
@@ -91,15 +91,8 @@ impl Shared {
     /// recording). The file's lock is taken before the records, so the
     /// reader's and the writer's appends keep their order.
     pub(crate) fn flush_records(self: &Arc<Self>) {
-        let Some(file) = &self.records else {
-            return;
-        };
-        let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-        let records = self.with(Engine::take_records);
-        if !records.is_empty()
-            && let Err(e) = file.write_all(&records)
-        {
-            tracing::warn!(error = %e, "writing the cassette failed");
+        if let Some(file) = &self.records {
+            file.append(|| self.with(Engine::take_records));
         }
     }
 

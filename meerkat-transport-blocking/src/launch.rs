@@ -1,6 +1,6 @@
 //! From [`ConnectOptions`] to a ready [`Command`]; the decisions (flags,
 //! binary resolution, child env, whether to install) are `meerkat_proto`'s
-//! [`LaunchPlan`]; an install runs in `meerkat_install`.
+//! [`LaunchPlan`]; an install runs in `meerkat_host`.
 
 use meerkat_proto::sdk::LaunchPlan;
 use meerkat_proto::{ConnectOptions, Error, Launch};
@@ -12,7 +12,7 @@ pub(crate) fn plan(options: &ConnectOptions) -> Result<LaunchPlan, Error> {
     match LaunchPlan::resolve(options, |k| std::env::var_os(k), |p| p.is_file())? {
         Launch::Run(plan) => Ok(plan),
         Launch::Install(install) => {
-            let binary = meerkat_install::ensure(&install, |_| {})?;
+            let binary = meerkat_host::install(&install, |_| {})?;
             LaunchPlan::installed(options, &binary, |k| std::env::var_os(k))
         }
     }

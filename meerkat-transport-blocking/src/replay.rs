@@ -7,10 +7,10 @@
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use meerkat_proto::cassette::{Cassette, Player, Replay, ReplayProgress};
+use meerkat_host::RecordFile;
+use meerkat_proto::cassette::{Player, Replay};
 use meerkat_proto::{ConnectOptions, Error};
 
-use crate::MeerkatClient;
 use crate::io::{Shared, spawn_reader, spawn_writer};
 
 /// The player, shared by the peer thread and the client (for its progress).
@@ -19,18 +19,13 @@ pub(crate) type SharedPlayer = Arc<Mutex<Player>>;
 const CHUNK: usize = 64 * 1024;
 
 /// The cassette file to record to, created (or truncated) now.
-pub(crate) fn record_file(options: &ConnectOptions) -> Result<Option<std::fs::File>, Error> {
-    Ok(match &options.record {
-        Some(path) => Some(std::fs::File::create(path)?),
-        None => None,
-    })
+pub(crate) fn record_file(options: &ConnectOptions) -> Result<Option<RecordFile>, Error> {
+    options.record.as_ref().map(RecordFile::create).transpose()
 }
 
 /// Loads the cassette and starts the peer, the reader and the writer.
 pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlayer, Error> {
-    let text = std::fs::read_to_string(&replay.cassette)?;
-    let cassette = Cassette::parse(&text)
-        .map_err(|e| Error::InvalidArgs(format!("{}: {e}", replay.cassette.display())))?;
+    let cassette = meerkat_host::load_cassette(&replay.cassette)?;
     let player = Arc::new(Mutex::new(Player::new(cassette, replay)));
     let (mut from_client, client_out) = std::io::pipe()?;
     let (client_in, mut to_client) = std::io::pipe()?;
@@ -68,23 +63,3 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
     Ok(player)
 }
 
-impl MeerkatClient {
-    /// How far the replay got, for a client connected with
-    /// [`ConnectOptions::replay`] (`None` otherwise): a test asserts with it
-    /// that every recorded request was made.
-    ///
-    /// ```no_run
-    /// use meerkat_transport_blocking::{ConnectOptions, MeerkatClient};
-    ///
-    /// let client = MeerkatClient::connect(ConnectOptions::new().replay("tests/demo.jsonl"))?;
-    /// client.list_sessions()?;
-    /// let progress = client.replay_progress().expect("a replay");
-    /// assert_eq!(progress.matched, progress.expected);
-    /// # Ok::<(), meerkat_transport_blocking::Error>(())
-    /// ```
-    #[must_use]
-    pub fn replay_progress(&self) -> Option<ReplayProgress> {
-        let player = self.inner.replay.as_ref()?;
-        Some(player.lock().unwrap_or_else(PoisonError::into_inner).progress())
-    }
-}

@@ -1,7 +1,7 @@
 //! [`MeerkatClient`]: the cloneable handle, connect and close.
 
 use std::borrow::Borrow;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, PoisonError, Weak};
 
 use std::time::Instant;
 

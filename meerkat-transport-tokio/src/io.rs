@@ -45,19 +45,19 @@ pub(crate) struct Shared {
     timer: Notify,
     runtime: Handle,
     /// The cassette file, when recording ([`Shared::flush_records`]).
-    records: Option<Mutex<std::fs::File>>,
+    records: Option<meerkat_host::RecordFile>,
 }
 
 meerkat_proto::__meerkat_shared_with!(notify: notify_one, tool: |shared, call, handler| run_tool(shared, call, handler));
 
 impl Shared {
-    pub(crate) fn new(engine: Engine<Handler>, records: Option<std::fs::File>) -> Arc<Self> {
+    pub(crate) fn new(engine: Engine<Handler>, records: Option<meerkat_host::RecordFile>) -> Arc<Self> {
         Arc::new(Self {
             engine: Mutex::new(engine),
             writer: Notify::new(),
             timer: Notify::new(),
             runtime: Handle::current(),
-            records: records.map(Mutex::new),
+            records,
         })
     }
 
@@ -66,15 +66,8 @@ impl Shared {
     /// reader's and the writer's appends keep their order. The records are
     /// small and the file local: a blocking write, as a log line would be.
     pub(crate) fn flush_records(self: &Arc<Self>) {
-        let Some(file) = &self.records else {
-            return;
-        };
-        let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-        let records = self.with(Engine::take_records);
-        if !records.is_empty()
-            && let Err(e) = std::io::Write::write_all(&mut *file, &records)
-        {
-            tracing::warn!(error = %e, "writing the cassette failed");
+        if let Some(file) = &self.records {
+            file.append(|| self.with(Engine::take_records));
         }
     }
 

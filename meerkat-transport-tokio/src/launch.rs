@@ -1,6 +1,6 @@
 //! From [`ConnectOptions`] to a ready [`Command`]; the decisions (flags,
 //! binary resolution, child env, whether to install) are `meerkat_proto`'s
-//! [`LaunchPlan`]; an install runs in `meerkat_install`, on a blocking
+//! [`LaunchPlan`]; an install runs in `meerkat_host`, on a blocking
 //! thread.
 
 use meerkat_proto::sdk::LaunchPlan;
@@ -14,7 +14,7 @@ pub(crate) async fn plan(options: &ConnectOptions) -> Result<LaunchPlan, Error> 
         Launch::Run(plan) => Ok(plan),
         Launch::Install(install) => {
             let version = install.version.clone();
-            let binary = tokio::task::spawn_blocking(move || meerkat_install::ensure(&install, |_| {}))
+            let binary = tokio::task::spawn_blocking(move || meerkat_host::install(&install, |_| {}))
                 .await
                 .map_err(|e| Error::InstallFailed { version, message: e.to_string() })??;
             LaunchPlan::installed(options, &binary, |k| std::env::var_os(k))

@@ -301,6 +301,20 @@ macro_rules! __meerkat_client_accessors {
                 self.inner.server.require_capability(id)
             }
 
+            /// How far the replay got, for a client connected with
+            /// [`ConnectOptions::replay`](crate::ConnectOptions::replay)
+            /// (`None` otherwise): a test asserts with it that every recorded
+            /// request was made.
+            ///
+            #[doc = concat!("```no_run\n", $($pre,)* "client.list_sessions()", $aw, "?;\n",
+                "let progress = client.replay_progress().expect(\"a replay\");\n",
+                "assert_eq!(progress.matched, progress.expected);\n", $end, "\n```")]
+            #[must_use]
+            pub fn replay_progress(&self) -> Option<$crate::cassette::ReplayProgress> {
+                let player = self.inner.replay.as_ref()?;
+                Some(player.lock().unwrap_or_else(PoisonError::into_inner).progress())
+            }
+
             /// The child's process id (`None` over TCP, where there is no child).
             ///
             #[doc = concat!("```no_run\n", $($pre,)*

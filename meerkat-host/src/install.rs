@@ -1,19 +1,4 @@
-//! Runs a [`meerkat_proto::InstallPlan`]: the I/O half of "a server that
-//! installs itself" (`ConnectOptions::auto_install`), shared by both
-//! transports. `meerkat-proto` decides where, which command and which
-//! version; this crate takes the lock, runs the installer, reports its
-//! output and checks the binary. std only: no runtime, no tokio (the tokio
-//! transport runs [`ensure`] on a blocking thread).
-//!
-//! ```no_run
-//! use meerkat_install::ensure;
-//! use meerkat_proto::{CargoInstall, InstallPlan};
-//!
-//! let plan = InstallPlan::new(&CargoInstall::new("0.9.8"), |k| std::env::var_os(k), |p| p.is_file())?;
-//! let binary = ensure(&plan, |step| eprintln!("{step}"))?;
-//! println!("rkat-rpc at {}", binary.display());
-//! # Ok::<(), meerkat_proto::Error>(())
-//! ```
+//! Installing `rkat-rpc`: runs a [`meerkat_proto::InstallPlan`].
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -33,7 +18,7 @@ const TAIL_LINES: usize = 20;
 /// plan's lock file is held for the whole install, and a connect that
 /// waited for it finds the binary the first one installed. Every step and
 /// every line of the installer's output goes to `progress`, to the plan's
-/// own callback and to `tracing` (target `meerkat_install`).
+/// own callback and to `tracing` (target `meerkat_host`).
 ///
 /// # Errors
 ///
@@ -44,16 +29,16 @@ const TAIL_LINES: usize = 20;
 /// ```no_run
 /// # use meerkat_proto::{CargoInstall, InstallPlan};
 /// # let plan = InstallPlan::new(&CargoInstall::new("0.5.2"), |k| std::env::var_os(k), |p| p.is_file())?;
-/// let binary = meerkat_install::ensure(&plan, |_| {})?;
+/// let binary = meerkat_host::install(&plan, |_| {})?;
 /// # Ok::<(), meerkat_proto::Error>(())
 /// ```
-pub fn ensure(
+pub fn install(
     plan: &InstallPlan,
     mut progress: impl FnMut(&InstallProgress),
 ) -> Result<PathBuf, Error> {
-    let _span = tracing::info_span!("meerkat_install", version = %plan.version).entered();
+    let _span = tracing::info_span!("meerkat_host", version = %plan.version).entered();
     let mut report = |step: InstallProgress| {
-        tracing::info!(target: "meerkat_install", "{step}");
+        tracing::info!(target: "meerkat_host", "{step}");
         plan.report(&step);
         progress(&step);
     };
@@ -158,9 +143,3 @@ fn check(plan: &InstallPlan) -> Result<(), Error> {
 fn unlock(lock: File) -> std::io::Result<()> {
     lock.unlock()
 }
-
-// The crate's README (what crates.io shows), compiled by
-// `cargo test --doc` so it follows the API.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
