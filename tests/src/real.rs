@@ -47,6 +47,9 @@
 //!    then prepends `<skill id="...">BODY</skill>\n\n` to the user prompt
 //!    (visible in the scripted LLM's echo); no `skills_resolved` event is
 //!    emitted. An unresolvable key is silently ignored (server log only).
+//!    On 0.9.8 the project source has the fixed UUID
+//!    [`PROJECT_SKILL_SOURCE_UUID_V09`] and a key loads
+//!    `.rkat/skills/<skill_name>/SKILL.md`; `add_skill` writes there.
 //! 4. **Comms.** Two plain `keep_alive` sessions with `comms_name` cannot
 //!    talk: the per-session inproc runtime requires peer auth and nothing
 //!    trusts plain sessions, so `comms/peers` is `[]` and a `peer_message`
@@ -96,6 +99,12 @@ pub const RKAT_RPC_ENV: &str = "MEERKAT_RKAT_RPC";
 /// The source UUID of project skills (`<context-root>/.rkat/skills`) in
 /// rkat 0.5.2, for `SkillKey { source_uuid, skill_name }`.
 pub const PROJECT_SKILL_SOURCE_UUID: &str = "00000000-0000-4000-8000-000000000101";
+
+/// The source UUID of project skills in rkat 0.9.8: one fixed UUID for the
+/// conventional `<context-root>/.rkat/skills` source, whose skills sit
+/// directly at `.rkat/skills/<name>/SKILL.md` (0.9.8 lists nested
+/// directories too but loads a key from `<root>/<skill_name>` only).
+pub const PROJECT_SKILL_SOURCE_UUID_V09: &str = "00000000-0000-4b11-8111-000000000002";
 
 /// The source UUID of user skills (`<user-config-root>/.rkat/skills`).
 pub const USER_SKILL_SOURCE_UUID: &str = "00000000-0000-4000-8000-000000000102";
@@ -415,8 +424,10 @@ impl RealServer {
 
     /// Writes a project skill at
     /// `<context-root>/.rkat/skills/<PROJECT_SKILL_SOURCE_UUID>/<name>/SKILL.md`
-    /// (the layout under which its `SkillKey` resolves, see the module docs)
-    /// and returns its key. Call it before spawning the server.
+    /// (the layout under which its `SkillKey` resolves on 0.5.2, see the
+    /// module docs), or on 0.9 at `<context-root>/.rkat/skills/<name>/SKILL.md`
+    /// with the key [`PROJECT_SKILL_SOURCE_UUID_V09`], and returns its key.
+    /// Call it before spawning the server.
     ///
     /// `name` must be a slug (lower-case letters, digits, `-`); rkat checks
     /// the frontmatter `name` against the directory name.
@@ -425,18 +436,24 @@ impl RealServer {
     ///
     /// When the file cannot be written.
     pub fn add_skill(&self, name: &str, description: &str, body: &str) -> SkillFile {
-        let dir = self
-            .context_root()
-            .join(".rkat/skills")
-            .join(PROJECT_SKILL_SOURCE_UUID)
-            .join(name);
+        let (source_uuid, dir) = if is_v09() {
+            let dir = self.context_root().join(".rkat/skills").join(name);
+            (PROJECT_SKILL_SOURCE_UUID_V09, dir)
+        } else {
+            let dir = self
+                .context_root()
+                .join(".rkat/skills")
+                .join(PROJECT_SKILL_SOURCE_UUID)
+                .join(name);
+            (PROJECT_SKILL_SOURCE_UUID, dir)
+        };
         std::fs::create_dir_all(&dir).expect("invariant: the skill directory can be created");
         let text = format!("---\nname: {name}\ndescription: \"{description}\"\n---\n\n{body}\n");
         std::fs::write(dir.join("SKILL.md"), text).expect("invariant: SKILL.md can be written");
         SkillFile {
-            source_uuid: PROJECT_SKILL_SOURCE_UUID.into(),
+            source_uuid: source_uuid.into(),
             skill_name: name.into(),
-            id: format!("{PROJECT_SKILL_SOURCE_UUID}/{name}"),
+            id: format!("{source_uuid}/{name}"),
         }
     }
 }
@@ -445,7 +462,8 @@ impl RealServer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SkillFile {
-    /// The skill source's UUID ([`PROJECT_SKILL_SOURCE_UUID`]).
+    /// The skill source's UUID ([`PROJECT_SKILL_SOURCE_UUID`], on 0.9
+    /// [`PROJECT_SKILL_SOURCE_UUID_V09`]).
     pub source_uuid: String,
     /// The skill name (the directory name).
     pub skill_name: String,
