@@ -73,6 +73,10 @@
 //!    <mob>/<profile>/<id>]\n<body>`): that is the way to test comms. System notices reach the LLM as user messages
 //!    starting with `[SYSTEM NOTICE]` (the scripted LLM skips them when
 //!    looking for markers).
+//!    On 0.9.8 each member runs in the connection realm `mob.<mob id>`,
+//!    which resolves its binding through the `global` realm (the harness
+//!    configures both), and a `comms/send` `input` reaches the LLM as
+//!    `<body>\nExternal event via rpc: <body>\nPayload: <json>`.
 //!
 //! Also: `RUST_LOG=off` keeps stdout clean; the realm `config.toml` written
 //! before the first start is honoured (no `config/patch` needed, though
@@ -175,17 +179,31 @@ pub fn is_v09() -> bool {
 /// `[providers.base_urls]` table, or on 0.9 a realm backend, auth and
 /// binding (fixtures/rkat-rpc-0.9.8/README.md), plus fast provider retries
 /// on 0.5 so `[[error 529 x1]]` tests stay quick.
+///
+/// On 0.9 the same binding is also written for the reserved `global` realm:
+/// a mob member runs in a connection realm of its own (`mob.<mob id>`), not
+/// in the server's realm, and an unconfigured realm resolves its provider
+/// binding through its parent chain, which ends at `global`. Without it,
+/// member turns fall back to the process environment's default endpoint
+/// (the real Anthropic API) and never reach the scripted LLM.
 fn llm_config(realm: &str, llm_url: &str) -> String {
     if is_v09() {
-        format!(
-            "[realm.{realm}]\ndefault_binding = \"fake\"\n\n\
-             [realm.{realm}.backend.fake_anthropic]\nprovider = \"anthropic\"\n\
-             backend_kind = \"anthropic_api\"\nbase_url = \"{llm_url}\"\n\n\
-             [realm.{realm}.auth.fake_key]\nprovider = \"anthropic\"\nauth_method = \"api_key\"\n\
-             source = {{ kind = \"env\", env = \"ANTHROPIC_API_KEY\" }}\n\n\
-             [realm.{realm}.binding.fake]\nbackend_profile = \"fake_anthropic\"\n\
-             auth_profile = \"fake_key\"\n"
-        )
+        let binding = |realm: &str| {
+            format!(
+                "[realm.{realm}]\ndefault_binding = \"fake\"\n\n\
+                 [realm.{realm}.backend.fake_anthropic]\nprovider = \"anthropic\"\n\
+                 backend_kind = \"anthropic_api\"\nbase_url = \"{llm_url}\"\n\n\
+                 [realm.{realm}.auth.fake_key]\nprovider = \"anthropic\"\nauth_method = \"api_key\"\n\
+                 source = {{ kind = \"env\", env = \"ANTHROPIC_API_KEY\" }}\n\n\
+                 [realm.{realm}.binding.fake]\nbackend_profile = \"fake_anthropic\"\n\
+                 auth_profile = \"fake_key\"\n"
+            )
+        };
+        if realm == "global" {
+            binding(realm)
+        } else {
+            format!("{}\n{}", binding(realm), binding("global"))
+        }
     } else {
         format!(
             "[providers.base_urls]\nanthropic = \"{llm_url}\"\n\n[retry]\n\
