@@ -47,6 +47,20 @@ fn check_turn_events(events: &[sdk::Event], result: &sdk::RunResult, chunks: usi
     assert!(matches!(events.last(), Some(sdk::Event::RunCompleted { .. })), "{:?}", types(events));
 }
 
+/// The user message the LLM gets for a `comms/send` `input` (or a mob
+/// member send) whose body is `body`. Server difference: 0.5.2 writes
+/// `[EVENT via rpc] <body>`; 0.9.8 renders an external-event notice: the
+/// body, the `External event via rpc: <body>` label and the payload as
+/// pretty JSON.
+fn rpc_input_text(body: &str) -> String {
+    if meerkat_tests::real::is_v09() {
+        let payload = serde_json::to_string_pretty(&json!({"body": body})).expect("json");
+        format!("{body}\nExternal event via rpc: {body}\nPayload: {payload}")
+    } else {
+        format!("[EVENT via rpc] {body}")
+    }
+}
+
 /// Waits until the LLM got no new request for 500 ms.
 fn settle(llm: &ScriptedLlm) {
     loop {
@@ -443,7 +457,7 @@ scenario! {
         // An input to a session runs a turn on it.
         let accepted = aw!(bob.send(sdk::CommsCommand::input("direct input").allow_self_session(true))).expect("input");
         assert_eq!(accepted["kind"], "input_accepted");
-        assert!(llm.wait_for_user_text(WAIT, "[EVENT via rpc] direct input").is_some());
+        assert!(llm.wait_for_user_text(WAIT, &rpc_input_text("direct input")).is_some());
         aw!(client.close()).expect("close");
     }
 }
@@ -465,7 +479,7 @@ scenario! {
         assert_eq!(members.len(), 2, "{members:?}");
         settle(&llm);
         aw!(mob.member("w1").send("work please", sdk::HandlingMode::Queue)).expect("member send");
-        assert!(llm.wait_for_user_text(WAIT, "[EVENT via rpc] work please").is_some(), "the member ran a turn");
+        assert!(llm.wait_for_user_text(WAIT, &rpc_input_text("work please")).is_some(), "the member ran a turn");
         // The mob-wide subscription sees the member's events, up to the end
         // of its run: stopping a mob whose member is mid-turn makes 0.5.2's
         // resume fail ("missing event injector capability").

@@ -47,6 +47,9 @@
 //!    then prepends `<skill id="...">BODY</skill>\n\n` to the user prompt
 //!    (visible in the scripted LLM's echo); no `skills_resolved` event is
 //!    emitted. An unresolvable key is silently ignored (server log only).
+//!    On 0.9.8 the project source has the fixed UUID
+//!    [`PROJECT_SKILL_SOURCE_UUID_V09`] and a key loads
+//!    `.rkat/skills/<skill_name>/SKILL.md`; `add_skill` writes there.
 //! 4. **Comms.** Two plain `keep_alive` sessions with `comms_name` cannot
 //!    talk: the per-session inproc runtime requires peer auth and nothing
 //!    trusts plain sessions, so `comms/peers` is `[]` and a `peer_message`
@@ -70,6 +73,10 @@
 //!    <mob>/<profile>/<id>]\n<body>`): that is the way to test comms. System notices reach the LLM as user messages
 //!    starting with `[SYSTEM NOTICE]` (the scripted LLM skips them when
 //!    looking for markers).
+//!    On 0.9.8 each member runs in the connection realm `mob.<mob id>`,
+//!    which resolves its binding through the `global` realm (the harness
+//!    configures both), and a `comms/send` `input` reaches the LLM as
+//!    `<body>\nExternal event via rpc: <body>\nPayload: <json>`.
 //!
 //! Also: `RUST_LOG=off` keeps stdout clean; the realm `config.toml` written
 //! before the first start is honoured (no `config/patch` needed, though
@@ -96,6 +103,12 @@ pub const RKAT_RPC_ENV: &str = "MEERKAT_RKAT_RPC";
 /// The source UUID of project skills (`<context-root>/.rkat/skills`) in
 /// rkat 0.5.2, for `SkillKey { source_uuid, skill_name }`.
 pub const PROJECT_SKILL_SOURCE_UUID: &str = "00000000-0000-4000-8000-000000000101";
+
+/// The source UUID of project skills in rkat 0.9.8: one fixed UUID for the
+/// conventional `<context-root>/.rkat/skills` source, whose skills sit
+/// directly at `.rkat/skills/<name>/SKILL.md` (0.9.8 lists nested
+/// directories too but loads a key from `<root>/<skill_name>` only).
+pub const PROJECT_SKILL_SOURCE_UUID_V09: &str = "00000000-0000-4b11-8111-000000000002";
 
 /// The source UUID of user skills (`<user-config-root>/.rkat/skills`).
 pub const USER_SKILL_SOURCE_UUID: &str = "00000000-0000-4000-8000-000000000102";
@@ -166,17 +179,31 @@ pub fn is_v09() -> bool {
 /// `[providers.base_urls]` table, or on 0.9 a realm backend, auth and
 /// binding (fixtures/rkat-rpc-0.9.8/README.md), plus fast provider retries
 /// on 0.5 so `[[error 529 x1]]` tests stay quick.
+///
+/// On 0.9 the same binding is also written for the reserved `global` realm:
+/// a mob member runs in a connection realm of its own (`mob.<mob id>`), not
+/// in the server's realm, and an unconfigured realm resolves its provider
+/// binding through its parent chain, which ends at `global`. Without it,
+/// member turns fall back to the process environment's default endpoint
+/// (the real Anthropic API) and never reach the scripted LLM.
 fn llm_config(realm: &str, llm_url: &str) -> String {
     if is_v09() {
-        format!(
-            "[realm.{realm}]\ndefault_binding = \"fake\"\n\n\
-             [realm.{realm}.backend.fake_anthropic]\nprovider = \"anthropic\"\n\
-             backend_kind = \"anthropic_api\"\nbase_url = \"{llm_url}\"\n\n\
-             [realm.{realm}.auth.fake_key]\nprovider = \"anthropic\"\nauth_method = \"api_key\"\n\
-             source = {{ kind = \"env\", env = \"ANTHROPIC_API_KEY\" }}\n\n\
-             [realm.{realm}.binding.fake]\nbackend_profile = \"fake_anthropic\"\n\
-             auth_profile = \"fake_key\"\n"
-        )
+        let binding = |realm: &str| {
+            format!(
+                "[realm.{realm}]\ndefault_binding = \"fake\"\n\n\
+                 [realm.{realm}.backend.fake_anthropic]\nprovider = \"anthropic\"\n\
+                 backend_kind = \"anthropic_api\"\nbase_url = \"{llm_url}\"\n\n\
+                 [realm.{realm}.auth.fake_key]\nprovider = \"anthropic\"\nauth_method = \"api_key\"\n\
+                 source = {{ kind = \"env\", env = \"ANTHROPIC_API_KEY\" }}\n\n\
+                 [realm.{realm}.binding.fake]\nbackend_profile = \"fake_anthropic\"\n\
+                 auth_profile = \"fake_key\"\n"
+            )
+        };
+        if realm == "global" {
+            binding(realm)
+        } else {
+            format!("{}\n{}", binding(realm), binding("global"))
+        }
     } else {
         format!(
             "[providers.base_urls]\nanthropic = \"{llm_url}\"\n\n[retry]\n\
@@ -415,8 +442,10 @@ impl RealServer {
 
     /// Writes a project skill at
     /// `<context-root>/.rkat/skills/<PROJECT_SKILL_SOURCE_UUID>/<name>/SKILL.md`
-    /// (the layout under which its `SkillKey` resolves, see the module docs)
-    /// and returns its key. Call it before spawning the server.
+    /// (the layout under which its `SkillKey` resolves on 0.5.2, see the
+    /// module docs), or on 0.9 at `<context-root>/.rkat/skills/<name>/SKILL.md`
+    /// with the key [`PROJECT_SKILL_SOURCE_UUID_V09`], and returns its key.
+    /// Call it before spawning the server.
     ///
     /// `name` must be a slug (lower-case letters, digits, `-`); rkat checks
     /// the frontmatter `name` against the directory name.
@@ -425,18 +454,24 @@ impl RealServer {
     ///
     /// When the file cannot be written.
     pub fn add_skill(&self, name: &str, description: &str, body: &str) -> SkillFile {
-        let dir = self
-            .context_root()
-            .join(".rkat/skills")
-            .join(PROJECT_SKILL_SOURCE_UUID)
-            .join(name);
+        let (source_uuid, dir) = if is_v09() {
+            let dir = self.context_root().join(".rkat/skills").join(name);
+            (PROJECT_SKILL_SOURCE_UUID_V09, dir)
+        } else {
+            let dir = self
+                .context_root()
+                .join(".rkat/skills")
+                .join(PROJECT_SKILL_SOURCE_UUID)
+                .join(name);
+            (PROJECT_SKILL_SOURCE_UUID, dir)
+        };
         std::fs::create_dir_all(&dir).expect("invariant: the skill directory can be created");
         let text = format!("---\nname: {name}\ndescription: \"{description}\"\n---\n\n{body}\n");
         std::fs::write(dir.join("SKILL.md"), text).expect("invariant: SKILL.md can be written");
         SkillFile {
-            source_uuid: PROJECT_SKILL_SOURCE_UUID.into(),
+            source_uuid: source_uuid.into(),
             skill_name: name.into(),
-            id: format!("{PROJECT_SKILL_SOURCE_UUID}/{name}"),
+            id: format!("{source_uuid}/{name}"),
         }
     }
 }
@@ -445,7 +480,8 @@ impl RealServer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SkillFile {
-    /// The skill source's UUID ([`PROJECT_SKILL_SOURCE_UUID`]).
+    /// The skill source's UUID ([`PROJECT_SKILL_SOURCE_UUID`], on 0.9
+    /// [`PROJECT_SKILL_SOURCE_UUID_V09`]).
     pub source_uuid: String,
     /// The skill name (the directory name).
     pub skill_name: String,
