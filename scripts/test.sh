@@ -67,8 +67,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo doc -D warnings, as docs.rs builds it (--cfg docsrs)"
 RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo doc --workspace --no-deps --locked
 
-step "purity: no tokio under meerkat-proto and meerkat-transport-blocking"
-for pkg in meerkat-proto meerkat-transport-blocking; do
+step "purity: no tokio under meerkat-proto, meerkat-host and meerkat-transport-blocking"
+for pkg in meerkat-proto meerkat-host meerkat-transport-blocking; do
   if cargo tree -p "$pkg" -e normal --locked | grep -E '\btokio\b'; then
     echo "error: $pkg depends on tokio" >&2
     exit 1
