@@ -640,8 +640,12 @@ scenario! {
         }
         assert!(replayed.windows(2).all(|w| w[0].0 + 1 == w[1].0), "contiguous");
         assert_eq!(replayed.first().map(|e| e.0), Some(before.sequence + 1));
+        // Typed events come back. Not `run_completed` of the last turn:
+        // 0.9.8 can append a run's terminal event to the log after the
+        // turn's answer (seen in 1 of 3 runs), so only what is recorded
+        // before the answer is asserted here.
         assert!(replayed.iter().any(|(_, e)| matches!(e, sdk::Event::RunStarted { .. })));
-        assert!(replayed.iter().any(|(_, e)| matches!(e, sdk::Event::RunCompleted { .. })));
+        assert!(replayed.iter().any(|(_, e)| matches!(e, sdk::Event::TextDelta { .. })));
         let latest = aw!(client.latest_event_cursor(session.id())).expect("cursor");
         assert_eq!(replayed.last().map(|e| e.0), Some(latest.sequence));
 
