@@ -1981,3 +1981,166 @@ fn the_0_9_methods_send_nothing_on_a_0_5_server() {
     let (_id, _decoder) = p.start(ops::models_catalog());
     assert_eq!(p.expect("models/catalog")["params"], json!({}));
 }
+
+// ---- bounded under any peer (issue 12) ----------------------------------------
+
+/// A raw call whose frame is about `bytes` long.
+fn big_call(bytes: usize) -> Call<Value> {
+    Call::raw("echo", json!({ "blob": "x".repeat(bytes) }))
+}
+
+#[test]
+fn a_request_fails_at_once_when_the_bytes_waiting_for_stdin_reach_the_bound() {
+    // Nobody takes the output: the child stopped reading its stdin.
+    let mut p = Pair::ready(Server::WithReset);
+    let mut accepted = 0;
+    let refused = loop {
+        match p.engine.start(big_call(1 << 20), p.now) {
+            Ok(_) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(
+            accepted <= 64,
+            "64 MiB queued for stdin and still accepting"
+        );
+    };
+    assert_eq!(refused.code(), "WRITE_QUEUE_FULL", "{refused}");
+    // The default bound is 16 MiB: 15 frames of a little over 1 MiB stay
+    // below it, the 16th takes it over and the 17th is refused.
+    assert_eq!(accepted, 16);
+    // Once the writer drained the queue, requests go through again.
+    // (whole frames, one batch at a time; the empty take says the last
+    // batch was written)
+    let mut frames = 0;
+    loop {
+        let batch = p.engine.take_output();
+        if batch.is_empty() {
+            break;
+        }
+        assert_eq!(batch.last(), Some(&b'\n'), "whole frames");
+        frames += batch.iter().filter(|&&b| b == b'\n').count();
+    }
+    assert_eq!(frames, accepted);
+    assert!(p.engine.start(big_call(10), p.now).is_ok());
+}
+
+#[test]
+fn a_timed_out_request_not_yet_written_is_dropped_from_the_queue() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, _decoder) = p.engine.start(ops::list_sessions(), p.now).unwrap();
+    // The writer is stuck: the frame is still queued when the deadline passes.
+    let later = p.now + ConnectOptions::new().request_timeout;
+    p.engine.handle_timeout(later);
+    let w = Wakes::new();
+    match p.poll(id, &w) {
+        Poll::Ready(Err(e)) => assert_eq!(e.code(), "TIMEOUT"),
+        other => panic!("not timed out: {other:?}"),
+    }
+    let out = String::from_utf8(p.engine.take_output()).unwrap();
+    assert!(
+        !out.contains("session/list"),
+        "a timed-out request is still written: {out}"
+    );
+}
+
+#[test]
+fn a_cancelled_request_not_yet_written_is_dropped_from_the_queue() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (kept, _) = p.engine.start(ops::read_session("kept"), p.now).unwrap();
+    let (id, _decoder) = p.engine.start(ops::list_sessions(), p.now).unwrap();
+    p.engine.cancel_call(id);
+    let out = String::from_utf8(p.engine.take_output()).unwrap();
+    assert!(!out.contains("session/list"), "{out}");
+    assert!(out.contains("session/read"), "the other request is written");
+    p.engine.cancel_call(kept);
+}
+
+#[test]
+fn a_frame_the_writer_took_is_written_whole_even_if_its_request_times_out() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (_id, _decoder) = p.engine.start(ops::list_sessions(), p.now).unwrap();
+    let taken = String::from_utf8(p.engine.take_output()).unwrap();
+    assert!(taken.ends_with('\n') && taken.contains("session/list"));
+    p.engine
+        .handle_timeout(p.now + ConnectOptions::new().request_timeout);
+    assert!(p.engine.take_output().is_empty());
+}
+
+#[test]
+fn a_response_with_invalid_utf8_inside_a_string_resolves_its_call() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, _decoder) = p.start(Call::raw("echo", json!({})));
+    let req = p.expect("echo");
+    let mut line = format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{{"text":"a"#,
+        req["id"]
+    )
+    .into_bytes();
+    line.extend_from_slice(b"\xff\xfeb\"}}\n");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.feed_raw(&line);
+    assert_eq!(w.count(), 1, "the answer came: the caller is woken");
+    match p.poll(id, &w) {
+        Poll::Ready(Ok(raw)) => {
+            let value: Value = serde_json::from_str(raw.get()).unwrap();
+            assert_eq!(value["text"], "a\u{fffd}\u{fffd}b");
+        }
+        other => panic!("not answered: {other:?}"),
+    }
+}
+
+/// How many sessions the engine keeps routing state for (its `Debug`
+/// shows it, as `kept` reads calls and streams).
+fn tracked_sessions(p: &Pair) -> usize {
+    let debug = format!("{:?}", p.engine);
+    debug
+        .split("tracked_sessions: ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no tracked_sessions in {debug}"))
+}
+
+#[test]
+fn events_of_sessions_the_client_never_asked_about_are_not_kept_forever() {
+    let mut p = Pair::ready(Server::WithReset);
+    for i in 0..5_000 {
+        p.feed(&delta(&format!("stranger-{i}"), 1, "x"));
+    }
+    let kept = tracked_sessions(&p);
+    assert!(kept <= 256, "{kept} sessions kept for 5000 strangers");
+}
+
+#[test]
+fn a_session_the_client_used_is_kept_until_it_is_archived() {
+    let mut p = Pair::ready(Server::WithReset);
+    let w = Wakes::new();
+    let first = p.engine.open_turn(turn("mine"), p.now).unwrap();
+    p.settle();
+    let req = p.expect("turn/start");
+    p.feed(&started("mine", 1));
+    p.feed(&completed("mine", 2));
+    p.ok(&req, run_result("mine"));
+    let _ = p.drain(first.id(), &w);
+    for i in 0..1_000 {
+        p.feed(&delta(&format!("stranger-{i}"), 1, "x"));
+    }
+    // Still known after a flood of strangers: a gap in its `seq` is
+    // reported on the next turn.
+    let next = p.engine.open_turn(turn("mine"), p.now).unwrap();
+    p.settle();
+    let req = p.expect("turn/start");
+    p.feed(&started("mine", 5));
+    let items = p.drain(next.id(), &w);
+    assert_eq!(items, ["lost 2", "run_started"]);
+    p.feed(&completed("mine", 6));
+    p.ok(&req, run_result("mine"));
+    let _ = p.drain(next.id(), &w);
+    let before = tracked_sessions(&p);
+    let (archive, _) = p.start(ops::archive("mine"));
+    let req = p.expect("session/archive");
+    p.ok(&req, json!({"archived": true}));
+    let _ = p.poll(archive, &w);
+    assert_eq!(tracked_sessions(&p), before - 1, "archived: forgotten");
+}
