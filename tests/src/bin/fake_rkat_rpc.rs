@@ -66,6 +66,7 @@
 //! | `never-answer [METHOD]` | never answers `METHOD` (default `session/list`) |
 //! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written by one writer thread in slices of about 16 KiB of whole lines, round robin across concurrent turns (`FAKE_RKAT_BURST_SLICE` bytes; not copied to subscriptions) |
 //! | `slow-consumer [N] [SIZE]` | `burst` with defaults 2000 x 4096 bytes |
+//! | `deaf` | after answering `capabilities/get` it stops reading stdin (holds until killed, 10 minutes at most): the client's writes fill the pipe |
 //! | `tool-callback [NAME]` | every turn calls `tool/execute` `NAME` (default: the first registered or external tool, else `probe_lookup`) with `{"key": <prompt>}` and answers `Tool NAME returned: <content>` |
 //!
 //! stdin EOF: the fake exits 0.
@@ -210,7 +211,13 @@ fn handle(shared: &Arc<Shared>, message: Value) {
     }
     match method {
         "initialize" => initialize(shared, &id),
-        "capabilities/get" => shared.out.result(&id, capabilities(&shared.scenario)),
+        "capabilities/get" => {
+            shared.out.result(&id, capabilities(&shared.scenario));
+            if *shared.scenario == Scenario::Deaf {
+                // Stops reading: whatever the client writes stays in the pipe.
+                life::hold();
+            }
+        }
         _ => {
             if !methods::handle(shared, &id, method, &params)
                 && !mobs::handle(shared, &id, method, &params)

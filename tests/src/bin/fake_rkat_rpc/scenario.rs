@@ -18,6 +18,7 @@ pub(crate) enum Scenario {
     NeverAnswer(String),
     Burst { deltas: usize, size: usize },
     ToolCallback(Option<String>),
+    Deaf,
 }
 
 impl Scenario {
@@ -55,6 +56,7 @@ impl Scenario {
                 size: num(arg2, 4096)?,
             },
             "tool-callback" => Self::ToolCallback(arg.map(str::to_owned)),
+            "deaf" => Self::Deaf,
             other => return Err(format!("unknown FAKE_RKAT_SCENARIO {other:?}")),
         })
     }
