@@ -196,6 +196,7 @@ pub mod sdk;
 pub mod prelude {
     pub use crate::cassette::{Replay, ReplayMismatch, ReplayProgress};
     pub use crate::model::methods;
+    pub use crate::sdk::{DiagnosticKind, DiagnosticSample, Diagnostics};
     pub use crate::{
         AssistantBlock, Attribution, BudgetType, Capability, CapabilityStatus, CommsCommand,
         ConfigEnvelope, ConnectOptions, ContentBlock, ContractLine, ContractVersion,

@@ -231,7 +231,11 @@ fn a_child_that_stops_reading_stdin_makes_new_requests_fail_with_write_queue_ful
         let (tx, rx) = std::sync::mpsc::channel();
         let mut callers = Vec::new();
         for _ in 0..40 {
-            let (client, tx, params) = (client.clone(), tx.clone(), serde_json::json!({ "blob": blob }));
+            let (client, tx, params) = (
+                client.clone(),
+                tx.clone(),
+                serde_json::json!({ "blob": blob }),
+            );
             callers.push(std::thread::spawn(move || {
                 let _ = tx.send(client.call_raw("echo", params));
             }));
@@ -242,7 +246,10 @@ fn a_child_that_stops_reading_stdin_makes_new_requests_fail_with_write_queue_ful
         assert_eq!(refused.code(), "WRITE_QUEUE_FULL", "{refused}");
         let diagnostics = client.diagnostics();
         assert!(diagnostics.output_bytes >= 16 << 20, "{diagnostics:?}");
-        assert!(diagnostics.count(DiagnosticKind::WriteQueueFull) >= 1, "{diagnostics:?}");
+        assert!(
+            diagnostics.count(DiagnosticKind::WriteQueueFull) >= 1,
+            "{diagnostics:?}"
+        );
         let pid = client.pid().expect("a child");
         client.close().expect("close");
         for caller in callers {

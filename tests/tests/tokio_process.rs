@@ -420,17 +420,21 @@ async fn a_child_that_stops_reading_stdin_makes_new_requests_fail_with_write_que
     use std::pin::Pin;
     use std::task::{Context, Poll, Waker};
 
+    type Pending = Pin<Box<dyn Future<Output = Result<serde_json::Value, Error>> + Send>>;
+
     within(LIMIT, async {
         let files = FakeFiles::new();
         let client = MeerkatClient::connect(watched("deaf", &files))
             .await
             .expect("connect");
         let blob = "x".repeat(1 << 20);
-        let mut waiting: Vec<Pin<Box<dyn Future<Output = Result<serde_json::Value, Error>> + Send>>> =
-            Vec::new();
+        let mut waiting: Vec<Pending> = Vec::new();
         let mut cx = Context::from_waker(Waker::noop());
         let refused = loop {
-            assert!(waiting.len() < 64, "64 MiB accepted for a child that reads nothing");
+            assert!(
+                waiting.len() < 64,
+                "64 MiB accepted for a child that reads nothing"
+            );
             let client = client.clone();
             let params = serde_json::json!({ "blob": blob });
             let mut call = Box::pin(async move { client.call_raw("echo", params).await });
@@ -445,7 +449,11 @@ async fn a_child_that_stops_reading_stdin_makes_new_requests_fail_with_write_que
         assert!(waiting.len() >= 16, "refused after {} MiB", waiting.len());
         let diagnostics = client.diagnostics();
         assert!(diagnostics.output_bytes >= 16 << 20, "{diagnostics:?}");
-        assert_eq!(diagnostics.count(DiagnosticKind::WriteQueueFull), 1, "{diagnostics:?}");
+        assert_eq!(
+            diagnostics.count(DiagnosticKind::WriteQueueFull),
+            1,
+            "{diagnostics:?}"
+        );
         drop(waiting);
         let pid = client.pid().expect("a child");
         drop(client);
