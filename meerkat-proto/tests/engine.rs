@@ -11,8 +11,9 @@ use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{
-    Call, Decoder, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch, INTERRUPT_PAUSE,
-    INTERRUPT_TRIES, MAX_PAGED_ITEMS, Next, RESET_PAUSE, RESET_TRIES, Subscription, TimerStep, ops,
+    Call, Decoder, DiagnosticKind, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch,
+    INTERRUPT_PAUSE, INTERRUPT_TRIES, MAX_PAGED_ITEMS, Next, RESET_PAUSE, RESET_TRIES,
+    Subscription, TimerStep, ops,
 };
 use meerkat_proto::{
     ConnectOptions, ContractLine, Error, Event, HandlingMode, RequestId, StreamOpened, ToolCall,
@@ -2143,4 +2144,65 @@ fn a_session_the_client_used_is_kept_until_it_is_archived() {
     p.ok(&req, json!({"archived": true}));
     let _ = p.poll(archive, &w);
     assert_eq!(tracked_sessions(&p), before - 1, "archived: forgotten");
+}
+
+#[test]
+fn a_server_that_floods_tool_calls_without_reading_the_answers_stays_bounded() {
+    let options = ConnectOptions::new().max_output_bytes(4096);
+    let mut p = Pair::ready_with(&options, Server::WithReset);
+    // The server stops reading its stdin and asks for tools, over and over.
+    for i in 0..2_000 {
+        let call = tool_execute(&format!("srv-{i}"), "nobody_registered_this");
+        let mut line = serde_json::to_vec(&call).unwrap();
+        line.push(b'\n');
+        p.engine.handle_bytes(&line, p.now);
+        let _ = p.engine.effects();
+    }
+    let d = p.engine.diagnostics();
+    assert!(
+        d.output_bytes < 4096 + 512,
+        "{} bytes queued for a server that reads nothing",
+        d.output_bytes
+    );
+    assert_eq!(p.engine.output_bytes(), d.output_bytes);
+    assert!(
+        d.count(DiagnosticKind::ServerRequestDropped) > 1_900,
+        "{d:?}"
+    );
+    assert_eq!(d.output_limit, 4096);
+}
+
+#[test]
+fn what_the_engine_recovered_from_is_counted_with_samples() {
+    let mut p = Pair::ready(Server::WithReset);
+    p.feed_raw(b"2026-11-25T00:00:00Z INFO a log line on stdout\n");
+    p.feed_raw(b"{\"jsonrpc\":\"2.0\",\"id\":987654,\"result\":{}}\n");
+    p.feed(&delta("never-heard-of-it", 1, "x"));
+    p.feed_raw(b"{\"jsonrpc\":\"2.0\",\"method\":\"session/event\",\"params\":5}\n");
+    let (id, _) = p.start(Call::raw("echo", json!({})));
+    let req = p.expect("echo");
+    let mut bad = format!(r#"{{"jsonrpc":"2.0","id":{},"result":"a"#, req["id"]).into_bytes();
+    bad.extend_from_slice(b"\xff\"}\n");
+    p.feed_raw(&bad);
+    assert!(p.poll(id, &Wakes::new()).is_ready());
+
+    let d = p.engine.diagnostics();
+    assert_eq!(d.count(DiagnosticKind::SkippedLine), 1, "{d:?}");
+    assert_eq!(d.count(DiagnosticKind::UnmatchedResponse), 1, "{d:?}");
+    assert_eq!(d.count(DiagnosticKind::UnknownSessionEvent), 1, "{d:?}");
+    assert_eq!(d.count(DiagnosticKind::UndecodableEvent), 1, "{d:?}");
+    assert_eq!(d.count(DiagnosticKind::LossyUtf8), 1, "{d:?}");
+    assert_eq!(d.total(), 5);
+    assert_eq!(d.samples.len(), 5);
+    assert_eq!(d.samples[0].kind, DiagnosticKind::SkippedLine);
+    assert!(d.samples[0].detail.contains("a log line"), "{d:?}");
+    assert!(d.samples[2].detail.contains("never-heard-of-it"), "{d:?}");
+
+    // The samples are bounded; the counts go on.
+    for _ in 0..100 {
+        p.feed_raw(b"another log line\n");
+    }
+    let d = p.engine.diagnostics();
+    assert_eq!(d.count(DiagnosticKind::SkippedLine), 101);
+    assert_eq!(d.samples.len(), meerkat_proto::sdk::DIAGNOSTIC_SAMPLES);
 }
