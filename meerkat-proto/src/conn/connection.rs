@@ -56,7 +56,10 @@ use tracing::{debug, trace, warn};
 /// - Nothing the server sends can panic, fail a call or stop the
 ///   connection: odd input becomes an [`Output::Diagnostic`].
 /// - Memory is bounded: events of not-yet-known sessions and streams are
-///   capped by [`ConnectionConfig::max_unbound_events`].
+///   capped by [`ConnectionConfig::max_unbound_events`]; routing state is
+///   kept for this client's sessions (until archived) and for at most 256
+///   others ([`tracked_sessions`](Self::tracked_sessions)). Frames to write
+///   queue until taken: the SDK engine bounds them.
 /// - [`Output::Closed`] comes exactly once, last.
 ///
 /// # Example
