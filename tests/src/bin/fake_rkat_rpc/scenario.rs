@@ -19,6 +19,9 @@ pub(crate) enum Scenario {
     Burst { deltas: usize, size: usize },
     ToolCallback(Option<String>),
     Deaf,
+    ToolFlood(usize),
+    Strangers(usize),
+    BadUtf8,
 }
 
 impl Scenario {
@@ -57,6 +60,9 @@ impl Scenario {
             },
             "tool-callback" => Self::ToolCallback(arg.map(str::to_owned)),
             "deaf" => Self::Deaf,
+            "tool-flood" => Self::ToolFlood(num(arg, 300_000)?),
+            "strangers" => Self::Strangers(num(arg, 100_000)?),
+            "bad-utf8" => Self::BadUtf8,
             other => return Err(format!("unknown FAKE_RKAT_SCENARIO {other:?}")),
         })
     }
