@@ -2206,3 +2206,92 @@ fn what_the_engine_recovered_from_is_counted_with_samples() {
     assert_eq!(d.count(DiagnosticKind::SkippedLine), 101);
     assert_eq!(d.samples.len(), meerkat_proto::sdk::DIAGNOSTIC_SAMPLES);
 }
+
+/// One step of a writer that is sometimes stuck.
+#[derive(Debug, Clone)]
+enum WriterStep {
+    /// The caller starts a request of about this many bytes.
+    Start(usize),
+    /// The caller of the n-th started request goes away.
+    Cancel(usize),
+    /// The writer takes a batch (and so finished the one before).
+    Take,
+    /// The clock moves by this many seconds (requests time out at 600).
+    Advance(u64),
+}
+
+fn writer_step() -> impl Strategy<Value = WriterStep> {
+    prop_oneof![
+        4 => (1usize..3000).prop_map(WriterStep::Start),
+        1 => (0usize..40).prop_map(WriterStep::Cancel),
+        2 => Just(WriterStep::Take),
+        1 => (1u64..400).prop_map(WriterStep::Advance),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever the caller and a stuck writer do: the bytes waiting never
+    /// pass the bound by more than one frame; the writer only gets whole
+    /// frames; a request refused with `WRITE_QUEUE_FULL` was refused only
+    /// at the bound; and no frame of a request that timed out or was
+    /// cancelled before the writer took it is ever written.
+    #[test]
+    fn the_output_queue_is_bounded_and_hands_out_only_live_whole_frames(
+        steps in prop::collection::vec(writer_step(), 0..120)
+    ) {
+        const LIMIT: usize = 8 * 1024;
+        let options = ConnectOptions::new().max_output_bytes(LIMIT);
+        let mut p = Pair::ready_with(&options, Server::WithReset);
+        let mut started: Vec<RequestId> = Vec::new();
+        let mut gone: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        let timeout = ConnectOptions::new().request_timeout;
+        let mut sent_at: HashMap<u64, Instant> = HashMap::new();
+        for step in steps {
+            match step {
+                WriterStep::Start(size) => {
+                    let before = p.engine.output_bytes();
+                    match p.engine.start(big_call(size), p.now) {
+                        Ok((id, _)) => {
+                            started.push(id);
+                            sent_at.insert(id.get(), p.now);
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(e.code(), "WRITE_QUEUE_FULL");
+                            prop_assert!(before >= LIMIT, "refused below the bound: {}", before);
+                        }
+                    }
+                    // At most one frame (under 3000 bytes of blob) past it.
+                    prop_assert!(p.engine.output_bytes() < LIMIT + 3000 + 200);
+                }
+                WriterStep::Cancel(n) => {
+                    if let Some(&id) = started.get(n) {
+                        p.engine.cancel_call(id);
+                        gone.insert(id.get());
+                    }
+                }
+                WriterStep::Take => {
+                    let batch = p.engine.take_output();
+                    prop_assert!(batch.is_empty() || batch.ends_with(b"\n"), "whole frames only");
+                    for line in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                        let msg: Value = serde_json::from_slice(line).expect("a whole JSON line");
+                        if let Some(id) = msg["id"].as_u64() {
+                            prop_assert!(!gone.contains(&id), "request {} written after it was given up", id);
+                        }
+                    }
+                }
+                WriterStep::Advance(secs) => {
+                    p.now += Duration::from_secs(secs);
+                    p.engine.handle_timeout(p.now);
+                    for (id, at) in &sent_at {
+                        if *at + timeout <= p.now {
+                            gone.insert(*id);
+                        }
+                    }
+                }
+            }
+            let _ = p.engine.effects();
+        }
+    }
+}
