@@ -223,8 +223,6 @@ pub mod prelude {
         ModelCatalog, ProviderModels, ReplayScope, ReplayedEvent, RunStopContributor,
         RunStopOutcome, RunStopReceipt, RuntimeHealth, SessionFork, StopCompletion, StopRunResult,
     };
-    // What the engine recovered from (MeerkatClient::diagnostics).
-    pub use crate::sdk::{DiagnosticKind, DiagnosticSample, Diagnostics};
 }
 mod sdk_error;
 
