@@ -75,6 +75,12 @@ pub struct ConnectOptions {
     /// Play a cassette back instead of reaching a server
     /// ([`ConnectOptions::replay`]).
     pub replay: Option<crate::cassette::Replay>,
+    /// How many bytes may wait for the server's stdin (default
+    /// [`DEFAULT_MAX_OUTPUT_BYTES`](crate::sdk::DEFAULT_MAX_OUTPUT_BYTES),
+    /// 16 MiB). At the bound a new request fails at once with
+    /// `Error::WriteQueueFull`; answers to the server's own requests are
+    /// never dropped but count (see [`max_output_bytes`](Self::max_output_bytes)).
+    pub max_output_bytes: usize,
 }
 
 impl Default for ConnectOptions {
@@ -95,6 +101,7 @@ impl Default for ConnectOptions {
             auto_install: crate::AutoInstall::Off,
             record: None,
             replay: None,
+            max_output_bytes: crate::sdk::DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
 }
@@ -195,6 +202,32 @@ impl ConnectOptions {
     #[must_use]
     pub fn stream_budget(mut self, events: usize) -> Self {
         self.stream_budget = events.max(1);
+        self
+    }
+
+    /// Sets the bound of the bytes waiting for the server's stdin (at
+    /// least 1; default 16 MiB).
+    ///
+    /// A server that stops reading its stdin while the caller keeps sending
+    /// would otherwise grow the client's memory without end. The bound
+    /// counts every frame not yet written: a request, once the bound is
+    /// reached, fails at once with `Error::WriteQueueFull` (code
+    /// `WRITE_QUEUE_FULL`) and nothing is sent; a request that times out or
+    /// is cancelled before its frame was written is not written at all.
+    /// Answers to the server's requests (tool results) are never dropped
+    /// once a handler runs, and count; a `tool/execute` that comes while the
+    /// bound is exceeded is neither run nor answered (the server is not
+    /// reading answers), and is counted in the client's diagnostics.
+    ///
+    /// ```no_run
+    /// use meerkat_proto::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new().max_output_bytes(4 << 20);
+    /// assert_eq!(opts.max_output_bytes, 4 << 20);
+    /// ```
+    #[must_use]
+    pub fn max_output_bytes(mut self, bytes: usize) -> Self {
+        self.max_output_bytes = bytes.max(1);
         self
     }
 

@@ -155,7 +155,11 @@
 //! Every request resolves exactly once (result, error, timeout or close),
 //! and memory stays bounded whatever the server sends: lines beyond
 //! [`rpc::Config::max_frame_len`] are discarded as they stream in, pending
-//! requests are capped by [`rpc::Config::max_pending`], events of
+//! requests are capped by [`rpc::Config::max_pending`], the bytes waiting
+//! for the server's stdin by [`ConnectOptions::max_output_bytes`] (a request
+//! over it fails with `WRITE_QUEUE_FULL`; a server that stops reading cannot
+//! grow the client), routing state of sessions the client never asked about
+//! by a small LRU, events of
 //! not-yet-known sessions and streams by
 //! [`ConnectionConfig::max_unbound_events`], each stream of the engine by
 //! its [`StreamBuffer`] ([`ConnectOptions::stream_budget`], with a visible
@@ -192,6 +196,7 @@ pub mod sdk;
 pub mod prelude {
     pub use crate::cassette::{Replay, ReplayMismatch, ReplayProgress};
     pub use crate::model::methods;
+    pub use crate::sdk::{DiagnosticKind, DiagnosticSample, Diagnostics};
     pub use crate::{
         AssistantBlock, Attribution, BudgetType, Capability, CapabilityStatus, CommsCommand,
         ConfigEnvelope, ConnectOptions, ContentBlock, ContractLine, ContractVersion,

@@ -97,6 +97,28 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// The bytes waiting for the server's stdin reached their bound
+    /// ([`ConnectOptions::max_output_bytes`](crate::ConnectOptions::max_output_bytes)):
+    /// the server is not reading (or not as fast as requests come). The
+    /// request was refused at once and nothing was sent; retry once earlier
+    /// requests were written, or give up on the server.
+    ///
+    /// ```no_run
+    /// use meerkat_proto::Error;
+    ///
+    /// fn back_off(err: &Error) -> bool {
+    ///     matches!(err, Error::WriteQueueFull { .. }) || err.code() == "WRITE_QUEUE_FULL"
+    /// }
+    /// ```
+    #[error(
+        "{queued} bytes wait for the server's stdin (limit {limit}): the server is not reading"
+    )]
+    WriteQueueFull {
+        /// The bound, in bytes.
+        limit: usize,
+        /// The bytes waiting when the request was refused.
+        queued: usize,
+    },
     /// The server's contract line cannot do what was asked; refused before
     /// anything was sent.
     #[error("{what} is not supported by this server: {reason}")]
@@ -156,6 +178,7 @@ impl Error {
             Self::InvalidArgs(_) => "INVALID_ARGS",
             Self::Rpc(e) => return Cow::Owned(e.code_string()),
             Self::TooManyPending { .. } => "TOO_MANY_PENDING",
+            Self::WriteQueueFull { .. } => "WRITE_QUEUE_FULL",
             Self::Unsupported { .. } => "UNSUPPORTED",
             Self::Io(_) => "IO_ERROR",
             Self::ReplayMismatch(_) => "REPLAY_MISMATCH",

@@ -11,8 +11,9 @@ use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{
-    Call, Decoder, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch, INTERRUPT_PAUSE,
-    INTERRUPT_TRIES, MAX_PAGED_ITEMS, Next, RESET_PAUSE, RESET_TRIES, Subscription, TimerStep, ops,
+    Call, Decoder, DiagnosticKind, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch,
+    INTERRUPT_PAUSE, INTERRUPT_TRIES, MAX_PAGED_ITEMS, Next, RESET_PAUSE, RESET_TRIES,
+    Subscription, TimerStep, ops,
 };
 use meerkat_proto::{
     ConnectOptions, ContractLine, Error, Event, HandlingMode, RequestId, StreamOpened, ToolCall,
@@ -1980,4 +1981,317 @@ fn the_0_9_methods_send_nothing_on_a_0_5_server() {
     // The catalog, which 0.5 serves, is sent.
     let (_id, _decoder) = p.start(ops::models_catalog());
     assert_eq!(p.expect("models/catalog")["params"], json!({}));
+}
+
+// ---- bounded under any peer (issue 12) ----------------------------------------
+
+/// A raw call whose frame is about `bytes` long.
+fn big_call(bytes: usize) -> Call<Value> {
+    Call::raw("echo", json!({ "blob": "x".repeat(bytes) }))
+}
+
+#[test]
+fn a_request_fails_at_once_when_the_bytes_waiting_for_stdin_reach_the_bound() {
+    // Nobody takes the output: the child stopped reading its stdin.
+    let mut p = Pair::ready(Server::WithReset);
+    let mut accepted = 0;
+    let refused = loop {
+        match p.engine.start(big_call(1 << 20), p.now) {
+            Ok(_) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(
+            accepted <= 64,
+            "64 MiB queued for stdin and still accepting"
+        );
+    };
+    assert_eq!(refused.code(), "WRITE_QUEUE_FULL", "{refused}");
+    // The default bound is 16 MiB: 15 frames of a little over 1 MiB stay
+    // below it, the 16th takes it over and the 17th is refused.
+    assert_eq!(accepted, 16);
+    // Once the writer drained the queue, requests go through again.
+    // (whole frames, one batch at a time; the empty take says the last
+    // batch was written)
+    let mut frames = 0;
+    loop {
+        let batch = p.engine.take_output();
+        if batch.is_empty() {
+            break;
+        }
+        assert_eq!(batch.last(), Some(&b'\n'), "whole frames");
+        frames += batch.iter().filter(|&&b| b == b'\n').count();
+    }
+    assert_eq!(frames, accepted);
+    assert!(p.engine.start(big_call(10), p.now).is_ok());
+}
+
+#[test]
+fn a_timed_out_request_not_yet_written_is_dropped_from_the_queue() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, _decoder) = p.engine.start(ops::list_sessions(), p.now).unwrap();
+    // The writer is stuck: the frame is still queued when the deadline passes.
+    let later = p.now + ConnectOptions::new().request_timeout;
+    p.engine.handle_timeout(later);
+    let w = Wakes::new();
+    match p.poll(id, &w) {
+        Poll::Ready(Err(e)) => assert_eq!(e.code(), "TIMEOUT"),
+        other => panic!("not timed out: {other:?}"),
+    }
+    let out = String::from_utf8(p.engine.take_output()).unwrap();
+    assert!(
+        !out.contains("session/list"),
+        "a timed-out request is still written: {out}"
+    );
+}
+
+#[test]
+fn a_cancelled_request_not_yet_written_is_dropped_from_the_queue() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (kept, _) = p.engine.start(ops::read_session("kept"), p.now).unwrap();
+    let (id, _decoder) = p.engine.start(ops::list_sessions(), p.now).unwrap();
+    p.engine.cancel_call(id);
+    let out = String::from_utf8(p.engine.take_output()).unwrap();
+    assert!(!out.contains("session/list"), "{out}");
+    assert!(out.contains("session/read"), "the other request is written");
+    p.engine.cancel_call(kept);
+}
+
+#[test]
+fn a_frame_the_writer_took_is_written_whole_even_if_its_request_times_out() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (_id, _decoder) = p.engine.start(ops::list_sessions(), p.now).unwrap();
+    let taken = String::from_utf8(p.engine.take_output()).unwrap();
+    assert!(taken.ends_with('\n') && taken.contains("session/list"));
+    p.engine
+        .handle_timeout(p.now + ConnectOptions::new().request_timeout);
+    assert!(p.engine.take_output().is_empty());
+}
+
+#[test]
+fn a_response_with_invalid_utf8_inside_a_string_resolves_its_call() {
+    let mut p = Pair::ready(Server::WithReset);
+    let (id, _decoder) = p.start(Call::raw("echo", json!({})));
+    let req = p.expect("echo");
+    let mut line = format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{{"text":"a"#,
+        req["id"]
+    )
+    .into_bytes();
+    line.extend_from_slice(b"\xff\xfeb\"}}\n");
+    let w = Wakes::new();
+    assert!(p.poll(id, &w).is_pending());
+    p.feed_raw(&line);
+    assert_eq!(w.count(), 1, "the answer came: the caller is woken");
+    match p.poll(id, &w) {
+        Poll::Ready(Ok(raw)) => {
+            let value: Value = serde_json::from_str(raw.get()).unwrap();
+            assert_eq!(value["text"], "a\u{fffd}\u{fffd}b");
+        }
+        other => panic!("not answered: {other:?}"),
+    }
+}
+
+/// How many sessions the engine keeps routing state for (its `Debug`
+/// shows it, as `kept` reads calls and streams).
+fn tracked_sessions(p: &Pair) -> usize {
+    let debug = format!("{:?}", p.engine);
+    debug
+        .split("tracked_sessions: ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no tracked_sessions in {debug}"))
+}
+
+#[test]
+fn events_of_sessions_the_client_never_asked_about_are_not_kept_forever() {
+    let mut p = Pair::ready(Server::WithReset);
+    for i in 0..5_000 {
+        p.feed(&delta(&format!("stranger-{i}"), 1, "x"));
+    }
+    let kept = tracked_sessions(&p);
+    assert!(kept <= 256, "{kept} sessions kept for 5000 strangers");
+}
+
+#[test]
+fn a_session_the_client_used_is_kept_until_it_is_archived() {
+    let mut p = Pair::ready(Server::WithReset);
+    let w = Wakes::new();
+    let first = p.engine.open_turn(turn("mine"), p.now).unwrap();
+    p.settle();
+    let req = p.expect("turn/start");
+    p.feed(&started("mine", 1));
+    p.feed(&completed("mine", 2));
+    p.ok(&req, run_result("mine"));
+    let _ = p.drain(first.id(), &w);
+    for i in 0..1_000 {
+        p.feed(&delta(&format!("stranger-{i}"), 1, "x"));
+    }
+    // Still known after a flood of strangers: a gap in its `seq` is
+    // reported on the next turn.
+    let next = p.engine.open_turn(turn("mine"), p.now).unwrap();
+    p.settle();
+    let req = p.expect("turn/start");
+    p.feed(&started("mine", 5));
+    let items = p.drain(next.id(), &w);
+    assert_eq!(items, ["lost 2", "run_started"]);
+    p.feed(&completed("mine", 6));
+    p.ok(&req, run_result("mine"));
+    let _ = p.drain(next.id(), &w);
+    let before = tracked_sessions(&p);
+    let (archive, _) = p.start(ops::archive("mine"));
+    let req = p.expect("session/archive");
+    p.ok(&req, json!({"archived": true}));
+    let _ = p.poll(archive, &w);
+    assert_eq!(tracked_sessions(&p), before - 1, "archived: forgotten");
+}
+
+#[test]
+fn a_server_that_floods_tool_calls_without_reading_the_answers_stays_bounded() {
+    let options = ConnectOptions::new().max_output_bytes(4096);
+    let mut p = Pair::ready_with(&options, Server::WithReset);
+    // The server stops reading its stdin and asks for tools, over and over.
+    for i in 0..2_000 {
+        let call = tool_execute(&format!("srv-{i}"), "nobody_registered_this");
+        let mut line = serde_json::to_vec(&call).unwrap();
+        line.push(b'\n');
+        p.engine.handle_bytes(&line, p.now);
+        let _ = p.engine.effects();
+    }
+    let d = p.engine.diagnostics();
+    assert!(
+        d.output_bytes < 4096 + 512,
+        "{} bytes queued for a server that reads nothing",
+        d.output_bytes
+    );
+    assert_eq!(p.engine.output_bytes(), d.output_bytes);
+    assert!(
+        d.count(DiagnosticKind::ServerRequestDropped) > 1_900,
+        "{d:?}"
+    );
+    assert_eq!(d.output_limit, 4096);
+}
+
+#[test]
+fn what_the_engine_recovered_from_is_counted_with_samples() {
+    let mut p = Pair::ready(Server::WithReset);
+    p.feed_raw(b"2026-11-25T00:00:00Z INFO a log line on stdout\n");
+    p.feed_raw(b"{\"jsonrpc\":\"2.0\",\"id\":987654,\"result\":{}}\n");
+    p.feed(&delta("never-heard-of-it", 1, "x"));
+    p.feed_raw(b"{\"jsonrpc\":\"2.0\",\"method\":\"session/event\",\"params\":5}\n");
+    let (id, _) = p.start(Call::raw("echo", json!({})));
+    let req = p.expect("echo");
+    let mut bad = format!(r#"{{"jsonrpc":"2.0","id":{},"result":"a"#, req["id"]).into_bytes();
+    bad.extend_from_slice(b"\xff\"}\n");
+    p.feed_raw(&bad);
+    assert!(p.poll(id, &Wakes::new()).is_ready());
+
+    let d = p.engine.diagnostics();
+    assert_eq!(d.count(DiagnosticKind::SkippedLine), 1, "{d:?}");
+    assert_eq!(d.count(DiagnosticKind::UnmatchedResponse), 1, "{d:?}");
+    assert_eq!(d.count(DiagnosticKind::UnknownSessionEvent), 1, "{d:?}");
+    assert_eq!(d.count(DiagnosticKind::UndecodableEvent), 1, "{d:?}");
+    assert_eq!(d.count(DiagnosticKind::LossyUtf8), 1, "{d:?}");
+    assert_eq!(d.total(), 5);
+    assert_eq!(d.samples.len(), 5);
+    assert_eq!(d.samples[0].kind, DiagnosticKind::SkippedLine);
+    assert!(d.samples[0].detail.contains("a log line"), "{d:?}");
+    assert!(d.samples[2].detail.contains("never-heard-of-it"), "{d:?}");
+
+    // The samples are bounded; the counts go on.
+    for _ in 0..100 {
+        p.feed_raw(b"another log line\n");
+    }
+    let d = p.engine.diagnostics();
+    assert_eq!(d.count(DiagnosticKind::SkippedLine), 101);
+    assert_eq!(d.samples.len(), meerkat_proto::sdk::DIAGNOSTIC_SAMPLES);
+}
+
+/// One step of a writer that is sometimes stuck.
+#[derive(Debug, Clone)]
+enum WriterStep {
+    /// The caller starts a request of about this many bytes.
+    Start(usize),
+    /// The caller of the n-th started request goes away.
+    Cancel(usize),
+    /// The writer takes a batch (and so finished the one before).
+    Take,
+    /// The clock moves by this many seconds (requests time out at 600).
+    Advance(u64),
+}
+
+fn writer_step() -> impl Strategy<Value = WriterStep> {
+    prop_oneof![
+        4 => (1usize..3000).prop_map(WriterStep::Start),
+        1 => (0usize..40).prop_map(WriterStep::Cancel),
+        2 => Just(WriterStep::Take),
+        1 => (1u64..400).prop_map(WriterStep::Advance),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever the caller and a stuck writer do: the bytes waiting never
+    /// pass the bound by more than one frame; the writer only gets whole
+    /// frames; a request refused with `WRITE_QUEUE_FULL` was refused only
+    /// at the bound; and no frame of a request that timed out or was
+    /// cancelled before the writer took it is ever written.
+    #[test]
+    fn the_output_queue_is_bounded_and_hands_out_only_live_whole_frames(
+        steps in prop::collection::vec(writer_step(), 0..120)
+    ) {
+        const LIMIT: usize = 8 * 1024;
+        let options = ConnectOptions::new().max_output_bytes(LIMIT);
+        let mut p = Pair::ready_with(&options, Server::WithReset);
+        let mut started: Vec<RequestId> = Vec::new();
+        let mut gone: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        let timeout = ConnectOptions::new().request_timeout;
+        let mut sent_at: HashMap<u64, Instant> = HashMap::new();
+        for step in steps {
+            match step {
+                WriterStep::Start(size) => {
+                    let before = p.engine.output_bytes();
+                    match p.engine.start(big_call(size), p.now) {
+                        Ok((id, _)) => {
+                            started.push(id);
+                            sent_at.insert(id.get(), p.now);
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(e.code(), "WRITE_QUEUE_FULL");
+                            prop_assert!(before >= LIMIT, "refused below the bound: {}", before);
+                        }
+                    }
+                    // At most one frame (under 3000 bytes of blob) past it.
+                    prop_assert!(p.engine.output_bytes() < LIMIT + 3000 + 200);
+                }
+                WriterStep::Cancel(n) => {
+                    if let Some(&id) = started.get(n) {
+                        p.engine.cancel_call(id);
+                        gone.insert(id.get());
+                    }
+                }
+                WriterStep::Take => {
+                    let batch = p.engine.take_output();
+                    prop_assert!(batch.is_empty() || batch.ends_with(b"\n"), "whole frames only");
+                    for line in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                        let msg: Value = serde_json::from_slice(line).expect("a whole JSON line");
+                        if let Some(id) = msg["id"].as_u64() {
+                            prop_assert!(!gone.contains(&id), "request {} written after it was given up", id);
+                        }
+                    }
+                }
+                WriterStep::Advance(secs) => {
+                    p.now += Duration::from_secs(secs);
+                    p.engine.handle_timeout(p.now);
+                    for (id, at) in &sent_at {
+                        if *at + timeout <= p.now {
+                            gone.insert(*id);
+                        }
+                    }
+                }
+            }
+            let _ = p.engine.effects();
+        }
+    }
 }

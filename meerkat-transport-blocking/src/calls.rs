@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use meerkat_proto::sdk::{Call, ops};
+use meerkat_proto::sdk::{Call, Diagnostics, ops};
 use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
 
@@ -168,5 +168,26 @@ impl MeerkatClient {
         let handler: crate::io::Handler =
             Arc::new(move |args| handler(args, ctx.clone()).map_err(|e| e.to_string()));
         self.run_with(|e, now| e.start_register_tool(def, handler, now))
+    }
+
+    /// What the connection recovered from so far, counted by kind with the
+    /// last few samples: log lines on stdout, oversized lines, responses
+    /// nobody waited for, events of sessions this client never asked about,
+    /// undecodable events, requests refused because the server stopped
+    /// reading (`WRITE_QUEUE_FULL`), and the bytes waiting for its stdin.
+    /// The first of each kind is also a `tracing` warning.
+    ///
+    /// ```no_run
+    /// # use meerkat_transport_blocking::*;
+    /// let client = MeerkatClient::connect(ConnectOptions::default())?;
+    /// let d = client.diagnostics();
+    /// if d.count(DiagnosticKind::SkippedLine) > 0 {
+    ///     eprintln!("the server logs to stdout: {:?}", d.samples.last());
+    /// }
+    /// # Ok::<(), meerkat_transport_blocking::Error>(())
+    /// ```
+    #[must_use]
+    pub fn diagnostics(&self) -> Diagnostics {
+        self.inner.shared.with(|e| e.diagnostics())
     }
 }

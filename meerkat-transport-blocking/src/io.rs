@@ -12,7 +12,9 @@
 //! reader wakes it with the answer. Every decision is the engine's; this
 //! file only reads, writes, sleeps and spawns. The writer is a thread of
 //! its own because a child that stops reading fills the pipe and
-//! `write_all` then blocks: that must stall nobody but the writer.
+//! `write_all` then blocks: that must stall nobody but the writer. What
+//! waits behind it is bounded by the engine (`ConnectOptions::max_output_bytes`:
+//! new requests then fail with `WRITE_QUEUE_FULL`), not here.
 
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -177,9 +179,10 @@ pub(crate) fn spawn_reader(
     })
 }
 
-/// The writer: the engine's output to stdin, each batch with one
-/// `write_all`; ends (and `on_close` closes stdin) once the engine is closed
-/// and everything is written.
+/// The writer: the engine's output to stdin, a batch of whole frames at a
+/// time, each with one `write_all` (taking the next batch tells the engine
+/// the last one was written); ends (and `on_close` closes stdin) once the
+/// engine is closed and everything is written.
 pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     shared: &Arc<Shared>,
     mut stdin: W,

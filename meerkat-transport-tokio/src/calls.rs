@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use meerkat_proto::sdk::{Call, ops};
+use meerkat_proto::sdk::{Call, Diagnostics, ops};
 use meerkat_proto::{ConfigEnvelope, SkillInfo, ToolDef, ToolOutput};
 use serde_json::Value;
 
@@ -190,5 +190,27 @@ impl MeerkatClient {
         let handler = erase(move |args| handler(args, ctx.clone()));
         self.run_with(|e, now| e.start_register_tool(def, handler, now))
             .await
+    }
+
+    /// What the connection recovered from so far, counted by kind with the
+    /// last few samples: log lines on stdout, oversized lines, responses
+    /// nobody waited for, events of sessions this client never asked about,
+    /// undecodable events, requests refused because the server stopped
+    /// reading (`WRITE_QUEUE_FULL`), and the bytes waiting for its stdin.
+    /// The first of each kind is also a `tracing` warning.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), meerkat_transport_tokio::Error> {
+    /// # use meerkat_transport_tokio::*;
+    /// # let client = MeerkatClient::connect(ConnectOptions::default()).await?;
+    /// let d = client.diagnostics();
+    /// if d.count(DiagnosticKind::SkippedLine) > 0 {
+    ///     eprintln!("the server logs to stdout: {:?}", d.samples.last());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn diagnostics(&self) -> Diagnostics {
+        self.inner.shared.with(|e| e.diagnostics())
     }
 }

@@ -163,9 +163,11 @@ impl Drop for EndOnDrop {
     }
 }
 
-/// The writer: the engine's output to stdin, each batch with one
-/// `write_all`; ends (closing stdin) once the engine is closed and
-/// everything is written.
+/// The writer: the engine's output to stdin, a batch of whole frames at a
+/// time, each with one `write_all` (taking the next batch tells the engine
+/// the last one was written; the engine bounds what waits, see
+/// `ConnectOptions::max_output_bytes`); ends (closing stdin) once the
+/// engine is closed and everything is written.
 pub(crate) fn spawn_writer(
     shared: &Arc<Shared>,
     mut stdin: impl AsyncWrite + Unpin + Send + 'static,

@@ -11,7 +11,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use meerkat_transport_blocking::{Error, Event, MeerkatClient};
+use meerkat_transport_blocking::{DiagnosticKind, Error, Event, MeerkatClient};
 
 use crate::blocking_common::{
     FakeFiles, REQUEST_TIMEOUT, assert_reaped, connect, exists, watched, within,
@@ -216,5 +216,45 @@ fn a_crash_is_reported_even_when_a_grandchild_holds_stdout_open() {
         assert_eq!(later.code(), "CONNECTION_CLOSED", "{later}");
         assert_reaped(pid);
         client.close().expect("close");
+    });
+}
+
+/// A child that stops reading its stdin while callers keep sending: a
+/// request over the bound of bytes waiting for stdin fails at once with its
+/// own code; the others wait (here until the client is closed).
+#[test]
+fn a_child_that_stops_reading_stdin_makes_new_requests_fail_with_write_queue_full() {
+    within(LIMIT, || {
+        let files = FakeFiles::new();
+        let client = MeerkatClient::connect(watched("deaf", &files)).expect("connect");
+        let blob = "x".repeat(1 << 20);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut callers = Vec::new();
+        for _ in 0..40 {
+            let (client, tx, params) = (
+                client.clone(),
+                tx.clone(),
+                serde_json::json!({ "blob": blob }),
+            );
+            callers.push(std::thread::spawn(move || {
+                let _ = tx.send(client.call_raw("echo", params));
+            }));
+        }
+        // Nothing is answered: the first outcome is a refusal.
+        let first = rx.recv().expect("an outcome");
+        let refused = first.expect_err("the deaf child answered");
+        assert_eq!(refused.code(), "WRITE_QUEUE_FULL", "{refused}");
+        let diagnostics = client.diagnostics();
+        assert!(diagnostics.output_bytes >= 16 << 20, "{diagnostics:?}");
+        assert!(
+            diagnostics.count(DiagnosticKind::WriteQueueFull) >= 1,
+            "{diagnostics:?}"
+        );
+        let pid = client.pid().expect("a child");
+        client.close().expect("close");
+        for caller in callers {
+            caller.join().expect("a caller");
+        }
+        assert_reaped(pid);
     });
 }

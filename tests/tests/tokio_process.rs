@@ -13,7 +13,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use meerkat_transport_tokio::{ConnectOptions, Error, Event, MeerkatClient};
+use meerkat_transport_tokio::{ConnectOptions, DiagnosticKind, Error, Event, MeerkatClient};
 
 use crate::tokio_common::{
     FakeFiles, REQUEST_TIMEOUT, assert_reaped, connect, exists, until, watched, within,
@@ -407,6 +407,57 @@ async fn a_tcp_connect_to_a_silent_address_is_bounded() {
             .expect_err("nothing listens");
         // A sandbox without a route fails at once with an IO error instead.
         assert!(matches!(&*err.code(), "TIMEOUT" | "IO_ERROR"), "{err}");
+    })
+    .await;
+}
+
+/// A child that stops reading its stdin while the caller keeps sending:
+/// the bytes waiting for it are bounded, and a request over the bound fails
+/// at once with its own code instead of growing the client's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_stops_reading_stdin_makes_new_requests_fail_with_write_queue_full() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    type Pending = Pin<Box<dyn Future<Output = Result<serde_json::Value, Error>> + Send>>;
+
+    within(LIMIT, async {
+        let files = FakeFiles::new();
+        let client = MeerkatClient::connect(watched("deaf", &files))
+            .await
+            .expect("connect");
+        let blob = "x".repeat(1 << 20);
+        let mut waiting: Vec<Pending> = Vec::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        let refused = loop {
+            assert!(
+                waiting.len() < 64,
+                "64 MiB accepted for a child that reads nothing"
+            );
+            let client = client.clone();
+            let params = serde_json::json!({ "blob": blob });
+            let mut call = Box::pin(async move { client.call_raw("echo", params).await });
+            // One poll sends the request (or refuses it) under the lock.
+            match call.as_mut().poll(&mut cx) {
+                Poll::Ready(Err(e)) => break e,
+                Poll::Ready(Ok(v)) => panic!("the deaf child answered {v}"),
+                Poll::Pending => waiting.push(call),
+            }
+        };
+        assert_eq!(refused.code(), "WRITE_QUEUE_FULL", "{refused}");
+        assert!(waiting.len() >= 16, "refused after {} MiB", waiting.len());
+        let diagnostics = client.diagnostics();
+        assert!(diagnostics.output_bytes >= 16 << 20, "{diagnostics:?}");
+        assert_eq!(
+            diagnostics.count(DiagnosticKind::WriteQueueFull),
+            1,
+            "{diagnostics:?}"
+        );
+        drop(waiting);
+        let pid = client.pid().expect("a child");
+        drop(client);
+        assert_reaped(pid);
     })
     .await;
 }

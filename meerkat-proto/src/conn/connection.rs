@@ -56,7 +56,10 @@ use tracing::{debug, trace, warn};
 /// - Nothing the server sends can panic, fail a call or stop the
 ///   connection: odd input becomes an [`Output::Diagnostic`].
 /// - Memory is bounded: events of not-yet-known sessions and streams are
-///   capped by [`ConnectionConfig::max_unbound_events`].
+///   capped by [`ConnectionConfig::max_unbound_events`]; routing state is
+///   kept for this client's sessions (until archived) and for at most 256
+///   others ([`tracked_sessions`](Self::tracked_sessions)). Frames to write
+///   queue until taken: the SDK engine bounds them.
 /// - [`Output::Closed`] comes exactly once, last.
 ///
 /// # Example
@@ -177,6 +180,11 @@ impl Connection {
         } else {
             None
         };
+        let archived = if name == "session/archive" {
+            raw.as_deref().and_then(archived_session)
+        } else {
+            None
+        };
         let id = self.rpc.send_request(name, raw, opts.deadline)?;
         trace!(method = name, id = id.get(), route = ?M::ROUTE, "conn: request");
         match M::ROUTE {
@@ -189,6 +197,9 @@ impl Connection {
                 self.subscriptions.opening(id);
             }
             _ => {}
+        }
+        if let Some(session) = archived {
+            self.sessions.start_archive(id, session);
         }
         Ok(id)
     }
@@ -323,6 +334,22 @@ impl Connection {
         self.rpc.pending_len()
     }
 
+    /// How many sessions the connection keeps routing state for: those of
+    /// this client (a turn named them, a create was bound to them; kept
+    /// until archived) and at most 256 it was never told about, whose
+    /// events came anyway (least recently seen forgotten first).
+    #[must_use]
+    pub fn tracked_sessions(&self) -> usize {
+        self.sessions.tracked_sessions()
+    }
+
+    /// How many sessions the connection was never told about were
+    /// forgotten to stay under its cap.
+    #[must_use]
+    pub fn evicted_sessions(&self) -> u64 {
+        self.sessions.evicted_sessions()
+    }
+
     // ---- internals -------------------------------------------------------
 
     fn observe_now(&mut self, now: Instant) {
@@ -351,6 +378,7 @@ impl Connection {
         {
             return;
         }
+        self.sessions.on_archive_response(id, result.is_ok());
         if self.sessions.contains(id) {
             self.sessions.on_response(id, result, &mut self.outputs);
         } else if self.subscriptions.is_opening(id) {
@@ -388,7 +416,7 @@ impl Connection {
                                 &mut self.outputs,
                             );
                         }
-                        Err(e) => self.invalid(e),
+                        Err(e) => self.undecodable(method, e),
                     },
                 }
             }
@@ -398,7 +426,7 @@ impl Connection {
                     StreamItem::Event(StreamEvent::decoded(p.envelope)),
                     &mut self.outputs,
                 ),
-                Err(e) => self.invalid(e),
+                Err(e) => self.undecodable(method, e),
             },
             "session/stream_end" | "mob/stream_end" => match decode_stream_end(&params) {
                 Ok(p) => self.subscriptions.on_end(
@@ -413,6 +441,13 @@ impl Connection {
             },
             other => trace!(method = other, "conn: unknown notification ignored"),
         }
+    }
+
+    fn undecodable(&mut self, method: &str, e: impl std::fmt::Display) {
+        self.outputs
+            .push_back(Output::Diagnostic(Diagnostic::UndecodableEvent {
+                reason: format!("{method}: {e}"),
+            }));
     }
 
     fn invalid(&mut self, e: impl std::fmt::Display) {
@@ -452,4 +487,15 @@ impl Connection {
         self.closed_reported = true;
         self.outputs.push_back(Output::Closed(reason));
     }
+}
+
+/// The `session_id` of `session/archive` params.
+fn archived_session(params: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        session_id: String,
+    }
+    serde_json::from_str::<Params>(params.get())
+        .ok()
+        .map(|p| p.session_id)
 }

@@ -9,7 +9,8 @@
 //!
 //! - `handshake.rs`: `initialize` -> `initialized` -> `capabilities/get`,
 //!   the contract check and the dialect;
-//! - `routing.rs`: where a `session/event` goes (seq gaps, known sessions,
+//! - `routing.rs`: where a `session/event` goes (seq gaps, the client's
+//!   sessions and a bounded LRU of strangers,
 //!   binding a create to its session), over
 //!   - `turns.rs`: turn and create entries and when each stream ends
 //!     (terminal event and response, grace, next run, cancel, close),

@@ -4,10 +4,11 @@
 use super::output::{Output, StreamEvent, StreamItem};
 use super::turns::{Responded, Silenced, Turns};
 use super::unbound::Unbound;
-use crate::rpc::{CallError, CloseReason, RequestId};
+use crate::rpc::{CallError, CloseReason, Diagnostic, RequestId};
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
+use tracing::trace;
 
 /// The routing of `session/event` notifications to the turns and creates
 /// that caused them.
@@ -20,13 +21,69 @@ use std::time::{Duration, Instant};
 pub(crate) struct SessionRouter {
     turns: Turns,
     unbound: Unbound,
-    /// Sessions whose events we have seen or that a request named: their
-    /// events go straight to their turns and are never buffered. Sessions
-    /// are never forgotten (a session outlives its turns).
+    /// Sessions of this client: a turn named them or a create was bound to
+    /// them. Their events go straight to their turns and are never
+    /// buffered. Kept until the session is archived (a session outlives its
+    /// turns).
     known: HashSet<String>,
-    /// Last `seq` per session, from every event (routed or not), so a gap
-    /// is reported even across turns.
+    /// Last `seq` per known session, from every event (routed or not), so a
+    /// gap is reported even across turns.
     last_seq: HashMap<String, u64>,
+    /// Sessions nobody here asked about whose events came anyway, with
+    /// their last `seq`: at most `MAX_STRANGERS`, least recently seen
+    /// evicted first. While kept they count as known (their events are not
+    /// taken for a new create's).
+    strangers: Strangers,
+    /// `session/archive` requests in flight, and their session.
+    archiving: HashMap<RequestId, String>,
+}
+
+/// How many sessions nobody asked about the router remembers.
+pub(crate) const MAX_STRANGERS: usize = 256;
+
+/// A small LRU of stranger sessions and their last `seq`.
+#[derive(Debug, Default)]
+struct Strangers {
+    /// Session -> (last seq, tick of its last event).
+    by_id: HashMap<String, (u64, u64)>,
+    /// Tick -> session, oldest first.
+    order: std::collections::BTreeMap<u64, String>,
+    tick: u64,
+    evicted: u64,
+}
+
+impl Strangers {
+    fn contains(&self, session: &str) -> bool {
+        self.by_id.contains_key(session)
+    }
+
+    /// Records `seq` of `session`; returns the previous `seq`, if known.
+    fn see(&mut self, session: &str, seq: u64) -> Option<u64> {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some((last, at)) = self.by_id.get_mut(session) {
+            self.order.remove(at);
+            *at = tick;
+            self.order.insert(tick, session.to_owned());
+            return Some(std::mem::replace(last, seq));
+        }
+        if self.by_id.len() >= MAX_STRANGERS
+            && let Some((_, oldest)) = self.order.pop_first()
+        {
+            self.by_id.remove(&oldest);
+            self.evicted += 1;
+        }
+        self.by_id.insert(session.to_owned(), (seq, tick));
+        self.order.insert(tick, session.to_owned());
+        None
+    }
+
+    /// Forgets `session`; its last `seq` if it was kept.
+    fn remove(&mut self, session: &str) -> Option<u64> {
+        let (seq, at) = self.by_id.remove(session)?;
+        self.order.remove(&at);
+        Some(seq)
+    }
 }
 
 impl SessionRouter {
@@ -38,14 +95,56 @@ impl SessionRouter {
             unbound: Unbound::new(max_unbound),
             known: HashSet::new(),
             last_seq: HashMap::new(),
+            strangers: Strangers::default(),
+            archiving: HashMap::new(),
         }
+    }
+
+    /// Makes `session` one of this client's (a stranger no more).
+    fn adopt(&mut self, session: &str) {
+        if self.known.contains(session) {
+            return;
+        }
+        self.known.insert(session.to_owned());
+        if let Some(seq) = self.strangers.remove(session) {
+            self.last_seq.insert(session.to_owned(), seq);
+        }
+    }
+
+    /// Request `id` archives `session`: once it succeeds the session's
+    /// state goes.
+    pub(crate) fn start_archive(&mut self, id: RequestId, session: String) {
+        self.archiving.insert(id, session);
+    }
+
+    /// The answer of request `id`; `true` if it was an archive (the caller
+    /// still delivers the response).
+    pub(crate) fn on_archive_response(&mut self, id: RequestId, ok: bool) {
+        let Some(session) = self.archiving.remove(&id) else {
+            return;
+        };
+        if ok && !self.turns.has_session(&session) {
+            self.known.remove(&session);
+            self.last_seq.remove(&session);
+            self.strangers.remove(&session);
+        }
+    }
+
+    /// How many sessions have routing state (the client's and strangers).
+    pub(crate) fn tracked_sessions(&self) -> usize {
+        self.known.len() + self.strangers.by_id.len()
+    }
+
+    /// How many stranger sessions were forgotten to stay under the cap.
+    pub(crate) fn evicted_sessions(&self) -> u64 {
+        self.strangers.evicted
     }
 
     /// Request `id` is a `turn/start` on `session` (when the method names
     /// one).
     pub(crate) fn start_turn(&mut self, id: RequestId, session: Option<String>, stream: bool) {
         if let Some(s) = &session {
-            self.known.insert(s.clone());
+            self.adopt(s);
         }
         self.turns.start(id, session, stream, None);
     }
@@ -64,6 +163,7 @@ impl SessionRouter {
     /// Silences turn or create `id` (see
     /// [`Connection::cancel`](super::Connection::cancel)); `true` if known.
     pub(crate) fn cancel(&mut self, id: RequestId, out: &mut VecDeque<Output>) -> bool {
+        self.archiving.remove(&id);
         match self.turns.silence(id, out) {
             Some(Silenced::Unbound) => {
                 self.unbound.remove_create(id);
@@ -108,15 +208,26 @@ impl SessionRouter {
         out: &mut VecDeque<Output>,
     ) {
         let seq = event.seq();
-        let lost = self.seq_gap(session, seq);
-
-        if self.known.contains(session) || !self.unbound.has_creates() {
-            if !self.known.contains(session) {
-                self.known.insert(session.to_owned());
-            }
+        if self.known.contains(session) {
+            let lost = self.seq_gap(session, seq);
             self.turns.deliver(session, lost, event, out);
             return;
         }
+        if self.strangers.contains(session) || !self.unbound.has_creates() {
+            // NB: no turn can wait for a session that is not ours (a turn
+            // adopts its session): the event goes nowhere. Only its `seq`
+            // is kept, in the bounded LRU, for a turn started later.
+            let evicted = self.strangers.evicted;
+            self.strangers.see(session, seq);
+            if self.strangers.evicted > evicted {
+                trace!(session, "conn: a stranger session was evicted");
+            }
+            out.push_back(Output::Diagnostic(Diagnostic::UnknownSessionEvent {
+                session_id: session.to_owned(),
+            }));
+            return;
+        }
+        let lost = self.seq_gap(session, seq);
 
         // A session first seen while creates are unbound: bind it to one.
         // NB: only a session's first event may bind it; once buffered, its
@@ -169,8 +280,10 @@ impl SessionRouter {
                 return;
             }
             if !self.unbound.has_creates() {
+                // No create can claim them: they are strangers.
                 for session in self.unbound.drain_sessions() {
-                    self.known.insert(session);
+                    let seq = self.last_seq.remove(&session).unwrap_or(0);
+                    self.strangers.see(&session, seq);
                 }
                 return;
             }
@@ -189,7 +302,7 @@ impl SessionRouter {
             return;
         }
         self.unbound.remove_create(id);
-        self.known.insert(session.clone());
+        self.adopt(&session);
         let Some(buf) = self.unbound.take(&session) else {
             return;
         };

@@ -109,6 +109,11 @@ impl Turns {
         self.entries.contains_key(&id)
     }
 
+    /// Whether a turn of `session` is still routed.
+    pub(crate) fn has_session(&self, session: &str) -> bool {
+        self.by_session.contains_key(session)
+    }
+
     /// Routes request `id`: a turn of `session`, or with `None` a create
     /// (whose text `prompt` helps bind it).
     pub(crate) fn start(

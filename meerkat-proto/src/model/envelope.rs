@@ -255,6 +255,7 @@ impl Default for Event {
         Self::Unknown {
             event_type: String::new(),
             data: Value::Null,
+            reason: None,
         }
     }
 }

@@ -874,11 +874,16 @@ pub enum Event {
     },
     /// An event this SDK does not know, or whose payload did not fit its type.
     #[serde(skip)]
+    #[non_exhaustive]
     Unknown {
         /// The `type` string ("" when missing).
         event_type: String,
         /// The whole payload.
         data: Value,
+        /// Why it did not decode: `None` for a type this SDK does not know
+        /// (a newer server), else what was wrong with the payload (a known
+        /// type with a field of the wrong shape, not an object, ...).
+        reason: Option<String>,
     },
     /// SDK signal: the server dropped events (a gap in `seq`).
     #[serde(skip)]
@@ -904,7 +909,14 @@ impl Event {
         }
         match serde_json::from_str::<Self>(raw) {
             Ok(e) => e.normalized(),
-            Err(_) => Self::unknown(serde_json::from_str(raw).unwrap_or(Value::Null)),
+            Err(e) => match serde_json::from_str(raw) {
+                Ok(value) => Self::unknown(value, &e),
+                Err(syntax) => Self::Unknown {
+                    event_type: String::new(),
+                    data: Value::Null,
+                    reason: Some(format!("not JSON: {syntax}")),
+                },
+            },
         }
     }
 
@@ -948,17 +960,31 @@ impl Event {
     pub fn from_value(v: Value) -> Self {
         match Self::deserialize(&v) {
             Ok(e) => e.normalized(),
-            Err(_) => Self::unknown(v),
+            Err(e) => Self::unknown(v, &e),
         }
     }
 
-    fn unknown(data: Value) -> Self {
+    /// An event that did not decode, with why (none for a type this SDK
+    /// does not know: nothing was wrong with it).
+    fn unknown(data: Value, err: &impl std::fmt::Display) -> Self {
         let event_type = data
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        Self::Unknown { event_type, data }
+        let reason = err.to_string();
+        let reason = if !data.is_object() {
+            Some(format!("the event is not an object: {reason}"))
+        } else if reason.starts_with("unknown variant") {
+            None
+        } else {
+            Some(reason)
+        };
+        Self::Unknown {
+            event_type,
+            data,
+            reason,
+        }
     }
 
     /// Fills the 0.5.x fields of an event decoded from a 0.9.x payload from
@@ -1151,6 +1177,28 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_that_does_not_decode_says_why_and_a_new_type_does_not() {
+        let reason = |raw: &str| match Event::from_payload(raw) {
+            Event::Unknown {
+                event_type, reason, ..
+            } => (event_type, reason),
+            other => panic!("decoded: {other:?}"),
+        };
+        assert_eq!(
+            reason(r#"{"type":"brand_new","x":1}"#),
+            ("brand_new".into(), None)
+        );
+        let (ty, why) = reason(r#"{"type":"run_completed","session_id":7}"#);
+        assert_eq!(ty, "run_completed");
+        assert!(why.is_some_and(|w| w.contains("invalid type")));
+        let (ty, why) = reason("[1,2]");
+        assert_eq!(ty, "");
+        assert!(why.is_some_and(|w| w.contains("not an object")));
+        let (_, why) = reason(r#"{"no_type":1}"#);
+        assert!(why.is_some_and(|w| w.contains("type")));
+    }
 
     /// Whether `typed` has every key and value of `wire` (`null` may be absent).
     fn covers(wire: &Value, typed: Option<&Value>) -> bool {

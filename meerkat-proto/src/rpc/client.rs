@@ -373,14 +373,27 @@ fn diagnostic(events: &mut VecDeque<Event>, diagnostic: Diagnostic) {
     events.push_back(Event::Diagnostic(diagnostic));
 }
 
-/// Turns one frame into at most one event.
+/// Turns one frame into at most one event (two for a line decoded
+/// lossily: [`Diagnostic::LossyUtf8`] first).
 fn handle_frame(pending: &mut Pending, events: &mut VecDeque<Event>, frame: Frame<'_>) {
     let line = match frame {
         Frame::Line(line) => line,
         Frame::TooLong { limit } => return diagnostic(events, Diagnostic::FrameTooLong { limit }),
     };
     trace!(frame = %String::from_utf8_lossy(line), "rpc <");
-    match message::classify(line) {
+    let first = message::classify(line);
+    // NB: a line that is JSON but for a bad byte inside a string is decoded
+    // lossily, never taken for a log line: its request must not wait for a
+    // deadline when its answer came.
+    let repaired = message::lossy_retry(line, &first);
+    let incoming = match &repaired {
+        Some(text) => {
+            diagnostic(events, message::lossy_diagnostic(line));
+            message::classify(text.as_bytes())
+        }
+        None => first,
+    };
+    match incoming {
         Incoming::Blank => {}
         Incoming::Request { id, method, params } => {
             events.push_back(Event::Request(IncomingRequest {

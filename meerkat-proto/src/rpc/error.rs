@@ -174,6 +174,26 @@ pub enum Diagnostic {
     /// An error response with `id: null` (or no id): some request failed but
     /// we cannot tell which. It stays pending until its deadline.
     NullIdError(ErrorObject),
+    /// A line with invalid UTF-8 was decoded lossily (each bad sequence
+    /// becomes U+FFFD) and then handled as usual: a response with it still
+    /// resolves its request. Reported before the message itself.
+    LossyUtf8 {
+        /// The start of the line, as for [`Diagnostic::SkippedLine`].
+        line: String,
+    },
+    /// A `session/event` of a session this client never created, opened
+    /// or ran a turn on (reported by the Meerkat layer).
+    UnknownSessionEvent {
+        /// The session id.
+        session_id: String,
+    },
+    /// A session or stream event too malformed to route to its stream
+    /// (reported by the Meerkat layer; one that can be routed but not
+    /// decoded arrives as `Event::Unknown` instead).
+    UndecodableEvent {
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 /// A command could not encode its payload (caller misuse).

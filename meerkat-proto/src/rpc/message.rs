@@ -160,6 +160,28 @@ pub(crate) fn classify(line: &[u8]) -> Incoming<'_> {
     }
 }
 
+/// The line to classify again, lossily decoded, when `first` (what
+/// [`classify`] made of it) was skipped as not JSON only because of invalid
+/// UTF-8 inside it: a JSON-RPC message whose strings carry a bad byte must
+/// still reach its request.
+pub(crate) fn lossy_retry(line: &[u8], first: &Incoming<'_>) -> Option<String> {
+    if !matches!(first, Incoming::Diagnostic(Diagnostic::SkippedLine { .. })) {
+        return None;
+    }
+    let start = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    if line[start] != b'{' || std::str::from_utf8(line).is_ok() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(line).into_owned())
+}
+
+/// The diagnostic reported for a line [`lossy_retry`] repaired.
+pub(crate) fn lossy_diagnostic(line: &[u8]) -> Diagnostic {
+    Diagnostic::LossyUtf8 {
+        line: printable_start(line),
+    }
+}
+
 fn invalid(reason: String) -> Incoming<'static> {
     Incoming::Diagnostic(Diagnostic::InvalidEnvelope { reason })
 }
@@ -384,7 +406,21 @@ mod tests {
     #[test]
     fn invalid_utf8_inside_json_is_not_fatal() {
         let line = b"{\"method\":\"a\xffb\"}";
-        assert!(matches!(classify(line), Incoming::Diagnostic(_)));
+        let first = classify(line);
+        assert!(matches!(first, Incoming::Diagnostic(_)));
+        let repaired = lossy_retry(line, &first).expect("retried lossily");
+        assert_eq!(kind(&repaired), "notification a\u{fffd}b -");
+    }
+
+    #[test]
+    fn only_json_like_lines_with_bad_utf8_are_retried() {
+        let log = b"\xff not json";
+        assert_eq!(lossy_retry(log, &classify(log)), None);
+        let valid = br#"{"id":1,"#;
+        assert_eq!(lossy_retry(valid, &classify(valid)), None);
+        let response = b"{\"id\":3,\"result\":\"\xc3\"}";
+        let repaired = lossy_retry(response, &classify(response)).unwrap();
+        assert_eq!(kind(&repaired), "response 3 \"\u{fffd}\"");
     }
 
     #[test]

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 
 use super::call::{Call, Decoder, Kind, Streaming};
+use super::diagnostics::{Counters, DiagnosticKind, Diagnostics};
 use super::effects::Effects;
 use super::exit::ExitWatch;
+use super::outq::OutQueue;
 use super::recovery::{Held, Resets};
 use super::streams::StreamSlot;
 use super::support::{ExitInfo, TailBuffer};
@@ -69,6 +71,9 @@ pub struct EngineConfig {
     /// Whether to record the connection's lines
     /// ([`Engine::take_records`]).
     pub record: bool,
+    /// The bound of the bytes waiting for the server's stdin
+    /// ([`ConnectOptions::max_output_bytes`]).
+    pub max_output_bytes: usize,
 }
 
 impl EngineConfig {
@@ -83,6 +88,7 @@ impl EngineConfig {
             child: !matches!(options.transport, crate::TransportKind::Tcp(_))
                 && options.replay.is_none(),
             record: options.record.is_some(),
+            max_output_bytes: options.max_output_bytes.max(1),
         }
     }
 }
@@ -122,7 +128,10 @@ pub struct Engine<H> {
     pub(super) tool_generation: u64,
     pub(super) tool_calls: Vec<(ToolCall, H)>,
     pub(super) wake: Vec<Waker>,
-    pub(super) out: Vec<u8>,
+    /// Frames waiting for the server's stdin, bounded in bytes.
+    pub(super) out: OutQueue,
+    /// What the engine recovered from, counted.
+    pub(super) diag: Counters,
     pub(super) ready: Ready,
     pub(super) exit: Option<ExitInfo>,
     /// The child's exit status, once the transport saw it.
@@ -150,6 +159,8 @@ impl<H> std::fmt::Debug for Engine<H> {
         f.debug_struct("Engine")
             .field("calls", &self.calls.len())
             .field("streams", &self.streams.len())
+            .field("tracked_sessions", &self.conn.tracked_sessions())
+            .field("output_bytes", &self.out.bytes())
             .field("closed", &self.conn.is_closed())
             .finish_non_exhaustive()
     }
@@ -160,6 +171,7 @@ impl<H: Clone> Engine<H> {
     #[must_use]
     pub fn new(config: EngineConfig, now: Instant) -> Self {
         let mut conn = Connection::new(config.connection.clone());
+        let out = OutQueue::new(config.max_output_bytes);
         conn.start_handshake(Some(now + config.connect_timeout));
         let mut engine = Self {
             conn,
@@ -172,7 +184,8 @@ impl<H: Clone> Engine<H> {
             tool_generation: 0,
             tool_calls: Vec::new(),
             wake: Vec::new(),
-            out: Vec::new(),
+            out,
+            diag: Counters::default(),
             ready: Ready::Waiting(None),
             exit: None,
             exit_status: None,
@@ -260,6 +273,13 @@ impl<H: Clone> Engine<H> {
         call: Call<T>,
         now: Instant,
     ) -> Result<(RequestId, Decoder<T>), Error> {
+        if self.out.is_full() && !self.closed_locally && !self.conn.is_closed() {
+            let (limit, queued) = (self.out.limit(), self.out.bytes());
+            self.diag.record(DiagnosticKind::WriteQueueFull, || {
+                format!("{queued} bytes wait for stdin (limit {limit})")
+            });
+            return Err(Error::WriteQueueFull { limit, queued });
+        }
         let (call, decoder) = call.split();
         let id = self.send(call, now, false)?;
         Ok((id, decoder))
@@ -293,6 +313,9 @@ impl<H: Clone> Engine<H> {
             opts = opts.deadline(now + t);
         }
         let pager = call.pager;
+        // NB: what the connection queued before is not this call's; its
+        // one frame is the next one (so it can be dropped unwritten).
+        self.flush_transmits(now);
         let result = (call.send)(&mut self.conn, opts);
         let (id, method) = match result {
             Ok(sent) => sent,
@@ -302,6 +325,13 @@ impl<H: Clone> Engine<H> {
                 return Err(err);
             }
         };
+        if let Some(frame) = self.conn.poll_transmit() {
+            if let Some(recorder) = &mut self.recorder {
+                recorder.sent(frame.as_ref(), now);
+            }
+            self.out.push(frame, Some(id));
+            self.note_output_peak();
+        }
         if let Some(pager) = pager
             && (pager.pages_on)(self.conn.dialect())
         {
@@ -375,6 +405,7 @@ impl<H: Clone> Engine<H> {
             self.streams.remove(&id);
             self.calls.remove(&id);
             self.conn.cancel(id);
+            self.drop_unwritten(id);
             return;
         }
         let Some(slot) = self.calls.get_mut(&id) else {
@@ -386,6 +417,7 @@ impl<H: Clone> Engine<H> {
                 self.pages.forget(id);
                 if !self.streams.contains_key(&id) {
                     self.conn.cancel(id);
+                    self.drop_unwritten(id);
                 }
             }
             _ => slot.state = SlotState::Detached,
@@ -642,9 +674,49 @@ impl<H: Clone> Engine<H> {
 
     // ---- outputs ---------------------------------------------------------
 
-    /// Takes the bytes to write to the server.
+    /// Takes the next bytes to write to the server: whole frames, at most
+    /// [`WRITE_BATCH`](super::WRITE_BATCH) bytes of them (or one larger
+    /// frame); empty when nothing waits. Write them with one write call.
+    ///
+    /// The writer calls it again once the batch is written: until then
+    /// the batch counts toward [`ConnectOptions::max_output_bytes`], and a
+    /// frame it holds can no longer be dropped. A frame still queued whose
+    /// request timed out or was cancelled is never handed out.
     pub fn take_output(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.out)
+        self.out.take_batch()
+    }
+
+    /// The bytes waiting for the server's stdin: queued frames and the
+    /// batch the writer took last (see [`take_output`](Self::take_output)).
+    #[must_use]
+    pub fn output_bytes(&self) -> usize {
+        self.out.bytes()
+    }
+
+    /// What the engine recovered from so far (log lines on stdout,
+    /// oversized lines, unmatched responses, events of unknown sessions,
+    /// refused requests, ...), with the bytes waiting for stdin.
+    #[must_use]
+    pub fn diagnostics(&self) -> Diagnostics {
+        let mut d = self.diag.snapshot();
+        d.output_bytes = self.out.bytes();
+        d.output_limit = self.out.limit();
+        d.tracked_sessions = self.conn.tracked_sessions();
+        d
+    }
+
+    pub(super) fn note_output_peak(&mut self) {
+        self.diag.output_peak = self.diag.output_peak.max(self.out.bytes());
+    }
+
+    /// Drops request `id`'s frame if the writer has not taken it.
+    pub(super) fn drop_unwritten(&mut self, id: RequestId) {
+        let freed = self.out.drop_frame(id);
+        if freed > 0 {
+            self.diag.record(DiagnosticKind::UnwrittenFrameDropped, || {
+                format!("request {id}: {freed} bytes never written")
+            });
+        }
     }
 
     /// What the transport must do now (see [`Effects`]).
@@ -657,7 +729,7 @@ impl<H: Clone> Engine<H> {
         };
         Effects {
             wake: std::mem::take(&mut self.wake),
-            write: !self.out.is_empty(),
+            write: self.out.has_frames(),
             rearm_timer,
             tool_calls: std::mem::take(&mut self.tool_calls),
             closed: self.conn.is_closed(),

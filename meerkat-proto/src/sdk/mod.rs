@@ -37,11 +37,13 @@
 //! ```
 
 mod call;
+mod diagnostics;
 mod effects;
 mod engine;
 mod exit;
 mod handles;
 pub mod ops;
+mod outq;
 mod pages;
 mod recovery;
 mod route;
@@ -50,12 +52,14 @@ mod support;
 mod tape;
 
 pub use call::{Call, Decoder};
+pub use diagnostics::{DIAGNOSTIC_SAMPLES, DiagnosticKind, DiagnosticSample, Diagnostics};
 pub use effects::Effects;
 pub use engine::{
     CLOSE_GRACE, DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Engine, EngineConfig, STDERR_TAIL_BYTES,
     TimerStep,
 };
 pub use exit::ExitWatch;
+pub use outq::{DEFAULT_MAX_OUTPUT_BYTES, WRITE_BATCH};
 pub use pages::{MAX_PAGE, MAX_PAGED_ITEMS};
 pub use recovery::{
     INTERRUPT_PAUSE, INTERRUPT_TRIES, RESET_PAUSE, RESET_TRIES, is_interrupt_not_settled,

@@ -8,12 +8,13 @@ use std::time::Instant;
 use serde_json::value::RawValue;
 
 use super::call::Kind;
+use super::diagnostics::DiagnosticKind;
 use super::engine::{Engine, Ready};
 use super::recovery::{Held, is_interrupt_not_settled};
 use super::streams::{End, StreamSlot};
 use crate::conn::{Output, StreamEnd, StreamItem};
 use crate::model::{UsageError, needs_runtime_reset};
-use crate::rpc::{CallError, CloseReason, RequestId};
+use crate::rpc::{CallError, CloseReason, Diagnostic, RequestId};
 use crate::sdk_error::Error;
 
 impl<H: Clone> Engine<H> {
@@ -22,16 +23,27 @@ impl<H: Clone> Engine<H> {
     /// Moves frames to the output buffer and acts on every output.
     pub(super) fn pump(&mut self, now: Instant) {
         loop {
-            while let Some(frame) = self.conn.poll_transmit() {
-                if let Some(recorder) = &mut self.recorder {
-                    recorder.sent(frame.as_ref(), now);
-                }
-                self.out.extend_from_slice(frame.as_ref());
-            }
+            self.flush_transmits(now);
             let Some(output) = self.conn.poll_output() else {
                 return;
             };
             self.route(output, now);
+        }
+    }
+
+    /// Queues what the connection wrote that no call owns (the handshake,
+    /// answers to the server, `cancel` notifications, ...).
+    pub(super) fn flush_transmits(&mut self, now: Instant) {
+        let mut any = false;
+        while let Some(frame) = self.conn.poll_transmit() {
+            if let Some(recorder) = &mut self.recorder {
+                recorder.sent(frame.as_ref(), now);
+            }
+            self.out.push(frame, None);
+            any = true;
+        }
+        if any {
+            self.note_output_peak();
         }
     }
 
@@ -45,7 +57,12 @@ impl<H: Clone> Engine<H> {
                     self.wake.extend(waker);
                 }
             }
-            Output::Response { id, result } => self.on_response(id, result, now),
+            Output::Response { id, result } => {
+                if matches!(result, Err(CallError::TimedOut)) {
+                    self.drop_unwritten(id);
+                }
+                self.on_response(id, result, now);
+            }
             Output::StreamItem { id, item } => {
                 if let Some(slot) = self.streams.get_mut(&id) {
                     match item {
@@ -58,7 +75,25 @@ impl<H: Clone> Engine<H> {
                     }
                 }
             }
-            Output::StreamEnd { id, end } => self.on_stream_end(id, end, now),
+            Output::StreamEnd { id, end } => {
+                if matches!(end, StreamEnd::Turn(Err(CallError::TimedOut))) {
+                    self.drop_unwritten(id);
+                }
+                self.on_stream_end(id, end, now);
+            }
+            Output::ToolCall(call) if self.out.is_full() => {
+                // NB: the server is not reading what we write: running the
+                // tool would only queue an answer it does not read. Neither
+                // run nor answered, and counted (bounded memory under a
+                // server that floods `tool/execute`).
+                let queued = self.out.bytes();
+                self.diag.record(DiagnosticKind::ServerRequestDropped, || {
+                    format!(
+                        "tool/execute {:?} ({queued} bytes wait for stdin)",
+                        call.name
+                    )
+                });
+            }
             Output::ToolCall(call) => match self.tools.get(&call.name) {
                 Some((_, handler)) => self.tool_calls.push((call, handler.clone())),
                 None => {
@@ -68,7 +103,15 @@ impl<H: Clone> Engine<H> {
                 }
             },
             Output::Diagnostic(diagnostic) => {
-                tracing::debug!(?diagnostic, "protocol diagnostic");
+                let kind = DiagnosticKind::of(&diagnostic);
+                self.diag.record(kind, || diagnostic_detail(&diagnostic));
+                let evicted = self.conn.evicted_sessions();
+                if evicted > self.diag.evictions_seen {
+                    self.diag.evictions_seen = evicted;
+                    self.diag.record(DiagnosticKind::UnknownSessionEvicted, || {
+                        format!("{evicted} unknown sessions forgotten so far")
+                    });
+                }
             }
             Output::Closed(reason) => {
                 tracing::debug!(%reason, "connection closed");
@@ -262,5 +305,19 @@ impl<H: Clone> Engine<H> {
             UsageError::InvalidArgs(msg) => Error::InvalidArgs(msg),
             UsageError::Encode(e) => Error::InvalidArgs(e.to_string()),
         }
+    }
+}
+
+/// What a diagnostic was about, for its sample.
+fn diagnostic_detail(diagnostic: &Diagnostic) -> String {
+    match diagnostic {
+        Diagnostic::SkippedLine { line } | Diagnostic::LossyUtf8 { line } => line.clone(),
+        Diagnostic::FrameTooLong { limit } => format!("a line over {limit} bytes"),
+        Diagnostic::UnmatchedResponse { id } => format!("response to id {id}"),
+        Diagnostic::InvalidEnvelope { reason } | Diagnostic::UndecodableEvent { reason } => {
+            reason.clone()
+        }
+        Diagnostic::NullIdError(e) => format!("error without id: {e}"),
+        Diagnostic::UnknownSessionEvent { session_id } => format!("session {session_id}"),
     }
 }

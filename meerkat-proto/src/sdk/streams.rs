@@ -231,6 +231,7 @@ impl<H: Clone> Engine<H> {
             self.streams.remove(&id);
             self.cancel_call(id);
             self.conn.cancel(id);
+            self.drop_unwritten(id);
             if let Some(close) = close {
                 self.start_detached(close, now);
             }

@@ -66,6 +66,10 @@
 //! | `never-answer [METHOD]` | never answers `METHOD` (default `session/list`) |
 //! | `burst [N] [SIZE]` | each turn emits `N` (default 10000) deltas of `SIZE` (default 8) bytes, pre-rendered and written by one writer thread in slices of about 16 KiB of whole lines, round robin across concurrent turns (`FAKE_RKAT_BURST_SLICE` bytes; not copied to subscriptions) |
 //! | `slow-consumer [N] [SIZE]` | `burst` with defaults 2000 x 4096 bytes |
+//! | `deaf` | after answering `capabilities/get` it stops reading stdin (holds until killed, 10 minutes at most): the client's writes fill the pipe |
+//! | `tool-flood [N]` | after `capabilities/get`, stops reading stdin and writes `N` (default 300000) `tool/execute` requests for `flood_tool`, then an event of session `flood-done`, and holds |
+//! | `strangers [N]` | after `capabilities/get`, writes one `session/event` for each of `N` (default 100000) sessions nobody created, then one of session `strangers-done`; otherwise `normal` |
+//! | `bad-utf8` | `echo` is answered with a result whose string holds the invalid bytes `\xff\xfe` |
 //! | `tool-callback [NAME]` | every turn calls `tool/execute` `NAME` (default: the first registered or external tool, else `probe_lookup`) with `{"key": <prompt>}` and answers `Tool NAME returned: <content>` |
 //!
 //! stdin EOF: the fake exits 0.
@@ -208,9 +212,43 @@ fn handle(shared: &Arc<Shared>, message: Value) {
     {
         return;
     }
+    if *shared.scenario == Scenario::BadUtf8 && method == "echo" {
+        let mut line = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"text":"a"#).into_bytes();
+        line.extend_from_slice(b"\xff\xfeb\"}}\n");
+        shared.out.write_raw(&line);
+        return;
+    }
     match method {
         "initialize" => initialize(shared, &id),
-        "capabilities/get" => shared.out.result(&id, capabilities(&shared.scenario)),
+        "capabilities/get" => {
+            shared.out.result(&id, capabilities(&shared.scenario));
+            match &*shared.scenario {
+                // Stops reading: whatever the client writes stays in the pipe.
+                Scenario::Deaf => life::hold(),
+                Scenario::ToolFlood(n) => {
+                    for i in 0..*n {
+                        shared.out.send(&json!({"jsonrpc": "2.0", "id": format!("flood-{i}"),
+                            "method": "tool/execute",
+                            "params": {"name": "flood_tool", "arguments": {"i": i}, "tool_use_id": format!("t{i}")}}));
+                    }
+                    shared
+                        .out
+                        .notify("session/event", stranger_event("flood-done"));
+                    life::hold();
+                }
+                Scenario::Strangers(n) => {
+                    for i in 0..*n {
+                        shared
+                            .out
+                            .notify("session/event", stranger_event(&format!("stranger-{i}")));
+                    }
+                    shared
+                        .out
+                        .notify("session/event", stranger_event("strangers-done"));
+                }
+                _ => {}
+            }
+        }
         _ => {
             if !methods::handle(shared, &id, method, &params)
                 && !mobs::handle(shared, &id, method, &params)
@@ -332,4 +370,10 @@ fn fake_cargo(invoked: &std::path::Path, name: &str, args: &[String]) -> i32 {
             2
         }
     }
+}
+
+/// A `session/event` of `session`, a session nobody created.
+fn stranger_event(session: &str) -> Value {
+    json!({"session_id": session, "event": {"event_id": "e1", "source_id": format!("session:{session}"),
+        "seq": 1, "timestamp_ms": 1, "payload": {"type": "text_delta", "delta": "x"}}})
 }

@@ -18,6 +18,10 @@ pub(crate) enum Scenario {
     NeverAnswer(String),
     Burst { deltas: usize, size: usize },
     ToolCallback(Option<String>),
+    Deaf,
+    ToolFlood(usize),
+    Strangers(usize),
+    BadUtf8,
 }
 
 impl Scenario {
@@ -55,6 +59,10 @@ impl Scenario {
                 size: num(arg2, 4096)?,
             },
             "tool-callback" => Self::ToolCallback(arg.map(str::to_owned)),
+            "deaf" => Self::Deaf,
+            "tool-flood" => Self::ToolFlood(num(arg, 300_000)?),
+            "strangers" => Self::Strangers(num(arg, 100_000)?),
+            "bad-utf8" => Self::BadUtf8,
             other => return Err(format!("unknown FAKE_RKAT_SCENARIO {other:?}")),
         })
     }

@@ -1,0 +1,183 @@
+//! [`OutQueue`]: the frames waiting for the server's stdin, bounded in
+//! bytes, each known by the request that owns it.
+//!
+//! The writer takes whole frames in batches; a batch counts until the
+//! writer comes back for the next one (it was written by then). A frame
+//! still queued when its request timed out or was cancelled is dropped: the
+//! server never sees a request nobody waits for.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::rpc::{RequestId, Transmit};
+
+/// Default of [`ConnectOptions::max_output_bytes`](crate::ConnectOptions::max_output_bytes):
+/// 16 MiB waiting for the server's stdin.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 << 20;
+
+/// How many bytes of whole frames the writer takes at once (one frame
+/// more when a single frame is larger). Small enough that frames of
+/// requests that time out while the pipe is full are mostly still queued,
+/// and can be dropped.
+pub const WRITE_BATCH: usize = 64 * 1024;
+
+/// One queued frame; `bytes` is empty once dropped (a tombstone, popped
+/// when it reaches the front).
+struct Queued {
+    owner: Option<RequestId>,
+    bytes: Vec<u8>,
+}
+
+/// The frames waiting for the writer.
+pub(super) struct OutQueue {
+    frames: VecDeque<Queued>,
+    /// The absolute position of `frames[0]`.
+    base: u64,
+    /// Where each owned frame is (absolute positions).
+    owned: HashMap<RequestId, u64>,
+    /// Bytes in `frames`.
+    queued: usize,
+    /// Bytes of the batch the writer took last (written when it comes back).
+    in_flight: usize,
+    limit: usize,
+}
+
+impl OutQueue {
+    pub(super) fn new(limit: usize) -> Self {
+        Self {
+            frames: VecDeque::new(),
+            base: 0,
+            owned: HashMap::new(),
+            queued: 0,
+            in_flight: 0,
+            limit,
+        }
+    }
+
+    /// Queues `frame`, of request `owner` if it is a request of ours.
+    pub(super) fn push(&mut self, frame: Transmit, owner: Option<RequestId>) {
+        let bytes = frame.into_bytes();
+        if let Some(id) = owner {
+            self.owned.insert(id, self.base + self.frames.len() as u64);
+        }
+        self.queued += bytes.len();
+        self.frames.push_back(Queued { owner, bytes });
+    }
+
+    /// Drops the frame of request `id` if the writer has not taken it;
+    /// returns the bytes freed.
+    pub(super) fn drop_frame(&mut self, id: RequestId) -> usize {
+        let Some(at) = self.owned.remove(&id) else {
+            return 0;
+        };
+        let Some(frame) = usize::try_from(at - self.base)
+            .ok()
+            .and_then(|i| self.frames.get_mut(i))
+        else {
+            return 0;
+        };
+        frame.owner = None;
+        let freed = std::mem::take(&mut frame.bytes).len();
+        self.queued -= freed;
+        freed
+    }
+
+    /// Takes the next batch of whole frames (at most [`WRITE_BATCH`] bytes,
+    /// or one larger frame); the previous batch is taken as written.
+    pub(super) fn take_batch(&mut self) -> Vec<u8> {
+        self.in_flight = 0;
+        let mut batch = Vec::new();
+        while let Some(front) = self.frames.front() {
+            let len = front.bytes.len();
+            if !batch.is_empty() && batch.len() + len > WRITE_BATCH {
+                break;
+            }
+            let Some(frame) = self.frames.pop_front() else {
+                break;
+            };
+            self.base += 1;
+            if let Some(id) = frame.owner {
+                self.owned.remove(&id);
+            }
+            self.queued -= len;
+            if batch.is_empty() {
+                batch = frame.bytes;
+            } else {
+                batch.extend_from_slice(&frame.bytes);
+            }
+        }
+        self.in_flight = batch.len();
+        batch
+    }
+
+    /// Whether whole frames wait for the writer.
+    pub(super) fn has_frames(&self) -> bool {
+        // NB: a live frame holds at least its `\n`; tombstones hold nothing.
+        self.queued > 0
+    }
+
+    /// Bytes waiting for stdin: queued, and the batch being written.
+    pub(super) fn bytes(&self) -> usize {
+        self.queued + self.in_flight
+    }
+
+    /// Whether the bound is reached: new requests of the caller are refused.
+    pub(super) fn is_full(&self) -> bool {
+        self.bytes() >= self.limit
+    }
+
+    pub(super) fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Transmit {
+        Transmit::encode(&text.to_owned(), 0).unwrap()
+    }
+
+    #[test]
+    fn batches_are_whole_frames_and_dropped_frames_never_come_out() {
+        let mut q = OutQueue::new(100);
+        q.push(frame("a"), Some(RequestId(1)));
+        q.push(frame("bb"), Some(RequestId(2)));
+        q.push(frame("ccc"), None);
+        assert_eq!(q.bytes(), 15);
+        assert_eq!(q.drop_frame(RequestId(2)), 5);
+        assert_eq!(q.drop_frame(RequestId(2)), 0);
+        assert_eq!(q.bytes(), 10);
+        assert!(q.has_frames());
+        assert_eq!(q.take_batch(), b"\"a\"\n\"ccc\"\n");
+        assert_eq!(q.bytes(), 10, "in flight until the writer comes back");
+        assert!(!q.has_frames());
+        assert!(q.take_batch().is_empty());
+        assert_eq!(q.bytes(), 0);
+        assert_eq!(q.drop_frame(RequestId(1)), 0, "already written");
+    }
+
+    #[test]
+    fn a_batch_stops_before_the_batch_size_but_holds_one_large_frame() {
+        let mut q = OutQueue::new(usize::MAX);
+        let big = "x".repeat(WRITE_BATCH);
+        q.push(frame("a"), None);
+        q.push(frame(&big), None);
+        q.push(frame(&big), None);
+        assert_eq!(q.take_batch(), b"\"a\"\n");
+        assert_eq!(q.take_batch().len(), WRITE_BATCH + 3);
+        assert_eq!(q.take_batch().len(), WRITE_BATCH + 3);
+        assert!(q.take_batch().is_empty());
+    }
+
+    #[test]
+    fn the_bound_counts_queued_and_in_flight_bytes() {
+        let mut q = OutQueue::new(4);
+        q.push(frame("abc"), None);
+        assert!(q.is_full());
+        let _ = q.take_batch();
+        assert!(q.is_full(), "still being written");
+        let _ = q.take_batch();
+        assert!(!q.is_full());
+    }
+}
