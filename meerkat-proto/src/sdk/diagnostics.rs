@@ -44,8 +44,8 @@ pub enum DiagnosticKind {
     UnwrittenFrameDropped,
     /// A request of the server (`tool/execute`, or a method the client does
     /// not serve) was neither run nor answered: it came while the bytes
-    /// waiting for the server's stdin
-    /// were over the bound (the server is not reading its answers).
+    /// waiting for the server's stdin were over the bound (the server is
+    /// not reading its answers).
     ServerRequestDropped,
 }
 
