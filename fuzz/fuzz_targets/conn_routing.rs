@@ -115,9 +115,17 @@ enum Op {
     /// Server line `n` of the input's tail, with its newline.
     Line(u8),
     /// A response to request `id` (as the client numbered it).
-    Respond { id: u8, shape: u8, error: Option<u8> },
+    Respond {
+        id: u8,
+        shape: u8,
+        error: Option<u8>,
+    },
     /// `session/event` of a client session (`s*`, `c*`) or a stranger.
-    Event { session: Session, seq: u16, kind: u8 },
+    Event {
+        session: Session,
+        seq: u16,
+        kind: u8,
+    },
     /// `session/stream_event` of stream `st-{n}`.
     StreamEvent { stream: u8, sequence: u16 },
     /// `session/stream_end` of stream `st-{n}`.
@@ -148,7 +156,9 @@ impl Session {
 #[derive(Debug)]
 enum Waiter {
     /// A plain call or a subscription's open.
-    Call { sub: Option<(String, Option<String>)> },
+    Call {
+        sub: Option<(String, Option<String>)>,
+    },
     /// A turn stream; `Some(session)` for a turn, `None` for a create.
     Stream {
         session: Option<String>,
@@ -337,7 +347,10 @@ impl Harness {
                         .engine
                         .start(ops::archive(&format!("s{}", n % 4)), now)
                         .map(|(id, _)| id),
-                    None => self.engine.start(ops::list_sessions(), now).map(|(id, _)| id),
+                    None => self
+                        .engine
+                        .start(ops::list_sessions(), now)
+                        .map(|(id, _)| id),
                 };
                 if let Ok(id) = started {
                     self.started(id, Waiter::Call { sub: None });
@@ -349,7 +362,12 @@ impl Harness {
                     .engine
                     .open_subscription(ops::subscribe_session(&session), now)
                 {
-                    self.started(id, Waiter::Call { sub: Some((session, None)) });
+                    self.started(
+                        id,
+                        Waiter::Call {
+                            sub: Some((session, None)),
+                        },
+                    );
                 }
             }
             Op::Drop(n) => {
@@ -417,10 +435,12 @@ impl Harness {
                 let stream = format!("st-{}", stream % 4);
                 self.events += 1;
                 let event_id = format!("{MARK}{stream}|{}", self.events);
-                self.feed(&json!({"jsonrpc":"2.0","method":"session/stream_event","params":{
+                self.feed(
+                    &json!({"jsonrpc":"2.0","method":"session/stream_event","params":{
                     "stream_id":stream,"sequence":sequence,"session_id":"s0","event":{
                     "event_id":event_id,"source_id":"session:s0","seq":sequence,
-                    "timestamp_ms":1,"payload":{"type":"text_delta","delta":"x"}}}}));
+                    "timestamp_ms":1,"payload":{"type":"text_delta","delta":"x"}}}}),
+                );
             }
             Op::StreamEnd(stream) => {
                 let stream = format!("st-{}", stream % 4);
@@ -460,7 +480,10 @@ impl Harness {
                 Poll::Pending => {}
                 Poll::Ready(result) => {
                     if let Err(Error::Closed | Error::ConnectionClosed { .. }) = &result {
-                        assert!(closed, "call {id} lost its answer while the connection is open");
+                        assert!(
+                            closed,
+                            "call {id} lost its answer while the connection is open"
+                        );
                     }
                     let opened = result.ok().and_then(|raw| {
                         serde_json::from_str::<Value>(raw.get()).ok()?["stream_id"]
