@@ -3,7 +3,9 @@
 # from the recorded rkat-rpc transcripts: every server line (`recv` messages
 # re-serialised, `recv-raw` log lines verbatim), one seed per transcript step;
 # for event_parser, the params of every event notification and their payloads
-# (transcripts and tests/fixtures/examples-0.5.jsonl).
+# (transcripts and tests/fixtures/examples-0.5.jsonl); for conn_routing, a
+# header, a few bytes of client ops (derived from the lines, so the seed
+# is deterministic) and the transcript step's server lines.
 #
 # Usage: fuzz/seed-corpus.sh [fixtures-dir]
 # Default: tests/fixtures of the repository, else /work/shared/fixtures.
@@ -21,7 +23,7 @@ python3 - "$src" "$here/corpus" <<'PY'
 import json, pathlib, sys, hashlib
 
 src, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-for target in ("frame_decoder", "client_ops", "event_parser"):
+for target in ("frame_decoder", "client_ops", "event_parser", "conn_routing"):
     (out / target).mkdir(parents=True, exist_ok=True)
 
 def write(target, data):
@@ -63,6 +65,13 @@ for path in sorted(src.rglob("*.jsonl")):
             # frame_decoder: 2 bytes of limit (512), 1 byte chunk size, the stream.
             write("frame_decoder", bytes([0, 2, 7]) + stream[:65536])
             write("client_ops", stream[:4096])
+            # conn_routing: bound index, reset offered, stream budget, end;
+            # u16 length of the ops bytes; the ops; the server lines.
+            digest = hashlib.sha256(stream).digest()
+            for variant in range(2):
+                header = bytes([count % 4, 1 - variant, 3, (count + variant) % 3])
+                ops = digest[variant * 16:(variant + 1) * 16]
+                write("conn_routing", header + len(ops).to_bytes(2, "little") + ops + stream[:16384])
             count += 1
         chunk.clear()
     for line in path.read_text().splitlines():

@@ -6,9 +6,11 @@
 # formatting; clippy with warnings as errors; docs with warnings as errors
 # (as docs.rs builds them); the purity checks (no tokio under meerkat-proto
 # or meerkat-transport-blocking); the three library crates packaged and
-# built from their tarballs; the fuzz targets build; the real-server
-# scenarios (`real_*`) against rkat-rpc 0.9.8 when that line is run (below);
-# then every test of the workspace against 0.5.2, last, so the output ends
+# built from their tarballs; the fuzz targets build; the reliability table
+# in its short form (scripts/attack.sh --short: every misbehaving-server
+# attack against both transports; fails when a row does not hold); the
+# real-server scenarios (`real_*`) against rkat-rpc 0.9.8 when that line
+# is run (below); then every test of the workspace against 0.5.2, last, so the output ends
 # with cargo test's summary lines.
 #
 # Server lines of the end-to-end suites:
@@ -90,6 +92,9 @@ toolchain="$(scripts/ensure-fuzz-tools.sh)"
 if [ -z "$toolchain" ]; then export RUSTC_BOOTSTRAP=1; fi
 (cd fuzz && cargo $toolchain fuzz build --dev)
 unset RUSTC_BOOTSTRAP
+
+step "reliability: every attack holds (scripts/attack.sh --short)"
+scripts/attack.sh --short >&2
 
 if [ -n "$rkat_rpc_098" ]; then
   step "real-server scenarios against rkat-rpc 0.9.8"

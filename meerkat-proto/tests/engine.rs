@@ -2173,6 +2173,40 @@ fn a_server_that_floods_tool_calls_without_reading_the_answers_stays_bounded() {
 }
 
 #[test]
+fn a_server_that_floods_unknown_methods_without_reading_the_refusals_stays_bounded() {
+    let options = ConnectOptions::new().max_output_bytes(4096);
+    let mut p = Pair::ready_with(&options, Server::WithReset);
+    // The server stops reading its stdin and asks for methods the client
+    // does not serve, over and over: each would get a -32601 refusal.
+    for i in 0..2_000 {
+        let request = json!({"jsonrpc":"2.0","id":format!("srv-{i}"),
+            "method":"client/unheard_of","params":{"i":i}});
+        let mut line = serde_json::to_vec(&request).unwrap();
+        line.push(b'\n');
+        p.engine.handle_bytes(&line, p.now);
+        let _ = p.engine.effects();
+    }
+    let d = p.engine.diagnostics();
+    assert!(
+        d.output_bytes < 4096 + 512,
+        "{} bytes of refusals queued for a server that reads nothing",
+        d.output_bytes
+    );
+    assert!(
+        d.count(DiagnosticKind::ServerRequestDropped) > 1_900,
+        "{d:?}"
+    );
+    // Under the bound, a refusal is still written.
+    p.settle();
+    p.sent.clear();
+    p.settle();
+    p.feed(&json!({"jsonrpc":"2.0","id":"srv-late","method":"client/unheard_of"}));
+    let refusal = p.sent.pop_front().expect("a refusal under the bound");
+    assert_eq!(refusal["id"], "srv-late");
+    assert_eq!(refusal["error"]["code"], -32601);
+}
+
+#[test]
 fn what_the_engine_recovered_from_is_counted_with_samples() {
     let mut p = Pair::ready(Server::WithReset);
     p.feed_raw(b"2026-11-25T00:00:00Z INFO a log line on stdout\n");

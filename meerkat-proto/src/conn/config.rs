@@ -39,6 +39,13 @@ pub struct ConnectionConfig {
     /// [`DEFAULT_MAX_UNBOUND_EVENTS`] (4096). Beyond it events are dropped,
     /// which a turn stream reports as [`StreamItem::EventsLost`](super::StreamItem::EventsLost).
     pub max_unbound_events: usize,
+    /// Whether a request of the server for a method the client does not
+    /// serve is reported as [`Output::UnsupportedRequest`](super::Output::UnsupportedRequest),
+    /// for the owner to refuse ([`Connection::refuse`](super::Connection::refuse))
+    /// or drop, instead of refused at once with -32601. Default `false`;
+    /// the SDK engine sets it, to drop refusals a server that does not
+    /// read its stdin would never see.
+    pub report_unsupported_requests: bool,
 }
 
 impl Default for ConnectionConfig {
@@ -47,6 +54,7 @@ impl Default for ConnectionConfig {
             rpc: rpc::Config::default(),
             turn_grace: DEFAULT_TURN_GRACE,
             max_unbound_events: DEFAULT_MAX_UNBOUND_EVENTS,
+            report_unsupported_requests: false,
         }
     }
 }
@@ -70,6 +78,13 @@ impl ConnectionConfig {
     #[must_use]
     pub fn max_unbound_events(mut self, events: usize) -> Self {
         self.max_unbound_events = events;
+        self
+    }
+
+    /// Sets [`ConnectionConfig::report_unsupported_requests`].
+    #[must_use]
+    pub fn report_unsupported_requests(mut self, report: bool) -> Self {
+        self.report_unsupported_requests = report;
         self
     }
 }

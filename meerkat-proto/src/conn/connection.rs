@@ -107,6 +107,8 @@ pub struct Connection {
     subscriptions: Subscriptions,
     /// `Output::Closed` was queued: it comes once, and after it nothing.
     closed_reported: bool,
+    /// [`ConnectionConfig::report_unsupported_requests`].
+    report_unsupported: bool,
 }
 
 impl Connection {
@@ -121,6 +123,7 @@ impl Connection {
             sessions: SessionRouter::new(config.turn_grace, config.max_unbound_events),
             subscriptions: Subscriptions::new(config.max_unbound_events),
             closed_reported: false,
+            report_unsupported: config.report_unsupported_requests,
         }
     }
 
@@ -465,6 +468,19 @@ impl Connection {
             return;
         }
         debug!(method, "conn: unsupported server request");
+        if self.report_unsupported {
+            self.outputs.push_back(Output::UnsupportedRequest {
+                id,
+                method: method.to_owned(),
+            });
+        } else {
+            self.refuse(id, method);
+        }
+    }
+
+    /// Refuses the server's request `id` for `method` with -32601 (see
+    /// [`Output::UnsupportedRequest`]).
+    pub fn refuse(&mut self, id: IncomingId, method: &str) {
         let error = ErrorObject::new(
             ErrorCode::METHOD_NOT_FOUND,
             format!("Method not supported: {method}"),

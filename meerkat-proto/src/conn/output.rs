@@ -56,6 +56,16 @@ pub enum Output {
     /// The server asks for a callback tool to run; answer with
     /// [`Connection::respond_tool`](super::Connection::respond_tool).
     ToolCall(ToolCall),
+    /// The server asks for a method the client does not serve (only with
+    /// [`ConnectionConfig::report_unsupported_requests`](super::ConnectionConfig::report_unsupported_requests);
+    /// otherwise the connection refuses it itself). Refuse it with
+    /// [`Connection::refuse`](super::Connection::refuse), or drop it.
+    UnsupportedRequest {
+        /// The server's request id.
+        id: crate::rpc::IncomingId,
+        /// The method it asked for.
+        method: String,
+    },
     /// Something odd the connection recovered from (a log line on stdout, an
     /// oversized line, an unmatched response, an undecodable notification).
     Diagnostic(Diagnostic),

@@ -42,9 +42,10 @@ pub enum DiagnosticKind {
     /// A request's frame was dropped before it was written: the request
     /// timed out or was cancelled while the server was not reading.
     UnwrittenFrameDropped,
-    /// A request of the server (`tool/execute`) was neither run nor
-    /// answered: it came while the bytes waiting for the server's stdin
-    /// were over the bound (the server is not reading its answers).
+    /// A request of the server (`tool/execute`, or a method the client does
+    /// not serve) was neither run nor answered: it came while the bytes
+    /// waiting for the server's stdin were over the bound (the server is
+    /// not reading its answers).
     ServerRequestDropped,
 }
 

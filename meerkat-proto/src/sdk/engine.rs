@@ -170,7 +170,9 @@ impl<H: Clone> Engine<H> {
     /// A new engine whose handshake starts at `now`.
     #[must_use]
     pub fn new(config: EngineConfig, now: Instant) -> Self {
-        let mut conn = Connection::new(config.connection.clone());
+        // NB: the engine refuses unsupported server requests itself, so it
+        // can drop the refusals over the output bound (as tool calls).
+        let mut conn = Connection::new(config.connection.clone().report_unsupported_requests(true));
         let out = OutQueue::new(config.max_output_bytes);
         conn.start_handshake(Some(now + config.connect_timeout));
         let mut engine = Self {

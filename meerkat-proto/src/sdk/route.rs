@@ -94,6 +94,15 @@ impl<H: Clone> Engine<H> {
                     )
                 });
             }
+            Output::UnsupportedRequest { method, .. } if self.out.is_full() => {
+                // NB: as a tool call over the bound: a server that does not
+                // read would never see the -32601; dropped and counted.
+                let queued = self.out.bytes();
+                self.diag.record(DiagnosticKind::ServerRequestDropped, || {
+                    format!("{method} refusal ({queued} bytes wait for stdin)")
+                });
+            }
+            Output::UnsupportedRequest { id, method } => self.conn.refuse(id, &method),
             Output::ToolCall(call) => match self.tools.get(&call.name) {
                 Some((_, handler)) => self.tool_calls.push((call, handler.clone())),
                 None => {

@@ -1,13 +1,29 @@
-//! `attack ATTACK TRANSPORT`: one misbehaving-server attack against one
-//! transport, for `scripts/attack.sh`. Prints one tab-separated line:
-//! attack, transport, whether the client held (bounded memory, a typed
-//! answer), the code it saw, and the engine's own figures.
+//! `attack ATTACK TRANSPORT [--short]`: one misbehaving-server attack
+//! against one transport, for `scripts/attack.sh`. Prints one
+//! tab-separated line: attack, transport, whether the client held (bounded
+//! memory, a typed answer), the code it saw, and the engine's own figures.
+//! `--short` runs the CI size (smaller counts, a few seconds each).
 //!
 //! The fake server is `$FAKE_RKAT_RPC` (`target/debug/fake-rkat-rpc`).
-//! Attacks: `deaf` (the child stops reading stdin; 1 MiB requests keep
-//! coming), `tool-flood` (300000 `tool/execute` while not reading the
-//! answers), `strangers` (events of 100000 sessions nobody created),
-//! `bad-utf8` (a response with invalid UTF-8 inside a string).
+//! Attacks (full size; short size in brackets):
+//! - `deaf`: the child stops reading stdin; 1 MiB requests keep coming;
+//! - `tool-flood`: 300000 [20000] `tool/execute` while not reading the
+//!   answers;
+//! - `strangers`: events of 100000 [5000] sessions nobody created;
+//! - `bad-utf8`: a response with invalid UTF-8 inside a string;
+//! - `huge-line`: a 70 MiB line (over the 64 MiB frame bound) before the
+//!   answer, in both sizes: the answer still comes;
+//! - `deep-nest`: a line of 100000 `[` before the answer;
+//! - `odd-ids`: responses of unknown and odd ids (float, object, null,
+//!   ...) and a duplicate answer, for two calls;
+//! - `unknown-tools`: 10000 [1000] `tool/execute` of tools nobody
+//!   registered, then a plain call;
+//! - `connect-close`: 200 [20] connect/close cycles; no growth of open
+//!   fds or threads, no zombie child;
+//! - `dropped-runtime` (tokio only): the runtime that connected is
+//!   dropped under a live client; the next call fails typed;
+//! - `dropped-turns` (tokio only): 2000 [200] turn futures dropped at
+//!   pseudo-random points, then a turn whose answer must be exact.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +31,66 @@ use meerkat_transport_tokio::{ConnectOptions, DiagnosticKind, Diagnostics};
 use serde_json::json;
 
 const MIB: usize = 1 << 20;
+
+/// Whether this is the short (CI) run.
+fn short() -> bool {
+    std::env::args().any(|a| a == "--short")
+}
+
+/// `full`, or `short` in the short run.
+fn size(full: usize, short_size: usize) -> usize {
+    if short() { short_size } else { full }
+}
+
+/// The fake's scenario for `attack`, with its size.
+fn scenario(attack: &str) -> String {
+    match attack {
+        "tool-flood" => format!("tool-flood {}", size(300_000, 20_000)),
+        "strangers" => format!("strangers {}", size(100_000, 5_000)),
+        "unknown-tools" => format!("unknown-tools {}", size(10_000, 1_000)),
+        "connect-close" | "dropped-runtime" | "dropped-turns" => "normal".into(),
+        other => other.into(),
+    }
+}
+
+/// Open fds, threads and zombie children of this process.
+fn resources() -> (usize, usize, usize) {
+    let count = |dir: &str| std::fs::read_dir(dir).map_or(0, Iterator::count);
+    let me = std::process::id().to_string();
+    let zombies = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid ...: the comm may hold spaces.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let mut fields = rest.split_whitespace();
+            let state = fields.next();
+            let ppid = fields.next();
+            state == Some("Z") && ppid == Some(me.as_str())
+        })
+        .count();
+    (count("/proc/self/fd"), count("/proc/self/task"), zombies)
+}
+
+/// Whether the resources after the cycles grew past a small slack (a
+/// runtime's pool may keep a few idle threads; a leak grows with the
+/// cycles).
+fn grew(before: (usize, usize, usize), after: (usize, usize, usize)) -> bool {
+    after.0 > before.0 + 2 || after.1 > before.1 + 4 || after.2 > 0
+}
+
+fn show_resources(
+    cycles: usize,
+    before: (usize, usize, usize),
+    after: (usize, usize, usize),
+) -> String {
+    format!(
+        "cycles={cycles} fds {}->{} threads {}->{} zombies {}",
+        before.0, after.0, before.1, after.1, after.2
+    )
+}
 
 fn options(scenario: &str) -> ConnectOptions {
     let fake = std::env::var("FAKE_RKAT_RPC").expect("FAKE_RKAT_RPC: the fake server's path");
@@ -54,24 +130,39 @@ fn figures(d: &Diagnostics) -> String {
     )
 }
 
+fn figures_with_skipped(d: &Diagnostics) -> String {
+    format!(
+        "oversized_frames={} skipped_lines={} {}",
+        d.count(DiagnosticKind::OversizedFrame),
+        d.count(DiagnosticKind::SkippedLine),
+        figures(d)
+    )
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--short")
+        .collect();
     let (attack, transport) = match args.as_slice() {
         [a, t] => (a.as_str(), t.as_str()),
         _ => {
-            eprintln!("usage: attack deaf|tool-flood|strangers|bad-utf8 tokio|blocking");
+            eprintln!(
+                "usage: attack ATTACK tokio|blocking [--short] (attacks: see the source's header)"
+            );
             std::process::exit(2);
         }
     };
-    let (held, code, figures) = match transport {
-        "tokio" => tokio::runtime::Builder::new_multi_thread()
+    let (held, code, figures) = match (transport, attack) {
+        ("tokio", "dropped-runtime") => tokio_dropped_runtime(),
+        ("tokio", _) => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("a runtime")
             .block_on(tokio_attack(attack)),
-        "blocking" => blocking_attack(attack),
-        other => panic!("unknown transport {other}"),
+        ("blocking", _) => blocking_attack(attack),
+        (other, _) => panic!("unknown transport {other}"),
     };
     println!(
         "{attack}\t{transport}\t{}\t{code}\t{figures}",
@@ -79,13 +170,127 @@ fn main() {
     );
 }
 
+/// The runtime that connected is dropped while the client lives: the next
+/// call, on another runtime, fails typed instead of hanging.
+fn tokio_dropped_runtime() -> (bool, String, String) {
+    use meerkat_transport_tokio::MeerkatClient;
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let client = first
+        .block_on(MeerkatClient::connect(options("normal")))
+        .expect("connect");
+    drop(first);
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let answer = other.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), client.list_sessions()).await
+    });
+    drop(other);
+    drop(client);
+    match answer {
+        Ok(Err(e)) => (
+            e.code() == "CONNECTION_CLOSED",
+            e.code().into_owned(),
+            "the next call failed at once".into(),
+        ),
+        Ok(Ok(_)) => (false, "ok".into(), "answered without a driver?".into()),
+        Err(_) => (false, "hang".into(), "no answer in 30 s".into()),
+    }
+}
+
 async fn tokio_attack(attack: &str) -> (bool, String, String) {
     use meerkat_transport_tokio::MeerkatClient;
-    let client = MeerkatClient::connect(options(attack))
+    if attack == "connect-close" {
+        let cycle = || async {
+            let client = MeerkatClient::connect(options("normal"))
+                .await
+                .expect("connect");
+            client.close().await.expect("close");
+        };
+        cycle().await;
+        let before = resources();
+        let cycles = size(200, 20);
+        for _ in 0..cycles {
+            cycle().await;
+        }
+        let after = resources();
+        return (
+            !grew(before, after),
+            "-".into(),
+            show_resources(cycles, before, after),
+        );
+    }
+    let client = MeerkatClient::connect(options(&scenario(attack)))
         .await
         .expect("connect");
     let diag = || client.diagnostics();
     match attack {
+        "huge-line" | "deep-nest" => match client.call_raw("echo", json!({"x": 1})).await {
+            Ok(v) => (
+                v["echo"]["x"] == 1,
+                "ok".into(),
+                figures_with_skipped(&diag()),
+            ),
+            Err(e) => (true, e.code().into_owned(), e.to_string()),
+        },
+        "odd-ids" => {
+            let a = client.call_raw("echo", json!({})).await;
+            let b = client.call_raw("echo", json!({})).await;
+            let d = diag();
+            let unmatched = d.count(DiagnosticKind::UnmatchedResponse);
+            match (a, b) {
+                (Ok(a), Ok(b)) => (
+                    a["first"] == true && b["first"] == true && unmatched > 0,
+                    "ok".into(),
+                    format!("unmatched_responses={unmatched} {}", figures(&d)),
+                ),
+                (Err(e), _) | (_, Err(e)) => (false, e.code().into_owned(), e.to_string()),
+            }
+        }
+        "unknown-tools" => {
+            let d = wait_for(diag, |d| saw(d, "tools-done"));
+            match client.list_sessions().await {
+                Ok(_) => (saw(&d, "tools-done"), "ok".into(), figures(&d)),
+                Err(e) => (false, e.code().into_owned(), e.to_string()),
+            }
+        }
+        "dropped-turns" => {
+            use std::future::Future;
+            let session = client.create_session("start").await.expect("a session");
+            let turns = size(2_000, 200);
+            let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+            for i in 0..turns {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let polls = rng % 5;
+                let mut turn = Box::pin(session.turn(format!("dropped {i}")));
+                for _ in 0..polls {
+                    let done = std::future::poll_fn(|cx| {
+                        std::task::Poll::Ready(turn.as_mut().poll(cx).is_ready())
+                    })
+                    .await;
+                    if done {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                drop(turn);
+            }
+            match session.turn("exact").await {
+                Ok(r) => (
+                    r.text == "You said: exact",
+                    "ok".into(),
+                    format!("turns={turns} text={:?} {}", r.text, figures(&diag())),
+                ),
+                Err(e) => (false, e.code().into_owned(), e.to_string()),
+            }
+        }
         "deaf" => {
             use std::future::Future;
             use std::task::{Context, Poll, Waker};
@@ -137,9 +342,56 @@ async fn tokio_attack(attack: &str) -> (bool, String, String) {
 
 fn blocking_attack(attack: &str) -> (bool, String, String) {
     use meerkat_transport_blocking::MeerkatClient;
-    let client = MeerkatClient::connect(options(attack)).expect("connect");
+    if attack == "connect-close" {
+        let cycle = || {
+            let client = MeerkatClient::connect(options("normal")).expect("connect");
+            client.close().expect("close");
+        };
+        cycle();
+        let before = resources();
+        let cycles = size(200, 20);
+        for _ in 0..cycles {
+            cycle();
+        }
+        let after = resources();
+        return (
+            !grew(before, after),
+            "-".into(),
+            show_resources(cycles, before, after),
+        );
+    }
+    let client = MeerkatClient::connect(options(&scenario(attack))).expect("connect");
     let diag = || client.diagnostics();
     match attack {
+        "huge-line" | "deep-nest" => match client.call_raw("echo", json!({"x": 1})) {
+            Ok(v) => (
+                v["echo"]["x"] == 1,
+                "ok".into(),
+                figures_with_skipped(&diag()),
+            ),
+            Err(e) => (true, e.code().into_owned(), e.to_string()),
+        },
+        "odd-ids" => {
+            let a = client.call_raw("echo", json!({}));
+            let b = client.call_raw("echo", json!({}));
+            let d = diag();
+            let unmatched = d.count(DiagnosticKind::UnmatchedResponse);
+            match (a, b) {
+                (Ok(a), Ok(b)) => (
+                    a["first"] == true && b["first"] == true && unmatched > 0,
+                    "ok".into(),
+                    format!("unmatched_responses={unmatched} {}", figures(&d)),
+                ),
+                (Err(e), _) | (_, Err(e)) => (false, e.code().into_owned(), e.to_string()),
+            }
+        }
+        "unknown-tools" => {
+            let d = wait_for(diag, |d| saw(d, "tools-done"));
+            match client.list_sessions() {
+                Ok(_) => (saw(&d, "tools-done"), "ok".into(), figures(&d)),
+                Err(e) => (false, e.code().into_owned(), e.to_string()),
+            }
+        }
         "deaf" => {
             let blob = "x".repeat(MIB);
             let (tx, rx) = std::sync::mpsc::channel();

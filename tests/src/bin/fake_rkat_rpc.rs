@@ -70,6 +70,10 @@
 //! | `tool-flood [N]` | after `capabilities/get`, stops reading stdin and writes `N` (default 300000) `tool/execute` requests for `flood_tool`, then an event of session `flood-done`, and holds |
 //! | `strangers [N]` | after `capabilities/get`, writes one `session/event` for each of `N` (default 100000) sessions nobody created, then one of session `strangers-done`; otherwise `normal` |
 //! | `bad-utf8` | `echo` is answered with a result whose string holds the invalid bytes `\xff\xfe` |
+//! | `huge-line [BYTES]` | before answering `echo`, writes `BYTES` (default 70 MiB, over the client's 64 MiB frame bound) bytes of `x` without a newline, in 1 MiB writes, then the newline; then answers `echo` with `{"echo": params}` |
+//! | `deep-nest [N]` | before answering `echo`, writes a line of `N` (default 100000) `[`, then answers `echo` |
+//! | `odd-ids` | before answering `echo`: responses whose ids are unknown or odd (a large number, a negative one, a float, a string, an object, an array, `true`, `null`), then the answer `{"first": true}` and a second answer |
+//! | `unknown-tools [N]` | after `capabilities/get`, writes `N` (default 10000) `tool/execute` requests for tools nobody registered (still reading stdin), then an event of session `tools-done`; otherwise `normal` |
 //! | `tool-callback [NAME]` | every turn calls `tool/execute` `NAME` (default: the first registered or external tool, else `probe_lookup`) with `{"key": <prompt>}` and answers `Tool NAME returned: <content>` |
 //!
 //! stdin EOF: the fake exits 0.
@@ -218,6 +222,10 @@ fn handle(shared: &Arc<Shared>, message: Value) {
         shared.out.write_raw(&line);
         return;
     }
+    if method == "echo" && hostile_before_echo(shared, &id) {
+        shared.out.result(&id, json!({"echo": params}));
+        return;
+    }
     match method {
         "initialize" => initialize(shared, &id),
         "capabilities/get" => {
@@ -235,6 +243,16 @@ fn handle(shared: &Arc<Shared>, message: Value) {
                         .out
                         .notify("session/event", stranger_event("flood-done"));
                     life::hold();
+                }
+                Scenario::UnknownTools(n) => {
+                    for i in 0..*n {
+                        shared.out.send(&json!({"jsonrpc": "2.0", "id": format!("nobody-{i}"),
+                            "method": "tool/execute",
+                            "params": {"name": format!("no_such_tool_{i}"), "arguments": {}, "tool_use_id": format!("t{i}")}}));
+                    }
+                    shared
+                        .out
+                        .notify("session/event", stranger_event("tools-done"));
                 }
                 Scenario::Strangers(n) => {
                     for i in 0..*n {
@@ -285,6 +303,49 @@ fn initialize(shared: &Arc<Shared>, id: &Value) {
             "methods": methods,
         }),
     );
+}
+
+/// What the hostile scenarios write before their answer to `echo` (for
+/// `odd-ids`, a first answer too); whether the scenario answers `echo`.
+fn hostile_before_echo(shared: &Arc<Shared>, id: &Value) -> bool {
+    match &*shared.scenario {
+        Scenario::HugeLine(bytes) => {
+            let chunk = vec![b'x'; 1 << 20];
+            let mut left = *bytes;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                shared.out.write_raw(&chunk[..n]);
+                left -= n;
+            }
+            shared.out.write_raw(b"\n");
+        }
+        Scenario::DeepNest(n) => {
+            let mut line = vec![b'['; *n];
+            line.push(b'\n');
+            shared.out.write_raw(&line);
+        }
+        Scenario::OddIds => {
+            for odd in [
+                json!(987_654_321),
+                json!(-1),
+                json!(1.5),
+                json!("ghost-id"),
+                json!({"id": 1}),
+                json!([1]),
+                json!(true),
+                Value::Null,
+            ] {
+                shared
+                    .out
+                    .send(&json!({"jsonrpc": "2.0", "id": odd, "result": {"ghost": true}}));
+            }
+            shared
+                .out
+                .send(&json!({"jsonrpc": "2.0", "id": id, "result": {"first": true}}));
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// Writes `mib` MiB to stderr (blocks when the client does not drain it).

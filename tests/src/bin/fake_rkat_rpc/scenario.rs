@@ -22,6 +22,10 @@ pub(crate) enum Scenario {
     ToolFlood(usize),
     Strangers(usize),
     BadUtf8,
+    HugeLine(usize),
+    DeepNest(usize),
+    OddIds,
+    UnknownTools(usize),
 }
 
 impl Scenario {
@@ -63,6 +67,10 @@ impl Scenario {
             "tool-flood" => Self::ToolFlood(num(arg, 300_000)?),
             "strangers" => Self::Strangers(num(arg, 100_000)?),
             "bad-utf8" => Self::BadUtf8,
+            "huge-line" => Self::HugeLine(num(arg, 70 << 20)?),
+            "deep-nest" => Self::DeepNest(num(arg, 100_000)?),
+            "odd-ids" => Self::OddIds,
+            "unknown-tools" => Self::UnknownTools(num(arg, 10_000)?),
             other => return Err(format!("unknown FAKE_RKAT_SCENARIO {other:?}")),
         })
     }
