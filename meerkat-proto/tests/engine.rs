@@ -2025,6 +2025,44 @@ fn a_request_fails_at_once_when_the_bytes_waiting_for_stdin_reach_the_bound() {
     assert!(p.engine.start(big_call(10), p.now).is_ok());
 }
 
+/// Every way a user sends a request is bounded, not only plain calls:
+/// found by the `conn_routing` fuzz target (streamed turns on a stuck
+/// writer queued without limit).
+#[test]
+fn streamed_turns_subscriptions_and_tool_registrations_are_refused_at_the_bound() {
+    let mut p = Pair::ready_with(
+        &ConnectOptions::new().max_output_bytes(256),
+        Server::WithReset,
+    );
+    let mut accepted = 0;
+    let refused = loop {
+        match p.engine.open_turn(turn("s1"), p.now) {
+            Ok(_) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted <= 10, "{} bytes queued", p.engine.output_bytes());
+    };
+    assert_eq!(refused.code(), "WRITE_QUEUE_FULL", "{refused}");
+    assert!(
+        p.engine.output_bytes() < 256 + 200,
+        "{}",
+        p.engine.output_bytes()
+    );
+    let sub = p
+        .engine
+        .open_subscription(ops::subscribe_session("s1"), p.now);
+    assert_eq!(
+        sub.err().map(|e| e.code().to_string()).as_deref(),
+        Some("WRITE_QUEUE_FULL")
+    );
+    let tool = ToolDef::new("lookup", "looks up");
+    let reg = p.engine.start_register_tool(tool, "lookup", p.now);
+    assert_eq!(
+        reg.err().map(|e| e.code().to_string()).as_deref(),
+        Some("WRITE_QUEUE_FULL")
+    );
+}
+
 #[test]
 fn a_timed_out_request_not_yet_written_is_dropped_from_the_queue() {
     let mut p = Pair::ready(Server::WithReset);

@@ -275,6 +275,17 @@ impl<H: Clone> Engine<H> {
         call: Call<T>,
         now: Instant,
     ) -> Result<(RequestId, Decoder<T>), Error> {
+        self.room_for_a_request()?;
+        let (call, decoder) = call.split();
+        let id = self.send(call, now, false)?;
+        Ok((id, decoder))
+    }
+
+    /// Refuses a new request of the user (a call, a turn, a subscription,
+    /// a tool registration) while the bytes waiting for stdin are at the
+    /// bound: every way in checks here, so the bound holds whichever the
+    /// user takes.
+    pub(super) fn room_for_a_request(&mut self) -> Result<(), Error> {
         if self.out.is_full() && !self.closed_locally && !self.conn.is_closed() {
             let (limit, queued) = (self.out.limit(), self.out.bytes());
             self.diag.record(DiagnosticKind::WriteQueueFull, || {
@@ -282,9 +293,7 @@ impl<H: Clone> Engine<H> {
             });
             return Err(Error::WriteQueueFull { limit, queued });
         }
-        let (call, decoder) = call.split();
-        let id = self.send(call, now, false)?;
-        Ok((id, decoder))
+        Ok(())
     }
 
     /// Sends `call` and forgets its answer (its rule still holds).
@@ -464,6 +473,8 @@ impl<H: Clone> Engine<H> {
         handler: H,
         now: Instant,
     ) -> Result<(RequestId, Decoder<()>), Error> {
+        // Before the handler is kept: a refused registration leaves none.
+        self.room_for_a_request()?;
         self.tool_generation += 1;
         let generation = self.tool_generation;
         let name = def.name.clone();

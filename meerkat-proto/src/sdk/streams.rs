@@ -117,6 +117,7 @@ impl<H: Clone> Engine<H> {
     ///
     /// As [`start`](Self::start).
     pub fn open_turn(&mut self, call: Call<RunResult>, now: Instant) -> Result<TurnStream, Error> {
+        self.room_for_a_request()?;
         let (call, _) = call.streaming(Streaming::Turn).split();
         let session_id = call.session_id.clone();
         let id = self.send(call, now, false)?;
@@ -152,6 +153,7 @@ impl<H: Clone> Engine<H> {
         ),
         Error,
     > {
+        self.room_for_a_request()?;
         let (call, decoder) = call.streaming(Streaming::Subscription).split();
         let Some(close) = call.closer else {
             return Err(Error::InvalidArgs(
