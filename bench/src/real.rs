@@ -189,9 +189,12 @@ fn cold_raw(server: &RealServer) -> Cold {
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
     let t0 = Instant::now();
     let mut child = command.spawn().expect("rkat-rpc starts");
+    // Drained like the SDKs drain it (they keep a tail for errors).
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let mut stdin = child.stdin.take().expect("piped stdin");
     let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
     let mut line = String::new();
@@ -233,6 +236,7 @@ fn cold_raw(server: &RealServer) -> Cold {
     drop(stdin);
     let _ = child.kill();
     let _ = child.wait();
+    let _ = drain.join();
     Cold {
         handshake: ms(handshake),
         first_delta: ms(first_delta),
@@ -245,6 +249,7 @@ pub(crate) fn coldstart(implementation: &str, runs: usize) -> Value {
     let llm = ScriptedLlm::start();
     let load_start = loadavg();
     let (mut handshake, mut first_delta, mut initialize) = (vec![], vec![], vec![]);
+    let mut sdk = None;
     for _ in 0..runs.max(1) {
         // A fresh realm and state root each run, written before the clock.
         let server = RealServer::new(&llm);
@@ -255,6 +260,7 @@ pub(crate) fn coldstart(implementation: &str, runs: usize) -> Value {
             other => {
                 let py = python(other).unwrap_or_else(|| panic!("unknown implementation {other}"));
                 let v = py.run("coldstart", &server, &[]);
+                sdk = Some(v["sdk"].clone());
                 Cold {
                     handshake: v["handshake_ms"].as_f64().expect("handshake_ms"),
                     first_delta: v["first_delta_ms"].as_f64().expect("first_delta_ms"),
@@ -276,6 +282,9 @@ pub(crate) fn coldstart(implementation: &str, runs: usize) -> Value {
     });
     if !initialize.is_empty() {
         out["initialize_ms"] = stats(&mut initialize);
+    }
+    if let Some(sdk) = sdk {
+        out["sdk"] = sdk;
     }
     out
 }
@@ -397,12 +406,14 @@ pub(crate) fn session(implementation: &str, turns: usize, requests: usize) -> Va
                     .map_or_else(Vec::new, |a| a.iter().filter_map(Value::as_f64).collect())
             };
             let deltas = v["deltas"].as_u64().unwrap_or(0) as usize;
-            session_result(
+            let mut out = session_result(
                 floats("first_delta_ms"),
                 floats("turn_ms"),
                 deltas,
                 floats("list_us"),
-            )
+            );
+            out["sdk"] = v["sdk"].clone();
+            out
         }
     };
     out["server"] = json!(server_version());
