@@ -78,9 +78,9 @@ def why_na(r):
     return r.get("na") or (r.get("error") and f"failed: {r['error'][:160]}") or None
 
 
-def loads(rows):
-    seen = [f"{r['load_start']} -> {r['load_end']}" for r in rows if r and "load_start" in r]
-    return "; ".join(seen) if seen else "n/a"
+def loads(d, group):
+    r = load(d, f"load-{group}") or {}
+    return f"{r.get('start', 'n/a')} at the start, {r.get('end', 'n/a')} at the end"
 
 
 def coldstart(d, add):
@@ -95,8 +95,10 @@ def coldstart(d, add):
             r = load(d, f"coldstart-{v}-{k}")
             rows.append(r)
             if k == "raw":
-                init = med(r, "initialize_ms")
-                name = "floor: raw JSON lines on a pipe, no SDK" + (f" (`initialize` answered at {init:,.0f} ms)" if init else "")
+                init, ex = med(r, "initialize_ms"), med(r, "exec_ms")
+                name = "floor: raw JSON lines on a pipe, no SDK" + (
+                    f" (`initialize` answered at {init:,.0f} ms; the bare exec, `rkat-rpc --version` to its exit, "
+                    f"{ex:,.0f} ms)" if init and ex else "")
             elif k == "python":
                 name = f"Python meerkat-sdk {(r or {}).get('sdk') or ('0.5.0' if v == '05' else '0.9.x')}"
             else:
@@ -110,8 +112,9 @@ def coldstart(d, add):
             add(f"| {server} | {name} | {fmt(med(r, 'handshake_ms'))} | {rng(r, 'handshake_ms')} | {fmt(fd)} "
                 f"| {rng(r, 'first_delta_ms')} | {fmt(fd / floor if fd and floor else None, 'x')} |")
     add(f"\nMedian of {runs or 'n/a'} runs a row, each a fresh state root and realm (written before the clock "
-        f"starts); the Python rows time inside the interpreter, after its imports. Load average at each row's "
-        f"start -> end: {loads(rows)}; measured {sh('date -u +%Y-%m-%dT%H:%MZ')}.")
+        f"starts), one run of every row per round, rows rotated each round; the Python rows time inside the "
+        f"interpreter, after its imports. Load average (1, 5, 15 min) {loads(d, 'coldstart')}; "
+        f"measured {sh('date -u +%Y-%m-%dT%H:%MZ')}.")
 
 
 def python09(d, add):
@@ -135,7 +138,7 @@ def python09(d, add):
             f"| {fmt(r.get('list_p50_us'))} | {fmt(r.get('list_p99_us'))} |")
     add(f"\nOne connection a row, its own fresh realm: a first turn, then {turns or 'n/a'} streamed turns of "
         f"12 `text_delta` each (timed from the call to the end of the stream), then {lists or 'n/a'} sequential "
-        f"`session/list` (one session listed). Load average at each row's start -> end: {loads(rows)}; "
+        f"`session/list` (one session listed). Load average (1, 5, 15 min) {loads(d, 'python09')}; "
         f"measured {sh('date -u +%Y-%m-%dT%H:%MZ')}.")
 
 
@@ -268,7 +271,22 @@ def main():
         # A partial run: only the subsections of the groups that ran are
         # replaced; the header (command, machine line) and the others stay.
         keep = {n for g, n in GROUPS.items() if g not in only}
-        text = text[:m.start()] + merge(m.group(0), section, keep) + text[m.end():]
+        kept = merge(m.group(0), section, keep)
+        # The header's machine line is the last full run's; the partial
+        # run adds its own line under it.
+        note = f"Partial run `BENCH_ONLY={','.join(only)}` (subsections {', '.join(sorted(GROUPS[g] for g in only if g in GROUPS))}): {machine()}."
+        kept = re.sub(r"^Partial run `BENCH_ONLY=.*\n", "", kept, flags=re.M)
+        kept = re.sub(r"^(Machine: .*\n)", lambda mm: mm.group(1) + note + "\n", kept, count=1, flags=re.M)
+        p09 = python09_fake(d)
+        if p09 is not None:
+            # The probe ran: its row in the kept tables 1 and 2 is redone
+            # (the other rows there are those of the last full run).
+            kept = re.sub(r"^\| Python meerkat-sdk 0\.9.*\n", "", kept, flags=re.M)
+            kept = re.sub(r"^(\| Python meerkat-sdk 0\.5\.0 \|(?:[^|\n]*\|){3}[^|\n]*\|\n)",
+                          lambda mm: mm.group(1) + f"| {p09} | n/a | n/a | n/a | n/a |\n", kept, flags=re.M)
+            kept = re.sub(r"^(\| Python meerkat-sdk 0\.5\.0 \|(?:[^|\n]*\|){2}[^|\n]*\|\n)",
+                          lambda mm: mm.group(1) + f"| {p09} | n/a | n/a | n/a |\n", kept, flags=re.M)
+        text = text[:m.start()] + kept + text[m.end():]
     elif m:
         text = text[:m.start()] + section + "\n" + text[m.end():]
     else:

@@ -159,8 +159,11 @@ py09="python:$python09"; [ -z "$python09" ] || py09="$py09:bench/py_bench.py"
 # Workload 6: cold start, every row on the same server binary and scripted
 # LLM, a fresh realm and state root per run; the median of BENCH_COLD_RUNS.
 # The rows of 0.5.2 and 0.9.8 alternate so that load drifts hit both.
+# The load average before and after a group (the report prints both).
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 if want coldstart; then
   cold_runs="${BENCH_COLD_RUNS:-7}"
+  load_start=$(loadavg)
   impls=(raw tokio blocking python)
   # One run of every row per round, the order rotated each round, so that
   # the load of the other builds on this machine falls on all rows alike.
@@ -187,22 +190,25 @@ for v in ("05", "09"):
             (out / f"{name}.json").write_text(json.dumps(bad[0]))
             continue
         merged = dict(runs[0], runs=len(runs), load_start=runs[0]["load_start"], load_end=runs[-1]["load_end"])
-        for key in ("handshake_ms", "first_delta_ms", "initialize_ms"):
+        for key in ("handshake_ms", "first_delta_ms", "initialize_ms", "exec_ms"):
             xs = sorted(x for r in runs if key in r for x in r[key]["samples"])
             if xs:
                 merged[key] = {"median": statistics.median(xs), "min": xs[0], "max": xs[-1], "samples": xs}
         (out / f"{name}.json").write_text(json.dumps(merged))
 PY
+  echo "{\"start\": \"$load_start\", \"end\": \"$(loadavg)\"}" > "$out/load-coldstart.json"
 fi
 
 # Workload 7: the Python SDK 0.9.x beside ours on the real rkat-rpc 0.9.8:
 # a short streamed turn and a session/list round trip, one connection each.
 if want python09; then
   turns="${BENCH_TURNS:-20}" lists="${BENCH_LISTS:-500}"
+  load_start=$(loadavg)
   for impl in tokio blocking python; do
     p="$impl"; [ "$impl" = python ] && p="$py09"
     real 0.9.8 "$rkat09" "session-09-$impl" session "$p" "$turns" "$lists"
   done
+  echo "{\"start\": \"$load_start\", \"end\": \"$(loadavg)\"}" > "$out/load-python09.json"
 fi
 
 if want footprint && [ "${BENCH_SKIP_FOOTPRINT:-}" != 1 ]; then

@@ -126,11 +126,14 @@ impl Python<'_> {
 
 // ---- cold start --------------------------------------------------------
 
-/// One cold start: (handshake ms, first `text_delta` ms[, initialize ms]).
+/// One cold start: handshake and first `text_delta` ms; for the floor also
+/// the `initialize` answer and the bare exec (`rkat-rpc --version` to its
+/// exit: loading the binary, no realm, no handshake).
 struct Cold {
     handshake: f64,
     first_delta: f64,
     initialize: Option<f64>,
+    exec: Option<f64>,
 }
 
 fn cold_tokio(server: &RealServer) -> Cold {
@@ -156,6 +159,7 @@ fn cold_tokio(server: &RealServer) -> Cold {
             handshake: ms(handshake),
             first_delta: ms(first_delta.expect("a text_delta")),
             initialize: None,
+            exec: None,
         }
     })
 }
@@ -180,11 +184,22 @@ fn cold_blocking(server: &RealServer) -> Cold {
         handshake: ms(handshake),
         first_delta: ms(first_delta.expect("a text_delta")),
         initialize: None,
+        exec: None,
     }
 }
 
 /// The floor: the server's own cold start, read on a pipe with no SDK.
 fn cold_raw(server: &RealServer) -> Cold {
+    let t = Instant::now();
+    let version = server
+        .command()
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("rkat-rpc --version runs");
+    let exec = t.elapsed();
+    assert!(version.success(), "rkat-rpc --version failed: {version}");
     let mut command = server.command();
     command
         .stdin(Stdio::piped())
@@ -241,6 +256,7 @@ fn cold_raw(server: &RealServer) -> Cold {
         handshake: ms(handshake),
         first_delta: ms(first_delta),
         initialize: Some(ms(initialize)),
+        exec: Some(ms(exec)),
     }
 }
 
@@ -248,7 +264,8 @@ fn cold_raw(server: &RealServer) -> Cold {
 pub(crate) fn coldstart(implementation: &str, runs: usize) -> Value {
     let llm = ScriptedLlm::start();
     let load_start = loadavg();
-    let (mut handshake, mut first_delta, mut initialize) = (vec![], vec![], vec![]);
+    let (mut handshake, mut first_delta, mut initialize, mut exec) =
+        (vec![], vec![], vec![], vec![]);
     let mut sdk = None;
     for _ in 0..runs.max(1) {
         // A fresh realm and state root each run, written before the clock.
@@ -265,12 +282,14 @@ pub(crate) fn coldstart(implementation: &str, runs: usize) -> Value {
                     handshake: v["handshake_ms"].as_f64().expect("handshake_ms"),
                     first_delta: v["first_delta_ms"].as_f64().expect("first_delta_ms"),
                     initialize: None,
+                    exec: None,
                 }
             }
         };
         handshake.push(cold.handshake);
         first_delta.push(cold.first_delta);
         initialize.extend(cold.initialize);
+        exec.extend(cold.exec);
     }
     let mut out = json!({
         "server": server_version(),
@@ -282,6 +301,9 @@ pub(crate) fn coldstart(implementation: &str, runs: usize) -> Value {
     });
     if !initialize.is_empty() {
         out["initialize_ms"] = stats(&mut initialize);
+    }
+    if !exec.is_empty() {
+        out["exec_ms"] = stats(&mut exec);
     }
     if let Some(sdk) = sdk {
         out["sdk"] = sdk;
