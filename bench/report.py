@@ -153,16 +153,18 @@ GROUPS = {"stream": "1", "roundtrip": "2", "fanout": "3", "memory": "4", "footpr
           "coldstart": "6", "python09": "7"}
 
 
-def merge(old, new, keep):
+def merge(old, new, keep, fix=lambda num, text: text):
     """Subsections ("### N. ...") of `new` replace those of `old` whose
-    number is not in `keep`; the rest of `old` stays as it was."""
+    number is not in `keep`; the rest of `old` stays as it was, passed
+    through `fix(number, text)`."""
     def split(text):
         head, *subs = re.split(r"^(?=### \d+\. )", text, flags=re.M)
         return head, {re.match(r"### (\d+)\.", x).group(1): x for x in subs}
     old_head, old_subs = split(old)
     _, new_subs = split(new)
     nums = sorted(set(old_subs) | set(new_subs), key=int)
-    parts = [old_subs[n] if (n in keep and n in old_subs) or n not in new_subs else new_subs[n] for n in nums]
+    parts = [fix(n, old_subs[n]) if (n in keep and n in old_subs) or n not in new_subs else new_subs[n]
+             for n in nums]
     return old_head + "".join(p.rstrip("\n") + "\n\n" for p in parts)
 
 
@@ -271,21 +273,24 @@ def main():
         # A partial run: only the subsections of the groups that ran are
         # replaced; the header (command, machine line) and the others stay.
         keep = {n for g, n in GROUPS.items() if g not in only}
-        kept = merge(m.group(0), section, keep)
+        p09 = python09_fake(d)
+
+        def fix(num, sub):
+            # The probe ran: its row in the kept tables 1 and 2 is redone
+            # (the other rows there are those of the last full run).
+            if p09 is None or num not in ("1", "2"):
+                return sub
+            cells = 4 if num == "1" else 3
+            sub = re.sub(r"^\| Python meerkat-sdk 0\.9.*\n", "", sub, flags=re.M)
+            return re.sub(r"^(\| Python meerkat-sdk 0\.5\.0 \|.*\n)",
+                          lambda mm: mm.group(1) + f"| {p09} |" + " n/a |" * cells + "\n", sub, count=1, flags=re.M)
+
+        kept = merge(m.group(0), section, keep, fix)
         # The header's machine line is the last full run's; the partial
         # run adds its own line under it.
         note = f"Partial run `BENCH_ONLY={','.join(only)}` (subsections {', '.join(sorted(GROUPS[g] for g in only if g in GROUPS))}): {machine()}."
         kept = re.sub(r"^Partial run `BENCH_ONLY=.*\n", "", kept, flags=re.M)
         kept = re.sub(r"^(Machine: .*\n)", lambda mm: mm.group(1) + note + "\n", kept, count=1, flags=re.M)
-        p09 = python09_fake(d)
-        if p09 is not None:
-            # The probe ran: its row in the kept tables 1 and 2 is redone
-            # (the other rows there are those of the last full run).
-            kept = re.sub(r"^\| Python meerkat-sdk 0\.9.*\n", "", kept, flags=re.M)
-            kept = re.sub(r"^(\| Python meerkat-sdk 0\.5\.0 \|(?:[^|\n]*\|){3}[^|\n]*\|\n)",
-                          lambda mm: mm.group(1) + f"| {p09} | n/a | n/a | n/a | n/a |\n", kept, flags=re.M)
-            kept = re.sub(r"^(\| Python meerkat-sdk 0\.5\.0 \|(?:[^|\n]*\|){2}[^|\n]*\|\n)",
-                          lambda mm: mm.group(1) + f"| {p09} | n/a | n/a | n/a |\n", kept, flags=re.M)
         text = text[:m.start()] + kept + text[m.end():]
     elif m:
         text = text[:m.start()] + section + "\n" + text[m.end():]

@@ -17,13 +17,18 @@
 #       other subsections of BENCHMARKS.md are kept as they are
 #   BENCH_COLD_RUNS=7   runs per cold-start row (the median is reported)
 #   BENCH_TURNS=20 BENCH_LISTS=500   streamed turns and session/list calls of 7
+#   BENCH_RESULTS_DIR=dir   keep every workload's JSON result there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 cache="${MEERKAT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/meerkat-rs}"
 target="${CARGO_TARGET_DIR:-$root/target}"
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+if [ -n "${BENCH_RESULTS_DIR:-}" ]; then  # keep the JSON results there
+  out="$BENCH_RESULTS_DIR"; mkdir -p "$out"
+else
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+fi
 only="${BENCH_ONLY:-}"
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
