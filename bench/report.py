@@ -108,6 +108,8 @@ def coldstart(d, add):
                 add(f"| {server} | {name} (n/a: {na or 'no result'}) | n/a | n/a | n/a | n/a | n/a |")
                 continue
             runs = r.get("runs", runs)
+            if r.get("failed_runs"):
+                name += f" ({r['failed_runs']} failed runs left out: {r.get('failure')})"
             fd = med(r, "first_delta_ms")
             add(f"| {server} | {name} | {fmt(med(r, 'handshake_ms'))} | {rng(r, 'handshake_ms')} | {fmt(fd)} "
                 f"| {rng(r, 'first_delta_ms')} | {fmt(fd / floor if fd and floor else None, 'x')} |")

@@ -190,11 +190,17 @@ for v in ("05", "09"):
         runs = [json.loads((out / f"{name}.{i}.json").read_text()) for i in range(1, n + 1)]
         for i in range(1, n + 1):
             (out / f"{name}.{i}.json").unlink()
+        # A failed run (a turn that failed, a deadline) is left out and
+        # counted; a row with no good run reports the first failure.
         bad = [r for r in runs if "handshake_ms" not in r]
-        if bad:
+        runs = [r for r in runs if "handshake_ms" in r]
+        if not runs:
             (out / f"{name}.json").write_text(json.dumps(bad[0]))
             continue
         merged = dict(runs[0], runs=len(runs), load_start=runs[0]["load_start"], load_end=runs[-1]["load_end"])
+        if bad:
+            merged["failed_runs"] = len(bad)
+            merged["failure"] = str(bad[0].get("error") or bad[0].get("na"))[:200]
         for key in ("handshake_ms", "first_delta_ms", "initialize_ms", "exec_ms"):
             xs = sorted(x for r in runs if key in r for x in r[key]["samples"])
             if xs:

@@ -36,6 +36,8 @@ use serde_json::{Value, json};
 const MODEL: &str = "claude-sonnet-4-5";
 /// The first turn of a cold start: a short reply in 4 deltas.
 const COLD_PROMPT: &str = "Hello [[chunks 4]]";
+/// How long the raw floor waits for any awaited line of a cold start.
+const RAW_DEADLINE: Duration = Duration::from_secs(60);
 /// A short streamed turn of `session`.
 const TURN_PROMPT: &str = "Tell me something short [[chunks 12]]";
 
@@ -211,16 +213,34 @@ fn cold_raw(server: &RealServer) -> Cold {
     let mut stderr = child.stderr.take().expect("piped stderr");
     let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut line = String::new();
-    let mut read_until = |pred: &dyn Fn(&str) -> bool| loop {
-        line.clear();
-        let n = stdout.read_line(&mut line).expect("read");
-        assert!(n > 0, "rkat-rpc closed its stdout");
+    // Lines come through a channel so that every wait has a deadline: a turn
+    // that fails (or a server that stalls) ends the run with its last line.
+    let (lines, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let reader = std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = t0 + RAW_DEADLINE;
+    let read_until = |pred: &dyn Fn(&str) -> bool, fail: &dyn Fn(&str) -> bool| loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match rx.recv_timeout(left) {
+            Ok(line) => line,
+            Err(e) => panic!("rkat-rpc: no awaited line within {RAW_DEADLINE:?} ({e})"),
+        };
         if pred(&line) {
             return;
         }
+        assert!(
+            !fail(&line),
+            "rkat-rpc answered before the awaited line: {line}"
+        );
     };
+    let never = |_: &str| false;
     let is_answer = |id: u64| {
         move |l: &str| {
             serde_json::from_str::<Value>(l)
@@ -232,7 +252,7 @@ fn cold_raw(server: &RealServer) -> Cold {
         r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{}}}}"#
     )
     .expect("write");
-    read_until(&is_answer(1));
+    read_until(&is_answer(1), &never);
     let initialize = t0.elapsed();
     writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"initialized"}}"#).expect("write");
     writeln!(
@@ -240,18 +260,22 @@ fn cold_raw(server: &RealServer) -> Cold {
         r#"{{"jsonrpc":"2.0","id":2,"method":"capabilities/get","params":{{}}}}"#
     )
     .expect("write");
-    read_until(&is_answer(2));
+    read_until(&is_answer(2), &never);
     let handshake = t0.elapsed();
     let create = json!({"jsonrpc": "2.0", "id": 3, "method": "session/create",
         "params": {"prompt": COLD_PROMPT, "model": MODEL}});
     writeln!(stdin, "{create}").expect("write");
-    read_until(&|l: &str| l.contains("\"method\"") && l.contains("\"text_delta\""));
+    read_until(
+        &|l: &str| l.contains("\"method\"") && l.contains("\"text_delta\""),
+        &is_answer(3),
+    );
     let first_delta = t0.elapsed();
-    read_until(&is_answer(3));
+    read_until(&is_answer(3), &never);
     drop(stdin);
     let _ = child.kill();
     let _ = child.wait();
     let _ = drain.join();
+    let _ = reader.join();
     Cold {
         handshake: ms(handshake),
         first_delta: ms(first_delta),
