@@ -46,6 +46,130 @@ def machine():
             f"{rustc}, {pyv}; load average {load} at the end (other builds share the cores); measured {when}")
 
 
+def python09_fake(d):
+    """The row name of the Python SDK 0.9.x against the fake, from its
+    measured probe: 'n/a: refuses contract 0.5.2 (<its error>)' when it
+    refused; None when the probe did not run."""
+    r = load(d, "probe-python09")
+    if r is None:
+        return None
+    sdk = r.get("sdk") or "0.9.x"
+    if r.get("connected"):
+        return f"Python meerkat-sdk {sdk}"
+    why = r.get("na") or r.get("error") or "?"
+    if "VERSION_MISMATCH" in why:
+        return f"Python meerkat-sdk {sdk} (n/a: refuses contract 0.5.2; measured: `{why}`)"
+    return f"Python meerkat-sdk {sdk} (n/a: {why})"
+
+
+def med(r, key):
+    v = (r or {}).get(key)
+    return v.get("median") if isinstance(v, dict) else None
+
+
+def rng(r, key):
+    v = (r or {}).get(key)
+    return f"{v['min']:,.0f}-{v['max']:,.0f}" if isinstance(v, dict) and v.get("samples") else "n/a"
+
+
+def why_na(r):
+    if r is None:
+        return "not run"
+    return r.get("na") or (r.get("error") and f"failed: {r['error'][:160]}") or None
+
+
+def loads(d, group):
+    r = load(d, f"load-{group}") or {}
+    return f"{r.get('start', 'n/a')} at the start, {r.get('end', 'n/a')} at the end"
+
+
+def coldstart(d, add):
+    add("### 6. Cold start: `connect()` to the handshake and to the first `text_delta` (real rkat-rpc, scripted LLM)\n")
+    runs = None
+    add("| server | implementation | handshake done ms, median | range | first `text_delta` ms, median | range | first delta vs floor |")
+    add("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    rows = []
+    for v, server in (("05", "rkat-rpc 0.5.2"), ("09", "rkat-rpc 0.9.8")):
+        floor = med(load(d, f"coldstart-{v}-raw"), "first_delta_ms")
+        for k in ("raw", "tokio", "blocking", "python"):
+            r = load(d, f"coldstart-{v}-{k}")
+            rows.append(r)
+            if k == "raw":
+                init, ex = med(r, "initialize_ms"), med(r, "exec_ms")
+                name = "floor: raw JSON lines on a pipe, no SDK" + (
+                    f" (`initialize` answered at {init:,.0f} ms; the bare exec, `rkat-rpc --version` to its exit, "
+                    f"{ex:,.0f} ms)" if init and ex else "")
+            elif k == "python":
+                name = f"Python meerkat-sdk {(r or {}).get('sdk') or ('0.5.0' if v == '05' else '0.9.x')}"
+            else:
+                name = f"meerkat-transport-{k}"
+            na = why_na(r)
+            if na or med(r, "first_delta_ms") is None:
+                add(f"| {server} | {name} (n/a: {na or 'no result'}) | n/a | n/a | n/a | n/a | n/a |")
+                continue
+            runs = r.get("runs", runs)
+            if r.get("failed_runs"):
+                name += f" ({r['failed_runs']} failed runs left out: {r.get('failure')})"
+            fd = med(r, "first_delta_ms")
+            add(f"| {server} | {name} | {fmt(med(r, 'handshake_ms'))} | {rng(r, 'handshake_ms')} | {fmt(fd)} "
+                f"| {rng(r, 'first_delta_ms')} | {fmt(fd / floor if fd and floor else None, 'x')} |")
+    add(f"\nMedian of {runs or 'n/a'} runs a row, each a fresh state root and realm (written before the clock "
+        f"starts), one run of every row per round, rows rotated each round; the Python rows time inside the "
+        f"interpreter, after its imports. Load average (1, 5, 15 min) {loads(d, 'coldstart')}; "
+        f"measured {sh('date -u +%Y-%m-%dT%H:%MZ')}.")
+
+
+def python09(d, add):
+    add("\n### 7. The Python SDK's current release beside ours: real rkat-rpc 0.9.8, scripted LLM\n")
+    p09 = python09_fake(d)
+    if p09 is not None:
+        add(f"Against `fake-rkat-rpc` (workloads 1-3, contract 0.5.2): {p09}.\n")
+    add("| implementation | first `text_delta` ms, median | streamed turn ms, median (range) | `session/list` p50 µs | p99 µs |")
+    add("| --- | ---: | ---: | ---: | ---: |")
+    rows, turns, lists = [], None, None
+    for k in ("tokio", "blocking", "python"):
+        r = load(d, f"session-09-{k}")
+        rows.append(r)
+        name = f"Python meerkat-sdk {(r or {}).get('sdk') or '0.9.x'}" if k == "python" else f"meerkat-transport-{k}"
+        na = why_na(r)
+        if na or "list_p50_us" not in (r or {}):
+            add(f"| {name} (n/a: {na or 'no result'}) | n/a | n/a | n/a | n/a |")
+            continue
+        turns, lists = r.get("turns"), r.get("requests")
+        add(f"| {name} | {fmt(med(r, 'first_delta_ms'))} | {fmt(med(r, 'turn_ms'))} ({rng(r, 'turn_ms')}) "
+            f"| {fmt(r.get('list_p50_us'))} | {fmt(r.get('list_p99_us'))} |")
+    add(f"\nOne connection a row, its own fresh realm: a first turn, then {turns or 'n/a'} streamed turns of "
+        f"12 `text_delta` each (timed from the call to the end of the stream), then {lists or 'n/a'} sequential "
+        f"`session/list` (one session listed). Load average (1, 5, 15 min) {loads(d, 'python09')}; "
+        f"measured {sh('date -u +%Y-%m-%dT%H:%MZ')}.")
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+GROUPS = {"stream": "1", "roundtrip": "2", "fanout": "3", "memory": "4", "footprint": "5",
+          "coldstart": "6", "python09": "7"}
+
+
+def merge(old, new, keep, fix=lambda num, text: text):
+    """Subsections ("### N. ...") of `new` replace those of `old` whose
+    number is not in `keep`; the rest of `old` stays as it was, passed
+    through `fix(number, text)`."""
+    def split(text):
+        head, *subs = re.split(r"^(?=### \d+\. )", text, flags=re.M)
+        return head, {re.match(r"### (\d+)\.", x).group(1): x for x in subs}
+    old_head, old_subs = split(old)
+    _, new_subs = split(new)
+    nums = sorted(set(old_subs) | set(new_subs), key=int)
+    parts = [fix(n, old_subs[n]) if (n in keep and n in old_subs) or n not in new_subs else new_subs[n]
+             for n in nums]
+    return old_head + "".join(p.rstrip("\n") + "\n\n" for p in parts)
+
+
 def main():
     d, md = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
     lines = []
@@ -62,11 +186,17 @@ def main():
              "blocking": "meerkat-transport-blocking", "python": "Python meerkat-sdk 0.5.0"}
     if (s["python"] or {}).get("na"):
         names["python"] += f" (n/a: {s['python']['na']})"
+    p09 = python09_fake(d)
     for k in ("floor", "tokio", "blocking", "python"):
         r = s[k] or {}
         eps = r.get("events_per_s")
         add(f"| {names[k]} | {fmt(eps)} | {fmt(eps / floor if eps and floor else None, 'x')} "
             f"| {fmt(eps / py if eps and py else None, 'x')} | {fmt(r.get('dropped'))} |")
+    if p09 is not None:
+        r = load(d, "stream-python09") or {}
+        eps = r.get("events_per_s")
+        add(f"| {p09} | {fmt(eps) if eps else 'n/a'} | {fmt(eps / floor if eps and floor else None, 'x')} "
+            f"| {fmt(eps / py if eps and py else None, 'x')} | n/a |")
 
     # 2. round trip
     add("\n### 2. Request round trip: 10,000 sequential `session/list`\n")
@@ -83,6 +213,11 @@ def main():
         r = rt[k] or {}
         p50 = r.get("p50_us")
         add(f"| {rnames[k]} | {fmt(p50)} | {fmt(r.get('p99_us'))} | {fmt(p50 / echo if p50 and echo else None, 'x')} |")
+    if p09 is not None:
+        r = load(d, "roundtrip-python09") or {}
+        p50 = r.get("p50_us")
+        add(f"| {p09} | {fmt(p50) if p50 else 'n/a'} | {fmt(r.get('p99_us')) if p50 else 'n/a'} "
+            f"| {fmt(p50 / echo if p50 and echo else None, 'x')} |")
 
     # 3. fan-out
     add("\n### 3. Fan-out: 100 sessions streaming 2,000 events each, at once, on one client\n")
@@ -116,6 +251,10 @@ def main():
         else:
             add(f"| {n} | {fmt(r.get('build_s'))} | {fmt(r.get('crates'))} |")
 
+    add("")
+    coldstart(d, add)
+    python09(d, add)
+
     errors = [p.stem for p in sorted(d.glob("*.json")) if "error" in (load(d, p.stem) or {})]
     table = "\n".join(lines)
     print(table)
@@ -124,13 +263,38 @@ def main():
 
     section = (f"## Transports\n\nCommand: `scripts/bench.sh` (release build; every workload against the same "
                f"`fake-rkat-rpc`, scenario `burst N 8`; workloads 1-3 keep the best of {os.environ.get('BENCH_ROUNDS', '3')} runs, every row alike; "
-               f"fan-out fairness is the median of those runs).\n"
+               f"fan-out fairness is the median of those runs; workloads 6 and 7 run against the real rkat-rpc servers "
+               f"in the cache and the scripted LLM, see their notes).\n"
                f"Machine: {machine()}.\n\n{table}\n")
     text = md.read_text() if md.exists() else "# Benchmarks\n"
     # Replace the generated part only: from "## Transports" up to the hand-written
     # "### What bounds these numbers" (kept), or the next "## ", or the end.
     m = re.search(r"^## Transports\n.*?(?=^### What bounds these numbers|^## |\Z)", text, flags=re.S | re.M)
-    if m:
+    only = [g for g in os.environ.get("BENCH_ONLY", "").split(",") if g]
+    if m and only:
+        # A partial run: only the subsections of the groups that ran are
+        # replaced; the header (command, machine line) and the others stay.
+        keep = {n for g, n in GROUPS.items() if g not in only}
+        p09 = python09_fake(d)
+
+        def fix(num, sub):
+            # The probe ran: its row in the kept tables 1 and 2 is redone
+            # (the other rows there are those of the last full run).
+            if p09 is None or num not in ("1", "2"):
+                return sub
+            cells = 4 if num == "1" else 3
+            sub = re.sub(r"^\| Python meerkat-sdk 0\.9.*\n", "", sub, flags=re.M)
+            return re.sub(r"^(\| Python meerkat-sdk 0\.5\.0 \|.*\n)",
+                          lambda mm: mm.group(1) + f"| {p09} |" + " n/a |" * cells + "\n", sub, count=1, flags=re.M)
+
+        kept = merge(m.group(0), section, keep, fix)
+        # The header's machine line is the last full run's; the partial
+        # run adds its own line under it.
+        note = f"Partial run `BENCH_ONLY={','.join(only)}` (subsections {', '.join(sorted(GROUPS[g] for g in only if g in GROUPS))}): {machine()}."
+        kept = re.sub(r"^Partial run `BENCH_ONLY=.*\n", "", kept, flags=re.M)
+        kept = re.sub(r"^(Machine: .*\n)", lambda mm: mm.group(1) + note + "\n", kept, count=1, flags=re.M)
+        text = text[:m.start()] + kept + text[m.end():]
+    elif m:
         text = text[:m.start()] + section + "\n" + text[m.end():]
     else:
         text = text.rstrip() + "\n\n" + section

@@ -4,16 +4,33 @@
 # venv in the cache) and the physical floor, all against the same
 # fake-rkat-rpc emitting as fast as it can. Prints one table and rewrites
 # the "Transports" section of BENCHMARKS.md with it.
+# Issue 13 adds two workloads against the real rkat-rpc servers in the cache
+# and the scripted LLM: cold start (6: connect to handshake done and to the
+# first text_delta, 0.5.2 and 0.9.8) and the official Python SDK's current
+# release (0.9.x, a second venv) beside ours on 0.9.8 (7), plus its measured
+# refusal of the fake (contract 0.5.2).
 #
 #   MEERKAT_CACHE_DIR   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/meerkat-rs)
 #   BENCH_SKIP_FOOTPRINT=1   skip the clean builds of workload 5 (slow)
+#   BENCH_ONLY=coldstart,python09   run only these groups (of stream,
+#       roundtrip, fanout, memory, footprint, coldstart, python09); the
+#       other subsections of BENCHMARKS.md are kept as they are
+#   BENCH_COLD_RUNS=7   runs per cold-start row (the median is reported)
+#   BENCH_TURNS=20 BENCH_LISTS=500   streamed turns and session/list calls of 7
+#   BENCH_RESULTS_DIR=dir   keep every workload's JSON result there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 cache="${MEERKAT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/meerkat-rs}"
 target="${CARGO_TARGET_DIR:-$root/target}"
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+if [ -n "${BENCH_RESULTS_DIR:-}" ]; then  # keep the JSON results there
+  out="$BENCH_RESULTS_DIR"; mkdir -p "$out"
+else
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+fi
+only="${BENCH_ONLY:-}"
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
 echo "==> building (release)" >&2
 cargo build --release --locked -p meerkat-bench -p meerkat-tests --bin meerkat-bench --bin fake-rkat-rpc >&2
@@ -23,17 +40,30 @@ fake="$target/release/fake-rkat-rpc"
 # Python SDK (which hangs on lines over 64 KiB) in the race.
 export FAKE_RKAT_BURST_SHORT_RESULT=1
 
-echo "==> Python SDK venv" >&2
-venv="$cache/pyvenv-meerkat-sdk-0.5.0"
-python=""
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import meerkat' 2>/dev/null; then
-  python="$venv/bin/python"
-elif python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet 'meerkat-sdk==0.5.0' >&2; then
-  python="$venv/bin/python"
-else
+# venv DIR REQUIREMENT: prints the venv's python once meerkat-sdk imports,
+# installing it from PyPI the first time; nothing when pip fails.
+venv() {
+  local dir=$1 req=$2
+  if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c 'import meerkat' 2>/dev/null; then
+    echo "$dir/bin/python"
+  elif python3 -m venv "$dir" >&2 && "$dir/bin/pip" install --quiet "$req" >&2; then
+    echo "$dir/bin/python"
+  fi
+}
+echo "==> Python SDK venvs" >&2
+python="$(venv "$cache/pyvenv-meerkat-sdk-0.5.0" 'meerkat-sdk==0.5.0')"
+if [ -z "$python" ]; then
   python_na="pip could not install meerkat-sdk==0.5.0 from PyPI"
   echo "warning: $python_na; its rows say n/a" >&2
 fi
+# The current release line (0.9.x), in its own venv.
+python09=""
+if want python09 || want coldstart || want stream || want roundtrip; then
+  python09="$(venv "$cache/pyvenv-meerkat-sdk-0.9" 'meerkat-sdk>=0.9,<0.10')"
+  [ -n "$python09" ] || echo "warning: pip could not install meerkat-sdk 0.9.x; its rows say n/a" >&2
+fi
+rkat05="$cache/rkat-rpc-0.5.2/bin/rkat-rpc"
+rkat09="$cache/rkat-rpc-0.9.8/bin/rkat-rpc"
 
 run() { # name, command...
   local name=$1; shift
@@ -71,24 +101,128 @@ if [ -z "$python" ]; then
   for w in stream roundtrip; do echo "{\"na\": \"$python_na\"}" > "$out/$w-python.json"; done
 fi
 
+# Can the Python SDK 0.9.x speak to the fake (contract 0.5.2)? Measured:
+# it connects, and its refusal (or success) is what the rows say.
+if ! want python09 && ! want stream && ! want roundtrip; then :
+elif [ -n "$python09" ]; then
+  run probe-python09 env FAKE_RKAT_SCENARIO=normal "$python09" bench/py_bench.py probe "$fake"
+else
+  echo '{"na": "pip could not install meerkat-sdk 0.9.x from PyPI"}' > "$out/probe-python09.json"
+fi
+python09_fake=""  # set when it can connect to the fake
+if [ -n "$python09" ] && python3 -c "import json,sys;sys.exit(0 if json.load(open('$out/probe-python09.json')).get('connected') else 1)"; then
+  python09_fake="$python09"
+fi
+
 events=100000
-for impl in floor tokio blocking; do best events_per_s max "stream-$impl" "$bench" stream "$impl" "$fake" "$events"; done
-if [ -n "$python" ]; then
-  best events_per_s max stream-python env FAKE_RKAT_SCENARIO="burst $events 8" "$python" bench/py_bench.py stream "$fake" "$events"
+if want stream; then
+  for impl in floor tokio blocking; do best events_per_s max "stream-$impl" "$bench" stream "$impl" "$fake" "$events"; done
+  if [ -n "$python" ]; then
+    best events_per_s max stream-python env FAKE_RKAT_SCENARIO="burst $events 8" "$python" bench/py_bench.py stream "$fake" "$events"
+  fi
+  if [ -n "$python09_fake" ]; then
+    best events_per_s max stream-python09 env FAKE_RKAT_SCENARIO="burst $events 8" "$python09_fake" bench/py_bench.py stream "$fake" "$events"
+  fi
 fi
-for impl in echo echo-threads echo-threads4 floor tokio blocking; do best p50_us min "roundtrip-$impl" "$bench" roundtrip "$impl" "$fake" 10000; done
-if [ -n "$python" ]; then
-  best p50_us min roundtrip-python env FAKE_RKAT_SCENARIO=normal "$python" bench/py_bench.py roundtrip "$fake" 10000
+if want roundtrip; then
+  for impl in echo echo-threads echo-threads4 floor tokio blocking; do best p50_us min "roundtrip-$impl" "$bench" roundtrip "$impl" "$fake" 10000; done
+  if [ -n "$python" ]; then
+    best p50_us min roundtrip-python env FAKE_RKAT_SCENARIO=normal "$python" bench/py_bench.py roundtrip "$fake" 10000
+  fi
+  if [ -n "$python09_fake" ]; then
+    best p50_us min roundtrip-python09 env FAKE_RKAT_SCENARIO=normal "$python09_fake" bench/py_bench.py roundtrip "$fake" 10000
+  fi
 fi
-for impl in floor tokio blocking; do best events_per_s max "fanout-$impl" "$bench" fanout "$impl" "$fake" 100 2000; done
+if want fanout; then
+  for impl in floor tokio blocking; do best events_per_s max "fanout-$impl" "$bench" fanout "$impl" "$fake" 100 2000; done
+fi
 # Workload 4: the consumer reads at a tenth of the rate workload 1 measured
 # (it pauses after every 1,000 events).
-for impl in tokio blocking; do
-  pause_us=$(python3 -c "import json;r=json.load(open('$out/stream-$impl.json')).get('events_per_s',500000);print(int(1000/(r/10)*1e6))")
-  run "memory-$impl" "$bench" memory "$impl" "$fake" 1000000 "$pause_us"
-done
+if want memory; then
+  for impl in tokio blocking; do
+    pause_us=$(python3 -c "import json;r=json.load(open('$out/stream-$impl.json')).get('events_per_s',500000);print(int(1000/(r/10)*1e6))" 2>/dev/null || echo 20000)
+    run "memory-$impl" "$bench" memory "$impl" "$fake" 1000000 "$pause_us"
+  done
+fi
 
-if [ "${BENCH_SKIP_FOOTPRINT:-}" != 1 ]; then
+# real VERSION BINARY NAME WORKLOAD IMPL ARGS...: a workload against a real
+# rkat-rpc (n/a with the reason when it is not installed, or the SDK is
+# missing).
+real() {
+  local version=$1 binary=$2 name=$3 workload=$4 impl=$5; shift 5
+  if [ ! -x "$binary" ]; then
+    echo "{\"na\": \"rkat-rpc $version is not installed (scripts/install-rkat-rpc.sh $version)\"}" > "$out/$name.json"
+  elif [ "$impl" = "python:" ]; then
+    echo '{"na": "the Python SDK could not be installed from PyPI"}' > "$out/$name.json"
+  else
+    run "$name" env MEERKAT_RKAT_RPC="$binary" "$bench" "$workload" "$impl" "$@"
+  fi
+}
+py05="python:$python"; [ -z "$python" ] || py05="$py05:bench/py_bench.py"
+py09="python:$python09"; [ -z "$python09" ] || py09="$py09:bench/py_bench.py"
+
+# Workload 6: cold start, every row on the same server binary and scripted
+# LLM, a fresh realm and state root per run; the median of BENCH_COLD_RUNS.
+# The rows of 0.5.2 and 0.9.8 alternate so that load drifts hit both.
+# The load average before and after a group (the report prints both).
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+if want coldstart; then
+  cold_runs="${BENCH_COLD_RUNS:-7}"
+  load_start=$(loadavg)
+  impls=(raw tokio blocking python)
+  # One run of every row per round, the order rotated each round, so that
+  # the load of the other builds on this machine falls on all rows alike.
+  for i in $(seq "$cold_runs"); do
+    for j in 0 1 2 3; do
+      impl=${impls[$(( (i + j) % 4 ))]}
+      p="$impl"; [ "$impl" = python ] && p="$py05"
+      real 0.5.2 "$rkat05" "coldstart-05-$impl.$i" coldstart "$p" 1
+      p="$impl"; [ "$impl" = python ] && p="$py09"
+      real 0.9.8 "$rkat09" "coldstart-09-$impl.$i" coldstart "$p" 1
+    done
+  done
+  python3 - "$out" "$cold_runs" <<'PY'
+import json, sys, pathlib, statistics
+out, n = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+for v in ("05", "09"):
+    for impl in ("raw", "tokio", "blocking", "python"):
+        name = f"coldstart-{v}-{impl}"
+        runs = [json.loads((out / f"{name}.{i}.json").read_text()) for i in range(1, n + 1)]
+        for i in range(1, n + 1):
+            (out / f"{name}.{i}.json").unlink()
+        # A failed run (a turn that failed, a deadline) is left out and
+        # counted; a row with no good run reports the first failure.
+        bad = [r for r in runs if "handshake_ms" not in r]
+        runs = [r for r in runs if "handshake_ms" in r]
+        if not runs:
+            (out / f"{name}.json").write_text(json.dumps(bad[0]))
+            continue
+        merged = dict(runs[0], runs=len(runs), load_start=runs[0]["load_start"], load_end=runs[-1]["load_end"])
+        if bad:
+            merged["failed_runs"] = len(bad)
+            merged["failure"] = str(bad[0].get("error") or bad[0].get("na"))[:200]
+        for key in ("handshake_ms", "first_delta_ms", "initialize_ms", "exec_ms"):
+            xs = sorted(x for r in runs if key in r for x in r[key]["samples"])
+            if xs:
+                merged[key] = {"median": statistics.median(xs), "min": xs[0], "max": xs[-1], "samples": xs}
+        (out / f"{name}.json").write_text(json.dumps(merged))
+PY
+  echo "{\"start\": \"$load_start\", \"end\": \"$(loadavg)\"}" > "$out/load-coldstart.json"
+fi
+
+# Workload 7: the Python SDK 0.9.x beside ours on the real rkat-rpc 0.9.8:
+# a short streamed turn and a session/list round trip, one connection each.
+if want python09; then
+  turns="${BENCH_TURNS:-20}" lists="${BENCH_LISTS:-500}"
+  load_start=$(loadavg)
+  for impl in tokio blocking python; do
+    p="$impl"; [ "$impl" = python ] && p="$py09"
+    real 0.9.8 "$rkat09" "session-09-$impl" session "$p" "$turns" "$lists"
+  done
+  echo "{\"start\": \"$load_start\", \"end\": \"$(loadavg)\"}" > "$out/load-python09.json"
+fi
+
+if want footprint && [ "${BENCH_SKIP_FOOTPRINT:-}" != 1 ]; then
   echo "==> footprint: clean release builds" >&2
   for crate in meerkat-transport-tokio meerkat-transport-blocking; do
     scratch="$(mktemp -d)"

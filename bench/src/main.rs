@@ -6,7 +6,12 @@
 //! meerkat-bench roundtrip <tokio|blocking|floor|echo|echo-threads|echo-threads4> <fake> <requests>
 //! meerkat-bench fanout    <tokio|blocking> <fake> <sessions> <events-per-session>
 //! meerkat-bench memory    <tokio|blocking> <fake> <events> <slowdown>
+//! meerkat-bench coldstart <tokio|blocking|raw|python:<interpreter>:<py_bench.py>> <runs>
+//! meerkat-bench session   <tokio|blocking|python:<interpreter>:<py_bench.py>> <turns> <requests>
 //! ```
+//!
+//! `coldstart` and `session` run against the real `rkat-rpc` named by
+//! `$MEERKAT_RKAT_RPC` and the scripted LLM (see the `real` module).
 //!
 //! Every workload runs against the same `fake-rkat-rpc` (scenario
 //! `burst N 8`: a turn writes N pre-rendered `text_delta` events in 1 MiB
@@ -20,6 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod real;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +47,8 @@ fn main() {
         ("fanout", "floor") => floor_fanout(arg(2), num(3), num(4)),
         ("memory", "tokio") => tokio_rt().block_on(tokio_memory(arg(2), num(3), num(4))),
         ("memory", "blocking") => blocking_memory(arg(2), num(3), num(4)),
+        ("coldstart", implementation) => real::coldstart(implementation, num(2)),
+        ("session", implementation) => real::session(implementation, num(2), num(3)),
         _ => {
             eprintln!("usage: see the crate docs of meerkat-bench");
             std::process::exit(2);
