@@ -37,9 +37,10 @@
 //! assert!(text.lines().nth(1).unwrap().contains("\"t_ms\":3.0"));
 //!
 //! // ...and play it back to a client whose ids differ.
-//! let mut player = Player::new(Cassette::parse(&text).unwrap(), &Replay::new("unused"));
-//! player.handle_client_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"session/list\",\"params\":{}}\n");
-//! let answer: serde_json::Value = serde_json::from_slice(&player.take_output()).unwrap();
+//! let now = std::time::Instant::now();
+//! let mut player = Player::new(Cassette::parse(&text).unwrap(), &Replay::new("unused"), now);
+//! player.handle_client_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"session/list\",\"params\":{}}\n", now);
+//! let answer: serde_json::Value = serde_json::from_slice(&player.take_output(now)).unwrap();
 //! assert_eq!(answer, serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {"sessions": []}}));
 //! assert!(player.progress().finished);
 //! ```
@@ -47,10 +48,10 @@
 //! [`ConnectOptions::record`]: crate::ConnectOptions::record
 //! [`ConnectOptions::replay`]: crate::ConnectOptions::replay
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -90,15 +91,35 @@ pub struct Replay {
     /// `params.items.*.id`; `*` is any key or index) that are not
     /// compared.
     pub ignore: Vec<String>,
+    /// Play the server's lines at the recorded pace (each after the
+    /// recorded gap since the client message before it) instead of at
+    /// once.
+    pub paced: bool,
 }
 
 impl Replay {
-    /// Replays the cassette at `path`, comparing every field.
+    /// Replays the cassette at `path`, comparing every field, at full
+    /// speed.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             cassette: path.into(),
             ignore: Vec::new(),
+            paced: false,
         }
+    }
+
+    /// Plays the server's lines at the recorded pace: each one after the
+    /// gap the recording shows since the client's message before it (a
+    /// slow tool, a streamed answer's rhythm), not at once.
+    ///
+    /// ```
+    /// use meerkat_proto::cassette::Replay;
+    /// assert!(Replay::new("demo.jsonl").paced().paced);
+    /// ```
+    #[must_use]
+    pub fn paced(mut self) -> Self {
+        self.paced = true;
+        self
     }
 
     /// Leaves the field at the dotted `path` out of the comparison of the
@@ -494,6 +515,11 @@ pub struct Player {
     pending: BTreeMap<String, String>,
     partial: Vec<u8>,
     out: Vec<u8>,
+    /// Paced: lines played but not due yet, with when they are due.
+    held: VecDeque<(Instant, Vec<u8>)>,
+    /// Paced: the time and the recorded `t_ms` that the next lines' gaps
+    /// count from (the last client message matched, or the start).
+    anchor: Option<(Instant, f64)>,
     end: Option<ReplayEnd>,
     matched: usize,
     expected: usize,
@@ -504,7 +530,7 @@ impl Player {
     /// server lines recorded before the first client message are ready at
     /// once.
     #[must_use]
-    pub fn new(cassette: Cassette, replay: &Replay) -> Self {
+    pub fn new(cassette: Cassette, replay: &Replay, now: Instant) -> Self {
         let expected = cassette
             .entries
             .iter()
@@ -522,40 +548,61 @@ impl Player {
             pending: BTreeMap::new(),
             partial: Vec::new(),
             out: Vec::new(),
+            held: VecDeque::new(),
+            anchor: None,
             end: None,
             matched: 0,
             expected,
         };
+        if replay.paced {
+            let first = player.entries.first().and_then(|e| e.t_ms).unwrap_or(0.0);
+            player.anchor = Some((now, first));
+        }
         player.advance();
         player
     }
 
-    /// Bytes the client wrote.
-    pub fn handle_client_bytes(&mut self, bytes: &[u8]) {
+    /// Bytes the client wrote at `now`.
+    pub fn handle_client_bytes(&mut self, bytes: &[u8], now: Instant) {
         let mut rest = bytes;
         while let Some(at) = rest.iter().position(|&b| b == b'\n') {
             self.partial.extend_from_slice(&rest[..at]);
             rest = &rest[at + 1..];
             let line = std::mem::take(&mut self.partial);
-            self.handle_line(&line);
+            self.handle_line(&line, now);
         }
         self.partial.extend_from_slice(rest);
         if self.partial.len() > MAX_LINE {
             let line = std::mem::take(&mut self.partial);
-            self.handle_line(&line);
+            self.handle_line(&line, now);
         }
     }
 
-    /// The server's bytes to hand to the client.
-    pub fn take_output(&mut self) -> Vec<u8> {
+    /// The server's bytes to hand to the client at `now` (paced: those
+    /// due by then).
+    pub fn take_output(&mut self, now: Instant) -> Vec<u8> {
+        while let Some((due, _)) = self.held.front()
+            && *due <= now
+        {
+            if let Some((_, bytes)) = self.held.pop_front() {
+                self.out.extend_from_slice(&bytes);
+            }
+        }
         std::mem::take(&mut self.out)
     }
 
-    /// Why the replay ended, once it did: the connection then ends with
+    /// When the next held line is due (paced replays only).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.held.front().map(|(due, _)| *due)
+    }
+
+    /// Why the replay ended, once it did and every line played before the
+    /// end was handed out: the connection then ends with
     /// [`ReplayEnd::to_error`].
     #[must_use]
     pub fn end(&self) -> Option<&ReplayEnd> {
-        self.end.as_ref()
+        self.end.as_ref().filter(|_| self.held.is_empty())
     }
 
     /// How far the replay got.
@@ -569,7 +616,7 @@ impl Player {
         }
     }
 
-    fn handle_line(&mut self, line: &[u8]) {
+    fn handle_line(&mut self, line: &[u8], now: Instant) {
         if self.end.is_some() || line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
@@ -610,9 +657,31 @@ impl Player {
             self.ids.insert(key.clone(), cid.clone());
             self.pending.insert(key, method);
         }
+        if let Some((_, t)) = self.anchor {
+            self.anchor = Some((now, entry.t_ms.unwrap_or(t)));
+        }
         self.matched += 1;
         self.pos += 1;
         self.advance();
+    }
+
+    /// Hands out `line` (with its newline): at once, or paced, when its
+    /// recorded gap since the anchor has passed (never before a line
+    /// played earlier).
+    fn play(&mut self, line: &[u8], t_ms: Option<f64>) {
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line);
+        bytes.push(b'\n');
+        let Some((at, from)) = self.anchor else {
+            self.out.extend_from_slice(&bytes);
+            return;
+        };
+        let gap = t_ms.map_or(0.0, |t| (t - from).max(0.0));
+        let mut due = at + Duration::from_secs_f64(gap / 1000.0);
+        if let Some((last, _)) = self.held.back() {
+            due = due.max(*last);
+        }
+        self.held.push_back((due, bytes));
     }
 
     /// Plays the server lines up to the next client message.
@@ -630,12 +699,12 @@ impl Player {
                         }
                         self.pending.remove(&key);
                     }
-                    self.out.extend_from_slice(msg.to_string().as_bytes());
-                    self.out.push(b'\n');
+                    let t_ms = entry.t_ms;
+                    self.play(msg.to_string().as_bytes(), t_ms);
                 }
                 EntryKind::RecvRaw(line) => {
-                    self.out.extend_from_slice(line.as_bytes());
-                    self.out.push(b'\n');
+                    let (line, t_ms) = (line.clone(), entry.t_ms);
+                    self.play(line.as_bytes(), t_ms);
                 }
             }
             self.pos += 1;
@@ -813,6 +882,68 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A time for replays at full speed, where it does not matter.
+    fn t0() -> Instant {
+        Instant::now()
+    }
+
+    #[test]
+    fn a_paced_replay_keeps_the_recorded_gaps_after_each_client_message() {
+        let c = cassette(&[
+            ("send", json!({"jsonrpc":"2.0","id":1,"method":"a"})),
+            ("recv", json!({"jsonrpc":"2.0","id":1,"result":"ra"})),
+            ("recv", json!({"jsonrpc":"2.0","method":"note"})),
+            ("send", json!({"jsonrpc":"2.0","id":2,"method":"b"})),
+            ("recv", json!({"jsonrpc":"2.0","id":2,"result":"rb"})),
+        ]);
+        let start = Instant::now();
+        let ms = |n: u64| start + Duration::from_millis(n);
+        let mut p = Player::new(c, &Replay::new("x").paced(), start);
+        assert_eq!(p.poll_timeout(), None, "nothing before the first request");
+        let req = |id: u64, m: &str| {
+            format!("{}\n", json!({"jsonrpc":"2.0","id":id,"method":m})).into_bytes()
+        };
+        // The client asks 10 ms in; the answer was recorded 1 ms after
+        // the request, the notification 2 ms after.
+        p.handle_client_bytes(&req(7, "a"), ms(10));
+        assert!(p.take_output(ms(10)).is_empty());
+        assert_eq!(p.poll_timeout(), Some(ms(11)));
+        let answer = String::from_utf8(p.take_output(ms(11))).unwrap();
+        assert!(
+            answer.contains("\"ra\"") && answer.contains("\"id\":7"),
+            "{answer}"
+        );
+        assert_eq!(p.poll_timeout(), Some(ms(12)));
+        assert!(
+            String::from_utf8(p.take_output(ms(12)))
+                .unwrap()
+                .contains("note")
+        );
+        assert_eq!(p.poll_timeout(), None);
+        // The gaps count from each client message, whenever it comes.
+        p.handle_client_bytes(&req(8, "b"), ms(50));
+        assert_eq!(p.poll_timeout(), Some(ms(51)));
+        assert!(p.end().is_none());
+        assert!(
+            String::from_utf8(p.take_output(ms(60)))
+                .unwrap()
+                .contains("\"rb\"")
+        );
+        assert!(p.progress().finished);
+
+        // At full speed everything after a request is there at once.
+        let c = cassette(&[
+            ("send", json!({"jsonrpc":"2.0","id":1,"method":"a"})),
+            ("recv", json!({"jsonrpc":"2.0","id":1,"result":"ra"})),
+            ("recv", json!({"jsonrpc":"2.0","method":"note"})),
+        ]);
+        let mut p = Player::new(c, &Replay::new("x"), start);
+        p.handle_client_bytes(&req(1, "a"), start);
+        let both = String::from_utf8(p.take_output(start)).unwrap();
+        assert_eq!(both.lines().count(), 2, "{both}");
+        assert_eq!(p.poll_timeout(), None);
+    }
+
     fn cassette(lines: &[(&str, Value)]) -> Cassette {
         let text: String = lines
             .iter()
@@ -842,10 +973,10 @@ mod tests {
             ),
             ("recv", json!({"jsonrpc":"2.0","id":1,"result":{}})),
         ]);
-        let mut p = Player::new(c, &Replay::new("x"));
+        let mut p = Player::new(c, &Replay::new("x"), t0());
         p.handle_client_bytes(&line(
             json!({"jsonrpc":"2.0","id":5,"method":"turn/start","params":{"session_id":"s","prompt":"b","x":1}}),
-        ));
+        ), t0());
         let Some(ReplayEnd::Mismatch(m)) = p.end().cloned() else {
             panic!("{:?}", p.end())
         };
@@ -856,7 +987,7 @@ mod tests {
             m.diff
         );
         assert!(m.diff.contains("+ params.x: 1"), "{}", m.diff);
-        assert!(p.take_output().is_empty());
+        assert!(p.take_output(t0()).is_empty());
         assert_eq!(Error::ReplayMismatch(m).code(), "REPLAY_MISMATCH");
     }
 
@@ -877,22 +1008,23 @@ mod tests {
                 json!({"jsonrpc":"2.0","id":2,"method":"b","params":{}}),
             ),
         ]);
-        let mut p = Player::new(c, &Replay::new("x").ignore("params.t"));
+        let mut p = Player::new(c, &Replay::new("x").ignore("params.t"), t0());
         assert_eq!(
-            p.take_output(),
+            p.take_output(t0()),
             line(json!({"jsonrpc":"2.0","method":"hello"}))
         );
-        p.handle_client_bytes(&line(
-            json!({"jsonrpc":"2.0","id":"c1","method":"a","params":{"t":9,"k":2}}),
-        ));
+        p.handle_client_bytes(
+            &line(json!({"jsonrpc":"2.0","id":"c1","method":"a","params":{"t":9,"k":2}})),
+            t0(),
+        );
         assert_eq!(
-            p.take_output(),
+            p.take_output(t0()),
             line(json!({"jsonrpc":"2.0","id":"c1","result":{"session_id":"S"}}))
         );
         assert!(p.end().is_none());
         // The last request has no recorded answer: the replay ends rather
         // than leave the client waiting.
-        p.handle_client_bytes(&line(json!({"jsonrpc":"2.0","id":"c2","method":"b"})));
+        p.handle_client_bytes(&line(json!({"jsonrpc":"2.0","id":"c2","method":"b"})), t0());
         let Some(ReplayEnd::Exhausted(reason)) = p.end() else {
             panic!("{:?}", p.end())
         };
@@ -902,9 +1034,12 @@ mod tests {
 
     #[test]
     fn a_message_after_the_last_line_ends_the_replay() {
-        let mut p = Player::new(Cassette::default(), &Replay::new("x"));
+        let mut p = Player::new(Cassette::default(), &Replay::new("x"), t0());
         assert!(p.end().is_none());
-        p.handle_client_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"session/list\"}\n");
+        p.handle_client_bytes(
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"session/list\"}\n",
+            t0(),
+        );
         assert!(matches!(p.end(), Some(ReplayEnd::Exhausted(r)) if r.contains("session/list")));
     }
 

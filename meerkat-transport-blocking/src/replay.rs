@@ -5,7 +5,8 @@
 //! decides is the player's ([`meerkat_proto::cassette`]).
 
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Instant;
 
 use meerkat_host::RecordFile;
 use meerkat_proto::cassette::{Player, Replay};
@@ -18,6 +19,15 @@ pub(crate) type SharedPlayer = Arc<Mutex<Player>>;
 
 const CHUNK: usize = 64 * 1024;
 
+/// What the feeding thread tells the playing one.
+#[derive(Default)]
+struct Wake {
+    /// The player got client bytes since the last look.
+    woken: bool,
+    /// The client's side of the pipe ended.
+    client_gone: bool,
+}
+
 /// The cassette file to record to, created (or truncated) now.
 pub(crate) fn record_file(options: &ConnectOptions) -> Result<Option<RecordFile>, Error> {
     options.record.as_ref().map(RecordFile::create).transpose()
@@ -26,20 +36,47 @@ pub(crate) fn record_file(options: &ConnectOptions) -> Result<Option<RecordFile>
 /// Loads the cassette and starts the peer, the reader and the writer.
 pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlayer, Error> {
     let cassette = meerkat_host::load_cassette(&replay.cassette)?;
-    let player = Arc::new(Mutex::new(Player::new(cassette, replay)));
+    let player = Arc::new(Mutex::new(Player::new(cassette, replay, Instant::now())));
     let (mut from_client, client_out) = std::io::pipe()?;
     let (client_in, mut to_client) = std::io::pipe()?;
     spawn_writer(shared, client_out, drop)?;
     spawn_reader(shared, client_in, false)?;
+    // Two threads: one feeds the client's bytes to the player, one plays
+    // its lines back (at once, or when due in a paced replay), woken by
+    // the first through `wake`.
+    let wake = Arc::new((Mutex::new(Wake::default()), Condvar::new()));
+    let (feed_player, feed_wake) = (Arc::clone(&player), Arc::clone(&wake));
+    std::thread::Builder::new()
+        .name("meerkat-replay-in".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let read = from_client.read(&mut buf);
+                if let Ok(n @ 1..) = read {
+                    feed_player
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .handle_client_bytes(&buf[..n], Instant::now());
+                }
+                let (flag, cv) = &*feed_wake;
+                let mut w = flag.lock().unwrap_or_else(PoisonError::into_inner);
+                w.woken = true;
+                w.client_gone |= !matches!(read, Ok(1..));
+                cv.notify_one();
+                if w.client_gone {
+                    return;
+                }
+            }
+        })?;
     let (shared, peer_player) = (Arc::clone(shared), Arc::clone(&player));
     std::thread::Builder::new()
         .name("meerkat-replay".into())
         .spawn(move || {
-            let mut buf = vec![0u8; CHUNK];
             loop {
-                let (bytes, end) = {
+                let (bytes, end, due) = {
                     let mut p = peer_player.lock().unwrap_or_else(PoisonError::into_inner);
-                    (p.take_output(), p.end().cloned())
+                    let bytes = p.take_output(Instant::now());
+                    (bytes, p.end().cloned(), p.poll_timeout())
                 };
                 if !bytes.is_empty() && to_client.write_all(&bytes).is_err() {
                     break;
@@ -48,17 +85,28 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
                     shared.with(|e| e.end_replay(end));
                     break;
                 }
-                match from_client.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => peer_player
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .handle_client_bytes(&buf[..n]),
+                let (flag, cv) = &*wake;
+                let mut w = flag.lock().unwrap_or_else(PoisonError::into_inner);
+                while !w.woken && !w.client_gone {
+                    match due {
+                        Some(at) => {
+                            let left = at.saturating_duration_since(Instant::now());
+                            if left.is_zero() {
+                                break;
+                            }
+                            w = cv.wait_timeout(w, left).unwrap_or_else(PoisonError::into_inner).0;
+                        }
+                        None => w = cv.wait(w).unwrap_or_else(PoisonError::into_inner),
+                    }
                 }
+                if w.client_gone && !w.woken {
+                    break;
+                }
+                w.woken = false;
             }
             // Dropping our ends: the reader reads what was played, then the
-        // end of the output, which ends the connection (with the replay's
-        // error, if it ended it).
+            // end of the output, which ends the connection (with the replay's
+            // error, if it ended it).
         })?;
     Ok(player)
 }

@@ -26,7 +26,11 @@ pub(crate) fn record_file(options: &ConnectOptions) -> Result<Option<RecordFile>
 /// Loads the cassette and starts the peer, the reader and the writer.
 pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlayer, Error> {
     let cassette = meerkat_host::load_cassette(&replay.cassette)?;
-    let player = Arc::new(Mutex::new(Player::new(cassette, replay)));
+    let player = Arc::new(Mutex::new(Player::new(
+        cassette,
+        replay,
+        std::time::Instant::now(),
+    )));
     let (client, peer) = tokio::io::duplex(PIPE);
     let (read, write) = tokio::io::split(client);
     spawn_writer(shared, write);
@@ -38,9 +42,10 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
         let (mut from_client, mut to_client) = tokio::io::split(peer);
         let mut buf = vec![0u8; PIPE];
         loop {
-            let (bytes, end) = {
+            let (bytes, end, due) = {
                 let mut p = player.lock().unwrap_or_else(PoisonError::into_inner);
-                (p.take_output(), p.end().cloned())
+                let bytes = p.take_output(std::time::Instant::now());
+                (bytes, p.end().cloned(), p.poll_timeout())
             };
             if !bytes.is_empty() && to_client.write_all(&bytes).await.is_err() {
                 break;
@@ -49,12 +54,22 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
                 shared.with(|e| e.end_replay(end));
                 break;
             }
-            match from_client.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => player
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .handle_client_bytes(&buf[..n]),
+            // A paced replay also wakes when its next line is due.
+            let due = due.map(tokio::time::Instant::from_std);
+            tokio::select! {
+                read = from_client.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => player
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .handle_client_bytes(&buf[..n], std::time::Instant::now()),
+                },
+                () = async {
+                    match due {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
             }
         }
         // Dropping our ends: the reader reads what was played, then the

@@ -14,13 +14,16 @@ use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn drive(capture: &std::path::Path) {
+fn drive(capture: &std::path::Path, paced: bool) {
     let prepared = prepare(capture);
     // Answers to the server's tool calls are the SDK's own (no handler is
     // registered here): accept any.
-    let replay = Replay::new(&prepared.cassette)
+    let mut replay = Replay::new(&prepared.cassette)
         .ignore("result")
         .ignore("error");
+    if paced {
+        replay = replay.paced();
+    }
     let client = MeerkatClient::connect(ConnectOptions::new().replay(replay))
         .unwrap_or_else(|e| panic!("{}: connect: {e}", capture.display()));
     let mut calls = Vec::new();
@@ -63,9 +66,20 @@ fn every_capture_replays() {
     assert!(all.len() >= 9, "{all:?}");
     within(LIMIT, move || {
         for capture in &all {
-            drive(capture);
+            drive(capture, false);
         }
     });
+}
+
+/// At the recorded pace (the shortest capture, 2.4 s recorded): the
+/// same answers, the lines held back until due.
+#[test]
+fn a_paced_replay_gives_the_same_answers() {
+    let basic = captures()
+        .into_iter()
+        .find(|c| c.ends_with("rkat-rpc-0.5.0/basic.jsonl"))
+        .expect("the 0.5.0 basic capture");
+    within(LIMIT, move || drive(&basic, true));
 }
 
 #[test]
