@@ -272,8 +272,11 @@ pub(crate) fn classify_routed(line: &[u8]) -> Scanned<'_> {
     let Ok(text) = std::str::from_utf8(line) else {
         return Scanned::Other(classify(line));
     };
-    let mut values = serde_json::Deserializer::from_str(text).into_iter::<LineScan<'_>>();
-    let Some(Ok(scan)) = values.next() else {
+    // NB: no `end()`: text glued after the leading object is ignored, as
+    // `classify` ignores it (and a plain deserializer moves less than the
+    // stream one).
+    let mut de = serde_json::Deserializer::from_str(text);
+    let Ok(scan) = LineScan::deserialize(&mut de) else {
         return Scanned::Other(classify(line));
     };
     let params = match scan.params {
@@ -650,6 +653,96 @@ mod tests {
         let response = b"{\"id\":3,\"result\":\"\xc3\"}";
         let repaired = lossy_retry(response, &classify(response)).unwrap();
         assert_eq!(kind(&repaired), "response 3 \"\u{fffd}\"");
+    }
+
+    /// `classify_routed` is `classify` for every line it does not route;
+    /// what it routes is a `session/event` notification whose facts are
+    /// those `route_session_event` reads from the params.
+    #[test]
+    fn the_one_pass_scan_agrees_with_classify_and_routing() {
+        let ev = |params: &str| {
+            format!(r#"{{"jsonrpc":"2.0","method":"session/event","params":{params}}}"#)
+        };
+        let delta = r#"{"event":{"event_id":"e","payload":{"delta":"hi","type":"text_delta"},"seq":3,"source_id":"session:s1","timestamp_ms":1},"session_id":"s1"}"#;
+        let routed = [
+            ev(delta),
+            ev(
+                r#"{"session_id":"s\u0031","event":{"seq":"4","payload":{"type":"run_started","prompt":"p"}}}"#,
+            ),
+            ev(
+                r#"{"event":{"seq":5,"source":{"type":"session","session_id":"s2"},"payload":{"type":"run_completed","extraction_required":true}}}"#,
+            ),
+            ev(r#"{"event":{"source_id":"session:s3","payload":{"type":"run_failed"}}}"#),
+            format!(r#"  {} trailing"#, ev(delta)),
+            // `seq` is read leniently (0 when it is not a number).
+            ev(r#"{"session_id":"s1","event":{"payload":{"type":"x"},"seq":{"a":1}}}"#),
+        ];
+        for line in &routed {
+            let Scanned::Routed(facts) = classify_routed(line.as_bytes()) else {
+                panic!("not routed: {line}");
+            };
+            let Incoming::Notification {
+                method,
+                params: Some(params),
+            } = classify(line.as_bytes())
+            else {
+                panic!("not a notification: {line}");
+            };
+            assert_eq!(method, "session/event");
+            let (session, seq, mark) = crate::model::route_session_event(params).unwrap();
+            assert_eq!(
+                (facts.session, facts.seq, facts.mark),
+                (session, seq, mark),
+                "{line}"
+            );
+        }
+        let other = [
+            String::new(),
+            "  ".into(),
+            "log line".into(),
+            "{not json".into(),
+            r#"{"id":1,"result":{"a":1}}"#.into(),
+            r#"{"id":1,"result":null,"error":null}"#.into(),
+            r#"{"id":1,"error":{"code":-1,"message":"m"}}"#.into(),
+            r#"{"id":"srv-0","method":"tool/execute","params":{"a":1}}"#.into(),
+            r#"{"method":"session/stream_event","params":{"stream_id":"x"}}"#.into(),
+            // `params` before `method`: kept raw, routed the general way.
+            r#"{"params":{"session_id":"s1","event":{"payload":{"type":"x"}}},"method":"session/event"}"#.into(),
+            // A request named session/event, duplicates, odd shapes.
+            r#"{"id":4,"method":"session/event","params":{"session_id":"s1","event":{"payload":{}}}}"#.into(),
+            r#"{"id":4,"id":5,"result":1}"#.into(),
+            r#"{"method":"session/event","method":"session/event","params":{}}"#.into(),
+            ev(r#"{"session_id":5,"event":{"payload":{}}}"#),
+            ev(r#"{"session_id":"s1","session_id":"s2","event":{"payload":{}}}"#),
+            ev(r#"{"session_id":"s1"}"#),
+            ev(r#"{"event":{"payload":{"type":"x"}}}"#),
+            ev(r#"{"event":{"source_id":"run:1","payload":{"type":"x"}}}"#),
+            ev("null"),
+            ev("[1]"),
+            r#"{"method":5}"#.into(),
+            "{}".into(),
+        ];
+        for line in &other {
+            let Scanned::Other(incoming) = classify_routed(line.as_bytes()) else {
+                panic!("routed: {line}");
+            };
+            assert_eq!(
+                format!("{incoming:?}"),
+                format!("{:?}", classify(line.as_bytes())),
+                "{line}"
+            );
+        }
+        // Bad UTF-8 anywhere, even in a member the scan skips: the
+        // general way, to the lossy repair.
+        let bad = ev(delta).replace("hi", "h\u{e9}").into_bytes();
+        assert!(matches!(classify_routed(&bad), Scanned::Routed(_)));
+        let mut bad = ev(delta).into_bytes();
+        let at = bad.windows(2).position(|w| w == b"hi").unwrap();
+        bad[at] = 0xff;
+        let Scanned::Other(first) = classify_routed(&bad) else {
+            panic!("routed a line with a bad byte");
+        };
+        assert!(lossy_retry(&bad, &first).is_some());
     }
 
     #[test]
