@@ -137,8 +137,10 @@ enum ScannedParams<'a> {
     None,
     /// Kept raw: not a `session/event`, or `params` came before `method`.
     Raw(&'a RawValue),
-    /// `session/event` params, scanned for their routing facts only.
-    Routing(LightParams<'a>),
+    /// `session/event` params, scanned for their routing facts only;
+    /// `None` when routing finds them odd. (The facts, not the scanned
+    /// struct, are kept: less to move around.)
+    Routing(Option<RouteFacts<'a>>),
 }
 
 /// [`RawMessage`] with `params` scanned for routing when `method` (read
@@ -222,7 +224,9 @@ impl<'de> Deserialize<'de> for LineScan<'de> {
                             seen(&mut params, "params")?;
                             scan.params = if scan.method.as_deref() == Some("session/event") {
                                 match map.next_value::<Option<LightParams<'de>>>()? {
-                                    Some(light) => ScannedParams::Routing(light),
+                                    Some(light) => ScannedParams::Routing(route_light(light).map(
+                                        |(session, seq, mark)| RouteFacts { session, seq, mark },
+                                    )),
                                     None => ScannedParams::None,
                                 }
                             } else {
@@ -280,14 +284,12 @@ pub(crate) fn classify_routed(line: &[u8]) -> Scanned<'_> {
         return Scanned::Other(classify(line));
     };
     let params = match scan.params {
-        ScannedParams::Routing(light) => {
-            if scan.id.is_some() {
-                // A request named `session/event`: not ours to route.
-                return Scanned::Other(classify(line));
-            }
-            return match route_light(light) {
-                Some((session, seq, mark)) => Scanned::Routed(RouteFacts { session, seq, mark }),
-                None => Scanned::Other(classify(line)),
+        ScannedParams::Routing(facts) => {
+            return match facts {
+                // NB: an id makes it a request named `session/event`: not
+                // ours to route.
+                Some(facts) if scan.id.is_none() => Scanned::Routed(facts),
+                _ => Scanned::Other(classify(line)),
             };
         }
         ScannedParams::Raw(raw) => Some(raw),
