@@ -585,3 +585,50 @@ fn handle_frame(
         Incoming::Diagnostic(d) => diagnostic(events, d),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &[u8] = br#"{"jsonrpc":"2.0","method":"session/event","params":{"session_id":"s1","event":{"seq":2,"payload":{"type":"text_delta","delta":"x"}}}}"#;
+
+    fn feed(client: &mut Client, chunks: &[&[u8]]) {
+        for chunk in chunks {
+            client.handle_bytes(chunk);
+        }
+    }
+
+    #[test]
+    fn a_routed_line_keeps_its_facts_whole_or_buffered() {
+        // Whole in one chunk, and split so that the decoder buffers it.
+        for chunks in [&[LINE, b"\n"][..], &[&LINE[..10], &LINE[10..], b"\n"]] {
+            let mut client = Client::default();
+            client.set_route_session_events(true);
+            feed(&mut client, chunks);
+            let Some(Queued::Routed(routed)) = client.poll_queued() else {
+                panic!("not routed");
+            };
+            assert_eq!(&routed.line[..], LINE);
+            assert_eq!((routed.seq, &routed.mark), (2, &RunMark::Other));
+            let SessionText::Span(span) = routed.session else {
+                panic!("session copied");
+            };
+            assert_eq!(&routed.line[span], b"s1");
+            assert!(client.poll_queued().is_none());
+        }
+    }
+
+    #[test]
+    fn a_routed_line_polls_as_the_notification_it_is() {
+        let mut plain = Client::default();
+        let mut routed = Client::default();
+        routed.set_route_session_events(true);
+        feed(&mut plain, &[LINE, b"\n"]);
+        feed(&mut routed, &[LINE, b"\n"]);
+        let (Some(a), Some(b)) = (plain.poll_event(), routed.poll_event()) else {
+            panic!("no event");
+        };
+        assert!(matches!(a, Event::Notification(_)));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+}
