@@ -186,6 +186,13 @@ fn main() {
         }
         return;
     }
+    if std::env::var_os("DECODE_PROFILE_ROUTING").is_some() {
+        // Only the driver's share (no typed decode), for a profiler.
+        for _ in 0..ROUNDS * 4 {
+            black_box(connection(&bytes, false));
+        }
+        return;
+    }
     let rows = [
         (
             "Connection + decode (one thread)",

@@ -115,8 +115,10 @@ impl Connection {
     /// A new connection, before the handshake.
     #[must_use]
     pub fn new(config: ConnectionConfig) -> Self {
+        let mut rpc = rpc::Client::new(config.rpc.clone());
+        rpc.set_route_session_events(true);
         Self {
-            rpc: rpc::Client::new(config.rpc.clone()),
+            rpc,
             now: None,
             handshake: Handshake::new(),
             outputs: VecDeque::new(),
@@ -360,7 +362,14 @@ impl Connection {
     }
 
     fn drain_rpc(&mut self) {
-        while let Some(event) = self.rpc.poll_event() {
+        while let Some(queued) = self.rpc.poll_queued() {
+            let event = match queued {
+                rpc::Queued::Event(event) => event,
+                rpc::Queued::Routed(routed) => {
+                    self.on_routed_event(routed);
+                    continue;
+                }
+            };
             match event {
                 rpc::Event::Response(r) => self.on_response(r.id, r.result),
                 rpc::Event::Notification(n) => self.on_notification(&n.method, n.params),
@@ -390,6 +399,41 @@ impl Connection {
         } else {
             self.outputs.push_back(Output::Response { id, result });
         }
+    }
+
+    /// A `session/event` the engine routed while classifying it: the hot
+    /// path. The line goes on whole, decoded on the consumer's side.
+    fn on_routed_event(&mut self, routed: rpc::RoutedLine) {
+        let rpc::RoutedLine {
+            line,
+            session,
+            seq,
+            mark,
+        } = routed;
+        // NB: the session id is copied to the stack (ids are short), so the
+        // line can move into the event without another allocation.
+        let mut stack = [0u8; 64];
+        let owned: String;
+        let session: &str = match session {
+            rpc::SessionText::Span(span) if span.len() <= stack.len() => {
+                let n = span.len();
+                stack[..n].copy_from_slice(&line[span]);
+                std::str::from_utf8(&stack[..n]).unwrap_or_default()
+            }
+            rpc::SessionText::Span(span) => {
+                owned = String::from_utf8_lossy(&line[span]).into_owned();
+                &owned
+            }
+            rpc::SessionText::Owned(s) => {
+                owned = s;
+                &owned
+            }
+        };
+        self.sessions.on_event(
+            session,
+            StreamEvent::line(line, seq, mark),
+            &mut self.outputs,
+        );
     }
 
     fn on_notification(&mut self, method: &str, params: Option<Box<RawValue>>) {

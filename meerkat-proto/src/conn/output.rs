@@ -1,8 +1,12 @@
 //! What a [`Connection`](super::Connection) reports: [`Output`] and the
 //! pieces of a stream, [`StreamItem`] and [`StreamEnd`].
 
-use crate::model::{EventEnvelope, RunMark, ServerInfo, ToolCall, decode_session_event_fast};
+use crate::model::{
+    EventEnvelope, RunMark, ServerInfo, ToolCall, decode_session_event_fast,
+    decode_session_event_line,
+};
 use crate::rpc::{CallError, CloseReason, Diagnostic, RequestId};
+use bytes::Bytes;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::fmt;
@@ -93,6 +97,9 @@ pub struct StreamEvent {
 enum Repr {
     /// `session/event` params.
     Raw(Box<RawValue>),
+    /// A whole `session/event` line (valid UTF-8), routed in the engine's
+    /// classifying pass and never copied since.
+    Line(Bytes),
     Decoded(Box<EventEnvelope>),
 }
 
@@ -102,6 +109,14 @@ impl StreamEvent {
             seq,
             mark,
             repr: Repr::Raw(params),
+        }
+    }
+
+    pub(crate) fn line(line: Bytes, seq: u64, mark: RunMark) -> Self {
+        Self {
+            seq,
+            mark,
+            repr: Repr::Line(line),
         }
     }
 
@@ -126,6 +141,7 @@ impl StreamEvent {
         match self.repr {
             Repr::Decoded(envelope) => *envelope,
             Repr::Raw(params) => decode_raw(&params),
+            Repr::Line(line) => decode_line(&line),
         }
     }
 
@@ -135,6 +151,7 @@ impl StreamEvent {
         match &self.repr {
             Repr::Decoded(envelope) => (**envelope).clone(),
             Repr::Raw(params) => decode_raw(params),
+            Repr::Line(line) => decode_line(line),
         }
     }
 }
@@ -143,6 +160,30 @@ fn decode_raw(params: &RawValue) -> EventEnvelope {
     match decode_session_event_fast(params) {
         Ok((_, envelope)) => envelope,
         Err(_) => EventEnvelope::from_raw(params),
+    }
+}
+
+/// Decodes a whole `session/event` line: the envelope in one pass when it
+/// has the usual shape, else through its params as [`decode_raw`] does.
+fn decode_line(line: &[u8]) -> EventEnvelope {
+    // NB: checked again (the engine did): no unsafe code in this crate.
+    let Ok(text) = std::str::from_utf8(line) else {
+        return EventEnvelope::default();
+    };
+    if let Some(envelope) = decode_session_event_line(text) {
+        return envelope;
+    }
+    #[derive(serde::Deserialize)]
+    struct Params<'a> {
+        #[serde(borrow)]
+        params: Option<&'a RawValue>,
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    match <Params<'_> as serde::Deserialize>::deserialize(&mut de) {
+        Ok(Params {
+            params: Some(params),
+        }) => decode_raw(params),
+        _ => EventEnvelope::default(),
     }
 }
 

@@ -427,8 +427,11 @@ pub(crate) fn decode_session_event_fast(
     decode_session_event(params).map(|(s, e)| (Cow::Owned(s), e))
 }
 
+/// The routing facts of `session/event` params: what
+/// [`route_session_event`] reads, also scanned straight out of the line by
+/// the engine's one-pass classification (`rpc::message::classify_routed`).
 #[derive(Deserialize)]
-struct LightParams<'a> {
+pub(crate) struct LightParams<'a> {
     #[serde(default, borrow)]
     session_id: Cow<'a, str>,
     #[serde(borrow)]
@@ -469,7 +472,11 @@ struct LightPayload<'a> {
 /// event: the session, `seq`, and whether a run starts or ends. `None` for
 /// bare events and odd shapes (the caller then decodes fully).
 pub(crate) fn route_session_event(params: &RawValue) -> Option<(Cow<'_, str>, u64, RunMark)> {
-    let light: LightParams<'_> = serde_json::from_str(params.get()).ok()?;
+    route_light(serde_json::from_str(params.get()).ok()?)
+}
+
+/// [`route_session_event`] of params already scanned.
+pub(crate) fn route_light(light: LightParams<'_>) -> Option<(Cow<'_, str>, u64, RunMark)> {
     let event = light.event?;
     let payload = event.payload?;
     let mark = match payload.ty.as_deref() {
@@ -499,6 +506,33 @@ pub(crate) fn route_session_event(params: &RawValue) -> Option<(Cow<'_, str>, u6
         light.session_id
     };
     Some((session, event.seq, mark))
+}
+
+/// A whole `session/event` line (`{"jsonrpc", "method", "params"}`) for
+/// [`decode_session_event_line`]: the params decoded in the same pass.
+#[derive(Deserialize)]
+struct SessionEventLine<'a> {
+    #[serde(borrow)]
+    params: SessionEventOnePass<'a>,
+}
+
+/// The envelope of a whole `session/event` line, in one pass, when it has
+/// the usual shape (an `event` object with a `payload`); `None` otherwise
+/// (the caller then decodes the params the general way). Text after the
+/// leading JSON value is ignored, as the engine ignores it.
+pub(crate) fn decode_session_event_line(line: &str) -> Option<EventEnvelope> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let SessionEventLine {
+        params: SessionEventOnePass {
+            event: Some(envelope),
+            ..
+        },
+    } = SessionEventLine::deserialize(&mut de).ok()?
+    else {
+        return None;
+    };
+    let payload = envelope.payload?;
+    Some(envelope.into_envelope(Event::from_payload(payload.get())))
 }
 
 /// Where an event stands in its run, for routing.

@@ -5,11 +5,17 @@ use super::config::Config;
 use super::error::{CallError, CloseReason, Diagnostic, EncodeError, ErrorObject};
 use super::event::{Event, IncomingRequest, Notification, Response};
 use super::id::{IncomingId, RequestId};
-use super::message::{self, Incoming, OutNotification, OutRequest, OutResponse, Version};
+use super::message::{
+    self, Incoming, OutNotification, OutRequest, OutResponse, RouteFacts, Scanned, Version,
+};
 use super::pending::Pending;
+use crate::model::RunMark;
+use bytes::Bytes;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
+use std::ops::Range;
 use std::time::Instant;
 use tracing::{debug, trace};
 
@@ -63,7 +69,10 @@ pub struct Client {
     /// The next id to allocate; ids are never reused.
     next_id: u64,
     transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    events: VecDeque<Queued>,
+    /// Route `session/event` notifications in the classifying pass
+    /// ([`Queued::Routed`]); set by the `Connection`, off for plain users.
+    route_session_events: bool,
     /// Latched on the first close; `Event::Closed` has been queued.
     closed: Option<CloseReason>,
 }
@@ -99,6 +108,7 @@ impl Client {
             next_id: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            route_session_events: false,
             closed: None,
         }
     }
@@ -235,6 +245,14 @@ impl Client {
         self.shutdown(reason);
     }
 
+    /// Classifies `session/event` notifications for routing in the same
+    /// pass that frames and classifies them: they come out of
+    /// [`poll_queued`](Self::poll_queued) as [`Queued::Routed`], the line
+    /// whole, instead of as notifications with their params copied out.
+    pub(crate) fn set_route_session_events(&mut self, on: bool) {
+        self.route_session_events = on;
+    }
+
     /// Feeds bytes the peer wrote, in any chunking.
     ///
     /// Complete lines become events at once; an unfinished line waits for
@@ -250,9 +268,11 @@ impl Client {
             decoder,
             pending,
             events,
+            route_session_events,
             ..
         } = self;
-        decoder.decode(bytes, |frame| handle_frame(pending, events, frame));
+        let route = *route_session_events;
+        decoder.decode(bytes, |frame| handle_frame(pending, events, route, frame));
     }
 
     /// Reports that the peer's output ended: an unfinished last line is
@@ -267,9 +287,11 @@ impl Client {
             decoder,
             pending,
             events,
+            route_session_events,
             ..
         } = self;
-        decoder.finish(|frame| handle_frame(pending, events, frame));
+        let route = *route_session_events;
+        decoder.finish(|frame| handle_frame(pending, events, route, frame));
         self.shutdown(CloseReason::Eof);
     }
 
@@ -280,7 +302,7 @@ impl Client {
         let events = &mut self.events;
         self.pending.expire(now, |id| {
             debug!(id, "rpc: request timed out");
-            events.push_back(response(id, Err(CallError::TimedOut)));
+            events.push_back(response(id, Err(CallError::TimedOut)).into());
         });
     }
 
@@ -300,6 +322,13 @@ impl Client {
     /// [`handle_timeout`](Self::handle_timeout) and [`close`](Self::close).
     /// Drain it after each of them: events queue up until taken.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front().map(Queued::into_event)
+    }
+
+    /// Takes the next event, oldest first, with routed `session/event`
+    /// lines left whole (see
+    /// [`set_route_session_events`](Self::set_route_session_events)).
+    pub(crate) fn poll_queued(&mut self) -> Option<Queued> {
         self.events.pop_front()
     }
 
@@ -354,9 +383,9 @@ impl Client {
         self.decoder = FrameDecoder::new(self.decoder.max_frame_len());
         let events = &mut self.events;
         self.pending.drain(|id| {
-            events.push_back(response(id, Err(CallError::Closed(reason.clone()))));
+            events.push_back(response(id, Err(CallError::Closed(reason.clone()))).into());
         });
-        self.events.push_back(Event::Closed(reason.clone()));
+        self.events.push_back(Event::Closed(reason.clone()).into());
         self.closed = Some(reason);
     }
 }
@@ -368,20 +397,123 @@ fn response(id: u64, result: Result<Box<RawValue>, CallError>) -> Event {
     })
 }
 
-fn diagnostic(events: &mut VecDeque<Event>, diagnostic: Diagnostic) {
+/// What the engine queued: an [`Event`], or (when the `Connection` asked
+/// for it) a `session/event` line routed in the classifying pass.
+#[derive(Debug)]
+pub(crate) enum Queued {
+    Event(Event),
+    Routed(RoutedLine),
+}
+
+impl From<Event> for Queued {
+    fn from(event: Event) -> Self {
+        Self::Event(event)
+    }
+}
+
+impl Queued {
+    /// The public shape: a routed line becomes the notification it is.
+    fn into_event(self) -> Event {
+        match self {
+            Self::Event(event) => event,
+            Self::Routed(routed) => Event::Notification(Notification {
+                method: "session/event".to_owned(),
+                params: routed.params(),
+            }),
+        }
+    }
+}
+
+/// A `session/event` notification with its routing facts, the line kept
+/// whole for the consumer to decode.
+#[derive(Debug)]
+pub(crate) struct RoutedLine {
+    /// The line, as framed (valid UTF-8: the scan checked it).
+    pub(crate) line: Bytes,
+    /// The session: where it sits in `line`, or unescaped.
+    pub(crate) session: SessionText,
+    /// The envelope's `seq` (0 when absent).
+    pub(crate) seq: u64,
+    /// Whether a run starts or ends.
+    pub(crate) mark: RunMark,
+}
+
+/// Where a routed line's session id is.
+#[derive(Debug)]
+pub(crate) enum SessionText {
+    /// These bytes of the line (the id had no escapes).
+    Span(Range<usize>),
+    /// The id, unescaped.
+    Owned(String),
+}
+
+impl RoutedLine {
+    fn new(line: &[u8], facts: RouteFacts<'_>) -> Self {
+        let session = match facts.session {
+            Cow::Borrowed(s) => {
+                // The id borrows from the line: its offset is where it sits.
+                let start = (s.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+                if start <= line.len() && s.len() <= line.len() - start {
+                    SessionText::Span(start..start + s.len())
+                } else {
+                    SessionText::Owned(s.to_owned())
+                }
+            }
+            Cow::Owned(s) => SessionText::Owned(s),
+        };
+        Self {
+            line: Bytes::copy_from_slice(line),
+            session,
+            seq: facts.seq,
+            mark: facts.mark,
+        }
+    }
+
+    /// The params, raw (for [`Client::poll_event`] users only).
+    fn params(&self) -> Option<Box<RawValue>> {
+        #[derive(serde::Deserialize)]
+        struct Params<'a> {
+            #[serde(borrow)]
+            params: Option<&'a RawValue>,
+        }
+        let text = std::str::from_utf8(&self.line).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let params = <Params<'_> as serde::Deserialize>::deserialize(&mut de).ok()?;
+        params.params.map(ToOwned::to_owned)
+    }
+}
+
+fn diagnostic(events: &mut VecDeque<Queued>, diagnostic: Diagnostic) {
     debug!(?diagnostic, "rpc: diagnostic");
-    events.push_back(Event::Diagnostic(diagnostic));
+    events.push_back(Event::Diagnostic(diagnostic).into());
 }
 
 /// Turns one frame into at most one event (two for a line decoded
-/// lossily: [`Diagnostic::LossyUtf8`] first).
-fn handle_frame(pending: &mut Pending, events: &mut VecDeque<Event>, frame: Frame<'_>) {
+/// lossily: [`Diagnostic::LossyUtf8`] first). With `route`, a
+/// `session/event` line of the usual shape is classified and routed in one
+/// pass ([`Queued::Routed`]).
+fn handle_frame(
+    pending: &mut Pending,
+    events: &mut VecDeque<Queued>,
+    route: bool,
+    frame: Frame<'_>,
+) {
     let line = match frame {
         Frame::Line(line) => line,
         Frame::TooLong { limit } => return diagnostic(events, Diagnostic::FrameTooLong { limit }),
     };
     trace!(frame = %String::from_utf8_lossy(line), "rpc <");
-    let first = message::classify(line);
+    let first = if route {
+        match message::classify_routed(line) {
+            Scanned::Routed(facts) => {
+                events.push_back(Queued::Routed(RoutedLine::new(line, facts)));
+                return;
+            }
+            Scanned::Other(incoming) => incoming,
+        }
+    } else {
+        message::classify(line)
+    };
     // NB: a line that is JSON but for a bad byte inside a string is decoded
     // lossily, never taken for a log line: its request must not wait for a
     // deadline when its answer came.
@@ -396,17 +528,23 @@ fn handle_frame(pending: &mut Pending, events: &mut VecDeque<Event>, frame: Fram
     match incoming {
         Incoming::Blank => {}
         Incoming::Request { id, method, params } => {
-            events.push_back(Event::Request(IncomingRequest {
-                id,
-                method: method.into_owned(),
-                params: params.map(ToOwned::to_owned),
-            }));
+            events.push_back(
+                Event::Request(IncomingRequest {
+                    id,
+                    method: method.into_owned(),
+                    params: params.map(ToOwned::to_owned),
+                })
+                .into(),
+            );
         }
         Incoming::Notification { method, params } => {
-            events.push_back(Event::Notification(Notification {
-                method: method.into_owned(),
-                params: params.map(ToOwned::to_owned),
-            }));
+            events.push_back(
+                Event::Notification(Notification {
+                    method: method.into_owned(),
+                    params: params.map(ToOwned::to_owned),
+                })
+                .into(),
+            );
         }
         Incoming::Response {
             id: None,
@@ -434,7 +572,7 @@ fn handle_frame(pending: &mut Pending, events: &mut VecDeque<Event>, frame: Fram
             match raw_id.get().parse::<u64>() {
                 Ok(id) if pending.remove(id) => {
                     let result = outcome.map(ToOwned::to_owned).map_err(CallError::Rpc);
-                    events.push_back(response(id, result));
+                    events.push_back(response(id, result).into());
                 }
                 _ => diagnostic(
                     events,
@@ -445,5 +583,52 @@ fn handle_frame(pending: &mut Pending, events: &mut VecDeque<Event>, frame: Fram
             }
         }
         Incoming::Diagnostic(d) => diagnostic(events, d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &[u8] = br#"{"jsonrpc":"2.0","method":"session/event","params":{"session_id":"s1","event":{"seq":2,"payload":{"type":"text_delta","delta":"x"}}}}"#;
+
+    fn feed(client: &mut Client, chunks: &[&[u8]]) {
+        for chunk in chunks {
+            client.handle_bytes(chunk);
+        }
+    }
+
+    #[test]
+    fn a_routed_line_keeps_its_facts_whole_or_buffered() {
+        // Whole in one chunk, and split so that the decoder buffers it.
+        for chunks in [&[LINE, b"\n"][..], &[&LINE[..10], &LINE[10..], b"\n"]] {
+            let mut client = Client::default();
+            client.set_route_session_events(true);
+            feed(&mut client, chunks);
+            let Some(Queued::Routed(routed)) = client.poll_queued() else {
+                panic!("not routed");
+            };
+            assert_eq!(&routed.line[..], LINE);
+            assert_eq!((routed.seq, &routed.mark), (2, &RunMark::Other));
+            let SessionText::Span(span) = routed.session else {
+                panic!("session copied");
+            };
+            assert_eq!(&routed.line[span], b"s1");
+            assert!(client.poll_queued().is_none());
+        }
+    }
+
+    #[test]
+    fn a_routed_line_polls_as_the_notification_it_is() {
+        let mut plain = Client::default();
+        let mut routed = Client::default();
+        routed.set_route_session_events(true);
+        feed(&mut plain, &[LINE, b"\n"]);
+        feed(&mut routed, &[LINE, b"\n"]);
+        let (Some(a), Some(b)) = (plain.poll_event(), routed.poll_event()) else {
+            panic!("no event");
+        };
+        assert!(matches!(a, Event::Notification(_)));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
     }
 }

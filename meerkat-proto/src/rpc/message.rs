@@ -6,6 +6,7 @@
 
 use super::error::{Diagnostic, ErrorObject};
 use super::id::IncomingId;
+use crate::model::{LightParams, RunMark, route_light};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -75,6 +76,234 @@ fn present<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<&'a RawValu
     <&'a RawValue>::deserialize(d).map(Some)
 }
 
+/// The routing facts of a `session/event` notification, found while the
+/// line was classified (see [`classify_routed`]).
+#[derive(Debug)]
+pub(crate) struct RouteFacts<'a> {
+    /// The session the event belongs to.
+    pub(crate) session: Cow<'a, str>,
+    /// The envelope's `seq` (0 when absent).
+    pub(crate) seq: u64,
+    /// Whether a run starts or ends.
+    pub(crate) mark: RunMark,
+}
+
+/// What [`classify_routed`] made of a line.
+#[derive(Debug)]
+pub(crate) enum Scanned<'a> {
+    /// A `session/event` notification of the usual shape, with its routing
+    /// facts: its params were never captured on their own.
+    Routed(RouteFacts<'a>),
+    /// Anything else, exactly as [`classify`] has it.
+    Other(Incoming<'a>),
+}
+
+/// A top-level member of a message.
+enum Key {
+    Method,
+    Id,
+    Params,
+    Result,
+    Error,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "method" => Key::Method,
+                    "id" => Key::Id,
+                    "params" => Key::Params,
+                    "result" => Key::Result,
+                    "error" => Key::Error,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// `params` as the one-pass scan met them.
+enum ScannedParams<'a> {
+    /// Absent or `null`.
+    None,
+    /// Kept raw: not a `session/event`, or `params` came before `method`.
+    Raw(&'a RawValue),
+    /// `session/event` params, scanned for their routing facts only;
+    /// `None` when routing finds them odd. (The facts, not the scanned
+    /// struct, are kept: less to move around.)
+    Routing(Option<RouteFacts<'a>>),
+}
+
+/// [`RawMessage`] with `params` scanned for routing when `method` (read
+/// first) is `session/event`. Any surprise (a duplicate member, a type
+/// error anywhere) is an error: the caller then classifies the line the
+/// general way, which reports it as before.
+struct LineScan<'a> {
+    method: Option<Cow<'a, str>>,
+    id: Option<&'a RawValue>,
+    params: ScannedParams<'a>,
+    result: Option<&'a RawValue>,
+    error: Option<&'a RawValue>,
+}
+
+/// A `Cow<str>` that borrows when the text has no escapes (serde's own
+/// `Cow` impl always copies).
+struct BorrowedStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for BorrowedStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> serde::de::Visitor<'de> for StrVisitor {
+            type Value = BorrowedStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(StrVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for LineScan<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ScanVisitor;
+        impl<'de> serde::de::Visitor<'de> for ScanVisitor {
+            type Value = LineScan<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON-RPC message")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                use serde::de::Error as _;
+                let mut scan = LineScan {
+                    method: None,
+                    id: None,
+                    params: ScannedParams::None,
+                    result: None,
+                    error: None,
+                };
+                let (mut method, mut id, mut params) = (false, false, false);
+                let (mut result, mut error) = (false, false);
+                let seen = |flag: &mut bool, name: &'static str| {
+                    if std::mem::replace(flag, true) {
+                        return Err(A::Error::duplicate_field(name));
+                    }
+                    Ok(())
+                };
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Method => {
+                            seen(&mut method, "method")?;
+                            scan.method =
+                                map.next_value::<Option<BorrowedStr<'de>>>()?.map(|m| m.0);
+                        }
+                        Key::Id => {
+                            seen(&mut id, "id")?;
+                            scan.id = map.next_value()?;
+                        }
+                        Key::Params => {
+                            seen(&mut params, "params")?;
+                            scan.params = if scan.method.as_deref() == Some("session/event") {
+                                match map.next_value::<Option<LightParams<'de>>>()? {
+                                    Some(light) => ScannedParams::Routing(route_light(light).map(
+                                        |(session, seq, mark)| RouteFacts { session, seq, mark },
+                                    )),
+                                    None => ScannedParams::None,
+                                }
+                            } else {
+                                match map.next_value::<Option<&'de RawValue>>()? {
+                                    Some(raw) => ScannedParams::Raw(raw),
+                                    None => ScannedParams::None,
+                                }
+                            };
+                        }
+                        Key::Result => {
+                            seen(&mut result, "result")?;
+                            scan.result = Some(map.next_value()?);
+                        }
+                        Key::Error => {
+                            seen(&mut error, "error")?;
+                            scan.error = map.next_value()?;
+                        }
+                        Key::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(scan)
+            }
+        }
+        d.deserialize_map(ScanVisitor)
+    }
+}
+
+/// [`classify`] in one pass for the driver: a `session/event`
+/// notification's routing facts (session, `seq`, run start or end) are
+/// read in the same scan that frames and classifies the line, without
+/// capturing its params or building a `Value`. Every other line, and every
+/// odd one (a `session/event` whose facts are not where routing expects
+/// them, invalid UTF-8, a malformed envelope), gives what [`classify`]
+/// gives, by calling it.
+pub(crate) fn classify_routed(line: &[u8]) -> Scanned<'_> {
+    let Some(first) = line.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Scanned::Other(Incoming::Blank);
+    };
+    if line[first] != b'{' {
+        return Scanned::Other(skipped(line));
+    }
+    // NB: the whole line is checked once here, so the scan below reads
+    // strings without checking them again; a bad byte anywhere (even in a
+    // member the scan skips) goes the general way, to its lossy repair.
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Scanned::Other(classify(line));
+    };
+    // NB: no `end()`: text glued after the leading object is ignored, as
+    // `classify` ignores it (and a plain deserializer moves less than the
+    // stream one).
+    let mut de = serde_json::Deserializer::from_str(text);
+    let Ok(scan) = LineScan::deserialize(&mut de) else {
+        return Scanned::Other(classify(line));
+    };
+    let params = match scan.params {
+        ScannedParams::Routing(facts) => {
+            return match facts {
+                // NB: an id makes it a request named `session/event`: not
+                // ours to route.
+                Some(facts) if scan.id.is_none() => Scanned::Routed(facts),
+                _ => Scanned::Other(classify(line)),
+            };
+        }
+        ScannedParams::Raw(raw) => Some(raw),
+        ScannedParams::None => None,
+    };
+    Scanned::Other(incoming(RawMessage {
+        method: scan.method,
+        id: scan.id,
+        params,
+        result: scan.result,
+        error: scan.error,
+    }))
+}
+
 /// What one line turned out to be.
 #[derive(Debug)]
 pub(crate) enum Incoming<'a> {
@@ -121,6 +350,11 @@ pub(crate) fn classify(line: &[u8]) -> Incoming<'_> {
         // A syntax error or a torn line: not JSON, skip it like a log line.
         Some(Err(_)) | None => return skipped(line),
     };
+    incoming(message)
+}
+
+/// The classification of a parsed message (see [`classify`]).
+fn incoming(message: RawMessage<'_>) -> Incoming<'_> {
     if let Some(method) = message.method {
         return match message.id {
             None => Incoming::Notification {
@@ -421,6 +655,96 @@ mod tests {
         let response = b"{\"id\":3,\"result\":\"\xc3\"}";
         let repaired = lossy_retry(response, &classify(response)).unwrap();
         assert_eq!(kind(&repaired), "response 3 \"\u{fffd}\"");
+    }
+
+    /// `classify_routed` is `classify` for every line it does not route;
+    /// what it routes is a `session/event` notification whose facts are
+    /// those `route_session_event` reads from the params.
+    #[test]
+    fn the_one_pass_scan_agrees_with_classify_and_routing() {
+        let ev = |params: &str| {
+            format!(r#"{{"jsonrpc":"2.0","method":"session/event","params":{params}}}"#)
+        };
+        let delta = r#"{"event":{"event_id":"e","payload":{"delta":"hi","type":"text_delta"},"seq":3,"source_id":"session:s1","timestamp_ms":1},"session_id":"s1"}"#;
+        let routed = [
+            ev(delta),
+            ev(
+                r#"{"session_id":"s\u0031","event":{"seq":"4","payload":{"type":"run_started","prompt":"p"}}}"#,
+            ),
+            ev(
+                r#"{"event":{"seq":5,"source":{"type":"session","session_id":"s2"},"payload":{"type":"run_completed","extraction_required":true}}}"#,
+            ),
+            ev(r#"{"event":{"source_id":"session:s3","payload":{"type":"run_failed"}}}"#),
+            format!(r#"  {} trailing"#, ev(delta)),
+            // `seq` is read leniently (0 when it is not a number).
+            ev(r#"{"session_id":"s1","event":{"payload":{"type":"x"},"seq":{"a":1}}}"#),
+        ];
+        for line in &routed {
+            let Scanned::Routed(facts) = classify_routed(line.as_bytes()) else {
+                panic!("not routed: {line}");
+            };
+            let Incoming::Notification {
+                method,
+                params: Some(params),
+            } = classify(line.as_bytes())
+            else {
+                panic!("not a notification: {line}");
+            };
+            assert_eq!(method, "session/event");
+            let (session, seq, mark) = crate::model::route_session_event(params).unwrap();
+            assert_eq!(
+                (facts.session, facts.seq, facts.mark),
+                (session, seq, mark),
+                "{line}"
+            );
+        }
+        let other = [
+            String::new(),
+            "  ".into(),
+            "log line".into(),
+            "{not json".into(),
+            r#"{"id":1,"result":{"a":1}}"#.into(),
+            r#"{"id":1,"result":null,"error":null}"#.into(),
+            r#"{"id":1,"error":{"code":-1,"message":"m"}}"#.into(),
+            r#"{"id":"srv-0","method":"tool/execute","params":{"a":1}}"#.into(),
+            r#"{"method":"session/stream_event","params":{"stream_id":"x"}}"#.into(),
+            // `params` before `method`: kept raw, routed the general way.
+            r#"{"params":{"session_id":"s1","event":{"payload":{"type":"x"}}},"method":"session/event"}"#.into(),
+            // A request named session/event, duplicates, odd shapes.
+            r#"{"id":4,"method":"session/event","params":{"session_id":"s1","event":{"payload":{}}}}"#.into(),
+            r#"{"id":4,"id":5,"result":1}"#.into(),
+            r#"{"method":"session/event","method":"session/event","params":{}}"#.into(),
+            ev(r#"{"session_id":5,"event":{"payload":{}}}"#),
+            ev(r#"{"session_id":"s1","session_id":"s2","event":{"payload":{}}}"#),
+            ev(r#"{"session_id":"s1"}"#),
+            ev(r#"{"event":{"payload":{"type":"x"}}}"#),
+            ev(r#"{"event":{"source_id":"run:1","payload":{"type":"x"}}}"#),
+            ev("null"),
+            ev("[1]"),
+            r#"{"method":5}"#.into(),
+            "{}".into(),
+        ];
+        for line in &other {
+            let Scanned::Other(incoming) = classify_routed(line.as_bytes()) else {
+                panic!("routed: {line}");
+            };
+            assert_eq!(
+                format!("{incoming:?}"),
+                format!("{:?}", classify(line.as_bytes())),
+                "{line}"
+            );
+        }
+        // Bad UTF-8 anywhere, even in a member the scan skips: the
+        // general way, to the lossy repair.
+        let bad = ev(delta).replace("hi", "h\u{e9}").into_bytes();
+        assert!(matches!(classify_routed(&bad), Scanned::Routed(_)));
+        let mut bad = ev(delta).into_bytes();
+        let at = bad.windows(2).position(|w| w == b"hi").unwrap();
+        bad[at] = 0xff;
+        let Scanned::Other(first) = classify_routed(&bad) else {
+            panic!("routed a line with a bad byte");
+        };
+        assert!(lossy_retry(&bad, &first).is_some());
     }
 
     #[test]

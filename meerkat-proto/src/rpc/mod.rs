@@ -91,6 +91,7 @@ mod message;
 mod pending;
 
 pub use client::Client;
+pub(crate) use client::{Queued, RoutedLine, SessionText};
 pub use codec::{Frame, FrameDecoder, Transmit};
 pub use config::{Config, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_PENDING};
 pub use error::{
