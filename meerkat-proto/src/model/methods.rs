@@ -48,9 +48,11 @@ fn decode_field<T: DeserializeOwned + Default>(
 
 /// Declares a method whose params serialise as they are (`encode f`: as
 /// `f(params, dialect)` writes them) and whose result decodes with serde
-/// (`=> field` decodes one field of the result object).
+/// (`=> field` decodes one field of the result object). `only V0_9`: a
+/// method of contract 0.9 only, refused on 0.5 before anything is sent
+/// ([`UsageError::Unsupported`] naming the method and the line).
 macro_rules! simple_method {
-    ($(#[$doc:meta])* $name:ident, $wire:literal, $params:ty, $out:ty $(, route $route:ident)? $(, encode $enc:path)? $(=> $field:literal)?) => {
+    ($(#[$doc:meta])* $name:ident, $wire:literal, $params:ty, $out:ty $(, route $route:ident)? $(, encode $enc:path)? $(, only $line:ident)? $(=> $field:literal)?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         #[non_exhaustive]
@@ -61,8 +63,8 @@ macro_rules! simple_method {
             type Output = $out;
             $(const ROUTE: Route = Route::$route;)?
 
-            fn name(_: &Dialect) -> Result<&'static str, UsageError> {
-                Ok($wire)
+            fn name(dialect: &Dialect) -> Result<&'static str, UsageError> {
+                simple_method!(@name $wire, dialect $(, $line)?)
             }
 
             fn encode_params(p: &$params, dialect: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
@@ -74,6 +76,12 @@ macro_rules! simple_method {
             }
         }
     };
+    (@name $wire:literal, $dialect:ident) => {{
+        let _ = $dialect;
+        Ok($wire)
+    }};
+    // A method of the 0.9 line only: refused on 0.5 before sending.
+    (@name $wire:literal, $dialect:ident, V0_9) => { v09_only($wire, $dialect) };
     (@encode $p:ident, $dialect:ident) => {{
         let _ = $dialect;
         to_raw($p)
@@ -170,7 +178,7 @@ simple_method!(
 
 /// Methods with no params: `()` writes `{}`.
 macro_rules! no_params_method {
-    ($(#[$doc:meta])* $name:ident, $wire:literal, $out:ty $(=> $field:literal)?) => {
+    ($(#[$doc:meta])* $name:ident, $wire:literal, $out:ty $(, only $line:ident)? $(=> $field:literal)?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         #[non_exhaustive]
@@ -180,8 +188,8 @@ macro_rules! no_params_method {
             type Params = ();
             type Output = $out;
 
-            fn name(_: &Dialect) -> Result<&'static str, UsageError> {
-                Ok($wire)
+            fn name(dialect: &Dialect) -> Result<&'static str, UsageError> {
+                simple_method!(@name $wire, dialect $(, $line)?)
             }
 
             fn encode_params(_: &(), _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
@@ -398,36 +406,6 @@ impl Method for MobMemberSend {
     }
 }
 
-/// Declares a method of contract 0.9 only: on 0.5 it is refused before
-/// anything is sent ([`UsageError::Unsupported`] naming the method and the
-/// line). Params serialise as they are; `=> field` decodes one field of
-/// the result object.
-macro_rules! v09_method {
-    ($(#[$doc:meta])* $name:ident, $wire:literal, $params:ty, $out:ty $(=> $field:literal)?) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        #[non_exhaustive]
-        pub struct $name;
-
-        impl Method for $name {
-            type Params = $params;
-            type Output = $out;
-
-            fn name(dialect: &Dialect) -> Result<&'static str, UsageError> {
-                v09_only($wire, dialect)
-            }
-
-            fn encode_params(p: &$params, _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-                to_raw(p)
-            }
-
-            fn decode_result(raw: &RawValue, _: &Dialect) -> Result<$out, DecodeError> {
-                simple_method!(@decode $wire, raw $(, $field)?)
-            }
-        }
-    };
-}
-
 /// `method`, unless the line is 0.5, which does not have it.
 fn v09_only(method: &'static str, dialect: &Dialect) -> Result<&'static str, UsageError> {
     match dialect.line() {
@@ -436,56 +414,38 @@ fn v09_only(method: &'static str, dialect: &Dialect) -> Result<&'static str, Usa
     }
 }
 
-v09_method!(
+simple_method!(
     /// `turn/stop_run` (0.9): stops one exact run of a session.
-    TurnStopRun, "turn/stop_run", StopRunParams, StopRunResult);
-v09_method!(
+    TurnStopRun, "turn/stop_run", StopRunParams, StopRunResult, only V0_9);
+simple_method!(
     /// `session/fork_at` (0.9): a new session from the first messages of one.
-    SessionForkAt, "session/fork_at", ForkAtParams, SessionFork);
-v09_method!(
+    SessionForkAt, "session/fork_at", ForkAtParams, SessionFork, only V0_9);
+simple_method!(
     /// `events/latest_cursor` (0.9): the newest position of a scope's events.
-    EventsLatestCursor, "events/latest_cursor", LatestCursorParams, EventCursor => "cursor");
-v09_method!(
+    EventsLatestCursor, "events/latest_cursor", LatestCursorParams, EventCursor, only V0_9 => "cursor");
+simple_method!(
     /// `events/list_since` (0.9): a page of a scope's events after a cursor.
-    EventsListSince, "events/list_since", ListSinceParams, EventPage);
-v09_method!(
+    EventsListSince, "events/list_since", ListSinceParams, EventPage, only V0_9);
+simple_method!(
     /// `session/input_status` (0.9): an input's stored state, `None` when
     /// no input matches.
-    SessionInputStatus, "session/input_status", InputStatusParams, Option<InputState> => "state");
-v09_method!(
+    SessionInputStatus, "session/input_status", InputStatusParams, Option<InputState>, only V0_9 => "state");
+simple_method!(
     /// `mob/destroy` (0.9): destroys a mob and reports the cleanup.
-    MobDestroy, "mob/destroy", MobIdParams, MobDestroyed);
-v09_method!(
+    MobDestroy, "mob/destroy", MobIdParams, MobDestroyed, only V0_9);
+simple_method!(
     /// `mob/run` (0.9): runs a flow of the mob as a callable; the run id.
-    MobRun, "mob/run", MobRunParams, String => "run_id");
-v09_method!(
+    MobRun, "mob/run", MobRunParams, String, only V0_9 => "run_id");
+simple_method!(
     /// `mob/run_result` (0.9): a mob run's outcome, `None` for an unknown run.
-    MobRunResult, "mob/run_result", FlowRunIdParams, Option<MobRunOutcome> => "run");
+    MobRunResult, "mob/run_result", FlowRunIdParams, Option<MobRunOutcome>, only V0_9 => "run");
 no_params_method!(
     /// `models/catalog` (0.5 and 0.9).
     ModelsCatalog, "models/catalog", ModelCatalog);
 
-/// `runtime/health` (0.9): the host's health.
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub struct RuntimeHealthGet;
-
-impl Method for RuntimeHealthGet {
-    type Params = ();
-    type Output = RuntimeHealth;
-
-    fn name(dialect: &Dialect) -> Result<&'static str, UsageError> {
-        v09_only("runtime/health", dialect)
-    }
-
-    fn encode_params(_: &(), _: &Dialect) -> Result<Option<Box<RawValue>>, UsageError> {
-        to_raw(&json!({}))
-    }
-
-    fn decode_result(raw: &RawValue, _: &Dialect) -> Result<RuntimeHealth, DecodeError> {
-        decode("runtime/health", raw)
-    }
-}
+no_params_method!(
+    /// `runtime/health` (0.9): the host's health.
+    RuntimeHealthGet, "runtime/health", RuntimeHealth, only V0_9);
 
 #[cfg(test)]
 mod tests {
