@@ -139,6 +139,87 @@ fn figures_with_skipped(d: &Diagnostics) -> String {
     )
 }
 
+/// A row of the table: whether the client held, the code it saw, figures.
+type Row = (bool, String, String);
+
+type Answer = Result<serde_json::Value, meerkat_transport_tokio::Error>;
+
+/// Both transports' verdicts, so "held" means the same in each.
+mod verdict {
+    use super::{
+        Answer, DiagnosticKind, Diagnostics, MIB, Row, figures, figures_with_skipped, saw,
+    };
+
+    fn failed(e: &meerkat_transport_tokio::Error) -> Row {
+        (false, e.code().into_owned(), e.to_string())
+    }
+
+    /// `huge-line`, `deep-nest`: the echo comes back, or a typed error.
+    pub(crate) fn echo(answer: &Answer, d: &Diagnostics) -> Row {
+        match answer {
+            Ok(v) => (v["echo"]["x"] == 1, "ok".into(), figures_with_skipped(d)),
+            Err(e) => (true, e.code().into_owned(), e.to_string()),
+        }
+    }
+
+    /// `odd-ids`: both calls get their own first answer; the strays counted.
+    pub(crate) fn odd_ids(a: &Answer, b: &Answer, d: &Diagnostics) -> Row {
+        let unmatched = d.count(DiagnosticKind::UnmatchedResponse);
+        match (a, b) {
+            (Ok(a), Ok(b)) => (
+                a["first"] == true && b["first"] == true && unmatched > 0,
+                "ok".into(),
+                format!("unmatched_responses={unmatched} {}", figures(d)),
+            ),
+            (Err(e), _) | (_, Err(e)) => failed(e),
+        }
+    }
+
+    /// `unknown-tools`: the flood ended and a plain call still works.
+    pub(crate) fn unknown_tools(
+        listed: Result<(), &meerkat_transport_tokio::Error>,
+        d: &Diagnostics,
+    ) -> Row {
+        match listed {
+            Ok(()) => (saw(d, "tools-done"), "ok".into(), figures(d)),
+            Err(e) => failed(e),
+        }
+    }
+
+    /// `deaf`: a request was refused with `WRITE_QUEUE_FULL`.
+    pub(crate) fn deaf(code: String, sent: usize, d: &Diagnostics) -> Row {
+        (
+            code == "WRITE_QUEUE_FULL",
+            code,
+            format!("sent={sent}MiB {}", figures(d)),
+        )
+    }
+
+    /// `tool-flood`: the flood ended with the output within its bound.
+    pub(crate) fn tool_flood(d: &Diagnostics) -> Row {
+        let held = saw(d, "flood-done") && d.output_peak <= d.output_limit + MIB;
+        (held, "-".into(), figures(d))
+    }
+
+    /// `strangers`: at most the cap of sessions tracked.
+    pub(crate) fn strangers(d: &Diagnostics) -> Row {
+        let held = saw(d, "strangers-done") && d.tracked_sessions <= 257;
+        (held, "-".into(), figures(d))
+    }
+
+    /// `bad-utf8`: the answer arrived, decoded lossily.
+    pub(crate) fn bad_utf8(answer: &Answer) -> Row {
+        match answer {
+            Ok(v) => (
+                v["text"].as_str().is_some_and(|t| t.contains('\u{fffd}')),
+                "ok".into(),
+                v.to_string(),
+            ),
+            Err(e) => failed(e),
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -172,7 +253,7 @@ fn main() {
 
 /// The runtime that connected is dropped while the client lives: the next
 /// call, on another runtime, fails typed instead of hanging.
-fn tokio_dropped_runtime() -> (bool, String, String) {
+fn tokio_dropped_runtime() -> Row {
     use meerkat_transport_tokio::MeerkatClient;
     let first = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -203,7 +284,7 @@ fn tokio_dropped_runtime() -> (bool, String, String) {
     }
 }
 
-async fn tokio_attack(attack: &str) -> (bool, String, String) {
+async fn tokio_attack(attack: &str) -> Row {
     use meerkat_transport_tokio::MeerkatClient;
     if attack == "connect-close" {
         let cycle = || async {
@@ -230,34 +311,19 @@ async fn tokio_attack(attack: &str) -> (bool, String, String) {
         .expect("connect");
     let diag = || client.diagnostics();
     match attack {
-        "huge-line" | "deep-nest" => match client.call_raw("echo", json!({"x": 1})).await {
-            Ok(v) => (
-                v["echo"]["x"] == 1,
-                "ok".into(),
-                figures_with_skipped(&diag()),
-            ),
-            Err(e) => (true, e.code().into_owned(), e.to_string()),
-        },
+        "huge-line" | "deep-nest" => {
+            let answer = client.call_raw("echo", json!({"x": 1})).await;
+            verdict::echo(&answer, &diag())
+        }
         "odd-ids" => {
             let a = client.call_raw("echo", json!({})).await;
             let b = client.call_raw("echo", json!({})).await;
-            let d = diag();
-            let unmatched = d.count(DiagnosticKind::UnmatchedResponse);
-            match (a, b) {
-                (Ok(a), Ok(b)) => (
-                    a["first"] == true && b["first"] == true && unmatched > 0,
-                    "ok".into(),
-                    format!("unmatched_responses={unmatched} {}", figures(&d)),
-                ),
-                (Err(e), _) | (_, Err(e)) => (false, e.code().into_owned(), e.to_string()),
-            }
+            verdict::odd_ids(&a, &b, &diag())
         }
         "unknown-tools" => {
             let d = wait_for(diag, |d| saw(d, "tools-done"));
-            match client.list_sessions().await {
-                Ok(_) => (saw(&d, "tools-done"), "ok".into(), figures(&d)),
-                Err(e) => (false, e.code().into_owned(), e.to_string()),
-            }
+            let listed = client.list_sessions().await;
+            verdict::unknown_tools(listed.as_ref().map(drop), &d)
         }
         "dropped-turns" => {
             use std::future::Future;
@@ -311,36 +377,16 @@ async fn tokio_attack(attack: &str) -> (bool, String, String) {
                     Poll::Pending => waiting.push(call),
                 }
             }
-            let d = diag();
-            (
-                code == "WRITE_QUEUE_FULL",
-                code,
-                format!("sent={}MiB {}", waiting.len(), figures(&d)),
-            )
+            verdict::deaf(code, waiting.len(), &diag())
         }
-        "tool-flood" => {
-            let d = wait_for(diag, |d| saw(d, "flood-done"));
-            let held = saw(&d, "flood-done") && d.output_peak <= d.output_limit + MIB;
-            (held, "-".into(), figures(&d))
-        }
-        "strangers" => {
-            let d = wait_for(diag, |d| saw(d, "strangers-done"));
-            let held = saw(&d, "strangers-done") && d.tracked_sessions <= 257;
-            (held, "-".into(), figures(&d))
-        }
-        "bad-utf8" => match client.call_raw("echo", json!({})).await {
-            Ok(v) => (
-                v["text"].as_str().is_some_and(|t| t.contains('\u{fffd}')),
-                "ok".into(),
-                v.to_string(),
-            ),
-            Err(e) => (false, e.code().into_owned(), e.to_string()),
-        },
+        "tool-flood" => verdict::tool_flood(&wait_for(diag, |d| saw(d, "flood-done"))),
+        "strangers" => verdict::strangers(&wait_for(diag, |d| saw(d, "strangers-done"))),
+        "bad-utf8" => verdict::bad_utf8(&client.call_raw("echo", json!({})).await),
         other => panic!("unknown attack {other}"),
     }
 }
 
-fn blocking_attack(attack: &str) -> (bool, String, String) {
+fn blocking_attack(attack: &str) -> Row {
     use meerkat_transport_blocking::MeerkatClient;
     if attack == "connect-close" {
         let cycle = || {
@@ -363,34 +409,17 @@ fn blocking_attack(attack: &str) -> (bool, String, String) {
     let client = MeerkatClient::connect(options(&scenario(attack))).expect("connect");
     let diag = || client.diagnostics();
     match attack {
-        "huge-line" | "deep-nest" => match client.call_raw("echo", json!({"x": 1})) {
-            Ok(v) => (
-                v["echo"]["x"] == 1,
-                "ok".into(),
-                figures_with_skipped(&diag()),
-            ),
-            Err(e) => (true, e.code().into_owned(), e.to_string()),
-        },
+        "huge-line" | "deep-nest" => {
+            verdict::echo(&client.call_raw("echo", json!({"x": 1})), &diag())
+        }
         "odd-ids" => {
             let a = client.call_raw("echo", json!({}));
             let b = client.call_raw("echo", json!({}));
-            let d = diag();
-            let unmatched = d.count(DiagnosticKind::UnmatchedResponse);
-            match (a, b) {
-                (Ok(a), Ok(b)) => (
-                    a["first"] == true && b["first"] == true && unmatched > 0,
-                    "ok".into(),
-                    format!("unmatched_responses={unmatched} {}", figures(&d)),
-                ),
-                (Err(e), _) | (_, Err(e)) => (false, e.code().into_owned(), e.to_string()),
-            }
+            verdict::odd_ids(&a, &b, &diag())
         }
         "unknown-tools" => {
             let d = wait_for(diag, |d| saw(d, "tools-done"));
-            match client.list_sessions() {
-                Ok(_) => (saw(&d, "tools-done"), "ok".into(), figures(&d)),
-                Err(e) => (false, e.code().into_owned(), e.to_string()),
-            }
+            verdict::unknown_tools(client.list_sessions().as_ref().map(drop), &d)
         }
         "deaf" => {
             let blob = "x".repeat(MIB);
@@ -410,30 +439,11 @@ fn blocking_attack(attack: &str) -> (bool, String, String) {
             }
             let d = diag();
             let _ = client.close();
-            (
-                code == "WRITE_QUEUE_FULL",
-                code,
-                format!("sent={sent}MiB {}", figures(&d)),
-            )
+            verdict::deaf(code, sent, &d)
         }
-        "tool-flood" => {
-            let d = wait_for(diag, |d| saw(d, "flood-done"));
-            let held = saw(&d, "flood-done") && d.output_peak <= d.output_limit + MIB;
-            (held, "-".into(), figures(&d))
-        }
-        "strangers" => {
-            let d = wait_for(diag, |d| saw(d, "strangers-done"));
-            let held = saw(&d, "strangers-done") && d.tracked_sessions <= 257;
-            (held, "-".into(), figures(&d))
-        }
-        "bad-utf8" => match client.call_raw("echo", json!({})) {
-            Ok(v) => (
-                v["text"].as_str().is_some_and(|t| t.contains('\u{fffd}')),
-                "ok".into(),
-                v.to_string(),
-            ),
-            Err(e) => (false, e.code().into_owned(), e.to_string()),
-        },
+        "tool-flood" => verdict::tool_flood(&wait_for(diag, |d| saw(d, "flood-done"))),
+        "strangers" => verdict::strangers(&wait_for(diag, |d| saw(d, "strangers-done"))),
+        "bad-utf8" => verdict::bad_utf8(&client.call_raw("echo", json!({}))),
         other => panic!("unknown attack {other}"),
     }
 }
