@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use meerkat_proto::sdk::{
     Call, Decoder, DiagnosticKind, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch,
     INTERRUPT_PAUSE, INTERRUPT_TRIES, MAX_PAGED_ITEMS, Next, RESET_PAUSE, RESET_TRIES,
-    Subscription, TimerStep, ops,
+    STREAM_BATCH, Subscription, TimerStep, ops,
 };
 use meerkat_proto::{
     ConnectOptions, ContractLine, Error, Event, HandlingMode, RequestId, StreamOpened, ToolCall,
@@ -1022,6 +1022,81 @@ fn a_slow_consumer_lags_within_its_budget_and_still_gets_the_end() {
     ));
     p.engine.drop_stream(stream.id(), None, p.now);
     assert_eq!(p.kept(), (0, 0));
+}
+
+#[test]
+fn a_consumer_takes_a_batch_under_one_lock_in_order_and_its_budget_frees() {
+    let budget = 4;
+    let mut p = Pair::ready_with(
+        &ConnectOptions::new().stream_budget(budget),
+        Server::WithReset,
+    );
+    let mut stream = p.engine.open_turn(turn("s1"), p.now).unwrap();
+    p.settle();
+    let req = p.expect("turn/start");
+    let w = Wakes::new();
+    assert!(stream.poll_engine(&mut p.engine, &w.waker).is_pending());
+    assert!(stream.buffered().is_none());
+
+    // 6 events while the consumer sleeps: 4 kept, 2 dropped.
+    for seq in 1..7 {
+        p.feed(&delta("s1", seq, &format!("d{seq}")));
+    }
+    assert_eq!(w.count(), 1);
+    // One poll takes the whole queue: the first item, the rest buffered.
+    let Poll::Ready(Some(first)) = stream.poll_engine(&mut p.engine, &w.waker) else {
+        panic!("an event is queued");
+    };
+    let mut items = vec![show(&first)];
+    assert!(
+        p.engine.poll_stream(stream.id(), &w.waker).is_pending(),
+        "the engine's queue is empty: the batch holds the rest"
+    );
+    // The budget counts the engine's queue only: 4 more fit at once.
+    for seq in 7..11 {
+        p.feed(&delta("s1", seq, &format!("d{seq}")));
+    }
+    while let Some(next) = stream.buffered() {
+        items.push(show(&next));
+    }
+    p.feed(&completed("s1", 11));
+    p.ok(&req, run_result("s1"));
+    while let Poll::Ready(Some(next)) = stream.poll_engine(&mut p.engine, &w.waker) {
+        items.push(show(&next));
+    }
+    assert_eq!(
+        items,
+        [
+            "d1", "d2", "d3", "d4", "lagged 2", "d7", "d8", "d9", "d10", "lagged 1", "end"
+        ]
+    );
+    assert!(stream.buffered().is_none());
+}
+
+#[test]
+fn a_batch_is_at_most_stream_batch_items() {
+    let mut p = Pair::ready_with(
+        &ConnectOptions::new().stream_budget(3 * STREAM_BATCH),
+        Server::WithReset,
+    );
+    let mut stream = p.engine.open_turn(turn("s1"), p.now).unwrap();
+    p.settle();
+    let _req = p.expect("turn/start");
+    let w = Wakes::new();
+    for seq in 1..=2 * STREAM_BATCH as u64 {
+        p.feed(&delta("s1", seq, "d"));
+    }
+    assert!(stream.poll_engine(&mut p.engine, &w.waker).is_ready());
+    let mut buffered = 0;
+    while stream.buffered().is_some() {
+        buffered += 1;
+    }
+    assert_eq!(buffered, STREAM_BATCH - 1);
+    let mut rest = 0;
+    while let Poll::Ready(Some(_)) = p.engine.poll_stream(stream.id(), &w.waker) {
+        rest += 1;
+    }
+    assert_eq!(rest, STREAM_BATCH, "the rest stayed in the engine");
 }
 
 // ---- callback tools ----------------------------------------------------------

@@ -45,11 +45,13 @@ impl EventStream {
         if self.turn.is_finished() {
             return None;
         }
-        let id = self.turn.id();
-        let next = self
-            .client
-            .shared()
-            .wait(|e, waker| e.poll_stream(id, waker));
+        let next = match self.turn.buffered() {
+            Some(next) => Some(next),
+            None => {
+                let turn = &mut self.turn;
+                self.client.shared().wait(|e, waker| turn.poll_engine(e, waker))
+            }
+        };
         let item = self.turn.on_next(next, self.client.dialect());
         if let (Some(result), Some(last)) = (self.turn.result(), &self.last) {
             *last.lock().unwrap_or_else(PoisonError::into_inner) = result.clone();
@@ -207,11 +209,13 @@ impl Iterator for EventSubscription {
         if self.sub.is_done() {
             return None;
         }
-        let id = self.sub.id();
-        let next = self
-            .client
-            .shared()
-            .wait(|e, waker| e.poll_stream(id, waker));
+        let next = match self.sub.buffered() {
+            Some(next) => Some(next),
+            None => {
+                let sub = &mut self.sub;
+                self.client.shared().wait(|e, waker| sub.poll_engine(e, waker))
+            }
+        };
         self.sub.on_next(next)
     }
 }

@@ -54,10 +54,16 @@ impl EventStream {
         if self.turn.is_finished() {
             return Poll::Ready(None);
         }
-        let id = self.turn.id();
-        let next = match self.client.shared().with(|e| e.poll_stream(id, cx.waker())) {
-            Poll::Ready(next) => next,
-            Poll::Pending => return Poll::Pending,
+        let next = match self.turn.buffered() {
+            Some(next) => Some(next),
+            None => match self
+                .client
+                .shared()
+                .with(|e| self.turn.poll_engine(e, cx.waker()))
+            {
+                Poll::Ready(next) => next,
+                Poll::Pending => return Poll::Pending,
+            },
         };
         let item = self.turn.on_next(next, self.client.dialect());
         if let (Some(result), Some(last)) = (self.turn.result(), &self.last) {
@@ -261,9 +267,16 @@ impl Stream for EventSubscription {
         if self.sub.is_done() {
             return Poll::Ready(None);
         }
-        let id = self.sub.id();
-        match self.client.shared().with(|e| e.poll_stream(id, cx.waker())) {
-            Poll::Ready(next) => Poll::Ready(self.sub.on_next(next)),
+        let this = &mut *self;
+        if let Some(next) = this.sub.buffered() {
+            return Poll::Ready(this.sub.on_next(Some(next)));
+        }
+        match this
+            .client
+            .shared()
+            .with(|e| this.sub.poll_engine(e, cx.waker()))
+        {
+            Poll::Ready(next) => Poll::Ready(this.sub.on_next(next)),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -64,5 +64,5 @@ pub use pages::{MAX_PAGE, MAX_PAGED_ITEMS};
 pub use recovery::{
     INTERRUPT_PAUSE, INTERRUPT_TRIES, RESET_PAUSE, RESET_TRIES, is_interrupt_not_settled,
 };
-pub use streams::{End, Next, Subscription, TurnStream};
+pub use streams::{End, Next, STREAM_BATCH, Subscription, TurnStream};
 pub use support::{ExitInfo, LaunchPlan, TailBuffer, panic_message};

@@ -2,6 +2,7 @@
 //! consumers' state machines ([`TurnStream`], [`Subscription`]) that both
 //! transports drive, one from `poll_next`, the other from a blocking loop.
 
+use std::collections::VecDeque;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
@@ -46,6 +47,33 @@ pub enum Next {
 enum Entry {
     Event(StreamEvent),
     Lost(u64),
+}
+
+/// At most how many items a stream's consumer takes from the engine under
+/// one lock ([`TurnStream::poll_engine`], [`Subscription::poll_engine`]):
+/// the rest of a burst then comes without the lock, so a fast stream costs
+/// a lock per batch, not per event, and the reader is not stalled by the
+/// consumer. Items in a taken batch no longer count against the stream's
+/// budget; the batch itself stays this small, so memory stays bounded.
+pub const STREAM_BATCH: usize = 256;
+
+/// Items a consumer took from the engine and has not handed out yet.
+#[derive(Debug, Default)]
+struct Batch(VecDeque<Next>);
+
+impl Batch {
+    fn pop(&mut self) -> Option<Next> {
+        self.0.pop_front()
+    }
+}
+
+fn popped(p: Popped<Entry, End>) -> Next {
+    match p {
+        Popped::Item(Entry::Event(event)) => Next::Event(event),
+        Popped::Item(Entry::Lost(missing)) => Next::Signal(Event::EventsLost { missing }),
+        Popped::Lagged { dropped } => Next::Signal(Event::Lagged { dropped }),
+        Popped::End(end) => Next::End(end),
+    }
 }
 
 /// The engine's side of one stream.
@@ -130,6 +158,7 @@ impl<H: Clone> Engine<H> {
             method,
             session_id,
             state: TurnState::Running,
+            batch: Batch::default(),
         })
     }
 
@@ -168,6 +197,7 @@ impl<H: Clone> Engine<H> {
             close,
             done: false,
             outcome: None,
+            batch: Batch::default(),
         };
         Ok((id, decoder, sub))
     }
@@ -175,16 +205,28 @@ impl<H: Clone> Engine<H> {
     /// The next item of stream `id`; `waker` is woken when one comes.
     /// `Ready(None)` once the end was taken (or for an unknown stream).
     pub fn poll_stream(&mut self, id: RequestId, waker: &Waker) -> Poll<Option<Next>> {
+        self.poll_stream_into(id, waker, None)
+    }
+
+    /// [`poll_stream`](Self::poll_stream), which also moves up to
+    /// [`STREAM_BATCH`] - 1 further items into `batch` when it has one.
+    fn poll_stream_into(
+        &mut self,
+        id: RequestId,
+        waker: &Waker,
+        batch: Option<&mut Batch>,
+    ) -> Poll<Option<Next>> {
         let Some(slot) = self.streams.get_mut(&id) else {
             return Poll::Ready(None);
         };
-        if let Some(popped) = slot.buffer.pop() {
-            return Poll::Ready(Some(match popped {
-                Popped::Item(Entry::Event(event)) => Next::Event(event),
-                Popped::Item(Entry::Lost(missing)) => Next::Signal(Event::EventsLost { missing }),
-                Popped::Lagged { dropped } => Next::Signal(Event::Lagged { dropped }),
-                Popped::End(end) => Next::End(end),
-            }));
+        if let Some(first) = slot.buffer.pop() {
+            if let Some(batch) = batch {
+                while batch.0.len() < STREAM_BATCH - 1 {
+                    let Some(more) = slot.buffer.pop() else { break };
+                    batch.0.push_back(popped(more));
+                }
+            }
+            return Poll::Ready(Some(popped(first)));
         }
         if slot.buffer.is_done() {
             return Poll::Ready(None);
@@ -270,6 +312,7 @@ pub struct TurnStream {
     method: &'static str,
     session_id: Option<String>,
     state: TurnState,
+    batch: Batch,
 }
 
 impl std::fmt::Debug for TurnStream {
@@ -285,6 +328,27 @@ impl TurnStream {
     /// The stream's request id (for [`Engine::poll_stream`]).
     pub fn id(&self) -> RequestId {
         self.id
+    }
+
+    /// The next item the consumer already took from the engine, if any:
+    /// look here first, without the engine's lock, then
+    /// [`poll_engine`](Self::poll_engine).
+    pub fn buffered(&mut self) -> Option<Next> {
+        self.batch.pop()
+    }
+
+    /// The next item from `engine` (under its lock), taking up to
+    /// [`STREAM_BATCH`] at once: the rest come from
+    /// [`buffered`](Self::buffered). `waker` is woken when one comes.
+    pub fn poll_engine<H: Clone>(
+        &mut self,
+        engine: &mut Engine<H>,
+        waker: &Waker,
+    ) -> Poll<Option<Next>> {
+        match self.batch.pop() {
+            Some(next) => Poll::Ready(Some(next)),
+            None => engine.poll_stream_into(self.id, waker, Some(&mut self.batch)),
+        }
     }
 
     /// The session, once known (a streamed create learns it from its
@@ -379,6 +443,7 @@ pub struct Subscription {
     close: fn(String) -> Call<()>,
     done: bool,
     outcome: Option<(String, Option<Value>)>,
+    batch: Batch,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -394,6 +459,27 @@ impl Subscription {
     /// The subscription's request id (for [`Engine::poll_stream`]).
     pub fn id(&self) -> RequestId {
         self.id
+    }
+
+    /// The next item the consumer already took from the engine, if any:
+    /// look here first, without the engine's lock, then
+    /// [`poll_engine`](Self::poll_engine).
+    pub fn buffered(&mut self) -> Option<Next> {
+        self.batch.pop()
+    }
+
+    /// The next item from `engine` (under its lock), taking up to
+    /// [`STREAM_BATCH`] at once: the rest come from
+    /// [`buffered`](Self::buffered). `waker` is woken when one comes.
+    pub fn poll_engine<H: Clone>(
+        &mut self,
+        engine: &mut Engine<H>,
+        waker: &Waker,
+    ) -> Poll<Option<Next>> {
+        match self.batch.pop() {
+            Some(next) => Poll::Ready(Some(next)),
+            None => engine.poll_stream_into(self.id, waker, Some(&mut self.batch)),
+        }
     }
 
     /// Takes the open answer's stream id.
