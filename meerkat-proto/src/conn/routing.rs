@@ -5,8 +5,10 @@ use super::output::{Output, StreamEvent, StreamItem};
 use super::turns::{Responded, Silenced, Turns};
 use super::unbound::Unbound;
 use crate::rpc::{CallError, CloseReason, Diagnostic, RequestId};
+use foldhash::HashMap;
+use foldhash::HashSet;
 use serde_json::value::RawValue;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tracing::trace;
 
@@ -93,10 +95,10 @@ impl SessionRouter {
         Self {
             turns: Turns::new(grace),
             unbound: Unbound::new(max_unbound),
-            known: HashSet::new(),
-            last_seq: HashMap::new(),
+            known: HashSet::default(),
+            last_seq: HashMap::default(),
             strangers: Strangers::default(),
-            archiving: HashMap::new(),
+            archiving: HashMap::default(),
         }
     }
 

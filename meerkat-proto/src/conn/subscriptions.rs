@@ -3,9 +3,11 @@
 
 use super::output::{Output, StreamEnd, StreamItem};
 use crate::rpc::{CallError, CloseReason, RequestId};
+use foldhash::HashMap;
+use foldhash::HashSet;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use tracing::trace;
 
 /// How many cancelled subscription ids are remembered (so their late
@@ -56,9 +58,9 @@ impl Subscriptions {
     /// stream ids not yet known.
     pub(crate) fn new(max_orphans: usize) -> Self {
         Self {
-            opening: HashSet::new(),
-            open: HashMap::new(),
-            orphans: HashMap::new(),
+            opening: HashSet::default(),
+            open: HashMap::default(),
+            orphans: HashMap::default(),
             orphan_len: 0,
             max_orphans,
             cancelled: VecDeque::new(),

@@ -4,9 +4,10 @@
 use super::output::{Output, StreamEnd, StreamEvent, StreamItem};
 use crate::model::RunMark;
 use crate::rpc::{CallError, CloseReason, RequestId};
+use foldhash::HashMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tracing::{debug, trace};
 
@@ -98,8 +99,8 @@ impl Turns {
     /// No turns; a response-before-terminal turn waits `grace`.
     pub(crate) fn new(grace: Duration) -> Self {
         Self {
-            entries: HashMap::new(),
-            by_session: HashMap::new(),
+            entries: HashMap::default(),
+            by_session: HashMap::default(),
             grace,
         }
     }

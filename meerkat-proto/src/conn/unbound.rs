@@ -5,10 +5,11 @@ use super::output::{StreamEvent, StreamItem};
 use super::turns::Turns;
 use crate::model::RunMark;
 use crate::rpc::RequestId;
+use foldhash::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Creates waiting for their session, and the buffered events of sessions
 /// first seen meanwhile.
@@ -54,7 +55,7 @@ impl Unbound {
     pub(crate) fn new(max: usize) -> Self {
         Self {
             creates: Vec::new(),
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             len: 0,
             max,
         }

@@ -89,6 +89,7 @@ mod event;
 mod id;
 mod message;
 mod pending;
+mod route_scan;
 
 pub use client::Client;
 pub(crate) use client::{Queued, RoutedLine, SessionText};
@@ -99,3 +100,23 @@ pub use error::{
 };
 pub use event::{Event, IncomingRequest, Notification, Response};
 pub use id::{IncomingId, RequestId};
+
+/// Fuzzing only: panics when the hand-written routing scan reads `line`
+/// differently from the serde scan (it may give up; it may not disagree).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn __fuzz_route_scan(line: &[u8]) {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return;
+    };
+    if let Some(fast) = route_scan::route(text) {
+        match message::classify_routed_serde(line) {
+            message::Scanned::Routed(slow) => assert_eq!(
+                (fast.session, fast.seq, format!("{:?}", fast.mark)),
+                (slow.session, slow.seq, format!("{:?}", slow.mark)),
+                "{text}"
+            ),
+            message::Scanned::Other(other) => panic!("read {text:?}, the serde scan: {other:?}"),
+        }
+    }
+}

@@ -8,7 +8,7 @@
 //! every outcome to [`Error`]. A transport puts it behind its lock, feeds it
 //! bytes and time, and wakes the [`Waker`]s it hands back.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -178,11 +178,11 @@ impl<H: Clone> Engine<H> {
         let mut engine = Self {
             conn,
             config,
-            calls: HashMap::new(),
-            streams: HashMap::new(),
+            calls: HashMap::default(),
+            streams: HashMap::default(),
             resets: Resets::default(),
             pages: super::pages::Pages::default(),
-            tools: HashMap::new(),
+            tools: HashMap::default(),
             tool_generation: 0,
             tool_calls: Vec::new(),
             wake: Vec::new(),

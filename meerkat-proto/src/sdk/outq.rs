@@ -6,7 +6,8 @@
 //! still queued when its request timed out or was cancelled is dropped: the
 //! server never sees a request nobody waits for.
 
-use std::collections::{HashMap, VecDeque};
+use foldhash::HashMap;
+use std::collections::VecDeque;
 
 use crate::rpc::{RequestId, Transmit};
 
@@ -46,7 +47,7 @@ impl OutQueue {
         Self {
             frames: VecDeque::new(),
             base: 0,
-            owned: HashMap::new(),
+            owned: HashMap::default(),
             queued: 0,
             in_flight: 0,
             limit,

@@ -5,7 +5,7 @@
 //! `has_more`; the session list says nothing, so there a full page means
 //! "ask again from where it ended" (an empty page ends it).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::time::Instant;
 
 use serde_json::Value;

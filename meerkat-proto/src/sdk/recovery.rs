@@ -10,7 +10,7 @@
 //! caller that goes away cannot leave a failed input queued.
 //! Servers without `runtime/reset` (0.9.x does not replay) skip all of it.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;

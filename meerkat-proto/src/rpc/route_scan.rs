@@ -1,0 +1,561 @@
+//! The routing facts of a `session/event` line, read by a hand-written
+//! scan of its bytes: the reader's hot path (issue 13).
+//!
+//! [`route`] answers only when it is sure: the line is one JSON object that
+//! serde_json accepts, a `session/event` notification without an `id`, of
+//! the usual shape, whose facts are exactly those the serde scan
+//! ([`classify_routed`](super::message::classify_routed)) reads. Anything
+//! it is not sure of (an escape in a string it must read, `\u` escapes, a
+//! duplicate member, an odd type, deep nesting, `params` before `method`)
+//! makes it give up with `None`, and the caller takes the serde way, which
+//! decides and reports as before. So the scan changes no outcome, only its
+//! cost: it validates the JSON grammar of the whole leading object (as
+//! serde_json does for what it skips) without serde's per-member visitors,
+//! and skips plain string bytes eight at a time.
+//!
+//! The agreement with the serde scan is tested on the fixtures' shapes, by
+//! a property test over mutated lines, and by the `route_scan` fuzz target.
+
+use std::borrow::Cow;
+
+use super::message::RouteFacts;
+use crate::model::RunMark;
+
+/// Nesting deeper than this gives up (serde_json's own limit is 128).
+const MAX_DEPTH: usize = 64;
+
+/// The facts of `line` (UTF-8 already checked by the caller), or `None`:
+/// take the serde way.
+pub(crate) fn route(line: &str) -> Option<RouteFacts<'_>> {
+    let mut cur = Cur {
+        text: line,
+        b: line.as_bytes(),
+        i: 0,
+    };
+    cur.ws();
+    if cur.peek()? != b'{' {
+        return None;
+    }
+    let (mut method, mut params) = (false, None);
+    cur.object(1, |cur, key, depth| match key {
+        b"method" if !method && params.is_none() => {
+            method = true;
+            (cur.plain_str()? == "session/event").then_some(())
+        }
+        b"params" if method && params.is_none() => {
+            params = Some(cur.params(depth)?);
+            Some(())
+        }
+        // An id (even null), a result or an error: the serde way decides.
+        b"method" | b"params" | b"id" | b"result" | b"error" => None,
+        _ => cur.value(depth),
+    })?;
+    // NB: text after the object is ignored, as serde's scan ignores it.
+    params?
+}
+
+/// What the scan found in an event envelope.
+#[derive(Default)]
+struct Envelope<'a> {
+    seq: Option<u64>,
+    source_id: Option<&'a str>,
+    source: Option<Option<&'a str>>,
+    payload: Option<Payload<'a>>,
+}
+
+#[derive(Default)]
+struct Payload<'a> {
+    ty: Option<&'a str>,
+    prompt: Option<&'a str>,
+    input: bool,
+    extraction_required: Option<bool>,
+}
+
+struct Cur<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `v` (little-endian) that are a quote, a backslash or a
+/// control character, each flagged by its high bit; the lowest flag is
+/// exact (the classic zero-byte test errs only above a true hit).
+fn special(v: u64) -> u64 {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
+    control | zero(v ^ (ONES * u64::from(b'"'))) | zero(v ^ (ONES * u64::from(b'\\')))
+}
+
+impl<'a> Cur<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// JSON whitespace (serde_json's set: no form feed).
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    /// A string at the cursor: its text between the quotes, and whether it
+    /// has escapes. Escapes are checked as serde_json checks a string it
+    /// skips (`\u` with four hex digits, surrogates not paired); control
+    /// characters are refused.
+    fn string(&mut self) -> Option<(&'a str, bool)> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            self.skip_plain();
+            match self.peek()? {
+                b'"' => {
+                    let text = self.text.get(start..self.i)?;
+                    self.i += 1;
+                    return Some((text, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    match *self.b.get(self.i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                        b'u' => {
+                            let hex = self.b.get(self.i + 2..self.i + 6)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            self.i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// Skips bytes that are neither a quote, a backslash nor a control
+    /// character, eight at a time while it can.
+    fn skip_plain(&mut self) {
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
+            let hits = special(u64::from_le_bytes(bytes));
+            if hits != 0 {
+                self.i += (hits.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.i += 8;
+        }
+        while let Some(c) = self.peek() {
+            if c == b'"' || c == b'\\' || c < 0x20 {
+                break;
+            }
+            self.i += 1;
+        }
+    }
+
+    /// A string without escapes (one with escapes gives up).
+    fn plain_str(&mut self) -> Option<&'a str> {
+        match self.string()? {
+            (text, false) => Some(text),
+            (_, true) => None,
+        }
+    }
+
+    /// An object at the cursor: `member` reads each value (it must consume
+    /// it) by its key; a key with escapes gives up.
+    fn object(
+        &mut self,
+        depth: usize,
+        mut member: impl FnMut(&mut Self, &[u8], usize) -> Option<()>,
+    ) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.plain_str()?;
+            self.eat(b':')?;
+            member(self, key.as_bytes(), depth + 1)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Any JSON value, checked and skipped.
+    fn value(&mut self, depth: usize) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(depth, |cur, _, depth| cur.value(depth)),
+            b'[' => self.array(depth),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.value(depth + 1)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// A number by JSON's grammar (serde_json's, when it skips one).
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            (self.digits() > 0).then_some(())?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            (self.digits() > 0).then_some(())?;
+        }
+        Some(())
+    }
+
+    /// A non-negative integer that fits a `u64`, digits only (what the
+    /// lenient `seq` reads as itself); anything else gives up.
+    fn plain_u64(&mut self) -> Option<u64> {
+        self.ws();
+        let start = self.i;
+        if self.digits() == 0 || (self.b[start] == b'0' && self.i - start > 1) {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return None;
+        }
+        self.b[start..self.i].iter().try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+    }
+
+    /// `session/event` params: the session, the event's envelope; then the
+    /// facts as routing reads them.
+    fn params(&mut self, depth: usize) -> Option<Option<RouteFacts<'a>>> {
+        self.ws();
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let (mut session, mut event) = (None, None);
+        self.object(depth, |cur, key, depth| match key {
+            b"session_id" if session.is_none() => {
+                session = Some(cur.plain_str()?);
+                Some(())
+            }
+            b"event" if event.is_none() => {
+                event = Some(cur.envelope(depth)?);
+                Some(())
+            }
+            b"session_id" | b"event" => None,
+            _ => cur.value(depth),
+        })?;
+        facts(session.unwrap_or_default(), event?)
+    }
+
+    fn envelope(&mut self, depth: usize) -> Option<Envelope<'a>> {
+        self.ws();
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let mut env = Envelope::default();
+        self.object(depth, |cur, key, depth| match key {
+            b"seq" if env.seq.is_none() => {
+                env.seq = Some(cur.plain_u64()?);
+                Some(())
+            }
+            b"source_id" if env.source_id.is_none() => {
+                env.source_id = Some(cur.plain_str()?);
+                Some(())
+            }
+            b"source" if env.source.is_none() => {
+                let mut session = None;
+                cur.ws();
+                (cur.peek()? == b'{').then_some(())?;
+                cur.object(depth, |cur, key, depth| match key {
+                    b"session_id" if session.is_none() => {
+                        session = Some(cur.plain_str()?);
+                        Some(())
+                    }
+                    b"session_id" => None,
+                    _ => cur.value(depth),
+                })?;
+                env.source = Some(session);
+                Some(())
+            }
+            b"payload" if env.payload.is_none() => {
+                env.payload = Some(cur.payload(depth)?);
+                Some(())
+            }
+            b"seq" | b"source_id" | b"source" | b"payload" => None,
+            _ => cur.value(depth),
+        })?;
+        Some(env)
+    }
+
+    fn payload(&mut self, depth: usize) -> Option<Payload<'a>> {
+        self.ws();
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let mut p = Payload::default();
+        let mut extraction = false;
+        self.object(depth, |cur, key, depth| match key {
+            b"type" if p.ty.is_none() => {
+                p.ty = Some(cur.plain_str()?);
+                Some(())
+            }
+            b"prompt" if p.prompt.is_none() => {
+                p.prompt = Some(cur.plain_str()?);
+                Some(())
+            }
+            b"input" if !p.input => {
+                p.input = true;
+                cur.value(depth)
+            }
+            b"extraction_required" if !extraction => {
+                extraction = true;
+                cur.ws();
+                p.extraction_required = Some(match cur.peek()? {
+                    b't' => cur.literal(b"true").map(|()| true)?,
+                    b'f' => cur.literal(b"false").map(|()| false)?,
+                    _ => return None,
+                });
+                Some(())
+            }
+            b"type" | b"prompt" | b"input" | b"extraction_required" => None,
+            _ => cur.value(depth),
+        })?;
+        Some(p)
+    }
+}
+
+/// The facts, by the rules of `model::route_light`; `Some(None)` where it
+/// gives none (the serde way then reports the line as before), `None`
+/// where this scan is not sure.
+fn facts<'a>(session: &'a str, env: Envelope<'a>) -> Option<Option<RouteFacts<'a>>> {
+    let Some(payload) = env.payload else {
+        return Some(None);
+    };
+    let mark = match payload.ty {
+        Some("run_started") => match (payload.prompt, payload.input) {
+            (Some(prompt), _) => RunMark::Start(Some(prompt.to_owned())),
+            // 0.9.x: the prompt is a projection of `input`: the serde way.
+            (None, true) => return None,
+            (None, false) => RunMark::Start(None),
+        },
+        Some("run_completed") if payload.extraction_required == Some(true) => RunMark::Other,
+        Some("run_completed" | "run_failed" | "extraction_succeeded" | "extraction_failed") => {
+            RunMark::End
+        }
+        _ => RunMark::Other,
+    };
+    let session = if session.is_empty() {
+        match (env.source_id, env.source) {
+            (Some(source), _) => match source.strip_prefix("session:") {
+                Some(id) => id,
+                None => return Some(None),
+            },
+            (None, Some(Some(id))) => id,
+            (None, Some(None) | None) => return Some(None),
+        }
+    } else {
+        session
+    };
+    Some(Some(RouteFacts {
+        session: Cow::Borrowed(session),
+        seq: env.seq.unwrap_or(0),
+        mark,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::message::{Scanned, classify_routed_serde};
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+
+    fn facts_of(line: &str) -> Option<(String, u64, String)> {
+        route(line).map(|f| (f.session.into_owned(), f.seq, format!("{:?}", f.mark)))
+    }
+
+    fn serde_facts(line: &str) -> Option<(String, u64, String)> {
+        match classify_routed_serde(line.as_bytes()) {
+            Scanned::Routed(f) => Some((f.session.into_owned(), f.seq, format!("{:?}", f.mark))),
+            Scanned::Other(_) => None,
+        }
+    }
+
+    const DELTA: &str = r#"{"jsonrpc":"2.0","method":"session/event","params":{"event":{"event_id":"e","payload":{"delta":"h\"i\n\u00e9","type":"text_delta"},"seq":3,"source_id":"session:s1","timestamp_ms":1},"session_id":"s1"}}"#;
+
+    #[test]
+    fn reads_the_usual_shapes_as_the_serde_scan_does() {
+        let lines = [
+            DELTA.to_owned(),
+            // 0.9.x order, with `source` and `input`.
+            r#"{"jsonrpc":"2.0","method":"session/event","params":{"session_id":"s2","event":{"event_id":"x","source":{"type":"session","session_id":"s2"},"seq":1,"timestamp_ms":2,"payload":{"type":"turn_started","input":{"kind":"content","content":"w"},"n":[1,2.5e-3,true,null,{}]}}}}"#.to_owned(),
+            r#" {"method":"session/event","params":{"event":{"seq":7,"payload":{"type":"run_started","prompt":"p"}},"session_id":"s"}} glued"#.to_owned(),
+            r#"{"method":"session/event","params":{"event":{"seq":8,"payload":{"type":"run_completed","extraction_required":true},"source_id":"session:s3"}}}"#.to_owned(),
+            r#"{"method":"session/event","params":{"event":{"payload":{"type":"run_failed"},"source":{"session_id":"s4"}}}}"#.to_owned(),
+            r#"{ "method" : "session/event" , "params" : { "event" : { "payload" : { "type" : "extraction_failed" } } , "session_id" : "s" } }"#.to_owned(),
+        ];
+        for line in &lines {
+            let fast = facts_of(line);
+            assert!(fast.is_some(), "not read: {line}");
+            assert_eq!(fast, serde_facts(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn gives_up_where_it_is_not_sure() {
+        let lines = [
+            r#"{"id":null,"method":"session/event","params":{"session_id":"s","event":{"payload":{}}}}"#,
+            r#"{"params":{"session_id":"s","event":{"payload":{}}},"method":"session/event"}"#,
+            r#"{"method":"session\/event","params":{"session_id":"s","event":{"payload":{}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s\u0031","event":{"payload":{}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","session_id":"t","event":{"payload":{}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"seq":"4","payload":{}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"seq":1.0,"payload":{}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"seq":99999999999999999999,"payload":{}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"payload":{"type":"run_started","input":"x"}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"payload":{"x":01}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"payload":{"x":"a	b"}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"payload":{"x":[1,]}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"payload":{"x":"\q"}}}}"#,
+            r#"{"method":"session/event","params":{"session_id":"s","event":{"payload":{}}}"#,
+            "\u{c}{}",
+        ];
+        for line in lines {
+            assert_eq!(facts_of(line), None, "{line}");
+        }
+        let deep = format!(
+            r#"{{"method":"session/event","params":{{"session_id":"s","event":{{"payload":{{"x":{}{}}}}}}}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert_eq!(facts_of(&deep), None);
+    }
+
+    /// A line with one byte replaced, inserted or removed.
+    fn mutated() -> impl Strategy<Value = String> {
+        let bytes: &[u8] = b"{}[]\",:\\ 0123456789.eE+-tfnu\t\nxa";
+        (
+            0..DELTA.len(),
+            0..3u8,
+            proptest::sample::select(bytes.to_vec()),
+            0..4usize,
+        )
+            .prop_map(|(at, op, byte, times)| {
+                let mut line = DELTA.as_bytes().to_vec();
+                for k in 0..=times {
+                    let at = (at + k * 37) % line.len();
+                    match op {
+                        0 => line[at] = byte,
+                        1 => line.insert(at, byte),
+                        _ => {
+                            line.remove(at);
+                        }
+                    }
+                }
+                String::from_utf8_lossy(&line).into_owned()
+            })
+    }
+
+    #[test]
+    fn the_mutations_are_mostly_read_and_sometimes_not() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut read, mut given_up) = (0, 0);
+        for _ in 0..2000 {
+            let line = mutated().new_tree(&mut runner).unwrap().current();
+            match facts_of(&line) {
+                Some(_) => read += 1,
+                None => given_up += 1,
+            }
+        }
+        assert!(
+            read > 200 && given_up > 200,
+            "read {read}, given up {given_up}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Whatever this scan reads, the serde scan reads the same.
+        #[test]
+        fn never_disagrees_with_the_serde_scan(line in mutated()) {
+            if let Some(fast) = facts_of(&line) {
+                prop_assert_eq!(Some(fast), serde_facts(&line), "{}", line);
+            }
+        }
+    }
+}
