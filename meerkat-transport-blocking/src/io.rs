@@ -155,12 +155,15 @@ pub(crate) fn spawn_reader(
     };
     spawn(name, move || {
         let mut buf = vec![0u8; READ_CHUNK];
+        let mut ingest = shared.with(|e| e.ingest());
         loop {
             match source.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
                 Ok(n) => {
-                    shared.with(|e| e.handle_bytes(&buf[..n], Instant::now()));
+                    // Framed and scanned before the lock: under it, only routing.
+                    let batch = ingest.feed(&buf[..n]);
+                    shared.with(|e| e.handle_ingested(batch, Instant::now()));
                     shared.flush_records();
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -174,7 +177,11 @@ pub(crate) fn spawn_reader(
             shared.with(|e| e.handle_stderr_eof(Instant::now()));
         } else {
             tracing::debug!("server output closed");
-            shared.with(|e| e.handle_eof(Instant::now()));
+            let rest = ingest.finish();
+            shared.with(|e| {
+                e.handle_ingested(rest, Instant::now());
+                e.handle_eof(Instant::now());
+            });
         }
     })
 }

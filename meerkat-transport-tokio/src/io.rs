@@ -116,12 +116,15 @@ pub(crate) fn spawn_reader(
         let mut guard = EndOnDrop((!stderr).then(|| Arc::clone(&task_shared)));
         let shared = task_shared;
         let mut buf = vec![0u8; READ_CHUNK];
+        let mut ingest = shared.with(|e| e.ingest());
         loop {
             match source.read(&mut buf).await {
                 Ok(0) => break,
                 Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
                 Ok(n) => {
-                    shared.with(|e| e.handle_bytes(&buf[..n], now()));
+                    // Framed and scanned before the lock: under it, only routing.
+                    let batch = ingest.feed(&buf[..n]);
+                    shared.with(|e| e.handle_ingested(batch, now()));
                     shared.flush_records();
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -136,7 +139,11 @@ pub(crate) fn spawn_reader(
         } else {
             tracing::debug!("server output closed");
             guard.0 = None; // an orderly end: the engine waits for the exit
-            shared.with(|e| e.handle_eof(now()));
+            let rest = ingest.finish();
+            shared.with(|e| {
+                e.handle_ingested(rest, now());
+                e.handle_eof(now());
+            });
         }
     });
 }

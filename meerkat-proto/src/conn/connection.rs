@@ -281,6 +281,14 @@ impl Connection {
         self.drain_rpc();
     }
 
+    /// Handles lines the reader framed and scanned ahead
+    /// ([`Ingest`](crate::sdk::Ingest)), as [`handle_bytes`](Self::handle_bytes)
+    /// handles the bytes they came in.
+    pub(crate) fn handle_prepared(&mut self, items: Vec<rpc::Prepared>) {
+        self.rpc.handle_prepared(items);
+        self.drain_rpc();
+    }
+
     /// Reports that the server's stdout ended (it exited or closed it).
     pub fn handle_eof(&mut self) {
         self.rpc.handle_eof();
@@ -409,6 +417,7 @@ impl Connection {
             session,
             seq,
             mark,
+            envelope,
         } = routed;
         // NB: the session id is copied to the stack (ids are short), so the
         // line can move into the event without another allocation.
@@ -429,11 +438,11 @@ impl Connection {
                 &owned
             }
         };
-        self.sessions.on_event(
-            session,
-            StreamEvent::line(line, seq, mark),
-            &mut self.outputs,
-        );
+        let event = match envelope {
+            Some(envelope) => StreamEvent::decoded_boxed(envelope),
+            None => StreamEvent::line(line, seq, mark),
+        };
+        self.sessions.on_event(session, event, &mut self.outputs);
     }
 
     fn on_notification(&mut self, method: &str, params: Option<Box<RawValue>>) {

@@ -34,4 +34,6 @@ pub use config::{
     ConnectionConfig, DEFAULT_MAX_UNBOUND_EVENTS, DEFAULT_TURN_GRACE, RequestOptions,
 };
 pub use connection::Connection;
+#[cfg(any(test, fuzzing))]
+pub(crate) use output::decode_line_serde;
 pub use output::{Output, StreamEnd, StreamEvent, StreamItem};

@@ -121,10 +121,14 @@ impl StreamEvent {
     }
 
     pub(crate) fn decoded(envelope: EventEnvelope) -> Self {
+        Self::decoded_boxed(Box::new(envelope))
+    }
+
+    pub(crate) fn decoded_boxed(envelope: Box<EventEnvelope>) -> Self {
         Self {
             seq: envelope.seq,
             mark: RunMark::of(&envelope.event),
-            repr: Repr::Decoded(Box::new(envelope)),
+            repr: Repr::Decoded(envelope),
         }
     }
 
@@ -165,11 +169,21 @@ fn decode_raw(params: &RawValue) -> EventEnvelope {
 
 /// Decodes a whole `session/event` line: the envelope in one pass when it
 /// has the usual shape, else through its params as [`decode_raw`] does.
-fn decode_line(line: &[u8]) -> EventEnvelope {
+pub(crate) fn decode_line(line: &[u8]) -> EventEnvelope {
     // NB: checked again (the engine did): no unsafe code in this crate.
     let Ok(text) = std::str::from_utf8(line) else {
         return EventEnvelope::default();
     };
+    // A text or reasoning delta of the usual shape: read by hand.
+    if let Some(envelope) = crate::rpc::route_decoding(text).and_then(|f| f.envelope) {
+        return *envelope;
+    }
+    decode_line_serde(text)
+}
+
+/// [`decode_line`] the serde way (what the hand-written decode must agree
+/// with).
+pub(crate) fn decode_line_serde(text: &str) -> EventEnvelope {
     if let Some(envelope) = decode_session_event_line(text) {
         return envelope;
     }

@@ -508,6 +508,54 @@ pub(crate) fn route_light(light: LightParams<'_>) -> Option<(Cow<'_, str>, u64, 
     Some((session, event.seq, mark))
 }
 
+/// A `text_delta` or `reasoning_delta` envelope as the reader's scan read
+/// it (`rpc::route_scan`): made into the envelope the serde decode makes
+/// of the same members, by the same rules ([`EnvelopeDe::into_envelope`]).
+pub(crate) struct ScannedDelta<'a> {
+    pub(crate) event_id: String,
+    pub(crate) source_id: String,
+    /// The `source` object's text, when there was one.
+    pub(crate) source: Option<&'a str>,
+    pub(crate) seq: u64,
+    pub(crate) mob_id: Option<String>,
+    pub(crate) timestamp_ms: u64,
+    pub(crate) reasoning: bool,
+    pub(crate) delta: String,
+    pub(crate) assistant_message_id: Option<String>,
+}
+
+impl ScannedDelta<'_> {
+    pub(crate) fn into_envelope(self) -> Option<EventEnvelope> {
+        let source = match self.source {
+            Some(text) => Some(serde_json::from_str::<&RawValue>(text).ok()?),
+            None => None,
+        };
+        let (delta, assistant_message_id) = (self.delta, self.assistant_message_id);
+        let event = if self.reasoning {
+            Event::ReasoningDelta {
+                delta,
+                assistant_message_id,
+            }
+        } else {
+            Event::TextDelta {
+                delta,
+                assistant_message_id,
+            }
+        };
+        let de = EnvelopeDe {
+            event_id: self.event_id,
+            source_id: self.source_id,
+            source,
+            seq: self.seq,
+            mob_id: self.mob_id,
+            timestamp_ms: self.timestamp_ms,
+            payload: None,
+            bare_type: None,
+        };
+        Some(de.into_envelope(event))
+    }
+}
+
 /// A whole `session/event` line (`{"jsonrpc", "method", "params"}`) for
 /// [`decode_session_event_line`]: the params decoded in the same pass.
 #[derive(Deserialize)]

@@ -31,8 +31,8 @@ pub use envelope::{
     decode_session_event, decode_stream_end, decode_stream_event,
 };
 pub(crate) use envelope::{
-    LightParams, RunMark, decode_session_event_fast, decode_session_event_line, route_light,
-    route_session_event,
+    LightParams, RunMark, ScannedDelta, decode_session_event_fast, decode_session_event_line,
+    route_light, route_session_event,
 };
 pub use error::{
     DecodeError, ErrorKind, RpcError, TurnFailure, UsageError, is_runtime_not_ready,

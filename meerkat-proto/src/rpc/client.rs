@@ -275,6 +275,39 @@ impl Client {
         decoder.decode(bytes, |frame| handle_frame(pending, events, route, frame));
     }
 
+    /// Handles lines framed and scanned ahead ([`prepare`]), as
+    /// [`handle_bytes`](Self::handle_bytes) handles the bytes they came in.
+    pub(crate) fn handle_prepared(&mut self, items: Vec<Prepared>) {
+        if self.closed.is_some() {
+            trace!(lines = items.len(), "rpc: lines after close ignored");
+            return;
+        }
+        let route = self.route_session_events;
+        for item in items {
+            match item {
+                Prepared::Routed(routed) if route => self.events.push_back(Queued::Routed(routed)),
+                Prepared::Routed(routed) => handle_frame(
+                    &mut self.pending,
+                    &mut self.events,
+                    false,
+                    Frame::Line(&routed.line),
+                ),
+                Prepared::Line(line) => handle_frame(
+                    &mut self.pending,
+                    &mut self.events,
+                    route,
+                    Frame::Line(&line),
+                ),
+                Prepared::TooLong { limit } => handle_frame(
+                    &mut self.pending,
+                    &mut self.events,
+                    route,
+                    Frame::TooLong { limit },
+                ),
+            }
+        }
+    }
+
     /// Reports that the peer's output ended: an unfinished last line is
     /// handled as a line, every pending request resolves with
     /// [`CallError::Closed`]`(`[`CloseReason::Eof`]`)`, then [`Event::Closed`]
@@ -436,6 +469,8 @@ pub(crate) struct RoutedLine {
     pub(crate) seq: u64,
     /// Whether a run starts or ends.
     pub(crate) mark: RunMark,
+    /// The event, when the scan decoded it already.
+    pub(crate) envelope: Option<Box<crate::model::EventEnvelope>>,
 }
 
 /// Where a routed line's session id is.
@@ -466,6 +501,7 @@ impl RoutedLine {
             session,
             seq: facts.seq,
             mark: facts.mark,
+            envelope: facts.envelope,
         }
     }
 
@@ -486,6 +522,37 @@ impl RoutedLine {
 fn diagnostic(events: &mut VecDeque<Queued>, diagnostic: Diagnostic) {
     debug!(?diagnostic, "rpc: diagnostic");
     events.push_back(Event::Diagnostic(diagnostic).into());
+}
+
+/// A line framed and scanned ahead of the engine (by the reader, outside
+/// its lock): a `session/event` line of the usual shape with its routing
+/// facts, or any other line as it came, for [`handle_frame`].
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    Routed(RoutedLine),
+    Line(Vec<u8>),
+    TooLong { limit: usize },
+}
+
+/// Frames `frame` for [`Client::handle_prepared`]: the hand-written scan
+/// only (cheap, and it gives up early on every other line); the serde way
+/// and every other decision are left to the engine.
+pub(crate) fn prepare(frame: Frame<'_>, out: &mut Vec<Prepared>) {
+    let line = match frame {
+        Frame::Line(line) => line,
+        Frame::TooLong { limit } => return out.push(Prepared::TooLong { limit }),
+    };
+    let routed = std::str::from_utf8(line)
+        .ok()
+        .and_then(super::route_scan::route)
+        .map(|facts| RoutedLine::new(line, facts));
+    out.push(match routed {
+        Some(routed) => {
+            trace!(frame = %String::from_utf8_lossy(line), "rpc <");
+            Prepared::Routed(routed)
+        }
+        None => Prepared::Line(line.to_vec()),
+    });
 }
 
 /// Turns one frame into at most one event (two for a line decoded

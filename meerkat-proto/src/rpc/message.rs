@@ -86,6 +86,9 @@ pub(crate) struct RouteFacts<'a> {
     pub(crate) seq: u64,
     /// Whether a run starts or ends.
     pub(crate) mark: RunMark,
+    /// The event, when the scan could decode it as the consumer would
+    /// (the hand-written scan does for text and reasoning deltas).
+    pub(crate) envelope: Option<Box<crate::model::EventEnvelope>>,
 }
 
 /// What [`classify_routed`] made of a line.
@@ -225,7 +228,12 @@ impl<'de> Deserialize<'de> for LineScan<'de> {
                             scan.params = if scan.method.as_deref() == Some("session/event") {
                                 match map.next_value::<Option<LightParams<'de>>>()? {
                                     Some(light) => ScannedParams::Routing(route_light(light).map(
-                                        |(session, seq, mark)| RouteFacts { session, seq, mark },
+                                        |(session, seq, mark)| RouteFacts {
+                                            session,
+                                            seq,
+                                            mark,
+                                            envelope: None,
+                                        },
                                     )),
                                     None => ScannedParams::None,
                                 }

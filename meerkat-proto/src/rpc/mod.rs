@@ -90,9 +90,10 @@ mod id;
 mod message;
 mod pending;
 mod route_scan;
+pub(crate) use route_scan::route_decoding;
 
 pub use client::Client;
-pub(crate) use client::{Queued, RoutedLine, SessionText};
+pub(crate) use client::{Prepared, Queued, RoutedLine, SessionText, prepare};
 pub use codec::{Frame, FrameDecoder, Transmit};
 pub use config::{Config, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_PENDING};
 pub use error::{
@@ -109,7 +110,10 @@ pub fn __fuzz_route_scan(line: &[u8]) {
     let Ok(text) = std::str::from_utf8(line) else {
         return;
     };
-    if let Some(fast) = route_scan::route(text) {
+    if let Some(fast) = route_scan::route_decoding(text) {
+        if let Some(envelope) = &fast.envelope {
+            assert_eq!(**envelope, crate::conn::decode_line_serde(text), "{text}");
+        }
         match message::classify_routed_serde(line) {
             message::Scanned::Routed(slow) => assert_eq!(
                 (fast.session, fast.seq, format!("{:?}", fast.mark)),

@@ -19,18 +19,30 @@
 use std::borrow::Cow;
 
 use super::message::RouteFacts;
-use crate::model::RunMark;
+use crate::model::{EventEnvelope, RunMark, ScannedDelta};
 
 /// Nesting deeper than this gives up (serde_json's own limit is 128).
 const MAX_DEPTH: usize = 64;
 
 /// The facts of `line` (UTF-8 already checked by the caller), or `None`:
-/// take the serde way.
+/// take the serde way. (The reader's call: it never decodes the event.)
 pub(crate) fn route(line: &str) -> Option<RouteFacts<'_>> {
+    scan(line, false)
+}
+
+/// [`route`], with a text or reasoning delta decoded into
+/// [`RouteFacts::envelope`] when its members are in forms this scan takes
+/// as serde does (the consumer's call).
+pub(crate) fn route_decoding(line: &str) -> Option<RouteFacts<'_>> {
+    scan(line, true)
+}
+
+fn scan(line: &str, decode: bool) -> Option<RouteFacts<'_>> {
     let mut cur = Cur {
         text: line,
         b: line.as_bytes(),
         i: 0,
+        decode,
     };
     cur.ws();
     if cur.peek()? != b'{' {
@@ -60,7 +72,15 @@ struct Envelope<'a> {
     seq: Option<u64>,
     source_id: Option<&'a str>,
     source: Option<Option<&'a str>>,
+    /// The `source` object's text.
+    source_text: Option<&'a str>,
     payload: Option<Payload<'a>>,
+    event_id: Option<&'a str>,
+    mob_id: Option<Option<&'a str>>,
+    timestamp_ms: Option<u64>,
+    /// A member that the decode here does not take as serde would
+    /// (escapes, another type, a duplicate): the consumer decodes it.
+    odd: bool,
 }
 
 #[derive(Default)]
@@ -69,12 +89,29 @@ struct Payload<'a> {
     prompt: Option<&'a str>,
     input: bool,
     extraction_required: Option<bool>,
+    /// The delta's text and whether it has (simple) escapes.
+    delta: Option<(&'a str, Esc)>,
+    assistant_message_id: Option<Option<&'a str>>,
+    odd: bool,
+}
+
+/// The escapes of a string.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+enum Esc {
+    #[default]
+    None,
+    /// Only one-letter escapes (`\n`, `\"`, ...).
+    Simple,
+    /// A `\u` escape.
+    Unicode,
 }
 
 struct Cur<'a> {
     text: &'a str,
     b: &'a [u8],
     i: usize,
+    /// Whether to decode text and reasoning deltas.
+    decode: bool,
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -106,36 +143,37 @@ impl<'a> Cur<'a> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
-    /// A string at the cursor: its text between the quotes, and whether it
-    /// has escapes. Escapes are checked as serde_json checks a string it
-    /// skips (`\u` with four hex digits, surrogates not paired); control
+    /// A string at the cursor: its text between the quotes, and its
+    /// escapes. Escapes are checked as serde_json checks a string it skips
+    /// (`\u` with four hex digits, surrogates not paired); control
     /// characters are refused.
-    fn string(&mut self) -> Option<(&'a str, bool)> {
+    fn string(&mut self) -> Option<(&'a str, Esc)> {
         self.eat(b'"')?;
         let start = self.i;
-        let mut escaped = false;
+        let mut esc = Esc::None;
         loop {
             self.skip_plain();
             match self.peek()? {
                 b'"' => {
                     let text = self.text.get(start..self.i)?;
                     self.i += 1;
-                    return Some((text, escaped));
+                    return Some((text, esc));
                 }
-                b'\\' => {
-                    escaped = true;
-                    match *self.b.get(self.i + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
-                        b'u' => {
-                            let hex = self.b.get(self.i + 2..self.i + 6)?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return None;
-                            }
-                            self.i += 6;
-                        }
-                        _ => return None,
+                b'\\' => match *self.b.get(self.i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                        esc = esc.max_with(Esc::Simple);
+                        self.i += 2;
                     }
-                }
+                    b'u' => {
+                        let hex = self.b.get(self.i + 2..self.i + 6)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        esc = Esc::Unicode;
+                        self.i += 6;
+                    }
+                    _ => return None,
+                },
                 0..=0x1f => return None,
                 _ => self.i += 1,
             }
@@ -167,8 +205,8 @@ impl<'a> Cur<'a> {
     /// A string without escapes (one with escapes gives up).
     fn plain_str(&mut self) -> Option<&'a str> {
         match self.string()? {
-            (text, false) => Some(text),
-            (_, true) => None,
+            (text, Esc::None) => Some(text),
+            _ => None,
         }
     }
 
@@ -318,7 +356,37 @@ impl<'a> Cur<'a> {
             b"session_id" | b"event" => None,
             _ => cur.value(depth),
         })?;
-        facts(session.unwrap_or_default(), event?)
+        facts(session.unwrap_or_default(), event?, self.decode)
+    }
+
+    /// A string without escapes, or `null` (`Some(None)`); anything else
+    /// is skipped and gives `None`.
+    fn opt_plain_str_or_skip(&mut self, depth: usize) -> Option<Option<Option<&'a str>>> {
+        self.ws();
+        Some(match self.peek()? {
+            b'"' => match self.string()? {
+                (text, Esc::None) => Some(Some(text)),
+                _ => None,
+            },
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => {
+                self.value(depth)?;
+                None
+            }
+        })
+    }
+
+    /// A plain integer (see [`plain_u64`](Self::plain_u64)); anything else
+    /// is skipped and gives `None`.
+    fn u64_or_skip(&mut self, depth: usize) -> Option<Option<u64>> {
+        self.ws();
+        let at = self.i;
+        if let Some(n) = self.plain_u64() {
+            return Some(Some(n));
+        }
+        self.i = at;
+        self.value(depth)?;
+        Some(None)
     }
 
     fn envelope(&mut self, depth: usize) -> Option<Envelope<'a>> {
@@ -327,6 +395,7 @@ impl<'a> Cur<'a> {
             return None;
         }
         let mut env = Envelope::default();
+        let mut bare_type = false;
         self.object(depth, |cur, key, depth| match key {
             b"seq" if env.seq.is_none() => {
                 env.seq = Some(cur.plain_u64()?);
@@ -340,6 +409,7 @@ impl<'a> Cur<'a> {
                 let mut session = None;
                 cur.ws();
                 (cur.peek()? == b'{').then_some(())?;
+                let start = cur.i;
                 cur.object(depth, |cur, key, depth| match key {
                     b"session_id" if session.is_none() => {
                         session = Some(cur.plain_str()?);
@@ -349,6 +419,7 @@ impl<'a> Cur<'a> {
                     _ => cur.value(depth),
                 })?;
                 env.source = Some(session);
+                env.source_text = cur.text.get(start..cur.i);
                 Some(())
             }
             b"payload" if env.payload.is_none() => {
@@ -356,6 +427,33 @@ impl<'a> Cur<'a> {
                 Some(())
             }
             b"seq" | b"source_id" | b"source" | b"payload" => None,
+            // What only the decode reads: odd forms leave it to the consumer.
+            b"event_id" if env.event_id.is_none() && !env.odd => {
+                match cur.opt_plain_str_or_skip(depth)? {
+                    Some(Some(text)) => env.event_id = Some(text),
+                    _ => env.odd = true,
+                }
+                Some(())
+            }
+            b"mob_id" if env.mob_id.is_none() && !env.odd => {
+                match cur.opt_plain_str_or_skip(depth)? {
+                    Some(id) => env.mob_id = Some(id),
+                    None => env.odd = true,
+                }
+                Some(())
+            }
+            b"timestamp_ms" if env.timestamp_ms.is_none() && !env.odd => {
+                match cur.u64_or_skip(depth)? {
+                    Some(ms) => env.timestamp_ms = Some(ms),
+                    None => env.odd = true,
+                }
+                Some(())
+            }
+            b"event_id" | b"mob_id" | b"timestamp_ms" | b"type" => {
+                // A duplicate (serde refuses it), or the bare `type`.
+                env.odd |= key != b"type" || std::mem::replace(&mut bare_type, true);
+                cur.value(depth)
+            }
             _ => cur.value(depth),
         })?;
         Some(env)
@@ -392,18 +490,110 @@ impl<'a> Cur<'a> {
                 Some(())
             }
             b"type" | b"prompt" | b"input" | b"extraction_required" => None,
+            b"delta" if p.delta.is_none() && !p.odd => {
+                cur.ws();
+                if cur.peek()? == b'"' {
+                    p.delta = Some(cur.string()?);
+                } else {
+                    p.odd = true;
+                    cur.value(depth)?;
+                }
+                Some(())
+            }
+            b"assistant_message_id" if p.assistant_message_id.is_none() && !p.odd => {
+                match cur.opt_plain_str_or_skip(depth)? {
+                    Some(id) => p.assistant_message_id = Some(id),
+                    None => p.odd = true,
+                }
+                Some(())
+            }
+            b"delta" | b"assistant_message_id" => {
+                p.odd = true;
+                cur.value(depth)
+            }
             _ => cur.value(depth),
         })?;
         Some(p)
     }
 }
 
+impl Esc {
+    fn max_with(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Unicode, _) | (_, Self::Unicode) => Self::Unicode,
+            (Self::Simple, _) | (_, Self::Simple) => Self::Simple,
+            _ => Self::None,
+        }
+    }
+}
+
+/// The text of a string with only one-letter escapes.
+fn unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(rest.get(..at)?);
+        let mut tail = rest.get(at + 1..)?.chars();
+        out.push(match tail.next()? {
+            '"' => '"',
+            '\\' => '\\',
+            '/' => '/',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            _ => return None,
+        });
+        rest = tail.as_str();
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The envelope of a text or reasoning delta, decoded here when every
+/// member it has is in a form this scan takes as serde does.
+fn delta_envelope(env: &Envelope<'_>, payload: &Payload<'_>) -> Option<Box<EventEnvelope>> {
+    let reasoning = match payload.ty {
+        Some("text_delta") => false,
+        Some("reasoning_delta") => true,
+        _ => return None,
+    };
+    if env.odd || payload.odd {
+        return None;
+    }
+    let delta = match payload.delta {
+        None => String::new(),
+        Some((text, Esc::None)) => text.to_owned(),
+        Some((text, Esc::Simple)) => unescape(text)?,
+        Some((_, Esc::Unicode)) => return None,
+    };
+    ScannedDelta {
+        event_id: env.event_id.unwrap_or_default().to_owned(),
+        source_id: env.source_id.unwrap_or_default().to_owned(),
+        source: env.source_text,
+        seq: env.seq.unwrap_or(0),
+        mob_id: env.mob_id.flatten().map(str::to_owned),
+        timestamp_ms: env.timestamp_ms.unwrap_or(0),
+        reasoning,
+        delta,
+        assistant_message_id: payload.assistant_message_id.flatten().map(str::to_owned),
+    }
+    .into_envelope()
+    .map(Box::new)
+}
+
 /// The facts, by the rules of `model::route_light`; `Some(None)` where it
 /// gives none (the serde way then reports the line as before), `None`
 /// where this scan is not sure.
-fn facts<'a>(session: &'a str, env: Envelope<'a>) -> Option<Option<RouteFacts<'a>>> {
-    let Some(payload) = env.payload else {
+fn facts<'a>(session: &'a str, env: Envelope<'a>, decode: bool) -> Option<Option<RouteFacts<'a>>> {
+    let Some(payload) = &env.payload else {
         return Some(None);
+    };
+    let envelope = if decode {
+        delta_envelope(&env, payload)
+    } else {
+        None
     };
     let mark = match payload.ty {
         Some("run_started") => match (payload.prompt, payload.input) {
@@ -434,6 +624,7 @@ fn facts<'a>(session: &'a str, env: Envelope<'a>) -> Option<Option<RouteFacts<'a
         session: Cow::Borrowed(session),
         seq: env.seq.unwrap_or(0),
         mark,
+        envelope,
     }))
 }
 
@@ -445,7 +636,17 @@ mod tests {
     use proptest::strategy::ValueTree;
 
     fn facts_of(line: &str) -> Option<(String, u64, String)> {
-        route(line).map(|f| (f.session.into_owned(), f.seq, format!("{:?}", f.mark)))
+        assert_eq!(
+            route(line).map(|f| (f.session, f.seq, format!("{:?}", f.mark))),
+            route_decoding(line).map(|f| (f.session, f.seq, format!("{:?}", f.mark))),
+        );
+        route_decoding(line).map(|f| {
+            // What it decoded is what the consumer's decode makes of the line.
+            if let Some(envelope) = &f.envelope {
+                assert_eq!(**envelope, crate::conn::decode_line_serde(line), "{line}");
+            }
+            (f.session.into_owned(), f.seq, format!("{:?}", f.mark))
+        })
     }
 
     fn serde_facts(line: &str) -> Option<(String, u64, String)> {
@@ -505,17 +706,56 @@ mod tests {
         assert_eq!(facts_of(&deep), None);
     }
 
+    const DELTA_09: &str = r#"{"jsonrpc":"2.0","method":"session/event","params":{"session_id":"s2","event":{"event_id":"x","source":{"type":"session","session_id":"s2"},"seq":12,"timestamp_ms":2,"payload":{"type":"text_delta","delta":"a\\b\/c","assistant_message_id":"m1","extra":[1]}}}}"#;
+    const REASONING: &str = r#"{"jsonrpc":"2.0","method":"session/event","params":{"event":{"event_id":"y","mob_id":"mob1","payload":{"delta":"think","type":"reasoning_delta","assistant_message_id":null},"seq":4,"source_id":"session:s3","timestamp_ms":3,"type":"x"},"session_id":""}}"#;
+
+    #[test]
+    fn decodes_text_and_reasoning_deltas_as_the_consumer_would() {
+        // (DELTA's `\u00e9` is left to serde: unpaired surrogates are its call.)
+        let plain = DELTA.replace(r"\u00e9", "\u{e9}");
+        for line in [&plain, DELTA_09, REASONING] {
+            let facts = route_decoding(line).expect("routed");
+            let envelope = facts.envelope.expect("decoded by the scan");
+            assert_eq!(*envelope, crate::conn::decode_line_serde(line), "{line}");
+        }
+        let not_a_delta = r#"{"method":"session/event","params":{"event":{"seq":7,"payload":{"type":"turn_started"}},"session_id":"s"}}"#;
+        assert!(
+            route_decoding(not_a_delta)
+                .expect("routed")
+                .envelope
+                .is_none()
+        );
+        assert!(
+            route(DELTA_09).expect("routed").envelope.is_none(),
+            "the reader's scan"
+        );
+        // Forms only serde decodes: left to the consumer, still routed.
+        for odd in [
+            DELTA.replace(r#""seq":3"#, r#""seq":3,"timestamp_ms":1"#),
+            DELTA.replace(r#""h\"i\n\u00e9""#, r#""\u00e9""#),
+            DELTA.replace(r#""event_id":"e""#, r#""event_id":5"#),
+            DELTA_09.replace(
+                r#""assistant_message_id":"m1""#,
+                r#""assistant_message_id":1"#,
+            ),
+        ] {
+            let facts = route_decoding(&odd).expect("routed");
+            assert!(facts.envelope.is_none(), "{odd}");
+        }
+    }
+
     /// A line with one byte replaced, inserted or removed.
     fn mutated() -> impl Strategy<Value = String> {
         let bytes: &[u8] = b"{}[]\",:\\ 0123456789.eE+-tfnu\t\nxa";
         (
-            0..DELTA.len(),
+            proptest::sample::select(vec![DELTA, DELTA_09, REASONING]),
+            0..300usize,
             0..3u8,
             proptest::sample::select(bytes.to_vec()),
             0..4usize,
         )
-            .prop_map(|(at, op, byte, times)| {
-                let mut line = DELTA.as_bytes().to_vec();
+            .prop_map(|(seed, at, op, byte, times)| {
+                let mut line = seed.as_bytes().to_vec();
                 for k in 0..=times {
                     let at = (at + k * 37) % line.len();
                     match op {
@@ -533,9 +773,10 @@ mod tests {
     #[test]
     fn the_mutations_are_mostly_read_and_sometimes_not() {
         let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let (mut read, mut given_up) = (0, 0);
+        let (mut read, mut given_up, mut decoded) = (0, 0, 0);
         for _ in 0..2000 {
             let line = mutated().new_tree(&mut runner).unwrap().current();
+            decoded += usize::from(route_decoding(&line).is_some_and(|f| f.envelope.is_some()));
             match facts_of(&line) {
                 Some(_) => read += 1,
                 None => given_up += 1,
@@ -545,6 +786,7 @@ mod tests {
             read > 200 && given_up > 200,
             "read {read}, given up {given_up}"
         );
+        assert!(decoded > 100, "decoded {decoded}");
     }
 
     proptest! {

@@ -42,6 +42,7 @@ mod effects;
 mod engine;
 mod exit;
 mod handles;
+mod ingest;
 pub mod ops;
 mod outq;
 mod pages;
@@ -59,6 +60,7 @@ pub use engine::{
     TimerStep,
 };
 pub use exit::ExitWatch;
+pub use ingest::{Ingest, Ingested};
 pub use outq::{DEFAULT_MAX_OUTPUT_BYTES, WRITE_BATCH};
 pub use pages::{MAX_PAGE, MAX_PAGED_ITEMS};
 pub use recovery::{
