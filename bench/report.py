@@ -240,6 +240,88 @@ def label(name, rs, key):
     return name, True
 
 
+# Workload groups of the goals, by the name BENCH_ONLY gives them.
+GOAL_GROUPS = {"stream": "stream throughput (1)", "roundtrip": "round trip (2)",
+               "fanout": "fan-out (3)", "memory": "memory (4)"}
+
+
+def goals(d, p, names, add):
+    """The goals of issue 13, one row each: every round's value, how many
+    rounds met it, and whether that is enough. Nothing when none of their
+    workloads ran."""
+    n = p["rounds"]
+    only = [g for g in p["only"].split(",") if g]
+    ran = [g for g in GOAL_GROUPS if not only or g in only]
+    if not ran:
+        return
+    need = max(n - 1, n // 2 + 1)  # all rounds but one, and a majority
+    rows = []
+
+    def row(goal, cells, every=False, na=None):
+        """cells: (text, met) a round."""
+        if na:
+            rows.append(f"| {goal} | n/a | n/a | n/a ({na}) |")
+            return
+        k = sum(1 for _, met in cells if met)
+        status = "met" if k >= (n if every else need) else "not met"
+        rows.append(f"| {goal} | {' '.join(t for t, _ in cells)} | {k} of {n} | {status} |")
+
+    def cell(v, ok, digits=2, dropped_=0):
+        text = "n/a" if v is None else f"{v:.{digits}f}"
+        if dropped_:
+            text += f" (dropped {dropped_:,})"
+        return text, v is not None and ok(v) and not dropped_
+
+    if "stream" in ran:
+        s = {k: rounds(d, f"stream-{k}", n) for k in ("floor", "tokio", "blocking", "python")}
+        py_na = None if any(num(r, "events_per_s") for r in s["python"]) else (why_na(s["python"][0]) or "no result")
+        for base, thr, what in (("floor", 0.6, "stream throughput vs floor"),
+                                ("python", 15, "stream throughput vs Python SDK 0.5.0")):
+            for k in ("tokio", "blocking"):
+                cells = [cell(v, lambda v: v >= thr, dropped_=num(r, "dropped") or 0)
+                         for v, r in zip(per_round(s[k], s[base], "events_per_s"), s[k])]
+                row(f"{what}, {names[k]}: ≥ {thr}x", cells, na=py_na if base == "python" else None)
+    if "roundtrip" in ran:
+        rt = {k: rounds(d, f"roundtrip-{k}", n) for k in ("echo", "tokio", "blocking")}
+        for key, thr in (("p50_us", 1.3), ("p99_us", 1.6)):
+            for k in ("tokio", "blocking"):
+                cells = [cell(v, lambda v: v <= thr) for v in per_round(rt[k], rt["echo"], key)]
+                row(f"round-trip {key[:3]} vs raw echo, {names[k]}: ≤ {thr}x", cells)
+    if "fanout" in ran:
+        for k in ("tokio", "blocking"):
+            cells = [cell(num(r, "fairness"), lambda v: v >= 0.9) for r in rounds(d, f"fanout-{k}", n)]
+            row(f"fan-out fairness ({p['fanout'][0]:,} sessions), {names[k]}: ≥ 0.9 in every round", cells, every=True)
+    if "memory" in ran:
+        m = p["memory_events"]
+        events = f"{m // 1000000}M" if m % 1000000 == 0 else f"{m:,}"
+        for k in ("tokio", "blocking"):
+            cells = [cell(num(r, "peak_rss_mib"), lambda v: v <= 20, digits=1) for r in rounds(d, f"memory-{k}", n)]
+            row(f"peak RSS, {events} events to a 10x slower reader, {names[k]}: ≤ 20 MiB", cells)
+
+    add("### Goals of issue 13\n")
+    add(f"| goal | {'value in each round, 1 to ' + str(n) if n > 1 else 'value in the round'} | rounds that met it | status |")
+    add("| --- | --- | ---: | --- |")
+    lines = rows
+    for line in lines:
+        add(line)
+    rule = (f"at least {need} of the {n} rounds met it (in general: all rounds but at most one, and more than half)"
+            if n > 1 else "its one round met it")
+    add(f"\nStatus: a goal is `met` when {rule}, fan-out fairness only when every round met it, a stream "
+        f"round in which the transport dropped events (`Lagged`) does not meet its goal whatever its rate, "
+        f"and a goal met only in the best round is not met.\n")
+    notes = [f"{n} interleaved round{'s' if n > 1 else ''}: round i ran every implementation of a workload "
+             f"once, and each ratio is that of one round; load average (1, 5, 15 min) {loads(d, 'rounds')}; "
+             f"measured {sh('date -u +%Y-%m-%dT%H:%MZ')}."]
+    if any(p[k] != DEFAULTS[k] for k in ENV if k != "rounds"):
+        notes.append(f"Sizes other than the issue's (`{command(p)}`): a quick run; the goals are stated for "
+                     f"the default sizes.")
+    if len(ran) < len(GOAL_GROUPS):
+        notes.append(f"Not run this time (`BENCH_ONLY={p['only']}`): the goals of "
+                     f"{', '.join(v for g, v in GOAL_GROUPS.items() if g not in ran)}; their subsections below "
+                     f"are from an earlier run.")
+    add(" ".join(notes) + "\n")
+
+
 def workloads(d, p, names, add):
     """Tables 1-4: every row the median over rounds and its range; every
     ratio the median of the per-round ratios."""
@@ -338,12 +420,12 @@ GROUPS = {"stream": "1", "roundtrip": "2", "fanout": "3", "memory": "4", "footpr
 
 
 def merge(old, new, keep, fix=lambda num, text: text):
-    """Subsections ("### N. ...") of `new` replace those of `old` whose
-    number is not in `keep`; the rest of `old` stays as it was, passed
-    through `fix(number, text)`."""
+    """Subsections ("### N. ...", and "### Goals of issue 13" as number 0)
+    of `new` replace those of `old` whose number is not in `keep`; the rest
+    of `old` stays as it was, passed through `fix(number, text)`."""
     def split(text):
-        head, *subs = re.split(r"^(?=### \d+\. )", text, flags=re.M)
-        return head, {re.match(r"### (\d+)\.", x).group(1): x for x in subs}
+        head, *subs = re.split(r"^(?=### (?:\d+\. |Goals of issue 13\b))", text, flags=re.M)
+        return head, {(re.match(r"### (\d+)\.", x) or [None, "0"])[1]: x for x in subs}
     old_head, old_subs = split(old)
     _, new_subs = split(new)
     nums = sorted(set(old_subs) | set(new_subs), key=int)
@@ -360,6 +442,7 @@ def main():
     p = params(d)
     names = {"floor": "floor: read pipe, split lines, `IgnoredAny`", "tokio": "meerkat-transport-tokio",
              "blocking": "meerkat-transport-blocking", "python": "Python meerkat-sdk 0.5.0"}
+    goals(d, p, names, add)
     workloads(d, p, names, add)
 
     # 5. footprint
@@ -388,7 +471,7 @@ def main():
                f"`fake-rkat-rpc`, scenario `burst N 8`; workloads 1-4 run in {p['rounds']} interleaved rounds, "
                f"each round running every implementation of a workload once so that a transport and its floor "
                f"share that round's load; tables 1-4 give the median over rounds and its range, every ratio the "
-               f"median of the per-round ratios; workloads 6 "
+               f"median of the per-round ratios, and the goals table how many rounds met each goal; workloads 6 "
                f"and 7 run against the real rkat-rpc servers in the cache and the scripted LLM, see their notes).\n"
                f"Machine: {machine()}.\n\n{table}\n")
     text = md.read_text() if md.exists() else "# Benchmarks\n"
@@ -419,6 +502,8 @@ def main():
         # run adds its own line under it.
         # Its command names the groups and any non-default round count or size.
         subs = "subsections " + ", ".join(sorted(GROUPS[g] for g in only if g in GROUPS))
+        if any(g in GOAL_GROUPS for g in only):
+            subs = f"the goals of issue 13 of these groups and {subs}"
         note = f"Partial run `{command(p)}` ({subs}): {machine()}."
         kept = re.sub(r"^Partial run `BENCH_ONLY=.*\n", "", kept, flags=re.M)
         kept = re.sub(r"^(Machine: .*\n)", lambda mm: mm.group(1) + note + "\n", kept, count=1, flags=re.M)
