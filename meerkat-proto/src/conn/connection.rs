@@ -417,7 +417,7 @@ impl Connection {
             session,
             seq,
             mark,
-            envelope,
+            delta,
         } = routed;
         // NB: the session id is copied to the stack (ids are short), so the
         // line can move into the event without another allocation.
@@ -438,11 +438,11 @@ impl Connection {
                 &owned
             }
         };
-        let event = match envelope {
-            Some(envelope) => StreamEvent::decoded_boxed(envelope),
-            None => StreamEvent::line(line, seq, mark),
-        };
-        self.sessions.on_event(session, event, &mut self.outputs);
+        self.sessions.on_event(
+            session,
+            StreamEvent::line(line, seq, mark, delta),
+            &mut self.outputs,
+        );
     }
 
     fn on_notification(&mut self, method: &str, params: Option<Box<RawValue>>) {

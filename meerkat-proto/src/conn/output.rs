@@ -5,7 +5,7 @@ use crate::model::{
     EventEnvelope, RunMark, ServerInfo, ToolCall, decode_session_event_fast,
     decode_session_event_line,
 };
-use crate::rpc::{CallError, CloseReason, Diagnostic, RequestId};
+use crate::rpc::{CallError, CloseReason, DeltaSpans, Diagnostic, RequestId};
 use bytes::Bytes;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -98,8 +98,9 @@ enum Repr {
     /// `session/event` params.
     Raw(Box<RawValue>),
     /// A whole `session/event` line (valid UTF-8), routed in the engine's
-    /// classifying pass and never copied since.
-    Line(Bytes),
+    /// classifying pass and never copied since; with where a delta's
+    /// members are, when the reader's scan found them.
+    Line(Bytes, Option<DeltaSpans>),
     Decoded(Box<EventEnvelope>),
 }
 
@@ -112,23 +113,19 @@ impl StreamEvent {
         }
     }
 
-    pub(crate) fn line(line: Bytes, seq: u64, mark: RunMark) -> Self {
+    pub(crate) fn line(line: Bytes, seq: u64, mark: RunMark, delta: Option<DeltaSpans>) -> Self {
         Self {
             seq,
             mark,
-            repr: Repr::Line(line),
+            repr: Repr::Line(line, delta),
         }
     }
 
     pub(crate) fn decoded(envelope: EventEnvelope) -> Self {
-        Self::decoded_boxed(Box::new(envelope))
-    }
-
-    pub(crate) fn decoded_boxed(envelope: Box<EventEnvelope>) -> Self {
         Self {
             seq: envelope.seq,
             mark: RunMark::of(&envelope.event),
-            repr: Repr::Decoded(envelope),
+            repr: Repr::Decoded(Box::new(envelope)),
         }
     }
 
@@ -145,7 +142,7 @@ impl StreamEvent {
         match self.repr {
             Repr::Decoded(envelope) => *envelope,
             Repr::Raw(params) => decode_raw(&params),
-            Repr::Line(line) => decode_line(&line),
+            Repr::Line(line, delta) => decode_line(&line, delta.as_ref()),
         }
     }
 
@@ -155,7 +152,7 @@ impl StreamEvent {
         match &self.repr {
             Repr::Decoded(envelope) => (**envelope).clone(),
             Repr::Raw(params) => decode_raw(params),
-            Repr::Line(line) => decode_line(line),
+            Repr::Line(line, delta) => decode_line(line, delta.as_ref()),
         }
     }
 }
@@ -169,14 +166,15 @@ fn decode_raw(params: &RawValue) -> EventEnvelope {
 
 /// Decodes a whole `session/event` line: the envelope in one pass when it
 /// has the usual shape, else through its params as [`decode_raw`] does.
-pub(crate) fn decode_line(line: &[u8]) -> EventEnvelope {
+fn decode_line(line: &[u8], delta: Option<&DeltaSpans>) -> EventEnvelope {
     // NB: checked again (the engine did): no unsafe code in this crate.
     let Ok(text) = std::str::from_utf8(line) else {
         return EventEnvelope::default();
     };
-    // A text or reasoning delta of the usual shape: read by hand.
-    if let Some(envelope) = crate::rpc::route_decoding(text).and_then(|f| f.envelope) {
-        return *envelope;
+    // A text or reasoning delta the reader's scan was sure of: built from
+    // where its members are, without another scan.
+    if let Some(envelope) = delta.and_then(|spans| spans.envelope(text)) {
+        return envelope;
     }
     decode_line_serde(text)
 }

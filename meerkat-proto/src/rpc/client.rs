@@ -469,8 +469,8 @@ pub(crate) struct RoutedLine {
     pub(crate) seq: u64,
     /// Whether a run starts or ends.
     pub(crate) mark: RunMark,
-    /// The event, when the scan decoded it already.
-    pub(crate) envelope: Option<Box<crate::model::EventEnvelope>>,
+    /// Where a text or reasoning delta's members are in `line`.
+    pub(crate) delta: Option<super::DeltaSpans>,
 }
 
 /// Where a routed line's session id is.
@@ -501,7 +501,7 @@ impl RoutedLine {
             session,
             seq: facts.seq,
             mark: facts.mark,
-            envelope: facts.envelope,
+            delta: facts.delta,
         }
     }
 

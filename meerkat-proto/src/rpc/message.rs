@@ -86,9 +86,10 @@ pub(crate) struct RouteFacts<'a> {
     pub(crate) seq: u64,
     /// Whether a run starts or ends.
     pub(crate) mark: RunMark,
-    /// The event, when the scan could decode it as the consumer would
-    /// (the hand-written scan does for text and reasoning deltas).
-    pub(crate) envelope: Option<Box<crate::model::EventEnvelope>>,
+    /// Where a text or reasoning delta's members are, when the
+    /// hand-written scan is sure of them (the consumer builds the event
+    /// from them).
+    pub(crate) delta: Option<super::route_scan::DeltaSpans>,
 }
 
 /// What [`classify_routed`] made of a line.
@@ -232,7 +233,7 @@ impl<'de> Deserialize<'de> for LineScan<'de> {
                                             session,
                                             seq,
                                             mark,
-                                            envelope: None,
+                                            delta: None,
                                         },
                                     )),
                                     None => ScannedParams::None,

@@ -90,7 +90,7 @@ mod id;
 mod message;
 mod pending;
 mod route_scan;
-pub(crate) use route_scan::route_decoding;
+pub(crate) use route_scan::DeltaSpans;
 
 pub use client::Client;
 pub(crate) use client::{Prepared, Queued, RoutedLine, SessionText, prepare};
@@ -110,9 +110,10 @@ pub fn __fuzz_route_scan(line: &[u8]) {
     let Ok(text) = std::str::from_utf8(line) else {
         return;
     };
-    if let Some(fast) = route_scan::route_decoding(text) {
-        if let Some(envelope) = &fast.envelope {
-            assert_eq!(**envelope, crate::conn::decode_line_serde(text), "{text}");
+    if let Some(fast) = route_scan::route(text) {
+        if let Some(spans) = &fast.delta {
+            let envelope = spans.envelope(text).expect("the spans of this line");
+            assert_eq!(envelope, crate::conn::decode_line_serde(text), "{text}");
         }
         match message::classify_routed_serde(line) {
             message::Scanned::Routed(slow) => assert_eq!(

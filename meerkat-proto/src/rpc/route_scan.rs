@@ -25,24 +25,15 @@ use crate::model::{EventEnvelope, RunMark, ScannedDelta};
 const MAX_DEPTH: usize = 64;
 
 /// The facts of `line` (UTF-8 already checked by the caller), or `None`:
-/// take the serde way. (The reader's call: it never decodes the event.)
+/// take the serde way. For a text or reasoning delta whose members are in
+/// forms this scan takes as serde does, the facts carry where those
+/// members are ([`DeltaSpans`]), so the consumer builds the event without
+/// scanning the line again.
 pub(crate) fn route(line: &str) -> Option<RouteFacts<'_>> {
-    scan(line, false)
-}
-
-/// [`route`], with a text or reasoning delta decoded into
-/// [`RouteFacts::envelope`] when its members are in forms this scan takes
-/// as serde does (the consumer's call).
-pub(crate) fn route_decoding(line: &str) -> Option<RouteFacts<'_>> {
-    scan(line, true)
-}
-
-fn scan(line: &str, decode: bool) -> Option<RouteFacts<'_>> {
     let mut cur = Cur {
         text: line,
         b: line.as_bytes(),
         i: 0,
-        decode,
     };
     cur.ws();
     if cur.peek()? != b'{' {
@@ -110,8 +101,6 @@ struct Cur<'a> {
     text: &'a str,
     b: &'a [u8],
     i: usize,
-    /// Whether to decode text and reasoning deltas.
-    decode: bool,
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -356,7 +345,7 @@ impl<'a> Cur<'a> {
             b"session_id" | b"event" => None,
             _ => cur.value(depth),
         })?;
-        facts(session.unwrap_or_default(), event?, self.decode)
+        facts(self.text, session.unwrap_or_default(), event?)
     }
 
     /// A string without escapes, or `null` (`Some(None)`); anything else
@@ -551,9 +540,88 @@ fn unescape(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// The envelope of a text or reasoning delta, decoded here when every
-/// member it has is in a form this scan takes as serde does.
-fn delta_envelope(env: &Envelope<'_>, payload: &Payload<'_>) -> Option<Box<EventEnvelope>> {
+/// Where a member sits in its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The span of `part`, a slice of `line`.
+    fn of(line: &str, part: &str) -> Option<Self> {
+        let start = (part.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+        let end = start.checked_add(part.len())?;
+        (end <= line.len()).then_some(())?;
+        Some(Self {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    fn text(self, line: &str) -> Option<&str> {
+        line.get(self.start as usize..self.end as usize)
+    }
+}
+
+/// Where the members of a text or reasoning delta's envelope sit in its
+/// line, as the reader's scan found them: the consumer builds the event
+/// from them ([`DeltaSpans::envelope`]) without scanning the line again.
+/// Only made when every member is in a form this scan takes as serde
+/// does; plain data, kept beside the line (no allocation on the reader).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeltaSpans {
+    event_id: Option<Span>,
+    source_id: Option<Span>,
+    source: Option<Span>,
+    seq: u64,
+    mob_id: Option<Span>,
+    timestamp_ms: u64,
+    reasoning: bool,
+    /// The delta's text and whether it has one-letter escapes.
+    delta: Option<(Span, bool)>,
+    assistant_message_id: Option<Span>,
+}
+
+impl DeltaSpans {
+    /// The event of `line` (the line these spans were found in), as the
+    /// serde decode makes it; `None` if `line` is not that line.
+    pub(crate) fn envelope(&self, line: &str) -> Option<EventEnvelope> {
+        let text = |span: Option<Span>| match span {
+            Some(span) => span.text(line).map(Some),
+            None => Some(None),
+        };
+        let owned = |span: Option<Span>| text(span).map(|t| t.map(str::to_owned));
+        let delta = match self.delta {
+            None => String::new(),
+            Some((span, false)) => span.text(line)?.to_owned(),
+            Some((span, true)) => unescape(span.text(line)?)?,
+        };
+        ScannedDelta {
+            event_id: owned(self.event_id)?.unwrap_or_default(),
+            source_id: owned(self.source_id)?.unwrap_or_default(),
+            source: text(self.source)?,
+            seq: self.seq,
+            mob_id: owned(self.mob_id)?,
+            timestamp_ms: self.timestamp_ms,
+            reasoning: self.reasoning,
+            delta,
+            assistant_message_id: owned(self.assistant_message_id)?,
+        }
+        .into_envelope()
+    }
+}
+
+/// The event of a text or reasoning delta line, decoded by hand when the
+/// scan is sure of it (`None`: decode it the serde way).
+#[cfg(test)]
+fn decode_delta(line: &str) -> Option<EventEnvelope> {
+    route(line)?.delta?.envelope(line)
+}
+
+/// The spans of a text or reasoning delta, when every member it has is in
+/// a form this scan takes as serde does.
+fn delta_spans(line: &str, env: &Envelope<'_>, payload: &Payload<'_>) -> Option<DeltaSpans> {
     let reasoning = match payload.ty {
         Some("text_delta") => false,
         Some("reasoning_delta") => true,
@@ -562,39 +630,37 @@ fn delta_envelope(env: &Envelope<'_>, payload: &Payload<'_>) -> Option<Box<Event
     if env.odd || payload.odd {
         return None;
     }
+    let span = |part: Option<&str>| match part {
+        Some(part) => Span::of(line, part).map(Some),
+        None => Some(None),
+    };
     let delta = match payload.delta {
-        None => String::new(),
-        Some((text, Esc::None)) => text.to_owned(),
-        Some((text, Esc::Simple)) => unescape(text)?,
+        None => None,
+        Some((text, Esc::None)) => Some((Span::of(line, text)?, false)),
+        Some((text, Esc::Simple)) => Some((Span::of(line, text)?, true)),
         Some((_, Esc::Unicode)) => return None,
     };
-    ScannedDelta {
-        event_id: env.event_id.unwrap_or_default().to_owned(),
-        source_id: env.source_id.unwrap_or_default().to_owned(),
-        source: env.source_text,
+    Some(DeltaSpans {
+        event_id: span(env.event_id)?,
+        source_id: span(env.source_id)?,
+        source: span(env.source_text)?,
         seq: env.seq.unwrap_or(0),
-        mob_id: env.mob_id.flatten().map(str::to_owned),
+        mob_id: span(env.mob_id.flatten())?,
         timestamp_ms: env.timestamp_ms.unwrap_or(0),
         reasoning,
         delta,
-        assistant_message_id: payload.assistant_message_id.flatten().map(str::to_owned),
-    }
-    .into_envelope()
-    .map(Box::new)
+        assistant_message_id: span(payload.assistant_message_id.flatten())?,
+    })
 }
 
 /// The facts, by the rules of `model::route_light`; `Some(None)` where it
 /// gives none (the serde way then reports the line as before), `None`
 /// where this scan is not sure.
-fn facts<'a>(session: &'a str, env: Envelope<'a>, decode: bool) -> Option<Option<RouteFacts<'a>>> {
+fn facts<'a>(line: &'a str, session: &'a str, env: Envelope<'a>) -> Option<Option<RouteFacts<'a>>> {
     let Some(payload) = &env.payload else {
         return Some(None);
     };
-    let envelope = if decode {
-        delta_envelope(&env, payload)
-    } else {
-        None
-    };
+    let delta = delta_spans(line, &env, payload);
     let mark = match payload.ty {
         Some("run_started") => match (payload.prompt, payload.input) {
             (Some(prompt), _) => RunMark::Start(Some(prompt.to_owned())),
@@ -624,7 +690,7 @@ fn facts<'a>(session: &'a str, env: Envelope<'a>, decode: bool) -> Option<Option
         session: Cow::Borrowed(session),
         seq: env.seq.unwrap_or(0),
         mark,
-        envelope,
+        delta,
     }))
 }
 
@@ -636,14 +702,11 @@ mod tests {
     use proptest::strategy::ValueTree;
 
     fn facts_of(line: &str) -> Option<(String, u64, String)> {
-        assert_eq!(
-            route(line).map(|f| (f.session, f.seq, format!("{:?}", f.mark))),
-            route_decoding(line).map(|f| (f.session, f.seq, format!("{:?}", f.mark))),
-        );
-        route_decoding(line).map(|f| {
+        route(line).map(|f| {
             // What it decoded is what the consumer's decode makes of the line.
-            if let Some(envelope) = &f.envelope {
-                assert_eq!(**envelope, crate::conn::decode_line_serde(line), "{line}");
+            if let Some(spans) = &f.delta {
+                let envelope = spans.envelope(line).expect("the spans of this line");
+                assert_eq!(envelope, crate::conn::decode_line_serde(line), "{line}");
             }
             (f.session.into_owned(), f.seq, format!("{:?}", f.mark))
         })
@@ -714,21 +777,11 @@ mod tests {
         // (DELTA's `\u00e9` is left to serde: unpaired surrogates are its call.)
         let plain = DELTA.replace(r"\u00e9", "\u{e9}");
         for line in [&plain, DELTA_09, REASONING] {
-            let facts = route_decoding(line).expect("routed");
-            let envelope = facts.envelope.expect("decoded by the scan");
-            assert_eq!(*envelope, crate::conn::decode_line_serde(line), "{line}");
+            let envelope = decode_delta(line).expect("decoded by the scan");
+            assert_eq!(envelope, crate::conn::decode_line_serde(line), "{line}");
         }
         let not_a_delta = r#"{"method":"session/event","params":{"event":{"seq":7,"payload":{"type":"turn_started"}},"session_id":"s"}}"#;
-        assert!(
-            route_decoding(not_a_delta)
-                .expect("routed")
-                .envelope
-                .is_none()
-        );
-        assert!(
-            route(DELTA_09).expect("routed").envelope.is_none(),
-            "the reader's scan"
-        );
+        assert!(route(not_a_delta).expect("routed").delta.is_none());
         // Forms only serde decodes: left to the consumer, still routed.
         for odd in [
             DELTA.replace(r#""seq":3"#, r#""seq":3,"timestamp_ms":1"#),
@@ -739,9 +792,12 @@ mod tests {
                 r#""assistant_message_id":1"#,
             ),
         ] {
-            let facts = route_decoding(&odd).expect("routed");
-            assert!(facts.envelope.is_none(), "{odd}");
+            let facts = route(&odd).expect("routed");
+            assert!(facts.delta.is_none(), "{odd}");
         }
+        // Spans are of their own line only.
+        let spans = route(DELTA_09).unwrap().delta.unwrap();
+        assert_eq!(spans.envelope("{}"), None);
     }
 
     /// A line with one byte replaced, inserted or removed.
@@ -776,7 +832,7 @@ mod tests {
         let (mut read, mut given_up, mut decoded) = (0, 0, 0);
         for _ in 0..2000 {
             let line = mutated().new_tree(&mut runner).unwrap().current();
-            decoded += usize::from(route_decoding(&line).is_some_and(|f| f.envelope.is_some()));
+            decoded += usize::from(route(&line).is_some_and(|f| f.delta.is_some()));
             match facts_of(&line) {
                 Some(_) => read += 1,
                 None => given_up += 1,
