@@ -155,26 +155,7 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 
 /// Finds the first `\n`, a word at a time (the `memchr` idea, in safe code).
 pub(crate) fn find_newline(hay: &[u8]) -> Option<usize> {
-    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-    const NL: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    let mut chunks = hay.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(word) ^ NL;
-        // Exact test for "some byte of x is zero", i.e. some byte is '\n'.
-        if x.wrapping_sub(LO) & !x & HI != 0 {
-            return chunk.iter().position(|&b| b == b'\n').map(|i| offset + i);
-        }
-        offset += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|i| offset + i)
+    memchr::memchr(b'\n', hay)
 }
 
 /// One encoded JSON-RPC message for the peer: a JSON line, `\n` included.
