@@ -202,15 +202,17 @@ def main():
     add("\n### 2. Request round trip: 10,000 sequential `session/list`\n")
     add("| implementation | p50 µs | p99 µs | p50 vs echo |")
     add("| --- | ---: | ---: | ---: |")
-    rt = {k: load(d, f"roundtrip-{k}") for k in ("echo", "echo-threads", "echo-threads4", "floor", "floor-threads4", "tokio", "blocking", "python")}
+    rt = {k: load(d, f"roundtrip-{k}") for k in ("echo", "echo-threads", "echo-threads4", "floor", "floor-threads4", "tokio", "tokio-task", "blocking", "python")}
     echo = (rt["echo"] or {}).get("p50_us")
     rnames = {"echo": "floor: a line through `cat` and back",
               "echo-threads": "the same echo through a transport's thread chain (6 handoffs, no other work)",
               "echo-threads4": "the same echo with 4 handoffs (caller -> writer, reader -> caller; no driver)",
               "floor": "raw JSON lines to the fake, no SDK",
               "floor-threads4": "raw JSON lines to the fake through the 4 handoffs (what the SDK rows are measured against)",
-              "tokio": names["tokio"], "blocking": names["blocking"], "python": names["python"]}
-    for k in ("echo", "echo-threads", "echo-threads4", "floor", "floor-threads4", "tokio", "blocking", "python"):
+              "tokio": names["tokio"] + " (called from `block_on`)",
+              "tokio-task": names["tokio"] + " (called from a spawned task)",
+              "blocking": names["blocking"], "python": names["python"]}
+    for k in ("echo", "echo-threads", "echo-threads4", "floor", "floor-threads4", "tokio", "tokio-task", "blocking", "python"):
         r = rt[k] or {}
         p50 = r.get("p50_us")
         add(f"| {rnames[k]} | {fmt(p50)} | {fmt(r.get('p99_us'))} | {fmt(p50 / echo if p50 and echo else None, 'x')} |")

@@ -125,7 +125,7 @@ if want stream; then
   fi
 fi
 if want roundtrip; then
-  for impl in echo echo-threads echo-threads4 floor floor-threads4 tokio blocking; do best p50_us min "roundtrip-$impl" "$bench" roundtrip "$impl" "$fake" 10000; done
+  for impl in echo echo-threads echo-threads4 floor floor-threads4 tokio tokio-task blocking; do best p50_us min "roundtrip-$impl" "$bench" roundtrip "$impl" "$fake" 10000; done
   if [ -n "$python" ]; then
     best p50_us min roundtrip-python env FAKE_RKAT_SCENARIO=normal "$python" bench/py_bench.py roundtrip "$fake" 10000
   fi

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! meerkat-bench stream    <tokio|blocking|floor> <fake> <events>
-//! meerkat-bench roundtrip <tokio|blocking|floor|floor-threads4|echo|echo-threads|echo-threads4> <fake> <requests>
+//! meerkat-bench roundtrip <tokio|tokio-task|blocking|floor|floor-threads4|echo|echo-threads|echo-threads4> <fake> <requests>
 //! meerkat-bench fanout    <tokio|blocking> <fake> <sessions> <events-per-session>
 //! meerkat-bench memory    <tokio|blocking> <fake> <events> <slowdown>
 //! meerkat-bench coldstart <tokio|blocking|raw|python:<interpreter>:<py_bench.py>> <runs>
@@ -37,6 +37,14 @@ fn main() {
         ("stream", "blocking") => blocking_stream(arg(2), num(3)),
         ("stream", "floor") => floor_stream(arg(2), num(3)),
         ("roundtrip", "tokio") => tokio_rt().block_on(tokio_roundtrip(arg(2), num(3))),
+        ("roundtrip", "tokio-task") => {
+            let (fake, n) = (arg(2).to_owned(), num(3));
+            let rt = tokio_rt();
+            rt.block_on(async move {
+                tokio::spawn(async move { tokio_roundtrip(&fake, n).await }).await
+            })
+            .expect("the task")
+        }
         ("roundtrip", "blocking") => blocking_roundtrip(arg(2), num(3)),
         ("roundtrip", "floor") => floor_roundtrip(arg(2), num(3)),
         ("roundtrip", "floor-threads4") => floor_threads4_roundtrip(arg(2), num(3)),
@@ -281,6 +289,11 @@ fn floor_stream(fake: &str, n: usize) -> Value {
 
 // ---- workload 2: request round trip ------------------------------------
 
+/// `session/list` through the tokio transport. The `tokio` row calls it
+/// from `block_on` (the main thread, outside the runtime's workers, as
+/// `#[tokio::main]` does): each call wakes the writer task from outside the
+/// runtime. The `tokio-task` row calls it from a spawned task: the writer
+/// task then runs on the caller's worker.
 async fn tokio_roundtrip(fake: &str, n: usize) -> Value {
     use meerkat_transport_tokio::MeerkatClient;
     let client = MeerkatClient::connect(tokio_options(fake, "normal"))
