@@ -357,13 +357,17 @@ def workloads(d, p, names, add):
     add(f"\n### 2. Request round trip: {p['requests']:,} sequential `session/list`\n")
     add("| implementation | p50 µs, median | range | p99 µs, median | range | p50 vs echo | p99 vs echo |")
     add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    keys = ("echo", "echo-threads", "echo-threads4", "floor", "tokio", "blocking", "python", "python09")
+    keys = ("echo", "echo-threads", "echo-threads4", "floor", "floor-threads4", "tokio", "tokio-task",
+            "blocking", "python", "python09")
     rt = {k: rounds(d, f"roundtrip-{k}", n) for k in keys}
     rnames = {"echo": "floor: a line through `cat` and back",
               "echo-threads": "the same echo through a transport's thread chain (6 handoffs, no other work)",
               "echo-threads4": "the same echo with 4 handoffs (caller -> writer, reader -> caller; no driver)",
               "floor": "raw JSON lines to the fake, no SDK",
-              "tokio": names["tokio"], "blocking": names["blocking"], "python": names["python"], "python09": p09}
+              "floor-threads4": "raw JSON lines to the fake through the same 4 handoffs (no SDK work)",
+              "tokio": names["tokio"] + " (called from `block_on`)",
+              "tokio-task": names["tokio"] + " (called from a spawned task)",
+              "blocking": names["blocking"], "python": names["python"], "python09": p09}
     for k in keys:
         if k == "python09" and (p09 is None or "(n/a" in p09):
             if p09 is not None:

@@ -152,7 +152,7 @@ if want stream || want roundtrip || want fanout || want memory; then
       fi
     fi
     if want roundtrip; then
-      for impl in echo echo-threads echo-threads4 floor tokio blocking; do
+      for impl in echo echo-threads echo-threads4 floor floor-threads4 tokio tokio-task blocking; do
         run "roundtrip-$impl.$i" "$bench" roundtrip "$impl" "$fake" "$requests"
       done
       if [ -n "$python" ]; then

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! meerkat-bench stream    <tokio|blocking|floor> <fake> <events>
-//! meerkat-bench roundtrip <tokio|blocking|floor|echo|echo-threads|echo-threads4> <fake> <requests>
+//! meerkat-bench roundtrip <tokio|tokio-task|blocking|floor|floor-threads4|echo|echo-threads|echo-threads4> <fake> <requests>
 //! meerkat-bench fanout    <tokio|blocking> <fake> <sessions> <events-per-session>
 //! meerkat-bench memory    <tokio|blocking> <fake> <events> <slowdown>
 //! meerkat-bench coldstart <tokio|blocking|raw|python:<interpreter>:<py_bench.py>> <runs>
@@ -37,8 +37,17 @@ fn main() {
         ("stream", "blocking") => blocking_stream(arg(2), num(3)),
         ("stream", "floor") => floor_stream(arg(2), num(3)),
         ("roundtrip", "tokio") => tokio_rt().block_on(tokio_roundtrip(arg(2), num(3))),
+        ("roundtrip", "tokio-task") => {
+            let (fake, n) = (arg(2).to_owned(), num(3));
+            let rt = tokio_rt();
+            rt.block_on(async move {
+                tokio::spawn(async move { tokio_roundtrip(&fake, n).await }).await
+            })
+            .expect("the task")
+        }
         ("roundtrip", "blocking") => blocking_roundtrip(arg(2), num(3)),
         ("roundtrip", "floor") => floor_roundtrip(arg(2), num(3)),
+        ("roundtrip", "floor-threads4") => floor_threads4_roundtrip(arg(2), num(3)),
         ("roundtrip", "echo") => echo_roundtrip(num(3)),
         ("roundtrip", "echo-threads") => echo_threads_roundtrip(num(3)),
         ("roundtrip", "echo-threads4") => echo_threads4_roundtrip(num(3)),
@@ -280,6 +289,11 @@ fn floor_stream(fake: &str, n: usize) -> Value {
 
 // ---- workload 2: request round trip ------------------------------------
 
+/// `session/list` through the tokio transport. The `tokio` row calls it
+/// from `block_on` (the main thread, outside the runtime's workers, as
+/// `#[tokio::main]` does): each call wakes the writer task from outside the
+/// runtime. The `tokio-task` row calls it from a spawned task: the writer
+/// task then runs on the caller's worker.
 async fn tokio_roundtrip(fake: &str, n: usize) -> Value {
     use meerkat_transport_tokio::MeerkatClient;
     let client = MeerkatClient::connect(tokio_options(fake, "normal"))
@@ -326,6 +340,74 @@ fn floor_roundtrip(fake: &str, n: usize) -> Value {
         raw.until_response(id, || {});
         lat.push(t0.elapsed());
     }
+    percentiles(lat)
+}
+
+/// `session/list` in raw JSON lines against the fake through the four
+/// handoffs of `echo-threads4` (caller -> writer thread, reader thread ->
+/// caller): what a transport without a driver costs over the fake before
+/// it does any work of its own, the reference of the SDK rows.
+fn floor_threads4_roundtrip(fake: &str, n: usize) -> Value {
+    use std::sync::mpsc::{Sender, channel};
+    use std::sync::{Arc, Mutex};
+    let mut child = Command::new(fake)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .env("RUST_LOG", "off")
+        .env("FAKE_RKAT_SCENARIO", "normal")
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::with_capacity(64 * 1024, child.stdout.take().expect("stdout"));
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}\n")
+        .expect("write");
+    let mut line = Vec::new();
+    while !contains(&line, b"\"id\":1,") {
+        line.clear();
+        assert!(
+            stdout.read_until(b'\n', &mut line).expect("read") > 0,
+            "the fake ended"
+        );
+    }
+    let waiting: Arc<Mutex<std::collections::VecDeque<Sender<Vec<u8>>>>> = Arc::default();
+    let (to_writer, frames) = channel::<Vec<u8>>();
+    let writer = std::thread::spawn(move || {
+        for frame in frames {
+            stdin.write_all(&frame).expect("write");
+            stdin.flush().expect("flush");
+        }
+    });
+    let answers = Arc::clone(&waiting);
+    let reader = std::thread::spawn(move || {
+        let mut line = Vec::new();
+        while stdout.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            let _ = serde_json::from_slice::<serde::de::IgnoredAny>(&line);
+            let reply = answers.lock().expect("lock").pop_front();
+            if let Some(reply) = reply {
+                let _ = reply.send(std::mem::take(&mut line));
+            }
+            line.clear();
+        }
+    });
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let id = i + 2;
+        let (reply, answer) = channel();
+        let t0 = Instant::now();
+        waiting.lock().expect("lock").push_back(reply);
+        let frame = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"session/list\",\"params\":{{}}}}\n"
+        );
+        to_writer.send(frame.into_bytes()).expect("writer");
+        let _ = answer.recv().expect("answer");
+        lat.push(t0.elapsed());
+    }
+    drop(to_writer);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = writer.join();
+    let _ = reader.join();
     percentiles(lat)
 }
 

@@ -12,7 +12,10 @@ use crate::model::ToolCall;
 pub struct Effects<H> {
     /// Consumers to wake.
     pub wake: Vec<Waker>,
-    /// Bytes wait for the writer ([`Engine::take_output`](super::Engine::take_output)).
+    /// Bytes wait for the writer ([`Engine::take_output`](super::Engine::take_output))
+    /// and it must be woken: it found nothing when it last took. Said once
+    /// per time the writer goes idle (a writer that took a batch comes back
+    /// for the next by itself), so these effects must be applied.
     pub write: bool,
     /// The earliest deadline moved before what the timer sleeps until.
     pub rearm_timer: bool,

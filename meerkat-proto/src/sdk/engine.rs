@@ -742,7 +742,7 @@ impl<H: Clone> Engine<H> {
         };
         Effects {
             wake: std::mem::take(&mut self.wake),
-            write: self.out.has_frames(),
+            write: self.out.wake_writer(),
             rearm_timer,
             tool_calls: std::mem::take(&mut self.tool_calls),
             closed: self.conn.is_closed(),

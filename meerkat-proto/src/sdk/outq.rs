@@ -39,6 +39,9 @@ pub(super) struct OutQueue {
     queued: usize,
     /// Bytes of the batch the writer took last (written when it comes back).
     in_flight: usize,
+    /// The writer found nothing when it last took and has not been woken
+    /// since: it sleeps until told ([`OutQueue::wake_writer`]).
+    writer_idle: bool,
     limit: usize,
 }
 
@@ -50,6 +53,7 @@ impl OutQueue {
             owned: HashMap::default(),
             queued: 0,
             in_flight: 0,
+            writer_idle: true,
             limit,
         }
     }
@@ -107,7 +111,20 @@ impl OutQueue {
             }
         }
         self.in_flight = batch.len();
+        self.writer_idle = batch.is_empty();
         batch
+    }
+
+    /// Whether the writer must be woken now: frames wait and it found none
+    /// when it last took a batch. Once per time it goes idle: a writer that
+    /// took a batch comes back for the next by itself, and one already
+    /// woken will look.
+    pub(super) fn wake_writer(&mut self) -> bool {
+        let wake = self.writer_idle && self.has_frames();
+        if wake {
+            self.writer_idle = false;
+        }
+        wake
     }
 
     /// Whether whole frames wait for the writer.
@@ -169,6 +186,24 @@ mod tests {
         assert_eq!(q.take_batch().len(), WRITE_BATCH + 3);
         assert_eq!(q.take_batch().len(), WRITE_BATCH + 3);
         assert!(q.take_batch().is_empty());
+    }
+
+    #[test]
+    fn the_writer_is_woken_once_per_time_it_goes_idle() {
+        let mut q = OutQueue::new(usize::MAX);
+        assert!(!q.wake_writer(), "nothing to write");
+        q.push(frame("a"), None);
+        assert!(q.wake_writer());
+        q.push(frame("b"), None);
+        assert!(!q.wake_writer(), "already woken: it will look");
+        assert_eq!(q.take_batch(), b"\"a\"\n\"b\"\n");
+        q.push(frame("c"), None);
+        assert!(!q.wake_writer(), "it took a batch: it comes back by itself");
+        assert_eq!(q.take_batch(), b"\"c\"\n");
+        assert!(q.take_batch().is_empty());
+        assert!(!q.wake_writer(), "idle, but nothing to write");
+        q.push(frame("d"), None);
+        assert!(q.wake_writer(), "idle again");
     }
 
     #[test]
