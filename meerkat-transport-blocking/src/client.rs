@@ -5,8 +5,8 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig};
-use meerkat_proto::{ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo, TransportKind};
+use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig, Peer};
+use meerkat_proto::{ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo};
 
 use crate::io::{Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
 use crate::process::Process;
@@ -54,21 +54,22 @@ impl MeerkatClient {
         // Before the engine starts the handshake's clock: an install can
         // take long.
         // (Not for a replay or a TCP server: there is nothing to launch.)
-        let plan = match (&options.replay, &options.transport) {
-            (Some(_), _) | (None, TransportKind::Tcp(_)) => None,
-            (None, _) => Some(crate::launch::plan(&options)?),
+        let peer = match Peer::of(&options) {
+            Peer::Child(()) => Peer::Child(crate::launch::plan(&options)?),
+            Peer::Replay(cassette) => Peer::Replay(cassette),
+            Peer::Tcp(addr) => Peer::Tcp(addr),
         };
         let config = EngineConfig::from_options(&options);
         let records = crate::replay::record_file(&options)?;
         let shared = Shared::new(Engine::new(config.clone(), Instant::now()), records);
         let mut replay = None;
-        let (process, tcp) = match (&options.replay, &options.transport, plan) {
+        let (process, tcp) = match peer {
             // A cassette plays the server: no child, no socket.
-            (Some(cassette), _, _) => {
+            Peer::Replay(cassette) => {
                 replay = Some(crate::replay::start(&shared, cassette)?);
                 (None, None)
             }
-            (None, TransportKind::Tcp(addr), _) => {
+            Peer::Tcp(addr) => {
                 // A server already listening (`rkat-rpc --tcp ADDR`): no
                 // child. NB: bounded like the handshake.
                 let stream = connect_tcp(addr, config.connect_timeout)?;
@@ -79,8 +80,7 @@ impl MeerkatClient {
                 spawn_reader(&shared, read, false)?;
                 (None, Some(stream))
             }
-            (None, _, plan) => {
-                let plan = plan.ok_or_else(|| Error::InvalidArgs("no launch plan".into()))?;
+            Peer::Child(plan) => {
                 let spawned = Process::spawn(crate::launch::command(&plan))
                     .map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;

@@ -67,4 +67,4 @@ pub use recovery::{
     INTERRUPT_PAUSE, INTERRUPT_TRIES, RESET_PAUSE, RESET_TRIES, is_interrupt_not_settled,
 };
 pub use streams::{End, Next, STREAM_BATCH, Subscription, TurnStream};
-pub use support::{ExitInfo, LaunchPlan, TailBuffer, panic_message};
+pub use support::{ExitInfo, LaunchPlan, Peer, TailBuffer, panic_message};

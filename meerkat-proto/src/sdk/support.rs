@@ -10,6 +10,46 @@ use crate::install::{AutoInstall, InstallPlan, Launch};
 use crate::launch::{ConnectOptions, TransportKind};
 use crate::sdk_error::Error;
 
+/// Which server a client's options reach, decided once for both
+/// transports: a cassette plays it when one is set (whatever the
+/// transport), else a server already listening on TCP, else a child the
+/// transport launches; `C` is what the transport needs to launch it
+/// (its [`LaunchPlan`], once resolved).
+///
+/// ```
+/// use meerkat_proto::ConnectOptions;
+/// use meerkat_proto::TransportKind;
+/// use meerkat_proto::sdk::Peer;
+///
+/// assert!(matches!(Peer::of(&ConnectOptions::new()), Peer::Child(())));
+/// let mut tcp = ConnectOptions::new();
+/// tcp.transport = TransportKind::Tcp("127.0.0.1:7777".into());
+/// assert!(matches!(Peer::of(&tcp), Peer::Tcp("127.0.0.1:7777")));
+/// ```
+///
+/// Exhaustive on purpose: a new kind of peer must fail to compile in
+/// every transport until it handles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer<'a, C = ()> {
+    /// A cassette replays a recorded server: no child, no socket.
+    Replay(&'a crate::cassette::Replay),
+    /// `rkat-rpc --tcp ADDR`, already running at this address.
+    Tcp(&'a str),
+    /// A child to spawn, speaking over its stdin and stdout.
+    Child(C),
+}
+
+impl<'a> Peer<'a> {
+    /// The peer `options` reach.
+    pub fn of(options: &'a ConnectOptions) -> Self {
+        match (&options.replay, &options.transport) {
+            (Some(cassette), _) => Peer::Replay(cassette),
+            (None, TransportKind::Tcp(addr)) => Peer::Tcp(addr),
+            (None, _) => Peer::Child(()),
+        }
+    }
+}
+
 /// What we know about a child whose output ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
