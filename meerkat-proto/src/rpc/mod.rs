@@ -103,13 +103,33 @@ pub use event::{Event, IncomingRequest, Notification, Response};
 pub use id::{IncomingId, RequestId};
 
 /// Fuzzing only: panics when the hand-written routing scan reads `line`
-/// differently from the serde scan (it may give up; it may not disagree).
+/// differently from the serde scan (it may give up; it may not disagree),
+/// or its exact path differently from its general scan.
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub fn __fuzz_route_scan(line: &[u8]) {
     let Ok(text) = std::str::from_utf8(line) else {
         return;
     };
+    if let Some(exact) = route_scan::exact(text) {
+        let general =
+            route_scan::general(text).expect("the general scan reads what the exact path reads");
+        assert_eq!(
+            (
+                &exact.session,
+                exact.seq,
+                format!("{:?}", exact.mark),
+                &exact.delta
+            ),
+            (
+                &general.session,
+                general.seq,
+                format!("{:?}", general.mark),
+                &general.delta
+            ),
+            "{text}"
+        );
+    }
     if let Some(fast) = route_scan::route(text) {
         if let Some(spans) = &fast.delta {
             let envelope = spans.envelope(text).expect("the spans of this line");

@@ -30,6 +30,11 @@ const MAX_DEPTH: usize = 64;
 /// members are ([`DeltaSpans`]), so the consumer builds the event without
 /// scanning the line again.
 pub(crate) fn route(line: &str) -> Option<RouteFacts<'_>> {
+    exact(line).or_else(|| general(line))
+}
+
+/// [`route`] for every shape: the whole object, member by member.
+pub(super) fn general(line: &str) -> Option<RouteFacts<'_>> {
     let mut cur = Cur {
         text: line,
         b: line.as_bytes(),
@@ -55,6 +60,75 @@ pub(crate) fn route(line: &str) -> Option<RouteFacts<'_>> {
     })?;
     // NB: text after the object is ignored, as serde's scan ignores it.
     params?
+}
+
+/// The event lines of the two contract lines, byte for byte as their
+/// servers write them (serde_json, compact): 0.5.x writes a `Value`, its
+/// keys sorted; 0.9.x writes its structs' members in declaration order.
+/// The literal parts are compared whole; the members between them are
+/// read by the same scans [`general`] reads them with, at the same depth,
+/// into the same [`Envelope`]. So where a line matches one of these, the
+/// facts are exactly what [`general`] makes of it (the tests and the
+/// `route_scan` fuzz target check it); any other byte, a whitespace, a
+/// member more or in another order, and [`general`] reads the line.
+pub(super) fn exact(line: &str) -> Option<RouteFacts<'_>> {
+    const HEAD: &[u8] = br#"{"jsonrpc":"2.0","method":"session/event","params":{"#;
+    let mut cur = Cur {
+        text: line,
+        b: line.as_bytes(),
+        i: 0,
+    };
+    cur.lit(HEAD)?;
+    // The depths of `general`: the top object is 1, its params 2, the
+    // event 3, the payload (and 0.9's source) 4.
+    if cur.lit(br#""event":{"event_id":"#).is_some() {
+        // 0.5.x: {"event":{"event_id","payload","seq","source_id","timestamp_ms"},"session_id"}
+        let event_id = cur.plain_str()?;
+        cur.lit(br#","payload":"#)?;
+        let payload = cur.exact_payload(4)?;
+        cur.lit(br#","seq":"#)?;
+        let seq = cur.plain_u64()?;
+        cur.lit(br#","source_id":"#)?;
+        let source_id = cur.plain_str()?;
+        cur.lit(br#","timestamp_ms":"#)?;
+        let timestamp_ms = cur.plain_u64()?;
+        cur.lit(br#"},"session_id":"#)?;
+        let session = cur.plain_str()?;
+        cur.lit(b"}}")?;
+        let env = Envelope {
+            seq: Some(seq),
+            source_id: Some(source_id),
+            payload: Some(payload),
+            event_id: Some(event_id),
+            timestamp_ms: Some(timestamp_ms),
+            ..Envelope::default()
+        };
+        return facts(line, session, env)?;
+    }
+    // 0.9.x: {"session_id","event":{"event_id","source","seq","timestamp_ms","payload"}}
+    cur.lit(br#""session_id":"#)?;
+    let session = cur.plain_str()?;
+    cur.lit(br#","event":{"event_id":"#)?;
+    let event_id = cur.plain_str()?;
+    cur.lit(br#","source":"#)?;
+    let (source, source_text) = cur.source(4)?;
+    cur.lit(br#","seq":"#)?;
+    let seq = cur.plain_u64()?;
+    cur.lit(br#","timestamp_ms":"#)?;
+    let timestamp_ms = cur.plain_u64()?;
+    cur.lit(br#","payload":"#)?;
+    let payload = cur.exact_payload(4)?;
+    cur.lit(b"}}}")?;
+    let env = Envelope {
+        seq: Some(seq),
+        source: Some(source),
+        source_text: Some(source_text),
+        payload: Some(payload),
+        event_id: Some(event_id),
+        timestamp_ms: Some(timestamp_ms),
+        ..Envelope::default()
+    };
+    facts(line, session, env)?
 }
 
 /// What the scan found in an event envelope.
@@ -125,6 +199,12 @@ impl<'a> Cur<'a> {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.i += 1;
         }
+    }
+
+    /// Exactly these bytes at the cursor (no whitespace before them).
+    fn lit(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.i.checked_add(bytes.len())?;
+        (self.b.get(self.i..end)? == bytes).then(|| self.i = end)
     }
 
     fn eat(&mut self, c: u8) -> Option<()> {
@@ -320,9 +400,19 @@ impl<'a> Cur<'a> {
         if let Some(b'.' | b'e' | b'E') = self.peek() {
             return None;
         }
-        self.b[start..self.i].iter().try_fold(0u64, |n, d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        })
+        let digits = self.b.get(start..self.i)?;
+        if digits.len() <= 19 {
+            // NB: nineteen digits always fit a u64: no overflow checks.
+            Some(
+                digits
+                    .iter()
+                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+            )
+        } else {
+            digits.iter().try_fold(0u64, |n, d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
+        }
     }
 
     /// `session/event` params: the session, the event's envelope; then the
@@ -395,20 +485,9 @@ impl<'a> Cur<'a> {
                 Some(())
             }
             b"source" if env.source.is_none() => {
-                let mut session = None;
-                cur.ws();
-                (cur.peek()? == b'{').then_some(())?;
-                let start = cur.i;
-                cur.object(depth, |cur, key, depth| match key {
-                    b"session_id" if session.is_none() => {
-                        session = Some(cur.plain_str()?);
-                        Some(())
-                    }
-                    b"session_id" => None,
-                    _ => cur.value(depth),
-                })?;
+                let (session, text) = cur.source(depth)?;
                 env.source = Some(session);
-                env.source_text = cur.text.get(start..cur.i);
+                env.source_text = Some(text);
                 Some(())
             }
             b"payload" if env.payload.is_none() => {
@@ -446,6 +525,62 @@ impl<'a> Cur<'a> {
             _ => cur.value(depth),
         })?;
         Some(env)
+    }
+
+    /// A text delta's payload byte for byte as a server writes it, read
+    /// as [`payload`](Self::payload) reads it; `None` for anything else
+    /// (the cursor is then anywhere: the caller puts it back).
+    fn exact_delta(&mut self) -> Option<Payload<'a>> {
+        let (delta, assistant_message_id) = if self.lit(br#"{"delta":"#).is_some() {
+            // 0.5.x: {"delta","type"}
+            let delta = self.string()?;
+            self.lit(br#","type":"text_delta"}"#)?;
+            (delta, None)
+        } else {
+            // 0.9.x: {"type","delta","assistant_message_id"}
+            self.lit(br#"{"type":"text_delta","delta":"#)?;
+            let delta = self.string()?;
+            self.lit(br#","assistant_message_id":"#)?;
+            let id = self.plain_str()?;
+            self.lit(b"}")?;
+            (delta, Some(Some(id)))
+        };
+        Some(Payload {
+            ty: Some("text_delta"),
+            delta: Some(delta),
+            assistant_message_id,
+            ..Payload::default()
+        })
+    }
+
+    /// An envelope's `source` object: its `session_id` (a plain string),
+    /// and its text.
+    fn source(&mut self, depth: usize) -> Option<(Option<&'a str>, &'a str)> {
+        let mut session = None;
+        self.ws();
+        (self.peek()? == b'{').then_some(())?;
+        let start = self.i;
+        self.object(depth, |cur, key, depth| match key {
+            b"session_id" if session.is_none() => {
+                session = Some(cur.plain_str()?);
+                Some(())
+            }
+            b"session_id" => None,
+            _ => cur.value(depth),
+        })?;
+        Some((session, self.text.get(start..self.i)?))
+    }
+
+    /// [`payload`](Self::payload) for [`exact`]: a text delta as the
+    /// servers write it (0.5.x's sorted keys, 0.9.x's declaration order)
+    /// without the member-by-member scan.
+    fn exact_payload(&mut self, depth: usize) -> Option<Payload<'a>> {
+        let at = self.i;
+        if let Some(delta) = self.exact_delta() {
+            return Some(delta);
+        }
+        self.i = at;
+        self.payload(depth)
     }
 
     fn payload(&mut self, depth: usize) -> Option<Payload<'a>> {
@@ -802,9 +937,18 @@ mod tests {
 
     /// A line with one byte replaced, inserted or removed.
     fn mutated() -> impl Strategy<Value = String> {
+        mutated_from(vec![DELTA, DELTA_09, REASONING])
+    }
+
+    /// The servers' own delta lines, as the exact path reads them.
+    const EXACT_05: &str = r#"{"jsonrpc":"2.0","method":"session/event","params":{"event":{"event_id":"01a23088-9a3f-7000-800c-b4b1f77dd0fc","payload":{"delta":"xx\"x","type":"text_delta"},"seq":11,"source_id":"session:01a23088-9a3a-7000-8001-79b97f4a7c15","timestamp_ms":1796110588479},"session_id":"01a23088-9a3a-7000-8001-79b97f4a7c15"}}"#;
+    const EXACT_09: &str = r#"{"jsonrpc":"2.0","method":"session/event","params":{"session_id":"s9","event":{"event_id":"e9","source":{"type":"session","session_id":"s9"},"seq":3,"timestamp_ms":1796083724052,"payload":{"type":"text_delta","delta":"Calling\nlookup.","assistant_message_id":"m9"}}}}"#;
+
+    /// One of `seeds` with bytes replaced, inserted or removed.
+    fn mutated_from(seeds: Vec<&'static str>) -> impl Strategy<Value = String> {
         let bytes: &[u8] = b"{}[]\",:\\ 0123456789.eE+-tfnu\t\nxa";
         (
-            proptest::sample::select(vec![DELTA, DELTA_09, REASONING]),
+            proptest::sample::select(seeds),
             0..300usize,
             0..3u8,
             proptest::sample::select(bytes.to_vec()),
@@ -845,12 +989,79 @@ mod tests {
         assert!(decoded > 100, "decoded {decoded}");
     }
 
+    /// The facts and the delta's spans, as one comparable value.
+    fn all_of(facts: Option<RouteFacts<'_>>) -> Option<(String, u64, String, Option<DeltaSpans>)> {
+        facts.map(|f| {
+            (
+                f.session.into_owned(),
+                f.seq,
+                format!("{:?}", f.mark),
+                f.delta,
+            )
+        })
+    }
+
+    /// The servers' own shapes (the fake's burst line is 0.5.2's) take
+    /// the exact path, and it reads them as the general scan does.
+    #[test]
+    fn the_exact_shapes_are_read_as_the_general_scan_reads_them() {
+        const BURST: &str = r#"{"jsonrpc":"2.0","method":"session/event","params":{"event":{"event_id":"01a23088-9a3f-7000-800c-b4b1f77dd0fc","payload":{"delta":"xxxxxxxx","type":"text_delta"},"seq":11,"source_id":"session:01a23088-9a3a-7000-8001-79b97f4a7c15","timestamp_ms":1796110588479},"session_id":"01a23088-9a3a-7000-8001-79b97f4a7c15"}}"#;
+        const RUN_09: &str = r#"{"jsonrpc":"2.0","method":"session/event","params":{"session_id":"s9","event":{"event_id":"e9","source":{"type":"session","session_id":"s9"},"seq":1,"timestamp_ms":5,"payload":{"type":"run_started","input":{"kind":"content","content":"w"}}}}}"#;
+        for line in [BURST, DELTA, DELTA_09, EXACT_05, EXACT_09] {
+            let fast = exact(line);
+            assert!(fast.is_some(), "not taken: {line}");
+            assert_eq!(all_of(fast), all_of(general(line)), "{line}");
+        }
+        // Exact, then not sure (0.9's prompt is a projection of `input`):
+        // the general scan is not sure either, and the serde way decides.
+        assert!(exact(RUN_09).is_none() && general(RUN_09).is_none());
+        // Not the exact shapes: a member more, whitespace, another order.
+        let spaced = BURST.replace(",\"seq\"", ", \"seq\"");
+        for line in [REASONING, spaced.as_str(), &BURST.replacen('{', " {", 1)] {
+            assert!(exact(line).is_none(), "taken: {line}");
+            assert!(general(line).is_some(), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_mutations_often_take_the_exact_path() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut exact_read, mut general_only) = (0, 0);
+        for _ in 0..2000 {
+            let line = mutated_from(vec![EXACT_05, EXACT_09])
+                .new_tree(&mut runner)
+                .unwrap()
+                .current();
+            match (exact(&line).is_some(), general(&line).is_some()) {
+                (true, _) => exact_read += 1,
+                (false, true) => general_only += 1,
+                (false, false) => {}
+            }
+        }
+        assert!(
+            exact_read > 50 && general_only > 200,
+            "exact {exact_read}, general only {general_only}"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
 
+        /// Whatever the exact path reads, the general scan reads the same.
+        #[test]
+        fn the_exact_path_never_disagrees_with_the_general_scan(
+            line in mutated_from(vec![EXACT_05, EXACT_09, DELTA, DELTA_09])
+        ) {
+            if let Some(fast) = all_of(exact(&line)) {
+                prop_assert_eq!(Some(fast), all_of(general(&line)), "{}", line);
+            }
+        }
+
         /// Whatever this scan reads, the serde scan reads the same.
         #[test]
-        fn never_disagrees_with_the_serde_scan(line in mutated()) {
+        fn never_disagrees_with_the_serde_scan(
+            line in mutated_from(vec![DELTA, DELTA_09, REASONING, EXACT_05, EXACT_09])
+        ) {
             if let Some(fast) = facts_of(&line) {
                 prop_assert_eq!(Some(fast), serde_facts(&line), "{}", line);
             }

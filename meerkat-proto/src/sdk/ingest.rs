@@ -51,7 +51,9 @@ pub struct Ingested {
 impl Ingest {
     /// Frames and scans a chunk of the server's output.
     pub fn feed(&mut self, bytes: &[u8]) -> Ingested {
-        let mut items = Vec::new();
+        // NB: sized to the chunk's lines (one more for a line it ends), so
+        // items of a few hundred bytes are not copied as the vector grows.
+        let mut items = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
         self.decoder
             .decode(bytes, |frame| rpc::prepare(frame, &mut items));
         Ingested {
