@@ -5,7 +5,8 @@
 # for event_parser, the params of every event notification and their payloads
 # (transcripts and tests/fixtures/examples-0.5.jsonl); for conn_routing, a
 # header, a few bytes of client ops (derived from the lines, so the seed
-# is deterministic) and the transcript step's server lines.
+# is deterministic) and the transcript step's server lines; for route_scan,
+# every `session/event` line, compact with its keys in the recorded order.
 #
 # Usage: fuzz/seed-corpus.sh [fixtures-dir]
 # Default: tests/fixtures of the repository, else /work/shared/fixtures.
@@ -23,7 +24,7 @@ python3 - "$src" "$here/corpus" <<'PY'
 import json, pathlib, sys, hashlib
 
 src, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-for target in ("frame_decoder", "client_ops", "event_parser", "conn_routing"):
+for target in ("frame_decoder", "client_ops", "event_parser", "conn_routing", "route_scan"):
     (out / target).mkdir(parents=True, exist_ok=True)
 
 def write(target, data):
@@ -56,6 +57,7 @@ def seed_event_parser(msg):
             events += 1
 
 count = events = 0
+seen_lines = set()
 for path in sorted(src.rglob("*.jsonl")):
     chunk = []
     def flush():
@@ -83,11 +85,17 @@ for path in sorted(src.rglob("*.jsonl")):
             raw = json.dumps(rec["msg"], separators=(",", ":"), ensure_ascii=False).encode()
             chunk.append(raw + b"\n")
             seed_event_parser(rec["msg"])
+            # route_scan: every event line, compact with its keys in the
+            # recorded (wire) order, as the servers write it.
+            if rec["msg"].get("method") == "session/event" and raw not in seen_lines:
+                seen_lines.add(raw)
+                write("route_scan", raw)
         elif d == "recv-raw":
             chunk.append(rec["line"].encode() + b"\n")
         elif "message" in rec:
             # examples-0.5.jsonl: one documented message a line, under `_case`.
             seed_event_parser(rec["message"])
     flush()
-print(f"seeded {count} frame_decoder inputs and {events} event_parser inputs from {src} into {out}")
+print(f"seeded {count} frame_decoder inputs, {events} event_parser inputs and "
+      f"{len(seen_lines)} route_scan lines from {src} into {out}")
 PY

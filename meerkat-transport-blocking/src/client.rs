@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig, Peer};
 use meerkat_proto::{ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo};
 
-use crate::io::{Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
+use crate::io::{Handler, Shared, spawn_reader, spawn_stdin_writer, spawn_timer, spawn_writer};
 use crate::process::Process;
 
 /// The state every clone shares.
@@ -84,7 +84,7 @@ impl MeerkatClient {
                 let spawned = Process::spawn(crate::launch::command(&plan))
                     .map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;
-                let started = spawn_writer(&shared, spawned.stdin, drop)
+                let started = spawn_stdin_writer(&shared, spawned.stdin)
                     .and_then(|()| spawn_reader(&shared, spawned.stdout, false))
                     .and_then(|()| spawn_reader(&shared, spawned.stderr, true));
                 if let Err(e) = started {

@@ -9,7 +9,11 @@
 //! ```
 //!
 //! There is no driver: a caller starts its request under the lock and the
-//! reader wakes it with the answer. Every decision is the engine's; this
+//! reader wakes it with the answer. While the writer sleeps with nothing in
+//! flight, whoever touched the engine writes its output to the child's
+//! stdin itself, as much as the pipe takes without waiting (the engine's
+//! `Effects::write_now`); the writer is woken only for what is left. So a
+//! call crosses the pipe with no handoff to the writer. Every decision is the engine's; this
 //! file only reads, writes, sleeps and spawns. The writer is a thread of
 //! its own because a child that stops reading fills the pipe and
 //! `write_all` then blocks: that must stall nobody but the writer. What
@@ -75,9 +79,17 @@ pub(crate) struct Shared {
     timer: Signal,
     /// The cassette file, when recording ([`Shared::flush_records`]).
     records: Option<meerkat_host::RecordFile>,
+    /// The child's stdin, for the engine's `Effects::write_now` (set once
+    /// the writer has it; the writer owns it).
+    #[cfg(unix)]
+    direct: std::sync::OnceLock<Weak<crate::pipe::Stdin>>,
 }
 
-meerkat_proto::__meerkat_shared_with!(notify: notify, tool: |shared, call, handler| run_tool(Arc::downgrade(shared), call, handler));
+meerkat_proto::__meerkat_shared_with!(
+    notify: notify,
+    tool: |shared, call, handler| run_tool(Arc::downgrade(shared), call, handler),
+    write_now: |shared, bytes| shared.write_now(bytes)
+);
 
 impl Shared {
     pub(crate) fn new(engine: Engine<Handler>, records: Option<meerkat_host::RecordFile>) -> Arc<Self> {
@@ -86,7 +98,22 @@ impl Shared {
             writer: Signal::default(),
             timer: Signal::default(),
             records,
+            #[cfg(unix)]
+            direct: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Writes `bytes` (the engine's `Effects::write_now`) on this thread,
+    /// as much as stdin takes without waiting, and tells the engine.
+    fn write_now(self: &Arc<Self>, bytes: Vec<u8>) {
+        #[cfg(unix)]
+        let written = match self.direct.get().and_then(Weak::upgrade) {
+            Some(stdin) => stdin.try_write(&bytes),
+            None => 0,
+        };
+        #[cfg(not(unix))]
+        let written = 0;
+        self.with(|e| e.caller_wrote(bytes, written));
     }
 
     /// Appends the engine's new cassette records to the file (when
@@ -184,6 +211,22 @@ pub(crate) fn spawn_reader(
             });
         }
     })
+}
+
+/// The writer of a child's stdin: [`spawn_writer`] over the non-blocking
+/// pipe, and the threads that touch the engine write too while it sleeps
+/// (`Engine::set_direct_writes`). Elsewhere than on unix, the writer alone.
+pub(crate) fn spawn_stdin_writer(shared: &Arc<Shared>, stdin: std::process::ChildStdin) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let stdin = crate::pipe::Stdin::new(stdin)?;
+        let _ = shared.direct.set(Arc::downgrade(&stdin));
+        spawn_writer(shared, crate::pipe::Writer(stdin), drop)?;
+        shared.with(|e| e.set_direct_writes(true));
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    spawn_writer(shared, stdin, drop)
 }
 
 /// The writer: the engine's output to stdin, a batch of whole frames at a

@@ -161,6 +161,10 @@
 
 meerkat_proto::__meerkat_surface!();
 
+// The child's stdin, written by callers too (see `io::spawn_stdin_writer`).
+#[cfg(unix)]
+mod pipe;
+
 // The crate's README (what crates.io shows), compiled by
 // `cargo test --doc` so it follows the API.
 #[cfg(doctest)]

@@ -9,7 +9,7 @@ use meerkat_proto::sdk::{Call, Decoder, Engine, EngineConfig, Peer};
 use meerkat_proto::{ConnectOptions, Dialect, Error, Method, RequestId, ServerInfo};
 use tracing::Instrument as _;
 
-use crate::io::{CallGuard, Handler, Shared, spawn_reader, spawn_timer, spawn_writer};
+use crate::io::{CallGuard, Handler, Shared, spawn_reader, spawn_stdin_writer, spawn_timer, spawn_writer};
 use crate::process::Process;
 
 /// What every clone shares.
@@ -104,7 +104,11 @@ impl MeerkatClient {
                 let spawned = Process::spawn(crate::launch::command(&plan))
                     .map_err(|e| plan.spawn_error(e))?;
                 let process = spawned.process;
-                spawn_writer(&shared, spawned.stdin);
+                if let Err(e) = spawn_stdin_writer(&shared, spawned.stdin) {
+                    shared.with(|e| e.close(crate::io::now()));
+                    process.kill_and_reap();
+                    return Err(Error::Io(e));
+                }
                 spawn_reader(&shared, spawned.stdout, false);
                 spawn_reader(&shared, spawned.stderr, true);
                 Some(process)

@@ -9,7 +9,11 @@
 //! ```
 //!
 //! There is no driver: a caller starts its request under the lock and the
-//! reader wakes it with the answer. Every decision is the engine's; this
+//! reader wakes it with the answer. While the writer sleeps with nothing in
+//! flight, whoever touched the engine writes its output to the child's
+//! stdin itself, as much as the pipe takes without waiting (the engine's
+//! `Effects::write_now`); the writer is woken only for what is left. So a
+//! call crosses the pipe with no handoff to the writer. Every decision is the engine's; this
 //! file only reads, writes, sleeps and spawns. The lock is a `std` mutex,
 //! held for short, non-blocking stretches and never across an `.await`.
 
@@ -46,9 +50,17 @@ pub(crate) struct Shared {
     runtime: Handle,
     /// The cassette file, when recording ([`Shared::flush_records`]).
     records: Option<meerkat_host::RecordFile>,
+    /// The child's stdin, for the engine's `Effects::write_now` (set once
+    /// the writer task has it; the writer owns it).
+    #[cfg(unix)]
+    direct: std::sync::OnceLock<Weak<tokio::net::unix::pipe::Sender>>,
 }
 
-meerkat_proto::__meerkat_shared_with!(notify: notify_one, tool: |shared, call, handler| run_tool(shared, call, handler));
+meerkat_proto::__meerkat_shared_with!(
+    notify: notify_one,
+    tool: |shared, call, handler| run_tool(shared, call, handler),
+    write_now: |shared, bytes| shared.write_now(bytes)
+);
 
 impl Shared {
     pub(crate) fn new(engine: Engine<Handler>, records: Option<meerkat_host::RecordFile>) -> Arc<Self> {
@@ -58,7 +70,30 @@ impl Shared {
             timer: Notify::new(),
             runtime: Handle::current(),
             records,
+            #[cfg(unix)]
+            direct: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Writes `bytes` (the engine's `Effects::write_now`) right here, as
+    /// much as stdin takes without waiting (never an `.await`: a caller's
+    /// future may be dropped at any await, not inside this), and tells the
+    /// engine.
+    fn write_now(self: &Arc<Self>, bytes: Vec<u8>) {
+        #[cfg(unix)]
+        let written = match self.direct.get().and_then(Weak::upgrade) {
+            Some(stdin) => loop {
+                match stdin.try_write(&bytes) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Ok(n) => break n,
+                    Err(_) => break 0,
+                }
+            },
+            None => 0,
+        };
+        #[cfg(not(unix))]
+        let written = 0;
+        self.with(|e| e.caller_wrote(bytes, written));
     }
 
     /// Appends the engine's new cassette records to the file (when
@@ -175,6 +210,60 @@ impl Drop for EndOnDrop {
 /// the last one was written; the engine bounds what waits, see
 /// `ConnectOptions::max_output_bytes`); ends (closing stdin) once the
 /// engine is closed and everything is written.
+/// The writer of a child's stdin: [`spawn_writer`] over the pipe, set
+/// non-blocking, and the tasks and threads that touch the engine write too
+/// while it sleeps (`Engine::set_direct_writes`). Elsewhere than on unix,
+/// or when the pipe cannot be taken over, the writer alone.
+pub(crate) fn spawn_stdin_writer(
+    shared: &Arc<Shared>,
+    stdin: tokio::process::ChildStdin,
+) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::net::unix::pipe::Sender;
+        let stdin = Arc::new(stdin.into_owned_fd().and_then(Sender::from_owned_fd)?);
+        let _ = shared.direct.set(Arc::downgrade(&stdin));
+        spawn_writer(shared, PipeWriter(stdin));
+        shared.with(|e| e.set_direct_writes(true));
+    }
+    #[cfg(not(unix))]
+    spawn_writer(shared, stdin);
+    Ok(())
+}
+
+/// The writer task's handle on the child's stdin (a non-blocking pipe that
+/// callers write too): waits for room as any async write does; dropping
+/// the last strong handle closes the pipe.
+#[cfg(unix)]
+struct PipeWriter(Arc<tokio::net::unix::pipe::Sender>);
+
+#[cfg(unix)]
+impl AsyncWrite for PipeWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        loop {
+            if let Err(e) = std::task::ready!(self.0.poll_write_ready(cx)) {
+                return Poll::Ready(Err(e));
+            }
+            match self.0.try_write(bytes) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 pub(crate) fn spawn_writer(
     shared: &Arc<Shared>,
     mut stdin: impl AsyncWrite + Unpin + Send + 'static,

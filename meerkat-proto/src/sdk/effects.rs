@@ -12,6 +12,11 @@ use crate::model::ToolCall;
 pub struct Effects<H> {
     /// Consumers to wake.
     pub wake: Vec<Waker>,
+    /// Bytes to write now, without blocking, from the thread or task that
+    /// touched the engine (with [`Engine::set_direct_writes`](super::Engine::set_direct_writes)
+    /// on, while the writer sleeps); then tell the engine how much the
+    /// pipe took ([`Engine::caller_wrote`](super::Engine::caller_wrote)).
+    pub write_now: Option<Vec<u8>>,
     /// Bytes wait for the writer ([`Engine::take_output`](super::Engine::take_output))
     /// and it must be woken: it found nothing when it last took. Said once
     /// per time the writer goes idle (a writer that took a batch comes back
@@ -35,15 +40,20 @@ impl<H> Effects<H> {
         }
     }
 
-    /// Does it all, with no lock held: wakes the consumers, signals the
-    /// writer (bytes to write, or closed: write the rest and close), the
-    /// timer (an earlier deadline, or closed: stop), and runs each tool call.
+    /// Does it all, with no lock held: writes what is to be written now
+    /// (`write_now`), wakes the consumers, signals the writer (bytes to
+    /// write, or closed: write the rest and close), the timer (an earlier
+    /// deadline, or closed: stop), and runs each tool call.
     pub fn apply(
         mut self,
+        write_now: impl FnOnce(Vec<u8>),
         signal_writer: impl FnOnce(),
         signal_timer: impl FnOnce(),
         mut run_tool: impl FnMut(ToolCall, H),
     ) {
+        if let Some(bytes) = self.write_now.take() {
+            write_now(bytes);
+        }
         self.wake_all();
         if self.write || self.closed {
             signal_writer();

@@ -130,6 +130,9 @@ pub struct Engine<H> {
     pub(super) wake: Vec<Waker>,
     /// Frames waiting for the server's stdin, bounded in bytes.
     pub(super) out: OutQueue,
+    /// Whoever touches the engine may write the output itself while the
+    /// writer sleeps ([`Engine::set_direct_writes`]).
+    pub(super) direct_writes: bool,
     /// What the engine recovered from, counted.
     pub(super) diag: Counters,
     pub(super) ready: Ready,
@@ -202,6 +205,7 @@ impl<H: Clone> Engine<H> {
             output_seen: false,
             recorder: None,
             replay_end: None,
+            direct_writes: false,
         };
         if engine.config.record {
             engine.recorder = Some(crate::cassette::Recorder::new(now));
@@ -699,6 +703,46 @@ impl<H: Clone> Engine<H> {
         self.out.take_batch()
     }
 
+    /// Lets the thread or task that touches the engine write the output
+    /// itself, instead of waking the writer, while the writer sleeps with
+    /// nothing in flight ([`Effects::write_now`]): one thread handoff less
+    /// on every call. For a transport whose output can be written without
+    /// blocking (a pipe set non-blocking); off by default.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use meerkat_proto::ConnectOptions;
+    /// use meerkat_proto::sdk::{Engine, EngineConfig};
+    ///
+    /// let now = Instant::now();
+    /// let config = EngineConfig::from_options(&ConnectOptions::default());
+    /// let mut engine: Engine<()> = Engine::new(config, now);
+    /// engine.set_direct_writes(true);
+    /// // The writer has not looked yet (it sleeps): whoever touched the
+    /// // engine writes the handshake itself.
+    /// let effects = engine.effects();
+    /// let batch = effects.write_now.expect("the initialize request");
+    /// assert!(!effects.write, "the writer is not woken");
+    /// assert!(engine.take_output().is_empty(), "the pipe is the caller's");
+    /// // The pipe took 10 bytes: the writer is woken for the rest.
+    /// engine.caller_wrote(batch.clone(), 10);
+    /// let effects = engine.effects();
+    /// assert!(effects.write && effects.write_now.is_none());
+    /// assert_eq!(engine.take_output(), batch[10..]);
+    /// ```
+    pub fn set_direct_writes(&mut self, on: bool) {
+        self.direct_writes = on;
+    }
+
+    /// The caller wrote the first `written` bytes of `batch`, the
+    /// [`Effects::write_now`] it was given (0 when the pipe took nothing,
+    /// or writing failed: the writer then meets the error itself). The
+    /// rest goes first to the writer, which the effects then wake, as for
+    /// anything queued meanwhile.
+    pub fn caller_wrote(&mut self, batch: Vec<u8>, written: usize) {
+        self.out.caller_wrote(batch, written);
+    }
+
     /// The bytes waiting for the server's stdin: queued frames and the
     /// batch the writer took last (see [`take_output`](Self::take_output)).
     #[must_use]
@@ -740,8 +784,16 @@ impl<H: Clone> Engine<H> {
             (Some(_), None) => true,
             (None, _) => false,
         };
+        // NB: before the writer is woken: a batch taken here is the
+        // caller's, and the writer is then left asleep.
+        let write_now = if self.direct_writes {
+            self.out.take_for_caller()
+        } else {
+            None
+        };
         Effects {
             wake: std::mem::take(&mut self.wake),
+            write_now,
             write: self.out.wake_writer(),
             rearm_timer,
             tool_calls: std::mem::take(&mut self.tool_calls),

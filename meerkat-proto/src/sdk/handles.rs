@@ -574,13 +574,14 @@ macro_rules! __meerkat_surface {
 
 /// `Shared::with`, the one way a transport touches its engine: lock, run
 /// `f`, take the engine's effects, unlock, then apply them (wake consumers,
-/// signal the writer and the timer with `$notify`, start tool calls with
-/// `$tool`). Needs `Shared { engine: Mutex<Engine<Handler>>, writer, timer }`
+/// write what is to be written now with `$write`, signal the writer and
+/// the timer with `$notify`, start tool calls with `$tool`). Needs `Shared { engine: Mutex<Engine<Handler>>, writer, timer }`
 /// and `PoisonError` in scope.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __meerkat_shared_with {
-    (notify: $notify:ident, tool: |$shared:ident, $call:ident, $handler:ident| $tool:expr) => {
+    (notify: $notify:ident, tool: |$shared:ident, $call:ident, $handler:ident| $tool:expr,
+     write_now: |$wshared:ident, $bytes:ident| $write:expr) => {
         impl Shared {
             /// Runs `f` on the engine under the lock, then does what it asks
             /// for (wakeups, writer, timer, tool calls) with the lock released.
@@ -595,6 +596,10 @@ macro_rules! __meerkat_shared_with {
                 };
                 let $shared = self;
                 effects.apply(
+                    |$bytes| {
+                        let $wshared = self;
+                        $write
+                    },
                     || $shared.writer.$notify(),
                     || $shared.timer.$notify(),
                     |$call, $handler| $tool,

@@ -42,6 +42,12 @@ pub(super) struct OutQueue {
     /// The writer found nothing when it last took and has not been woken
     /// since: it sleeps until told ([`OutQueue::wake_writer`]).
     writer_idle: bool,
+    /// A caller took the batch in flight ([`OutQueue::take_for_caller`])
+    /// and has not said what it wrote: the pipe is its until then.
+    caller_writing: bool,
+    /// The pipe did not take all of a caller's batch: callers leave it to
+    /// the writer until the writer has taken a batch.
+    caller_refused: bool,
     limit: usize,
 }
 
@@ -54,6 +60,8 @@ impl OutQueue {
             queued: 0,
             in_flight: 0,
             writer_idle: true,
+            caller_writing: false,
+            caller_refused: false,
             limit,
         }
     }
@@ -89,6 +97,64 @@ impl OutQueue {
     /// Takes the next batch of whole frames (at most [`WRITE_BATCH`] bytes,
     /// or one larger frame); the previous batch is taken as written.
     pub(super) fn take_batch(&mut self) -> Vec<u8> {
+        if self.caller_writing {
+            // The caller's batch is on its way: the writer sleeps, and is
+            // woken when the caller is done if anything waits then.
+            self.writer_idle = true;
+            return Vec::new();
+        }
+        let batch = self.take_frames();
+        self.writer_idle = batch.is_empty();
+        self.caller_refused = false;
+        batch
+    }
+
+    /// What [`take_batch`](Self::take_batch) hands the writer, for a caller
+    /// to write itself: only while the writer sleeps with nothing in flight,
+    /// so the two never write at once. The caller then owns the pipe until
+    /// it says what it wrote ([`caller_wrote`](Self::caller_wrote)).
+    pub(super) fn take_for_caller(&mut self) -> Option<Vec<u8>> {
+        if !self.writer_idle
+            || self.caller_writing
+            || self.caller_refused
+            || self.in_flight > 0
+            || !self.has_frames()
+        {
+            return None;
+        }
+        let batch = self.take_frames();
+        self.caller_writing = !batch.is_empty();
+        self.caller_writing.then_some(batch)
+    }
+
+    /// The caller wrote the first `written` bytes of `batch` (the one
+    /// [`take_for_caller`](Self::take_for_caller) gave it); the rest goes
+    /// first to the writer, which [`wake_writer`](Self::wake_writer) then
+    /// wakes (as it does for frames queued meanwhile), and callers leave
+    /// the pipe to the writer until it took a batch (no caller spins on a
+    /// full pipe).
+    pub(super) fn caller_wrote(&mut self, batch: Vec<u8>, written: usize) {
+        if !self.caller_writing {
+            return;
+        }
+        self.caller_writing = false;
+        self.in_flight = 0;
+        if let Some(rest) = batch.get(written..).filter(|rest| !rest.is_empty()) {
+            self.caller_refused = true;
+            // NB: taking the batch popped at least one frame: base >= 1.
+            self.base = self.base.saturating_sub(1);
+            self.queued += rest.len();
+            self.frames.push_front(Queued {
+                owner: None,
+                bytes: rest.to_vec(),
+            });
+        }
+    }
+
+    /// Pops whole frames (at most [`WRITE_BATCH`] bytes, or one larger
+    /// frame) as the batch in flight; the previous batch is taken as
+    /// written.
+    fn take_frames(&mut self) -> Vec<u8> {
         self.in_flight = 0;
         let mut batch = Vec::new();
         while let Some(front) = self.frames.front() {
@@ -111,7 +177,6 @@ impl OutQueue {
             }
         }
         self.in_flight = batch.len();
-        self.writer_idle = batch.is_empty();
         batch
     }
 
@@ -120,7 +185,8 @@ impl OutQueue {
     /// took a batch comes back for the next by itself, and one already
     /// woken will look.
     pub(super) fn wake_writer(&mut self) -> bool {
-        let wake = self.writer_idle && self.has_frames();
+        // NB: not while a caller holds the pipe: it says when it is done.
+        let wake = self.writer_idle && !self.caller_writing && self.has_frames();
         if wake {
             self.writer_idle = false;
         }
@@ -204,6 +270,59 @@ mod tests {
         assert!(!q.wake_writer(), "idle, but nothing to write");
         q.push(frame("d"), None);
         assert!(q.wake_writer(), "idle again");
+    }
+
+    #[test]
+    fn a_caller_writes_only_while_the_writer_sleeps_with_nothing_in_flight() {
+        let mut q = OutQueue::new(usize::MAX);
+        assert_eq!(q.take_for_caller(), None, "nothing queued");
+        q.push(frame("a"), None);
+        let batch = q.take_for_caller().expect("the writer sleeps");
+        assert_eq!(batch, b"\"a\"\n");
+        q.push(frame("b"), None);
+        assert_eq!(q.take_for_caller(), None, "a caller holds the pipe");
+        assert!(q.take_batch().is_empty(), "the writer too waits for it");
+        assert!(!q.wake_writer(), "the caller has not said what it wrote");
+        assert_eq!(q.bytes(), 8, "the caller's batch counts until then");
+        q.caller_wrote(batch, 4);
+        assert!(q.wake_writer(), "b waits");
+        assert_eq!(q.take_for_caller(), None, "the writer was woken");
+        assert_eq!(q.take_batch(), b"\"b\"\n");
+        q.push(frame("c"), None);
+        assert_eq!(q.take_for_caller(), None, "the writer's batch is in flight");
+        assert_eq!(q.take_batch(), b"\"c\"\n");
+        assert!(q.take_batch().is_empty());
+        q.push(frame("d"), None);
+        assert!(
+            q.take_for_caller().is_some(),
+            "asleep again, nothing in flight"
+        );
+    }
+
+    #[test]
+    fn what_the_pipe_did_not_take_from_a_caller_goes_first_to_the_writer() {
+        let mut q = OutQueue::new(usize::MAX);
+        q.push(frame("a"), Some(RequestId(1)));
+        q.push(frame("b"), Some(RequestId(2)));
+        let batch = q.take_for_caller().expect("the writer sleeps");
+        q.push(frame("c"), Some(RequestId(3)));
+        q.caller_wrote(batch, 5);
+        assert_eq!(q.bytes(), 3 + 4, "the rest of b, and c");
+        // The rest of a frame half written is nobody's: it cannot be
+        // dropped; a frame still queued can.
+        assert_eq!(q.drop_frame(RequestId(2)), 0);
+        assert_eq!(q.drop_frame(RequestId(3)), 4);
+        assert!(q.wake_writer());
+        q.push(frame("e"), None);
+        assert_eq!(q.take_for_caller(), None, "left to the writer");
+        assert_eq!(q.take_batch(), b"b\"\n\"e\"\n");
+        assert!(q.take_batch().is_empty());
+        assert_eq!(q.bytes(), 0);
+        q.push(frame("f"), None);
+        assert!(
+            q.take_for_caller().is_some(),
+            "the writer took a batch since"
+        );
     }
 
     #[test]
