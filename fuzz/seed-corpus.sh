@@ -67,11 +67,13 @@ for path in sorted(src.rglob("*.jsonl")):
             # frame_decoder: 2 bytes of limit (512), 1 byte chunk size, the stream.
             write("frame_decoder", bytes([0, 2, 7]) + stream[:65536])
             write("client_ops", stream[:4096])
-            # conn_routing: bound index, reset offered, stream budget, end;
+            # conn_routing: bound index, reset offered (bit 0) and direct
+            # writes (bit 1, the pipe's room above), stream budget, end;
             # u16 length of the ops bytes; the ops; the server lines.
             digest = hashlib.sha256(stream).digest()
             for variant in range(2):
-                header = bytes([count % 4, 1 - variant, 3, (count + variant) % 3])
+                flags = (1 - variant) | ((count % 2) << 1) | (((count // 2) % 5) << 2)
+                header = bytes([count % 4, flags, 3, (count + variant) % 3])
                 ops = digest[variant * 16:(variant + 1) * 16]
                 write("conn_routing", header + len(ops).to_bytes(2, "little") + ops + stream[:16384])
             count += 1

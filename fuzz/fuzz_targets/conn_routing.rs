@@ -38,10 +38,13 @@ use serde_json::{Value, json};
 const MARK: &str = "fz|";
 
 const LIMITS: [usize; 4] = [256, 1024, 4096, 65536];
+/// How many bytes the pipe takes from a caller's direct write.
+const PIPE_ROOM: [usize; 5] = [0, 1, 7, 64, usize::MAX];
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The input: 4 header bytes (output bound, whether the server offers
-/// `runtime/reset`, stream budget, how it ends), a little-endian `u16`
+/// `runtime/reset` (bit 0) and whether callers write directly (bit 1, the
+/// pipe's room in the bits above), stream budget, how it ends), a little-endian `u16`
 /// length and that many bytes of [`Op`]s (decoded with `arbitrary`), then
 /// server lines (`\n`-separated; the corpus seeds them from the recorded
 /// transcripts). [`Op::Line`] feeds one of them; after the ops, every
@@ -49,6 +52,10 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 struct Input<'a> {
     limit: u8,
     with_reset: bool,
+    /// Callers write the output themselves while the writer sleeps
+    /// (`Engine::set_direct_writes`), into a pipe with this much room each
+    /// time.
+    direct: Option<usize>,
     budget: u8,
     ops: Vec<Op>,
     lines: Vec<&'a [u8]>,
@@ -73,6 +80,7 @@ impl<'a> Input<'a> {
         Some(Self {
             limit: header[0],
             with_reset: header[1] & 1 == 1,
+            direct: (header[1] & 2 == 2).then(|| PIPE_ROOM[usize::from(header[1] >> 2) % PIPE_ROOM.len()]),
             budget: header[2],
             ops: parsed,
             lines,
@@ -186,6 +194,12 @@ struct Harness {
     methods: HashMap<u64, (String, Option<String>)>,
     largest_frame: usize,
     events: u64,
+    /// The pipe's room for a caller's direct write, when callers write.
+    direct: Option<usize>,
+    /// What reached the server's stdin, writer's and callers' bytes in
+    /// order, up to the last whole line: every line must be whole JSON
+    /// (never two writers' bytes interleaved).
+    wire: Vec<u8>,
 }
 
 impl Harness {
@@ -209,7 +223,10 @@ impl Harness {
             methods: HashMap::new(),
             largest_frame: 0,
             events: 0,
+            direct: input.direct,
+            wire: Vec::new(),
         };
+        h.engine.set_direct_writes(input.direct.is_some());
         let mut methods = vec![
             "initialize",
             "initialized",
@@ -258,11 +275,35 @@ impl Harness {
         self.engine.handle_bytes(&line, self.now);
     }
 
-    /// The writer takes a batch: whole JSON lines only.
+    /// The writer takes a batch: it ends with a whole line.
     fn take(&mut self) {
         let batch = self.engine.take_output();
         assert!(batch.is_empty() || batch.ends_with(b"\n"), "a cut frame");
-        for line in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        self.write(&batch);
+    }
+
+    /// The effects of a step: a caller writes what it is handed, as much
+    /// as the pipe takes, and says so (then the effects again).
+    fn effects(&mut self) {
+        let mut effects = self.engine.effects();
+        while let Some(batch) = effects.write_now.take() {
+            let room = self.direct.expect("write_now only with direct writes");
+            let written = batch.len().min(room);
+            self.write(&batch[..written]);
+            self.engine.caller_wrote(batch, written);
+            effects = self.engine.effects();
+        }
+    }
+
+    /// Bytes reach the server: each whole line is JSON, a request of ours
+    /// is noted.
+    fn write(&mut self, bytes: &[u8]) {
+        self.wire.extend_from_slice(bytes);
+        let Some(end) = self.wire.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        let whole: Vec<u8> = self.wire.drain(..=end).collect();
+        for line in whole.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             self.largest_frame = self.largest_frame.max(line.len() + 1);
             let msg: Value = serde_json::from_slice(line).expect("the client writes JSON");
             if let (Some(id), Some(method)) = (msg["id"].as_u64(), msg["method"].as_str()) {
@@ -457,7 +498,7 @@ impl Harness {
                     "method":"no/such_method","params":{}}));
             }
         }
-        let _ = self.engine.effects();
+        self.effects();
         self.check();
     }
 
@@ -475,6 +516,9 @@ impl Harness {
         let Some(waiter) = self.waiters.get_mut(&key) else {
             return;
         };
+        // A subscription whose open just resolved looks at its stream too
+        // (it may hold its end already: the connection closed meanwhile).
+        let mut opened_now = false;
         match waiter {
             Waiter::Call { sub } => match self.engine.poll_call(id, Waker::noop()) {
                 Poll::Pending => {}
@@ -496,6 +540,7 @@ impl Harness {
                                 stream,
                                 ended: false,
                             };
+                            opened_now = true;
                         }
                         _ => {
                             self.waiters.remove(&key);
@@ -574,6 +619,9 @@ impl Harness {
                 }
             },
         }
+        if opened_now {
+            self.poll_one(key);
+        }
     }
 
     fn check(&self) {
@@ -608,13 +656,13 @@ impl Harness {
                     };
                     self.now = self.now.max(at);
                     self.engine.handle_timeout(self.now);
-                    let _ = self.engine.effects();
+                    self.effects();
                     self.check();
                 }
                 assert_eq!(self.engine.poll_timeout(), None, "timers never settle");
             }
         }
-        let _ = self.engine.effects();
+        self.effects();
         self.check();
         self.poll_all();
         let closed = self.engine.is_closed();
