@@ -80,7 +80,8 @@ impl<'a> Input<'a> {
         Some(Self {
             limit: header[0],
             with_reset: header[1] & 1 == 1,
-            direct: (header[1] & 2 == 2).then(|| PIPE_ROOM[usize::from(header[1] >> 2) % PIPE_ROOM.len()]),
+            direct: (header[1] & 2 == 2)
+                .then(|| PIPE_ROOM[usize::from(header[1] >> 2) % PIPE_ROOM.len()]),
             budget: header[2],
             ops: parsed,
             lines,

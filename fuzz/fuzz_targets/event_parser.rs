@@ -58,5 +58,11 @@ fuzz_target!(|data: &[u8]| {
             ends += 1;
         }
     }
-    assert_eq!(ends, [turn.is_ok(), create.is_ok()].iter().filter(|ok| **ok).count());
+    assert_eq!(
+        ends,
+        [turn.is_ok(), create.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count()
+    );
 });
