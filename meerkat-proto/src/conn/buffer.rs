@@ -25,11 +25,11 @@ pub enum Popped<T, E> {
     End(E),
 }
 
-/// One queued entry: an item, or the place where items were dropped.
+/// One queued item, with how many items were dropped just before it.
 #[derive(Clone)]
-enum Slot<T> {
-    Item(T),
-    Lagged(u64),
+struct Slot<T> {
+    lagged: u64,
+    item: T,
 }
 
 /// A bounded queue for one stream: items up to a budget, drop counting, and
@@ -45,8 +45,10 @@ enum Slot<T> {
 /// came after. The end ([`finish`](Self::finish)) is outside the budget:
 /// it is never dropped.
 ///
-/// Memory: at most `max_items` items, plus one marker per run of drops
-/// (never two markers in a row), plus the end.
+/// Memory: at most `max_items` slots, each an item and the count of the
+/// drops before it (a run of drops is a count on the next item, or on the
+/// end: never a slot of its own), plus the end. So the queue's storage
+/// never outgrows the budget, however the drops and items interleave.
 ///
 /// ```
 /// use meerkat_proto::{Popped, StreamBuffer};
@@ -67,8 +69,11 @@ enum Slot<T> {
 /// ```
 pub struct StreamBuffer<T, E> {
     queue: VecDeque<Slot<T>>,
-    /// Items (not markers) in `queue`; what the budget counts.
+    /// Items in `queue`; what the budget counts.
     items: usize,
+    /// Drops after the last queued item: the count of the next item
+    /// queued, or reported before the end.
+    tail_lagged: u64,
     max_items: usize,
     dropped_total: u64,
     /// `Some` once finished; `None` again after the end was popped.
@@ -103,6 +108,7 @@ impl<T, E> StreamBuffer<T, E> {
         Self {
             queue: VecDeque::new(),
             items: 0,
+            tail_lagged: 0,
             max_items: max_items.max(1),
             dropped_total: 0,
             end: None,
@@ -120,16 +126,14 @@ impl<T, E> StreamBuffer<T, E> {
         }
         if self.items >= self.max_items {
             self.dropped_total += 1;
-            // NB: one marker per run of drops, placed after the items that
-            // were queued before the drops and before any that come after.
-            match self.queue.back_mut() {
-                Some(Slot::Lagged(n)) => *n += 1,
-                _ => self.queue.push_back(Slot::Lagged(1)),
-            }
+            // NB: one marker per run of drops, after the items queued
+            // before the drops and before any that come after.
+            self.tail_lagged += 1;
             return false;
         }
         self.items += 1;
-        self.queue.push_back(Slot::Item(item));
+        let lagged = std::mem::take(&mut self.tail_lagged);
+        self.queue.push_back(Slot { lagged, item });
         true
     }
 
@@ -147,12 +151,20 @@ impl<T, E> StreamBuffer<T, E> {
     /// the end and "nothing ever again" after it (see
     /// [`is_done`](Self::is_done)).
     pub fn pop(&mut self) -> Option<Popped<T, E>> {
+        if let Some(front) = self.queue.front_mut()
+            && front.lagged > 0
+        {
+            let dropped = std::mem::take(&mut front.lagged);
+            return Some(Popped::Lagged { dropped });
+        }
         match self.queue.pop_front() {
-            Some(Slot::Item(item)) => {
+            Some(Slot { item, .. }) => {
                 self.items -= 1;
                 Some(Popped::Item(item))
             }
-            Some(Slot::Lagged(dropped)) => Some(Popped::Lagged { dropped }),
+            None if self.tail_lagged > 0 => Some(Popped::Lagged {
+                dropped: std::mem::take(&mut self.tail_lagged),
+            }),
             None => self.end.take().map(Popped::End),
         }
     }
@@ -166,7 +178,7 @@ impl<T, E> StreamBuffer<T, E> {
     /// Returns `true` when nothing is ready to pop.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty() && self.end.is_none()
+        self.queue.is_empty() && self.tail_lagged == 0 && self.end.is_none()
     }
 
     /// Returns `true` once [`finish`](Self::finish) was called.
@@ -178,7 +190,7 @@ impl<T, E> StreamBuffer<T, E> {
     /// Returns `true` once the end was popped: the stream is over.
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.finished && self.end.is_none() && self.queue.is_empty()
+        self.finished && self.end.is_none() && self.queue.is_empty() && self.tail_lagged == 0
     }
 
     /// Returns the budget in items.
@@ -282,6 +294,57 @@ mod tests {
         assert!(buf.push(1));
         assert!(!buf.push(2));
         assert_eq!(buf.len(), 1);
+    }
+
+    /// A consumer that takes one item between every drop: the drops are
+    /// counts on the items, never slots of their own, so the queue never
+    /// holds more than the budget (with a slot per marker it grew to twice
+    /// the budget: 160-byte slots, 2.6 MiB more at the default budget).
+    #[test]
+    fn drops_interleaved_with_items_never_outgrow_the_budget() {
+        let mut buf = StreamBuffer::new(4);
+        for i in 0..4 {
+            assert!(buf.push(i));
+        }
+        let mut popped = Vec::new();
+        for i in 4..104 {
+            assert!(!buf.push(1000 + i), "full: dropped");
+            // The consumer takes one item (and the marker before it).
+            loop {
+                let next = buf.pop().expect("queued");
+                let item = matches!(next, Popped::Item(_));
+                popped.push(next);
+                if item {
+                    break;
+                }
+            }
+            assert!(buf.push(i));
+            assert!(buf.queue.len() <= 4, "{} slots", buf.queue.len());
+        }
+        buf.finish("end");
+        popped.extend(drain(&mut buf));
+        let lagged: u64 = popped
+            .iter()
+            .map(|p| match p {
+                Popped::Lagged { dropped } => *dropped,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(lagged, 100);
+        assert_eq!(buf.dropped_total(), 100);
+        let items: Vec<u32> = popped
+            .iter()
+            .filter_map(|p| match p {
+                Popped::Item(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            items,
+            (0..104).collect::<Vec<_>>(),
+            "in order, none lost but the dropped"
+        );
+        assert_eq!(popped.last(), Some(&Popped::End("end")));
     }
 
     #[test]
