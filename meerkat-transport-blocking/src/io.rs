@@ -13,12 +13,14 @@
 //! flight, whoever touched the engine writes its output to the child's
 //! stdin itself, as much as the pipe takes without waiting (the engine's
 //! `Effects::write_now`); the writer is woken only for what is left. So a
-//! call crosses the pipe with no handoff to the writer. Every decision is the engine's; this
-//! file only reads, writes, sleeps and spawns. The writer is a thread of
-//! its own because a child that stops reading fills the pipe and
-//! `write_all` then blocks: that must stall nobody but the writer. What
-//! waits behind it is bounded by the engine (`ConnectOptions::max_output_bytes`:
-//! new requests then fail with `WRITE_QUEUE_FULL`), not here.
+//! call crosses the pipe with no handoff to the writer. Every decision is
+//! the engine's; this file only reads, writes, sleeps and spawns. The
+//! writer is a thread of its own because a child that stops reading fills
+//! the pipe and a write then has to wait: that must stall nobody but the
+//! writer (a caller's write takes only what the pipe takes at once). What
+//! waits behind it is bounded by the engine
+//! (`ConnectOptions::max_output_bytes`: new requests then fail with
+//! `WRITE_QUEUE_FULL`), not here.
 
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -13,9 +13,10 @@
 //! flight, whoever touched the engine writes its output to the child's
 //! stdin itself, as much as the pipe takes without waiting (the engine's
 //! `Effects::write_now`); the writer is woken only for what is left. So a
-//! call crosses the pipe with no handoff to the writer. Every decision is the engine's; this
-//! file only reads, writes, sleeps and spawns. The lock is a `std` mutex,
-//! held for short, non-blocking stretches and never across an `.await`.
+//! call crosses the pipe with no handoff to the writer. Every decision is
+//! the engine's; this file only reads, writes, sleeps and spawns. The lock
+//! is a `std` mutex, held for short, non-blocking stretches and never
+//! across an `.await`.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -205,11 +206,6 @@ impl Drop for EndOnDrop {
     }
 }
 
-/// The writer: the engine's output to stdin, a batch of whole frames at a
-/// time, each with one `write_all` (taking the next batch tells the engine
-/// the last one was written; the engine bounds what waits, see
-/// `ConnectOptions::max_output_bytes`); ends (closing stdin) once the
-/// engine is closed and everything is written.
 /// The writer of a child's stdin: [`spawn_writer`] over the pipe, set
 /// non-blocking, and the tasks and threads that touch the engine write too
 /// while it sleeps (`Engine::set_direct_writes`). Elsewhere than on unix,
@@ -264,6 +260,11 @@ impl AsyncWrite for PipeWriter {
     }
 }
 
+/// The writer: the engine's output to stdin, a batch of whole frames at a
+/// time, each with one `write_all` (taking the next batch tells the engine
+/// the last one was written; the engine bounds what waits, see
+/// `ConnectOptions::max_output_bytes`); ends (closing stdin) once the
+/// engine is closed and everything is written.
 pub(crate) fn spawn_writer(
     shared: &Arc<Shared>,
     mut stdin: impl AsyncWrite + Unpin + Send + 'static,
