@@ -393,26 +393,26 @@ impl<'a> Cur<'a> {
     /// lenient `seq` reads as itself); anything else gives up.
     fn plain_u64(&mut self) -> Option<u64> {
         self.ws();
-        let start = self.i;
-        if self.digits() == 0 || (self.b[start] == b'0' && self.i - start > 1) {
+        let rest = self.b.get(self.i..)?;
+        // NB: one pass, the value built as the digits are found; a number
+        // past u64::MAX gives up as any odd form does.
+        let (mut n, mut len) = (0u64, 0usize);
+        while let Some(&d) = rest.get(len) {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+            len += 1;
+        }
+        if len == 0 || (rest[0] == b'0' && len > 1) {
             return None;
         }
-        if let Some(b'.' | b'e' | b'E') = self.peek() {
+        if let Some(b'.' | b'e' | b'E') = rest.get(len) {
             return None;
         }
-        let digits = self.b.get(start..self.i)?;
-        if digits.len() <= 19 {
-            // NB: nineteen digits always fit a u64: no overflow checks.
-            Some(
-                digits
-                    .iter()
-                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
-            )
-        } else {
-            digits.iter().try_fold(0u64, |n, d| {
-                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-            })
-        }
+        self.i += len;
+        Some(n)
     }
 
     /// `session/event` params: the session, the event's envelope; then the
