@@ -24,12 +24,12 @@
 
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 use std::task::{Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use meerkat_proto::sdk::{Engine, TimerStep, panic_message};
+use meerkat_proto::sdk::{DirectWrite, Engine, TimerStep, panic_message};
 use meerkat_proto::{ToolCall, ToolOutput};
 use serde_json::Value;
 
@@ -81,17 +81,12 @@ pub(crate) struct Shared {
     timer: Signal,
     /// The cassette file, when recording ([`Shared::flush_records`]).
     records: Option<meerkat_host::RecordFile>,
-    /// The child's stdin, for the engine's `Effects::write_now` (set once
-    /// the writer has it; the writer owns it).
-    #[cfg(unix)]
-    direct: std::sync::OnceLock<Weak<crate::pipe::Stdin>>,
+    /// How the engine's `Effects::write_now` reaches the child's stdin
+    /// ([`Shared::write_directly`]; the writer owns the pipe).
+    direct: OnceLock<DirectWrite>,
 }
 
-meerkat_proto::__meerkat_shared_with!(
-    notify: notify,
-    tool: |shared, call, handler| run_tool(Arc::downgrade(shared), call, handler),
-    write_now: |shared, bytes| shared.write_now(bytes)
-);
+meerkat_proto::__meerkat_shared_with!(notify: notify, tool: |shared, call, handler| run_tool(Arc::downgrade(shared), call, handler));
 
 impl Shared {
     pub(crate) fn new(engine: Engine<Handler>, records: Option<meerkat_host::RecordFile>) -> Arc<Self> {
@@ -100,22 +95,8 @@ impl Shared {
             writer: Signal::default(),
             timer: Signal::default(),
             records,
-            #[cfg(unix)]
-            direct: std::sync::OnceLock::new(),
+            direct: OnceLock::new(),
         })
-    }
-
-    /// Writes `bytes` (the engine's `Effects::write_now`) on this thread,
-    /// as much as stdin takes without waiting, and tells the engine.
-    fn write_now(self: &Arc<Self>, bytes: Vec<u8>) {
-        #[cfg(unix)]
-        let written = match self.direct.get().and_then(Weak::upgrade) {
-            Some(stdin) => stdin.try_write(&bytes),
-            None => 0,
-        };
-        #[cfg(not(unix))]
-        let written = 0;
-        self.with(|e| e.caller_wrote(bytes, written));
     }
 
     /// Appends the engine's new cassette records to the file (when
@@ -222,9 +203,9 @@ pub(crate) fn spawn_stdin_writer(shared: &Arc<Shared>, stdin: std::process::Chil
     #[cfg(unix)]
     {
         let stdin = crate::pipe::Stdin::new(stdin)?;
-        let _ = shared.direct.set(Arc::downgrade(&stdin));
+        let weak = Arc::downgrade(&stdin);
         spawn_writer(shared, crate::pipe::Writer(stdin), drop)?;
-        shared.with(|e| e.set_direct_writes(true));
+        shared.write_directly(move |bytes| weak.upgrade().map_or(0, |stdin| stdin.try_write(bytes)));
         Ok(())
     }
     #[cfg(not(unix))]

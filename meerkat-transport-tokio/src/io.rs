@@ -20,10 +20,10 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::task::{Poll, Waker};
 
-use meerkat_proto::sdk::{Engine, TimerStep, panic_message};
+use meerkat_proto::sdk::{DirectWrite, Engine, TimerStep, panic_message};
 use meerkat_proto::{RequestId, ToolCall, ToolOutput};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -51,17 +51,12 @@ pub(crate) struct Shared {
     runtime: Handle,
     /// The cassette file, when recording ([`Shared::flush_records`]).
     records: Option<meerkat_host::RecordFile>,
-    /// The child's stdin, for the engine's `Effects::write_now` (set once
-    /// the writer task has it; the writer owns it).
-    #[cfg(unix)]
-    direct: std::sync::OnceLock<Weak<tokio::net::unix::pipe::Sender>>,
+    /// How the engine's `Effects::write_now` reaches the child's stdin
+    /// ([`Shared::write_directly`]; the writer task owns the pipe).
+    direct: OnceLock<DirectWrite>,
 }
 
-meerkat_proto::__meerkat_shared_with!(
-    notify: notify_one,
-    tool: |shared, call, handler| run_tool(shared, call, handler),
-    write_now: |shared, bytes| shared.write_now(bytes)
-);
+meerkat_proto::__meerkat_shared_with!(notify: notify_one, tool: |shared, call, handler| run_tool(shared, call, handler));
 
 impl Shared {
     pub(crate) fn new(engine: Engine<Handler>, records: Option<meerkat_host::RecordFile>) -> Arc<Self> {
@@ -71,30 +66,8 @@ impl Shared {
             timer: Notify::new(),
             runtime: Handle::current(),
             records,
-            #[cfg(unix)]
-            direct: std::sync::OnceLock::new(),
+            direct: OnceLock::new(),
         })
-    }
-
-    /// Writes `bytes` (the engine's `Effects::write_now`) right here, as
-    /// much as stdin takes without waiting (never an `.await`: a caller's
-    /// future may be dropped at any await, not inside this), and tells the
-    /// engine.
-    fn write_now(self: &Arc<Self>, bytes: Vec<u8>) {
-        #[cfg(unix)]
-        let written = match self.direct.get().and_then(Weak::upgrade) {
-            Some(stdin) => loop {
-                match stdin.try_write(&bytes) {
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Ok(n) => break n,
-                    Err(_) => break 0,
-                }
-            },
-            None => 0,
-        };
-        #[cfg(not(unix))]
-        let written = 0;
-        self.with(|e| e.caller_wrote(bytes, written));
     }
 
     /// Appends the engine's new cassette records to the file (when
@@ -218,9 +191,18 @@ pub(crate) fn spawn_stdin_writer(
     {
         use tokio::net::unix::pipe::Sender;
         let stdin = Arc::new(stdin.into_owned_fd().and_then(Sender::from_owned_fd)?);
-        let _ = shared.direct.set(Arc::downgrade(&stdin));
+        let weak = Arc::downgrade(&stdin);
         spawn_writer(shared, PipeWriter(stdin));
-        shared.with(|e| e.set_direct_writes(true));
+        shared.write_directly(move |bytes| {
+            let Some(stdin) = weak.upgrade() else { return 0 };
+            loop {
+                match stdin.try_write(bytes) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Ok(n) => return n,
+                    Err(_) => return 0,
+                }
+            }
+        });
     }
     #[cfg(not(unix))]
     spawn_writer(shared, stdin);

@@ -32,6 +32,10 @@ pub struct Effects<H> {
     pub closed: bool,
 }
 
+/// How a transport writes [`Effects::write_now`]: the pipe's non-blocking
+/// write, giving the bytes it took (0 when it took none or failed).
+pub type DirectWrite = Box<dyn Fn(&[u8]) -> usize + Send + Sync>;
+
 impl<H> Effects<H> {
     /// Wakes every consumer (call with no lock held).
     pub fn wake_all(&mut self) {

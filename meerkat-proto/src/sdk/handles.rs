@@ -573,16 +573,39 @@ macro_rules! __meerkat_surface {
 }
 
 /// `Shared::with`, the one way a transport touches its engine: lock, run
-/// `f`, take the engine's effects, unlock, then apply them (wake consumers,
-/// write what is to be written now with `$write`, signal the writer and
-/// the timer with `$notify`, start tool calls with `$tool`). Needs `Shared { engine: Mutex<Engine<Handler>>, writer, timer }`
-/// and `PoisonError` in scope.
+/// `f`, take the engine's effects, unlock, then apply them (write what is
+/// to be written now through `direct`, wake consumers, signal the writer
+/// and the timer with `$notify`, start tool calls with `$tool`); and
+/// `Shared::write_directly`, which gives the engine's direct writes a
+/// pipe. Needs `Shared { engine: Mutex<Engine<Handler>>, writer, timer,
+/// direct: OnceLock<DirectWrite> }` and `PoisonError` in scope.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __meerkat_shared_with {
-    (notify: $notify:ident, tool: |$shared:ident, $call:ident, $handler:ident| $tool:expr,
-     write_now: |$wshared:ident, $bytes:ident| $write:expr) => {
+    (notify: $notify:ident, tool: |$shared:ident, $call:ident, $handler:ident| $tool:expr) => {
         impl Shared {
+            /// From now on, whoever touches the engine while the writer
+            /// sleeps writes its output with `write` (the pipe's non-blocking
+            /// write: the bytes it took, 0 when it took none or failed)
+            /// instead of waking the writer (`Engine::set_direct_writes`).
+            #[cfg_attr(not(unix), allow(dead_code))] // a child's pipe only
+            pub(crate) fn write_directly(
+                self: &Arc<Self>,
+                write: impl Fn(&[u8]) -> usize + Send + Sync + 'static,
+            ) {
+                if self.direct.set(Box::new(write)).is_ok() {
+                    self.with(|e| e.set_direct_writes(true));
+                }
+            }
+
+            /// Writes `bytes` (the engine's `Effects::write_now`) right here,
+            /// as much as the pipe takes without waiting (never an `.await`),
+            /// and tells the engine how much that was.
+            fn write_now(self: &Arc<Self>, bytes: Vec<u8>) {
+                let written = self.direct.get().map_or(0, |write| write(&bytes));
+                self.with(|e| e.caller_wrote(bytes, written));
+            }
+
             /// Runs `f` on the engine under the lock, then does what it asks
             /// for (wakeups, writer, timer, tool calls) with the lock released.
             pub(crate) fn with<R>(
@@ -596,10 +619,7 @@ macro_rules! __meerkat_shared_with {
                 };
                 let $shared = self;
                 effects.apply(
-                    |$bytes| {
-                        let $wshared = self;
-                        $write
-                    },
+                    |bytes| $shared.write_now(bytes),
                     || $shared.writer.$notify(),
                     || $shared.timer.$notify(),
                     |$call, $handler| $tool,

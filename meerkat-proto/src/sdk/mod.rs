@@ -54,7 +54,7 @@ mod tape;
 
 pub use call::{Call, Decoder};
 pub use diagnostics::{DIAGNOSTIC_SAMPLES, DiagnosticKind, DiagnosticSample, Diagnostics};
-pub use effects::Effects;
+pub use effects::{DirectWrite, Effects};
 pub use engine::{
     CLOSE_GRACE, DEFAULT_CONNECT_TIMEOUT, EXIT_GRACE, Engine, EngineConfig, STDERR_TAIL_BYTES,
     TimerStep,
