@@ -55,7 +55,7 @@ impl Signal {
     }
 
     /// Callers loop around it: a spurious wakeup costs one more look.
-    fn wait(&self, timeout: Option<Duration>) {
+    pub(crate) fn wait(&self, timeout: Option<Duration>) {
         let mut set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
         if !*set {
             set = match timeout {

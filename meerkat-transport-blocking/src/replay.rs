@@ -5,28 +5,20 @@
 //! decides is the player's ([`meerkat_proto::cassette`]).
 
 use std::io::{Read, Write};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use meerkat_host::RecordFile;
 use meerkat_proto::cassette::{Player, Replay};
 use meerkat_proto::{ConnectOptions, Error};
 
-use crate::io::{Shared, spawn_reader, spawn_writer};
+use crate::io::{Shared, Signal, spawn_reader, spawn_writer};
 
 /// The player, shared by the peer thread and the client (for its progress).
 pub(crate) type SharedPlayer = Arc<Mutex<Player>>;
 
 const CHUNK: usize = 64 * 1024;
-
-/// What the feeding thread tells the playing one.
-#[derive(Default)]
-struct Wake {
-    /// The player got client bytes since the last look.
-    woken: bool,
-    /// The client's side of the pipe ended.
-    client_gone: bool,
-}
 
 /// The cassette file to record to, created (or truncated) now.
 pub(crate) fn record_file(options: &ConnectOptions) -> Result<Option<RecordFile>, Error> {
@@ -43,27 +35,25 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
     spawn_reader(shared, client_in, false)?;
     // Two threads: one feeds the client's bytes to the player, one plays
     // its lines back (at once, or when due in a paced replay), woken by
-    // the first through `wake`.
-    let wake = Arc::new((Mutex::new(Wake::default()), Condvar::new()));
+    // the first through `wake` (and told by `gone` that the client ended).
+    let wake = Arc::new((Signal::default(), AtomicBool::new(false)));
     let (feed_player, feed_wake) = (Arc::clone(&player), Arc::clone(&wake));
     std::thread::Builder::new()
         .name("meerkat-replay-in".into())
         .spawn(move || {
             let mut buf = vec![0u8; CHUNK];
+            let (signal, gone) = &*feed_wake;
             loop {
                 let read = from_client.read(&mut buf);
-                if let Ok(n @ 1..) = read {
-                    feed_player
+                match read {
+                    Ok(n @ 1..) => feed_player
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .handle_client_bytes(&buf[..n], Instant::now());
+                        .handle_client_bytes(&buf[..n], Instant::now()),
+                    _ => gone.store(true, Ordering::Release),
                 }
-                let (flag, cv) = &*feed_wake;
-                let mut w = flag.lock().unwrap_or_else(PoisonError::into_inner);
-                w.woken = true;
-                w.client_gone |= !matches!(read, Ok(1..));
-                cv.notify_one();
-                if w.client_gone {
+                signal.notify();
+                if gone.load(Ordering::Acquire) {
                     return;
                 }
             }
@@ -72,6 +62,10 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
     std::thread::Builder::new()
         .name("meerkat-replay".into())
         .spawn(move || {
+            let (signal, gone) = &*wake;
+            // Once the client is gone: one more look, for what its last
+            // bytes asked for, then the end.
+            let mut last_look = false;
             loop {
                 let (bytes, end, due) = {
                     let mut p = peer_player.lock().unwrap_or_else(PoisonError::into_inner);
@@ -85,24 +79,11 @@ pub(crate) fn start(shared: &Arc<Shared>, replay: &Replay) -> Result<SharedPlaye
                     shared.with(|e| e.end_replay(end));
                     break;
                 }
-                let (flag, cv) = &*wake;
-                let mut w = flag.lock().unwrap_or_else(PoisonError::into_inner);
-                while !w.woken && !w.client_gone {
-                    match due {
-                        Some(at) => {
-                            let left = at.saturating_duration_since(Instant::now());
-                            if left.is_zero() {
-                                break;
-                            }
-                            w = cv.wait_timeout(w, left).unwrap_or_else(PoisonError::into_inner).0;
-                        }
-                        None => w = cv.wait(w).unwrap_or_else(PoisonError::into_inner),
-                    }
-                }
-                if w.client_gone && !w.woken {
+                if last_look {
                     break;
                 }
-                w.woken = false;
+                signal.wait(due.map(|at| at.saturating_duration_since(Instant::now())));
+                last_look = gone.load(Ordering::Acquire);
             }
             // Dropping our ends: the reader reads what was played, then the
             // end of the output, which ends the connection (with the replay's
