@@ -41,15 +41,21 @@ impl Stdin {
             }
         }
     }
+}
 
-    /// Writes all of `bytes`, waiting for room as long as it takes.
-    fn write_all_waiting(&self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            match rustix::io::write(&self.fd, bytes) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+/// The writer's handle on [`Stdin`]: writes block until done, as on a
+/// blocking pipe.
+pub(crate) struct Writer(pub(crate) Arc<Stdin>);
+
+impl Write for Writer {
+    /// One write, waiting for room while the pipe is full (what a write
+    /// to a blocking pipe does; `write_all` loops over it).
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        loop {
+            match rustix::io::write(&self.0.fd, bytes) {
+                Ok(n) => return Ok(n),
                 Err(Errno::AGAIN) => {
-                    let mut fds = [PollFd::new(&self.fd, PollFlags::OUT)];
+                    let mut fds = [PollFd::new(&self.0.fd, PollFlags::OUT)];
                     match poll(&mut fds, None) {
                         Ok(_) | Err(Errno::INTR) => {}
                         Err(e) => return Err(e.into()),
@@ -59,21 +65,6 @@ impl Stdin {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
-    }
-}
-
-/// The writer's handle on [`Stdin`]: writes block until done, as on a
-/// blocking pipe.
-pub(crate) struct Writer(pub(crate) Arc<Stdin>);
-
-impl Write for Writer {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.write_all_waiting(bytes).map(|()| bytes.len())
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.0.write_all_waiting(bytes)
     }
 
     fn flush(&mut self) -> io::Result<()> {
