@@ -65,6 +65,20 @@ impl Batch {
     fn pop(&mut self) -> Option<Next> {
         self.0.pop_front()
     }
+
+    /// The next item of stream `id`: this batch's, else from `engine`,
+    /// which refills the batch (the consumers' `poll_engine`).
+    fn poll<H: Clone>(
+        &mut self,
+        id: RequestId,
+        engine: &mut Engine<H>,
+        waker: &Waker,
+    ) -> Poll<Option<Next>> {
+        match self.pop() {
+            Some(next) => Poll::Ready(Some(next)),
+            None => engine.poll_stream_into(id, waker, Some(self)),
+        }
+    }
 }
 
 fn popped(p: Popped<Entry, End>) -> Next {
@@ -345,10 +359,7 @@ impl TurnStream {
         engine: &mut Engine<H>,
         waker: &Waker,
     ) -> Poll<Option<Next>> {
-        match self.batch.pop() {
-            Some(next) => Poll::Ready(Some(next)),
-            None => engine.poll_stream_into(self.id, waker, Some(&mut self.batch)),
-        }
+        self.batch.poll(self.id, engine, waker)
     }
 
     /// The session, once known (a streamed create learns it from its
@@ -476,10 +487,7 @@ impl Subscription {
         engine: &mut Engine<H>,
         waker: &Waker,
     ) -> Poll<Option<Next>> {
-        match self.batch.pop() {
-            Some(next) => Poll::Ready(Some(next)),
-            None => engine.poll_stream_into(self.id, waker, Some(&mut self.batch)),
-        }
+        self.batch.poll(self.id, engine, waker)
     }
 
     /// Takes the open answer's stream id.
