@@ -348,8 +348,6 @@ fn floor_roundtrip(fake: &str, n: usize) -> Value {
 /// caller): what a transport without a driver costs over the fake before
 /// it does any work of its own, the reference of the SDK rows.
 fn floor_threads4_roundtrip(fake: &str, n: usize) -> Value {
-    use std::sync::mpsc::{Sender, channel};
-    use std::sync::{Arc, Mutex};
     let mut child = Command::new(fake)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -370,45 +368,11 @@ fn floor_threads4_roundtrip(fake: &str, n: usize) -> Value {
             "the fake ended"
         );
     }
-    let waiting: Arc<Mutex<std::collections::VecDeque<Sender<Vec<u8>>>>> = Arc::default();
-    let (to_writer, frames) = channel::<Vec<u8>>();
-    let writer = std::thread::spawn(move || {
-        for frame in frames {
-            stdin.write_all(&frame).expect("write");
-            stdin.flush().expect("flush");
-        }
-    });
-    let answers = Arc::clone(&waiting);
-    let reader = std::thread::spawn(move || {
-        let mut line = Vec::new();
-        while stdout.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
-            let _ = serde_json::from_slice::<serde::de::IgnoredAny>(&line);
-            let reply = answers.lock().expect("lock").pop_front();
-            if let Some(reply) = reply {
-                let _ = reply.send(std::mem::take(&mut line));
-            }
-            line.clear();
-        }
-    });
-    let mut lat = Vec::with_capacity(n);
-    for i in 0..n as u64 {
+    threads4(child, stdin, stdout, n, true, |i| {
         let id = i + 2;
-        let (reply, answer) = channel();
-        let t0 = Instant::now();
-        waiting.lock().expect("lock").push_back(reply);
-        let frame = format!(
-            "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"session/list\",\"params\":{{}}}}\n"
-        );
-        to_writer.send(frame.into_bytes()).expect("writer");
-        let _ = answer.recv().expect("answer");
-        lat.push(t0.elapsed());
-    }
-    drop(to_writer);
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = writer.join();
-    let _ = reader.join();
-    percentiles(lat)
+        format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"session/list\",\"params\":{{}}}}\n")
+            .into_bytes()
+    })
 }
 
 /// A small line through `cat` and back: the pipe's own round trip.
@@ -504,15 +468,32 @@ fn echo_threads_roundtrip(n: usize) -> Value {
 /// frame for the writer itself and the reader answers the caller (no driver
 /// in between): what a transport without a driver hop could reach.
 fn echo_threads4_roundtrip(n: usize) -> Value {
-    use std::sync::mpsc::{Sender, channel};
-    use std::sync::{Arc, Mutex};
     let mut child = Command::new("cat")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn cat");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let line = br#"{"jsonrpc":"2.0","id":1,"result":{"sessions":[]}}
+"#;
+    threads4(child, stdin, stdout, n, false, |_| line.to_vec())
+}
+
+/// `n` round trips through four handoffs: the caller queues `frame(i)`
+/// for a writer thread, and a reader thread answers the caller with the
+/// next line of `stdout` (checked as JSON, into `IgnoredAny`, with
+/// `parse`); then the child is killed.
+fn threads4(
+    mut child: std::process::Child,
+    mut stdin: std::process::ChildStdin,
+    mut stdout: BufReader<std::process::ChildStdout>,
+    n: usize,
+    parse: bool,
+    frame: impl Fn(u64) -> Vec<u8>,
+) -> Value {
+    use std::sync::mpsc::{Sender, channel};
+    use std::sync::{Arc, Mutex};
     let waiting: Arc<Mutex<std::collections::VecDeque<Sender<Vec<u8>>>>> = Arc::default();
     let (to_writer, frames) = channel::<Vec<u8>>();
     let writer = std::thread::spawn(move || {
@@ -525,6 +506,9 @@ fn echo_threads4_roundtrip(n: usize) -> Value {
     let reader = std::thread::spawn(move || {
         let mut line = Vec::new();
         while stdout.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            if parse {
+                let _ = serde_json::from_slice::<serde::de::IgnoredAny>(&line);
+            }
             let reply = answers.lock().expect("lock").pop_front();
             if let Some(reply) = reply {
                 let _ = reply.send(std::mem::take(&mut line));
@@ -532,14 +516,12 @@ fn echo_threads4_roundtrip(n: usize) -> Value {
             line.clear();
         }
     });
-    let line = br#"{"jsonrpc":"2.0","id":1,"result":{"sessions":[]}}
-"#;
     let mut lat = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n as u64 {
         let (reply, answer) = channel();
         let t0 = Instant::now();
         waiting.lock().expect("lock").push_back(reply);
-        to_writer.send(line.to_vec()).expect("writer");
+        to_writer.send(frame(i)).expect("writer");
         let _ = answer.recv().expect("answer");
         lat.push(t0.elapsed());
     }
