@@ -483,7 +483,9 @@ pub(crate) enum SessionText {
 }
 
 impl RoutedLine {
-    fn new(line: &[u8], facts: RouteFacts<'_>) -> Self {
+    /// `line` is the framed line the facts were scanned from; `bytes` the
+    /// same bytes as the line kept (a copy, or a slice of the read chunk).
+    fn new(line: &[u8], bytes: Bytes, facts: RouteFacts<'_>) -> Self {
         let session = match facts.session {
             Cow::Borrowed(s) => {
                 // The id borrows from the line: its offset is where it sits.
@@ -497,7 +499,7 @@ impl RoutedLine {
             Cow::Owned(s) => SessionText::Owned(s),
         };
         Self {
-            line: Bytes::copy_from_slice(line),
+            line: bytes,
             session,
             seq: facts.seq,
             mark: facts.mark,
@@ -536,8 +538,10 @@ pub(crate) enum Prepared {
 
 /// Frames `frame` for [`Client::handle_prepared`]: the hand-written scan
 /// only (cheap, and it gives up early on every other line); the serde way
-/// and every other decision are left to the engine.
-pub(crate) fn prepare(frame: Frame<'_>, out: &mut Vec<Prepared>) {
+/// and every other decision are left to the engine. A routed line that lies
+/// within `chunk` is kept as a slice of it (no copy, no allocation); any
+/// other is copied.
+pub(crate) fn prepare(frame: Frame<'_>, chunk: Option<&Bytes>, out: &mut Vec<Prepared>) {
     let line = match frame {
         Frame::Line(line) => line,
         Frame::TooLong { limit } => return out.push(Prepared::TooLong { limit }),
@@ -545,7 +549,7 @@ pub(crate) fn prepare(frame: Frame<'_>, out: &mut Vec<Prepared>) {
     let routed = std::str::from_utf8(line)
         .ok()
         .and_then(super::route_scan::route)
-        .map(|facts| RoutedLine::new(line, facts));
+        .map(|facts| RoutedLine::new(line, slice_or_copy(chunk, line), facts));
     out.push(match routed {
         Some(routed) => {
             trace!(frame = %String::from_utf8_lossy(line), "rpc <");
@@ -553,6 +557,18 @@ pub(crate) fn prepare(frame: Frame<'_>, out: &mut Vec<Prepared>) {
         }
         None => Prepared::Line(line.to_vec()),
     });
+}
+
+/// `line` as a slice of `chunk` when it lies within it (a line the framer
+/// assembled across reads does not), else a copy.
+fn slice_or_copy(chunk: Option<&Bytes>, line: &[u8]) -> Bytes {
+    if let Some(chunk) = chunk {
+        let start = (line.as_ptr() as usize).wrapping_sub(chunk.as_ptr() as usize);
+        if start <= chunk.len() && line.len() <= chunk.len() - start {
+            return chunk.slice(start..start + line.len());
+        }
+    }
+    Bytes::copy_from_slice(line)
 }
 
 /// Turns one frame into at most one event (two for a line decoded
@@ -573,7 +589,8 @@ fn handle_frame(
     let first = if route {
         match message::classify_routed(line) {
             Scanned::Routed(facts) => {
-                events.push_back(Queued::Routed(RoutedLine::new(line, facts)));
+                let bytes = Bytes::copy_from_slice(line);
+                events.push_back(Queued::Routed(RoutedLine::new(line, bytes, facts)));
                 return;
             }
             Scanned::Other(incoming) => incoming,

@@ -9,8 +9,14 @@
 //! chunk, and a consumer or caller waiting for it is not starved by a
 //! fast stream. Every decision stays the engine's: a line the scan is not
 //! sure of goes to the engine whole, which classifies it as it would have.
+//!
+//! The routed lines of a chunk are handed on as slices of one copy of the
+//! chunk (one allocation per read, not per line), within a bound on the
+//! chunks they may keep alive (`MAX_PINNED`).
 
 use std::time::Instant;
+
+use bytes::Bytes;
 
 use super::engine::Engine;
 use crate::rpc::{self, FrameDecoder};
@@ -36,7 +42,22 @@ use crate::rpc::{self, FrameDecoder};
 pub struct Ingest {
     decoder: FrameDecoder,
     record: bool,
+    /// The chunks some routed line may still hold a slice of (see
+    /// [`MAX_PINNED`]).
+    pinned: Vec<Bytes>,
 }
+
+/// How many read chunks routed lines may keep alive at once.
+///
+/// A chunk is copied once into a [`Bytes`] and the routed lines in it are
+/// handed on as slices of it: one allocation per chunk instead of one per
+/// line, freed once the consumer has dropped the chunk's last line. A line
+/// held long (a slow consumer, a subscription nobody reads) keeps its
+/// whole chunk alive, so while this many chunks are held, lines are copied
+/// out instead, as they were before: the memory a connection holds stays
+/// its streams' budgets plus at most this many chunks (the reader's chunk
+/// is 64 KiB in both transports: 512 KiB).
+const MAX_PINNED: usize = 8;
 
 /// What [`Ingest`] made of a chunk, for [`Engine::handle_ingested`].
 #[derive(Debug)]
@@ -54,8 +75,21 @@ impl Ingest {
         // NB: sized to the chunk's lines (one more for a line it ends), so
         // items of a few hundred bytes are not copied as the vector grows.
         let mut items = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
-        self.decoder
-            .decode(bytes, |frame| rpc::prepare(frame, &mut items));
+        // Chunks whose lines are all dropped are only ours: let them go (a
+        // chunk held long takes one place, not the ones after it).
+        self.pinned.retain(|chunk| !chunk.is_unique());
+        if self.pinned.len() < MAX_PINNED {
+            let chunk = Bytes::copy_from_slice(bytes);
+            self.decoder.decode(&chunk, |frame| {
+                rpc::prepare(frame, Some(&chunk), &mut items)
+            });
+            if !chunk.is_unique() {
+                self.pinned.push(chunk);
+            }
+        } else {
+            self.decoder
+                .decode(bytes, |frame| rpc::prepare(frame, None, &mut items));
+        }
         Ingested {
             items,
             raw: self.record.then(|| bytes.to_vec()),
@@ -67,7 +101,8 @@ impl Ingest {
     /// line.
     pub fn finish(&mut self) -> Ingested {
         let mut items = Vec::new();
-        self.decoder.finish(|frame| rpc::prepare(frame, &mut items));
+        self.decoder
+            .finish(|frame| rpc::prepare(frame, None, &mut items));
         Ingested {
             items,
             raw: None,
@@ -85,6 +120,7 @@ impl<H: Clone> Engine<H> {
         Ingest {
             decoder: FrameDecoder::new(self.config.connection.rpc.max_frame_len),
             record: self.config.record,
+            pinned: Vec::with_capacity(MAX_PINNED),
         }
     }
 
@@ -97,5 +133,76 @@ impl<H: Clone> Engine<H> {
         }
         self.conn.handle_prepared(batch.items);
         self.pump(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ConnectOptions;
+    use crate::sdk::EngineConfig;
+
+    const EVENT: &str = r#"{"jsonrpc":"2.0","method":"session/event","params":{"event":{"payload":{"delta":"x","type":"text_delta"},"seq":1},"session_id":"s"}}"#;
+
+    fn ingest() -> Ingest {
+        let engine: Engine<()> = Engine::new(
+            EngineConfig::from_options(&ConnectOptions::default()),
+            Instant::now(),
+        );
+        engine.ingest()
+    }
+
+    /// The routed lines' bytes, each with whether it shares its buffer.
+    fn shared(batch: &Ingested) -> Vec<bool> {
+        batch
+            .items
+            .iter()
+            .map(|item| match item {
+                rpc::Prepared::Routed(routed) => !routed.line.is_unique(),
+                other => panic!("not routed: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn routed_lines_share_their_chunk_until_the_bound_then_are_copied() {
+        let mut ingest = ingest();
+        let chunk = format!("{EVENT}\n{EVENT}\n");
+        let mut held = Vec::new();
+        for _ in 0..MAX_PINNED {
+            let batch = ingest.feed(chunk.as_bytes());
+            // Two slices of one chunk (and the chunk itself, held by Ingest).
+            assert_eq!(shared(&batch), [true, true]);
+            held.push(batch);
+        }
+        assert_eq!(ingest.pinned.len(), MAX_PINNED);
+        // Every chunk is held by a line: the next lines are copies.
+        let copied = ingest.feed(chunk.as_bytes());
+        assert_eq!(shared(&copied), [false, false]);
+        assert_eq!(ingest.pinned.len(), MAX_PINNED);
+        // A middle chunk's lines are dropped: it goes, a new one is shared.
+        held.remove(MAX_PINNED / 2);
+        let batch = ingest.feed(chunk.as_bytes());
+        assert_eq!(shared(&batch), [true, true]);
+        assert_eq!(ingest.pinned.len(), MAX_PINNED);
+        // All dropped: only the newest chunk is held again.
+        drop((held, batch, copied));
+        let batch = ingest.feed(chunk.as_bytes());
+        assert_eq!(ingest.pinned.len(), 1);
+        drop(batch);
+    }
+
+    #[test]
+    fn a_line_split_across_reads_is_a_copy_and_pins_nothing() {
+        let mut ingest = ingest();
+        let (head, tail) = EVENT.split_at(40);
+        assert!(ingest.feed(head.as_bytes()).items.is_empty());
+        let batch = ingest.feed(format!("{tail}\n").as_bytes());
+        assert_eq!(shared(&batch), [false]);
+        assert!(ingest.pinned.is_empty());
+        // An unrouted line is handed on as its own copy, pinning nothing.
+        let other = ingest.feed(b"a log line\n");
+        assert!(matches!(other.items[..], [rpc::Prepared::Line(_)]));
+        assert!(ingest.pinned.is_empty());
     }
 }
