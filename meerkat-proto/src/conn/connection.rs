@@ -285,8 +285,14 @@ impl Connection {
     /// ([`Ingest`](crate::sdk::Ingest)), as [`handle_bytes`](Self::handle_bytes)
     /// handles the bytes they came in.
     pub(crate) fn handle_prepared(&mut self, items: Vec<rpc::Prepared>) {
-        self.rpc.handle_prepared(items);
-        self.drain_rpc();
+        for item in items {
+            // NB: the client's queue is drained after every other line, so
+            // a routed line taken straight from it keeps its place.
+            match self.rpc.take_routed(item) {
+                Some(routed) => self.on_routed_event(routed),
+                None => self.drain_rpc(),
+            }
+        }
     }
 
     /// Reports that the server's stdout ended (it exited or closed it).

@@ -168,7 +168,7 @@ fn decode_raw(params: &RawValue) -> EventEnvelope {
 /// has the usual shape, else through its params as [`decode_raw`] does.
 fn decode_line(line: &[u8], delta: Option<&DeltaSpans>) -> EventEnvelope {
     // NB: checked again (the engine did): no unsafe code in this crate.
-    let Ok(text) = std::str::from_utf8(line) else {
+    let Ok(text) = simdutf8::basic::from_utf8(line) else {
         return EventEnvelope::default();
     };
     // A text or reasoning delta the reader's scan was sure of: built from

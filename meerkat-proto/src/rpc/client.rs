@@ -275,37 +275,42 @@ impl Client {
         decoder.decode(bytes, |frame| handle_frame(pending, events, route, frame));
     }
 
-    /// Handles lines framed and scanned ahead ([`prepare`]), as
-    /// [`handle_bytes`](Self::handle_bytes) handles the bytes they came in.
-    pub(crate) fn handle_prepared(&mut self, items: Vec<Prepared>) {
+    /// Handles a line framed and scanned ahead ([`prepare`]) as
+    /// [`handle_bytes`](Self::handle_bytes) handles the bytes it came in,
+    /// but for a routed `session/event` line (routing on): that one is
+    /// given back for the caller to route, instead of going through the
+    /// queue as [`Queued::Routed`] (two moves of the line's facts fewer).
+    pub(crate) fn take_routed(&mut self, item: Prepared) -> Option<RoutedLine> {
         if self.closed.is_some() {
-            trace!(lines = items.len(), "rpc: lines after close ignored");
-            return;
+            trace!("rpc: a line after close ignored");
+            return None;
         }
         let route = self.route_session_events;
-        for item in items {
-            match item {
-                Prepared::Routed(routed) if route => self.events.push_back(Queued::Routed(routed)),
-                Prepared::Routed(routed) => handle_frame(
-                    &mut self.pending,
-                    &mut self.events,
-                    false,
-                    Frame::Line(&routed.line),
-                ),
-                Prepared::Line(line) => handle_frame(
-                    &mut self.pending,
-                    &mut self.events,
-                    route,
-                    Frame::Line(&line),
-                ),
-                Prepared::TooLong { limit } => handle_frame(
-                    &mut self.pending,
-                    &mut self.events,
-                    route,
-                    Frame::TooLong { limit },
-                ),
-            }
+        match item {
+            // Routed as it would be queued (`Queued::Routed`), without the
+            // queue: the caller drains this client after every other line,
+            // so nothing queued comes before it.
+            Prepared::Routed(routed) if route => return Some(routed),
+            Prepared::Routed(routed) => handle_frame(
+                &mut self.pending,
+                &mut self.events,
+                false,
+                Frame::Line(&routed.line),
+            ),
+            Prepared::Line(line) => handle_frame(
+                &mut self.pending,
+                &mut self.events,
+                route,
+                Frame::Line(&line),
+            ),
+            Prepared::TooLong { limit } => handle_frame(
+                &mut self.pending,
+                &mut self.events,
+                route,
+                Frame::TooLong { limit },
+            ),
         }
+        None
     }
 
     /// Reports that the peer's output ended: an unfinished last line is
@@ -546,7 +551,7 @@ pub(crate) fn prepare(frame: Frame<'_>, chunk: Option<&Bytes>, out: &mut Vec<Pre
         Frame::Line(line) => line,
         Frame::TooLong { limit } => return out.push(Prepared::TooLong { limit }),
     };
-    let routed = std::str::from_utf8(line)
+    let routed = simdutf8::basic::from_utf8(line)
         .ok()
         .and_then(super::route_scan::route)
         .map(|facts| RoutedLine::new(line, slice_or_copy(chunk, line), facts));
