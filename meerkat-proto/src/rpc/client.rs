@@ -560,6 +560,9 @@ pub(crate) fn prepare(frame: Frame<'_>, chunk: Option<&Bytes>, out: &mut Vec<Pre
             trace!(frame = %String::from_utf8_lossy(line), "rpc <");
             Prepared::Routed(routed)
         }
+        // A blank line is nothing to the engine (`Incoming::Blank`): not
+        // kept, so a flood of newlines costs no memory.
+        None if line.iter().all(u8::is_ascii_whitespace) => return,
         None => Prepared::Line(line.to_vec()),
     });
 }

@@ -103,7 +103,7 @@ pub(super) fn exact(line: &str) -> Option<RouteFacts<'_>> {
             timestamp_ms: Some(timestamp_ms),
             ..Envelope::default()
         };
-        return facts(line, session, env)?;
+        return facts(line, session, &env)?;
     }
     // 0.9.x: {"session_id","event":{"event_id","source","seq","timestamp_ms","payload"}}
     cur.lit(br#""session_id":"#)?;
@@ -128,7 +128,7 @@ pub(super) fn exact(line: &str) -> Option<RouteFacts<'_>> {
         timestamp_ms: Some(timestamp_ms),
         ..Envelope::default()
     };
-    facts(line, session, env)?
+    facts(line, session, &env)?
 }
 
 /// What the scan found in an event envelope.
@@ -435,7 +435,7 @@ impl<'a> Cur<'a> {
             b"session_id" | b"event" => None,
             _ => cur.value(depth),
         })?;
-        facts(self.text, session.unwrap_or_default(), event?)
+        facts(self.text, session.unwrap_or_default(), &event?)
     }
 
     /// A string without escapes, or `null` (`Some(None)`); anything else
@@ -791,11 +791,11 @@ fn delta_spans(line: &str, env: &Envelope<'_>, payload: &Payload<'_>) -> Option<
 /// The facts, by the rules of `model::route_light`; `Some(None)` where it
 /// gives none (the serde way then reports the line as before), `None`
 /// where this scan is not sure.
-fn facts<'a>(line: &'a str, session: &'a str, env: Envelope<'a>) -> Option<Option<RouteFacts<'a>>> {
+fn facts<'a>(line: &'a str, session: &'a str, env: &Envelope<'a>) -> Option<Option<RouteFacts<'a>>> {
     let Some(payload) = &env.payload else {
         return Some(None);
     };
-    let delta = delta_spans(line, &env, payload);
+    let delta = delta_spans(line, env, payload);
     let mark = match payload.ty {
         Some("run_started") => match (payload.prompt, payload.input) {
             (Some(prompt), _) => RunMark::Start(Some(prompt.to_owned())),

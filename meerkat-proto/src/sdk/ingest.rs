@@ -45,6 +45,8 @@ pub struct Ingest {
     /// The chunks some routed line may still hold a slice of (see
     /// [`MAX_PINNED`]).
     pinned: Vec<Bytes>,
+    /// How many lines the last chunk had.
+    lines_hint: usize,
 }
 
 /// How many read chunks routed lines may keep alive at once.
@@ -72,9 +74,10 @@ pub struct Ingested {
 impl Ingest {
     /// Frames and scans a chunk of the server's output.
     pub fn feed(&mut self, bytes: &[u8]) -> Ingested {
-        // NB: sized to the chunk's lines (one more for a line it ends), so
-        // items of a few hundred bytes are not copied as the vector grows.
-        let mut items = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
+        // NB: sized as the last chunk's lines (a stream's chunks are much
+        // alike), so items of a few hundred bytes are seldom copied as the
+        // vector grows, without counting the lines first.
+        let mut items = Vec::with_capacity(self.lines_hint + 1);
         // Chunks whose lines are all dropped are only ours: let them go (a
         // chunk held long takes one place, not the ones after it).
         self.pinned.retain(|chunk| !chunk.is_unique());
@@ -90,6 +93,7 @@ impl Ingest {
             self.decoder
                 .decode(bytes, |frame| rpc::prepare(frame, None, &mut items));
         }
+        self.lines_hint = items.len().min(1024);
         Ingested {
             items,
             raw: self.record.then(|| bytes.to_vec()),
@@ -121,6 +125,7 @@ impl<H: Clone> Engine<H> {
             decoder: FrameDecoder::new(self.config.connection.rpc.max_frame_len),
             record: self.config.record,
             pinned: Vec::with_capacity(MAX_PINNED),
+            lines_hint: 0,
         }
     }
 
