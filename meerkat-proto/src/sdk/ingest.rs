@@ -16,7 +16,7 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::engine::Engine;
 use crate::rpc::{self, FrameDecoder};
@@ -45,6 +45,9 @@ pub struct Ingest {
     /// The chunks some routed line may still hold a slice of (see
     /// [`MAX_PINNED`]).
     pinned: Vec<Bytes>,
+    /// Buffers of chunks no line holds any more, to copy the next chunks
+    /// into.
+    spare: Vec<BytesMut>,
     /// How many lines the last chunk had.
     lines_hint: usize,
 }
@@ -52,14 +55,17 @@ pub struct Ingest {
 /// How many read chunks routed lines may keep alive at once.
 ///
 /// A chunk is copied once into a [`Bytes`] and the routed lines in it are
-/// handed on as slices of it: one allocation per chunk instead of one per
-/// line, freed once the consumer has dropped the chunk's last line. A line
+/// handed on as slices of it: no allocation per line; once the consumer has
+/// dropped the chunk's last line, its buffer takes a later chunk. A line
 /// held long (a slow consumer, a subscription nobody reads) keeps its
 /// whole chunk alive, so while this many chunks are held, lines are copied
 /// out instead, as they were before: the memory a connection holds stays
 /// its streams' budgets plus at most this many chunks (the reader's chunk
 /// is 64 KiB in both transports: 512 KiB).
 const MAX_PINNED: usize = 8;
+
+/// The size of a new chunk buffer (the transports read 64 KiB at most).
+const CHUNK: usize = 64 * 1024;
 
 /// What [`Ingest`] made of a chunk, for [`Engine::handle_ingested`].
 #[derive(Debug)]
@@ -78,16 +84,37 @@ impl Ingest {
         // alike), so items of a few hundred bytes are seldom copied as the
         // vector grows, without counting the lines first.
         let mut items = Vec::with_capacity(self.lines_hint + 1);
-        // Chunks whose lines are all dropped are only ours: let them go (a
-        // chunk held long takes one place, not the ones after it).
-        self.pinned.retain(|chunk| !chunk.is_unique());
+        // Chunks whose lines are all dropped are only ours again: their
+        // buffers take the next chunks (a chunk held long takes one place,
+        // not the ones after it).
+        let mut i = 0;
+        while let Some(chunk) = self.pinned.get(i) {
+            if chunk.is_unique() {
+                let chunk = self.pinned.swap_remove(i);
+                self.spare.extend(chunk.try_into_mut().ok());
+            } else {
+                i += 1;
+            }
+        }
         if self.pinned.len() < MAX_PINNED {
-            let chunk = Bytes::copy_from_slice(bytes);
+            // NB: a buffer is pinned or spare, and a new one is made only
+            // when none is spare: never more than MAX_PINNED of them. Reused,
+            // they spare the allocator a 64 KiB allocation per read, freed
+            // on the consumer's thread (and the page faults of a heap that
+            // shrinks and grows again).
+            let mut buf = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| BytesMut::with_capacity(bytes.len().max(CHUNK)));
+            buf.clear();
+            buf.extend_from_slice(bytes);
+            let chunk = buf.freeze();
             self.decoder.decode(&chunk, |frame| {
                 rpc::prepare(frame, Some(&chunk), &mut items)
             });
-            if !chunk.is_unique() {
-                self.pinned.push(chunk);
+            match chunk.try_into_mut() {
+                Ok(buf) => self.spare.push(buf),
+                Err(chunk) => self.pinned.push(chunk),
             }
         } else {
             self.decoder
@@ -125,6 +152,7 @@ impl<H: Clone> Engine<H> {
             decoder: FrameDecoder::new(self.config.connection.rpc.max_frame_len),
             record: self.config.record,
             pinned: Vec::with_capacity(MAX_PINNED),
+            spare: Vec::new(),
             lines_hint: 0,
         }
     }
@@ -190,11 +218,32 @@ mod tests {
         let batch = ingest.feed(chunk.as_bytes());
         assert_eq!(shared(&batch), [true, true]);
         assert_eq!(ingest.pinned.len(), MAX_PINNED);
-        // All dropped: only the newest chunk is held again.
+        // All dropped: only the newest chunk is held again, in a buffer
+        // used before; never more buffers than the bound.
         drop((held, batch, copied));
         let batch = ingest.feed(chunk.as_bytes());
         assert_eq!(ingest.pinned.len(), 1);
+        assert_eq!(ingest.pinned.len() + ingest.spare.len(), MAX_PINNED);
         drop(batch);
+    }
+
+    #[test]
+    fn a_chunk_buffer_no_line_holds_takes_the_next_chunk() {
+        let mut ingest = ingest();
+        let first = |batch: &Ingested| match &batch.items[0] {
+            rpc::Prepared::Routed(routed) => routed.line.as_ptr(),
+            other => panic!("not routed: {other:?}"),
+        };
+        let line = format!("{EVENT}\n");
+        let batch = ingest.feed(line.as_bytes());
+        let at = first(&batch);
+        drop(batch);
+        let batch = ingest.feed(line.as_bytes());
+        assert_eq!(first(&batch), at, "the same buffer, written again");
+        // While a line holds it, the next chunk goes to another buffer.
+        let other = ingest.feed(line.as_bytes());
+        assert_ne!(first(&other), at);
+        assert_eq!((ingest.pinned.len(), ingest.spare.len()), (2, 0));
     }
 
     #[test]
