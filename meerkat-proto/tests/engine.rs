@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use meerkat_proto::sdk::{
     Call, Decoder, DiagnosticKind, EXIT_GRACE, End, Engine, EngineConfig, ExitInfo, ExitWatch,
-    INTERRUPT_PAUSE, INTERRUPT_TRIES, MAX_PAGED_ITEMS, Next, RESET_PAUSE, RESET_TRIES,
+    INTERRUPT_PAUSE, INTERRUPT_TRIES, Ingest, MAX_PAGED_ITEMS, Next, RESET_PAUSE, RESET_TRIES,
     STREAM_BATCH, Subscription, TimerStep, ops,
 };
 use meerkat_proto::{
@@ -103,6 +103,9 @@ impl Wakes {
 /// on a virtual clock.
 struct Pair {
     engine: Engine<Handler>,
+    /// The server's output goes through the reader's path, as in the
+    /// transports: framed and scanned, then routed.
+    ingest: Ingest,
     now: Instant,
     /// What the client wrote that the test has not looked at yet.
     sent: VecDeque<Value>,
@@ -120,6 +123,7 @@ impl Pair {
         let now = Instant::now();
         let engine = Engine::new(EngineConfig::from_options(options), now);
         let mut pair = Self {
+            ingest: engine.ingest(),
             engine,
             now,
             sent: VecDeque::new(),
@@ -190,7 +194,8 @@ impl Pair {
     }
 
     fn feed_raw(&mut self, bytes: &[u8]) {
-        self.engine.handle_bytes(bytes, self.now);
+        let batch = self.ingest.feed(bytes);
+        self.engine.handle_ingested(batch, self.now);
         self.settle();
     }
 

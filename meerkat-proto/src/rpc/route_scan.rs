@@ -791,7 +791,11 @@ fn delta_spans(line: &str, env: &Envelope<'_>, payload: &Payload<'_>) -> Option<
 /// The facts, by the rules of `model::route_light`; `Some(None)` where it
 /// gives none (the serde way then reports the line as before), `None`
 /// where this scan is not sure.
-fn facts<'a>(line: &'a str, session: &'a str, env: &Envelope<'a>) -> Option<Option<RouteFacts<'a>>> {
+fn facts<'a>(
+    line: &'a str,
+    session: &'a str,
+    env: &Envelope<'a>,
+) -> Option<Option<RouteFacts<'a>>> {
     let Some(payload) = &env.payload else {
         return Some(None);
     };
