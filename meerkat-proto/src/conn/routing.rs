@@ -6,7 +6,6 @@ use super::turns::{Responded, Silenced, Turns};
 use super::unbound::Unbound;
 use crate::rpc::{CallError, CloseReason, Diagnostic, RequestId};
 use foldhash::HashMap;
-use foldhash::HashSet;
 use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -23,14 +22,17 @@ use tracing::trace;
 pub(crate) struct SessionRouter {
     turns: Turns,
     unbound: Unbound,
-    /// Sessions of this client: a turn named them or a create was bound to
-    /// them. Their events go straight to their turns and are never
-    /// buffered. Kept until the session is archived (a session outlives its
-    /// turns).
-    known: HashSet<String>,
-    /// Last `seq` per known session, from every event (routed or not), so a
-    /// gap is reported even across turns.
-    last_seq: HashMap<String, u64>,
+    /// Sessions with routing state here, in one map so an event of a
+    /// known session costs one lookup: whether it is this client's (a
+    /// turn named it or a create was bound to it: its events go straight to
+    /// its turns and are never buffered; kept until the session is
+    /// archived, a session outlives its turns), and its last `seq`, from
+    /// every event (routed or not), so a gap is reported even across
+    /// turns. Sessions not (yet) known are here only while their events
+    /// are buffered for a create.
+    seen: HashMap<String, Seen>,
+    /// How many of `seen` are known.
+    known: usize,
     /// Sessions nobody here asked about whose events came anyway, with
     /// their last `seq`: at most `MAX_STRANGERS`, least recently seen
     /// evicted first. While kept they count as known (their events are not
@@ -38,6 +40,31 @@ pub(crate) struct SessionRouter {
     strangers: Strangers,
     /// `session/archive` requests in flight, and their session.
     archiving: HashMap<RequestId, String>,
+}
+
+/// What the router keeps of a session in [`SessionRouter::seen`].
+#[derive(Debug, Default)]
+struct Seen {
+    known: bool,
+    last_seq: Option<u64>,
+}
+
+/// The gap `seq` reveals after `last` (then `seq` is the last), as the item
+/// to report before the event. A `seq` of 0 carries no order and is not
+/// tracked; a session not known yet starts at 1.
+fn gap(last: &mut Option<u64>, seq: u64, known: bool) -> Option<StreamItem> {
+    if seq == 0 {
+        return None;
+    }
+    let (expected_seq, received_seq) = match last.replace(seq) {
+        Some(last) if seq > last + 1 => (last + 1, seq),
+        None if seq > 1 && !known => (1, seq),
+        _ => return None,
+    };
+    Some(StreamItem::EventsLost {
+        expected_seq,
+        received_seq,
+    })
 }
 
 /// How many sessions nobody asked about the router remembers.
@@ -95,8 +122,8 @@ impl SessionRouter {
         Self {
             turns: Turns::new(grace),
             unbound: Unbound::new(max_unbound),
-            known: HashSet::default(),
-            last_seq: HashMap::default(),
+            seen: HashMap::default(),
+            known: 0,
             strangers: Strangers::default(),
             archiving: HashMap::default(),
         }
@@ -104,12 +131,16 @@ impl SessionRouter {
 
     /// Makes `session` one of this client's (a stranger no more).
     fn adopt(&mut self, session: &str) {
-        if self.known.contains(session) {
-            return;
-        }
-        self.known.insert(session.to_owned());
+        // NB: get_mut first: no key allocation for a session seen before.
+        let seen = match self.seen.get_mut(session) {
+            Some(seen) if seen.known => return,
+            Some(seen) => seen,
+            None => self.seen.entry(session.to_owned()).or_default(),
+        };
+        seen.known = true;
+        self.known += 1;
         if let Some(seq) = self.strangers.remove(session) {
-            self.last_seq.insert(session.to_owned(), seq);
+            seen.last_seq = Some(seq);
         }
     }
 
@@ -126,15 +157,16 @@ impl SessionRouter {
             return;
         };
         if ok && !self.turns.has_session(&session) {
-            self.known.remove(&session);
-            self.last_seq.remove(&session);
+            if self.seen.remove(&session).is_some_and(|seen| seen.known) {
+                self.known -= 1;
+            }
             self.strangers.remove(&session);
         }
     }
 
     /// How many sessions have routing state (the client's and strangers).
     pub(crate) fn tracked_sessions(&self) -> usize {
-        self.known.len() + self.strangers.by_id.len()
+        self.known + self.strangers.by_id.len()
     }
 
     /// How many stranger sessions were forgotten to stay under the cap.
@@ -210,8 +242,10 @@ impl SessionRouter {
         out: &mut VecDeque<Output>,
     ) {
         let seq = event.seq();
-        if self.known.contains(session) {
-            let lost = self.seq_gap(session, seq);
+        if let Some(seen) = self.seen.get_mut(session)
+            && seen.known
+        {
+            let lost = gap(&mut seen.last_seq, seq, true);
             self.turns.deliver(session, lost, event, out);
             return;
         }
@@ -248,30 +282,17 @@ impl SessionRouter {
         self.resolve_unbound(out);
     }
 
-    /// The gap `seq` reveals in `session`'s events, as the item to report
-    /// before the event. A `seq` of 0 carries no order and is not tracked.
+    /// The gap `seq` reveals in `session`'s events (see [`gap`]).
     fn seq_gap(&mut self, session: &str, seq: u64) -> Option<StreamItem> {
         if seq == 0 {
             return None;
         }
         // NB: get_mut first: no key allocation per event.
-        let previous = match self.last_seq.get_mut(session) {
-            Some(last) => Some(std::mem::replace(last, seq)),
-            None => {
-                self.last_seq.insert(session.to_owned(), seq);
-                None
-            }
+        let seen = match self.seen.get_mut(session) {
+            Some(seen) => seen,
+            None => self.seen.entry(session.to_owned()).or_default(),
         };
-        let (expected_seq, received_seq) = match previous {
-            Some(last) if seq > last + 1 => (last + 1, seq),
-            // A new session's events start at 1.
-            None if seq > 1 && !self.known.contains(session) => (1, seq),
-            _ => return None,
-        };
-        Some(StreamItem::EventsLost {
-            expected_seq,
-            received_seq,
-        })
+        gap(&mut seen.last_seq, seq, seen.known)
     }
 
     /// Binds buffered sessions whose create became unambiguous, and drops
@@ -284,7 +305,14 @@ impl SessionRouter {
             if !self.unbound.has_creates() {
                 // No create can claim them: they are strangers.
                 for session in self.unbound.drain_sessions() {
-                    let seq = self.last_seq.remove(&session).unwrap_or(0);
+                    // NB: a known session is never buffered; if it were,
+                    // it would stay known, losing only its last `seq`.
+                    let seq = match self.seen.get_mut(&session) {
+                        Some(seen) if seen.known => seen.last_seq.take(),
+                        Some(_) => self.seen.remove(&session).and_then(|s| s.last_seq),
+                        None => None,
+                    };
+                    let seq = seq.unwrap_or(0);
                     self.strangers.see(&session, seq);
                 }
                 return;
@@ -317,7 +345,11 @@ impl SessionRouter {
         if let Some(from) = buf.lost_from {
             // Events were dropped after the last one kept: report them, up
             // to the last `seq` seen, and a terminal event among them.
-            let received = self.last_seq.get(&session).copied().unwrap_or(from);
+            let received = self
+                .seen
+                .get(&session)
+                .and_then(|seen| seen.last_seq)
+                .unwrap_or(from);
             let lost = StreamItem::EventsLost {
                 expected_seq: from,
                 received_seq: received + 1,

@@ -288,14 +288,22 @@ impl Turns {
             return;
         };
         let terminal = event.mark == RunMark::End;
-        if let Some(entry) = self.entries.get_mut(&id) {
-            entry.saw_events = true;
+        // NB: one lookup of the entry for all it takes (the hot path).
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        entry.saw_events = true;
+        // As `push_item`, without looking the entry up again.
+        if entry.stream && !entry.silent {
+            if let Some(lost) = lost {
+                out.push_back(Output::StreamItem { id, item: lost });
+            }
+            out.push_back(Output::StreamItem {
+                id,
+                item: StreamItem::Event(event),
+            });
         }
-        if let Some(lost) = lost {
-            self.push_item(id, lost, out);
-        }
-        self.push_item(id, StreamItem::Event(event), out);
-        if terminal && let Some(entry) = self.entries.get_mut(&id) {
+        if terminal {
             entry.saw_terminal = true;
             if entry.responded {
                 self.finish(id, out);
