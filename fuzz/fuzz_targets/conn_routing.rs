@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use meerkat_proto::sdk::{End, Engine, EngineConfig, Next, ops};
+use meerkat_proto::sdk::{End, Engine, EngineConfig, Ingest, Next, ops};
 use meerkat_proto::{ConnectOptions, Error, RequestId, SessionOptions, TurnOptions};
 use serde_json::{Value, json};
 
@@ -44,7 +44,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The input: 4 header bytes (output bound, whether the server offers
 /// `runtime/reset` (bit 0) and whether callers write directly (bit 1, the
-/// pipe's room in the bits above), stream budget, how it ends), a little-endian `u16`
+/// pipe's room in the bits above), stream budget (bit 4: the engine's
+/// `handle_bytes` instead of the reader's `Ingest`), how it ends), a little-endian `u16`
 /// length and that many bytes of [`Op`]s (decoded with `arbitrary`), then
 /// server lines (`\n`-separated; the corpus seeds them from the recorded
 /// transcripts). [`Op::Line`] feeds one of them; after the ops, every
@@ -57,6 +58,9 @@ struct Input<'a> {
     /// time.
     direct: Option<usize>,
     budget: u8,
+    /// The server's bytes go through `Ingest` and `handle_ingested` (the
+    /// transports' reader path), else through `handle_bytes`.
+    reader: bool,
     ops: Vec<Op>,
     lines: Vec<&'a [u8]>,
     end: Finale,
@@ -83,6 +87,7 @@ impl<'a> Input<'a> {
             direct: (header[1] & 2 == 2)
                 .then(|| PIPE_ROOM[usize::from(header[1] >> 2) % PIPE_ROOM.len()]),
             budget: header[2],
+            reader: header[2] & 0x10 == 0,
             ops: parsed,
             lines,
             end: match header[3] % 3 {
@@ -183,6 +188,8 @@ enum Waiter {
 
 struct Harness {
     engine: Engine<()>,
+    /// The reader's framing and scan, when the input takes that path.
+    ingest: Option<Ingest>,
     now: Instant,
     limit: usize,
     /// Every call and stream started, in order (for `Drop`).
@@ -214,6 +221,7 @@ impl Harness {
         config.child = false;
         let now = Instant::now();
         let mut h = Self {
+            ingest: None,
             engine: Engine::new(config, now),
             now,
             limit,
@@ -228,6 +236,7 @@ impl Harness {
             wire: Vec::new(),
         };
         h.engine.set_direct_writes(input.direct.is_some());
+        h.ingest = input.reader.then(|| h.engine.ingest());
         let mut methods = vec![
             "initialize",
             "initialized",
@@ -273,7 +282,18 @@ impl Harness {
     fn feed(&mut self, msg: &Value) {
         let mut line = serde_json::to_vec(msg).expect("JSON");
         line.push(b'\n');
-        self.engine.handle_bytes(&line, self.now);
+        self.server_bytes(&line);
+    }
+
+    /// The server wrote `bytes`: to the engine by the input's path.
+    fn server_bytes(&mut self, bytes: &[u8]) {
+        match &mut self.ingest {
+            Some(ingest) => {
+                let batch = ingest.feed(bytes);
+                self.engine.handle_ingested(batch, self.now);
+            }
+            None => self.engine.handle_bytes(bytes, self.now),
+        }
     }
 
     /// The writer takes a batch: it ends with a whole line.
@@ -350,7 +370,7 @@ impl Harness {
     /// Server bytes, unless they hold the harness's event mark.
     fn raw(&mut self, bytes: &[u8]) {
         if !bytes.windows(MARK.len()).any(|w| w == MARK.as_bytes()) {
-            self.engine.handle_bytes(bytes, self.now);
+            self.server_bytes(bytes);
         }
     }
 
@@ -649,7 +669,12 @@ impl Harness {
     fn finish(&mut self, end: &Finale) {
         match end {
             Finale::Close => self.engine.close(self.now),
-            Finale::Eof => self.engine.handle_eof(self.now),
+            Finale::Eof => {
+                if let Some(ingest) = &mut self.ingest {
+                    self.engine.handle_ingested(ingest.finish(), self.now);
+                }
+                self.engine.handle_eof(self.now);
+            }
             Finale::TimePasses => {
                 for _ in 0..1000 {
                     let Some(at) = self.engine.poll_timeout() else {
