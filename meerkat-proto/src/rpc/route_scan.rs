@@ -189,6 +189,70 @@ fn special(v: u64) -> u64 {
     control | zero(v ^ (ONES * u64::from(b'"'))) | zero(v ^ (ONES * u64::from(b'\\')))
 }
 
+/// Powers of ten, up to the eight digits of one word.
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The digits at the start of `bytes`: their value and how many they are
+/// (0 when there are none); `None` past `u64::MAX`. Eight at a time while
+/// whole words are there (a timestamp is 13 digits: two steps, not 13).
+fn leading_u64(bytes: &[u8]) -> Option<(u64, usize)> {
+    let (mut n, mut len) = (0u64, 0usize);
+    while let Some(word) = bytes.get(len..len + 8) {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        // Each byte's digit value (a digit's byte is 0..=9 after the xor);
+        // a byte is flagged when it is not a digit: its low seven bits
+        // plus 0x76 reach 0x80 from 10 on (no carry out of a byte), or its
+        // high bit is set already.
+        let t = u64::from_le_bytes(word) ^ (ONES * u64::from(b'0'));
+        let not_digit = (((t & (ONES * 0x7f)) + ONES * 0x76) | t) & HIGH;
+        let k = if not_digit == 0 {
+            8
+        } else {
+            (not_digit.trailing_zeros() / 8) as usize
+        };
+        if k == 0 {
+            return Some((n, len));
+        }
+        // The k digits moved to the top bytes, zeros (leading zero
+        // digits) below them: the first digit is the most significant.
+        let v = eight_digits(if k == 8 { t } else { t << (8 * (8 - k)) });
+        n = n.checked_mul(POW10[k])?.checked_add(v)?;
+        len += k;
+        if k < 8 {
+            return Some((n, len));
+        }
+    }
+    while let Some(&d) = bytes.get(len) {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+        len += 1;
+    }
+    Some((n, len))
+}
+
+/// The value of eight digit values (0..=9 a byte, the first byte the most
+/// significant digit): pairs, then fours, then all eight, each a multiply.
+fn eight_digits(v: u64) -> u64 {
+    let v = (v & 0x0f0f_0f0f_0f0f_0f0f).wrapping_mul(10 * 256 + 1) >> 8;
+    let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(100 * 65_536 + 1) >> 16;
+    (v & 0x0000_ffff_0000_ffff).wrapping_mul(10_000 * (1 << 32) + 1) >> 32
+}
+
 impl<'a> Cur<'a> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -394,17 +458,8 @@ impl<'a> Cur<'a> {
     fn plain_u64(&mut self) -> Option<u64> {
         self.ws();
         let rest = self.b.get(self.i..)?;
-        // NB: one pass, the value built as the digits are found; a number
-        // past u64::MAX gives up as any odd form does.
-        let (mut n, mut len) = (0u64, 0usize);
-        while let Some(&d) = rest.get(len) {
-            let digit = d.wrapping_sub(b'0');
-            if digit > 9 {
-                break;
-            }
-            n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
-            len += 1;
-        }
+        // NB: a number past u64::MAX gives up as any odd form does.
+        let (n, len) = leading_u64(rest)?;
         if len == 0 || (rest[0] == b'0' && len > 1) {
             return None;
         }
@@ -1046,6 +1101,59 @@ mod tests {
             exact_read > 50 && general_only > 200,
             "exact {exact_read}, general only {general_only}"
         );
+    }
+
+    /// The digits' value one at a time (what [`leading_u64`] must equal).
+    fn leading_u64_slow(bytes: &[u8]) -> Option<(u64, usize)> {
+        let len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        let mut n = 0u64;
+        for &d in &bytes[..len] {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        Some((n, len))
+    }
+
+    #[test]
+    fn integers_eight_digits_at_a_time() {
+        for text in [
+            "",
+            "x",
+            "0",
+            "7,",
+            "12345678",
+            "123456789",
+            "1796176267737}",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "000000000000000000000000001",
+            "1234567/",
+            "1234567:",
+            "12\\u0034",
+            "9\u{80}",
+            "1844674407370955161",
+        ] {
+            assert_eq!(
+                leading_u64(text.as_bytes()),
+                leading_u64_slow(text.as_bytes()),
+                "{text:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Digits, then any byte: eight at a time as one at a time.
+        #[test]
+        fn integers_read_as_one_digit_at_a_time(
+            digits in "[0-9]{0,24}",
+            after in proptest::collection::vec(any::<u8>(), 0..10),
+        ) {
+            let mut bytes = digits.into_bytes();
+            bytes.extend(after);
+            prop_assert_eq!(leading_u64(&bytes), leading_u64_slow(&bytes));
+        }
     }
 
     proptest! {
