@@ -164,15 +164,22 @@ pub(crate) fn spawn_reader(
         "meerkat-reader"
     };
     spawn(name, move || {
-        let mut buf = vec![0u8; READ_CHUNK];
+        // NB: stdout is read straight into the ingest's buffers; stderr
+        // into this one.
+        let mut buf = vec![0u8; if stderr { READ_CHUNK } else { 0 }];
         let mut ingest = shared.with(|e| e.ingest());
         loop {
-            match source.read(&mut buf) {
+            let read = if stderr {
+                source.read(&mut buf)
+            } else {
+                source.read(ingest.buffer())
+            };
+            match read {
                 Ok(0) => break,
                 Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
                 Ok(n) => {
                     // Framed and scanned before the lock: under it, only routing.
-                    let batch = ingest.feed(&buf[..n]);
+                    let batch = ingest.filled(n);
                     shared.with(|e| e.handle_ingested(batch, Instant::now()));
                     shared.flush_records();
                 }

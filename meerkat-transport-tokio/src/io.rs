@@ -124,15 +124,22 @@ pub(crate) fn spawn_reader(
         // task will read.
         let mut guard = EndOnDrop((!stderr).then(|| Arc::clone(&task_shared)));
         let shared = task_shared;
-        let mut buf = vec![0u8; READ_CHUNK];
+        // NB: stdout is read straight into the ingest's buffers; stderr
+        // into this one.
+        let mut buf = vec![0u8; if stderr { READ_CHUNK } else { 0 }];
         let mut ingest = shared.with(|e| e.ingest());
         loop {
-            match source.read(&mut buf).await {
+            let read = if stderr {
+                source.read(&mut buf).await
+            } else {
+                source.read(ingest.buffer()).await
+            };
+            match read {
                 Ok(0) => break,
                 Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
                 Ok(n) => {
                     // Framed and scanned before the lock: under it, only routing.
-                    let batch = ingest.feed(&buf[..n]);
+                    let batch = ingest.filled(n);
                     shared.with(|e| e.handle_ingested(batch, now()));
                     shared.flush_records();
                 }
