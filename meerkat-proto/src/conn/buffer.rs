@@ -32,6 +32,99 @@ struct Slot<T> {
     item: T,
 }
 
+/// Items taken from a [`StreamBuffer`] at once ([`StreamBuffer::take`]),
+/// handed out by [`pop`](Self::pop) as the buffer would have: items and
+/// [`Popped::Lagged`] markers in stream order (never the end, which stays
+/// in the buffer).
+///
+/// ```
+/// use meerkat_proto::{Popped, StreamBuffer, Taken};
+///
+/// let mut buf: StreamBuffer<u32, &str> = StreamBuffer::new(8);
+/// buf.push(1);
+/// buf.push(2);
+/// buf.finish("end");
+/// let mut taken = Taken::default();
+/// buf.take(&mut taken, 256);
+/// assert_eq!(taken.pop::<&str>(), Some(Popped::Item(1)));
+/// assert_eq!(taken.pop::<&str>(), Some(Popped::Item(2)));
+/// assert_eq!(taken.pop::<&str>(), None);
+/// assert_eq!(buf.pop(), Some(Popped::End("end")));
+/// ```
+pub struct Taken<T> {
+    queue: VecDeque<Slot<T>>,
+    /// Drops after the last item taken (when every queued item was).
+    tail_lagged: u64,
+}
+
+impl<T> Default for Taken<T> {
+    fn default() -> Self {
+        Self {
+            queue: VecDeque::new(),
+            tail_lagged: 0,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Taken<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Taken")
+            .field("items", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Taken<T> {
+    /// The next item or drop marker; `None` once all are handed out.
+    ///
+    /// ```
+    /// use meerkat_proto::{Popped, StreamBuffer, Taken};
+    ///
+    /// let mut buf: StreamBuffer<u32, ()> = StreamBuffer::new(1);
+    /// buf.push(1);
+    /// buf.push(2); // dropped
+    /// let mut taken = Taken::default();
+    /// buf.take(&mut taken, 256);
+    /// assert_eq!(taken.pop::<()>(), Some(Popped::Item(1)));
+    /// assert_eq!(taken.pop::<()>(), Some(Popped::Lagged { dropped: 1 }));
+    /// assert_eq!(taken.pop::<()>(), None);
+    /// ```
+    pub fn pop<E>(&mut self) -> Option<Popped<T, E>> {
+        let Some(front) = self.queue.front_mut() else {
+            return (self.tail_lagged > 0).then(|| Popped::Lagged {
+                dropped: std::mem::take(&mut self.tail_lagged),
+            });
+        };
+        if front.lagged > 0 {
+            let dropped = std::mem::take(&mut front.lagged);
+            return Some(Popped::Lagged { dropped });
+        }
+        self.queue.pop_front().map(|slot| Popped::Item(slot.item))
+    }
+
+    /// How many items are left (drop markers not counted).
+    ///
+    /// ```
+    /// let taken: meerkat_proto::Taken<u32> = Default::default();
+    /// assert_eq!(taken.len(), 0);
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether everything was handed out.
+    ///
+    /// ```
+    /// let taken: meerkat_proto::Taken<u32> = Default::default();
+    /// assert!(taken.is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.tail_lagged == 0
+    }
+}
+
 /// A bounded queue for one stream: items up to a budget, drop counting, and
 /// an end that is always kept.
 ///
@@ -146,6 +239,41 @@ impl<T, E> StreamBuffer<T, E> {
         }
     }
 
+    /// Moves the next items, at most `max`, with the drop markers before
+    /// them (and after the last, when all are taken), into `taken` once it
+    /// is empty (else nothing moves): they no
+    /// longer count against the budget. When all queued items fit and the
+    /// queue's storage is small (at most `2 * max` slots), the two queues
+    /// trade places, no item is moved; a queue grown large by a backlog
+    /// stays here (so the storage of both stays bounded by the budget and
+    /// `2 * max`) and its items move one by one. What is left (the end,
+    /// items past `max`) is popped here afterwards.
+    ///
+    /// ```
+    /// use meerkat_proto::{Popped, StreamBuffer, Taken};
+    ///
+    /// let mut buf: StreamBuffer<u32, ()> = StreamBuffer::new(8);
+    /// (1..=3).for_each(|i| { buf.push(i); });
+    /// let mut taken = Taken::default();
+    /// buf.take(&mut taken, 2);
+    /// assert_eq!((taken.len(), buf.len()), (2, 1));
+    /// ```
+    pub fn take(&mut self, taken: &mut Taken<T>, max: usize) {
+        if !taken.is_empty() {
+            return;
+        }
+        if self.queue.len() <= max && self.queue.capacity() <= max.saturating_mul(2) {
+            std::mem::swap(&mut self.queue, &mut taken.queue);
+        } else {
+            let n = self.queue.len().min(max);
+            taken.queue.extend(self.queue.drain(..n));
+        }
+        self.items = self.queue.len();
+        if self.queue.is_empty() {
+            taken.tail_lagged = std::mem::take(&mut self.tail_lagged);
+        }
+    }
+
     /// Takes the next entry: items and [`Popped::Lagged`] markers in stream
     /// order, then [`Popped::End`] once. `None` means "nothing yet" before
     /// the end and "nothing ever again" after it (see
@@ -212,6 +340,65 @@ mod tests {
 
     fn drain(buf: &mut StreamBuffer<u32, &'static str>) -> Vec<Popped<u32, &'static str>> {
         std::iter::from_fn(|| buf.pop()).collect()
+    }
+
+    /// Pops through `take` batches of at most `max`, as a consumer does.
+    fn drain_taken(
+        buf: &mut StreamBuffer<u32, &'static str>,
+        max: usize,
+    ) -> Vec<Popped<u32, &'static str>> {
+        let mut out = Vec::new();
+        let mut taken = Taken::default();
+        loop {
+            buf.take(&mut taken, max);
+            let before = out.len();
+            out.extend(std::iter::from_fn(|| taken.pop()));
+            if out.len() == before {
+                match buf.pop() {
+                    Some(p) => out.push(p),
+                    None => return out,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn taken_batches_come_out_as_pops_would() {
+        for max in [1, 2, 3, 256] {
+            let fill = |buf: &mut StreamBuffer<u32, &'static str>| {
+                for i in 0..10 {
+                    buf.push(i);
+                }
+                buf.finish("end");
+            };
+            let (mut a, mut b) = (StreamBuffer::new(4), StreamBuffer::new(4));
+            fill(&mut a);
+            fill(&mut b);
+            assert_eq!(drain_taken(&mut a, max), drain(&mut b), "max {max}");
+        }
+    }
+
+    #[test]
+    fn a_large_queue_is_not_traded_away() {
+        let mut buf: StreamBuffer<u32, ()> = StreamBuffer::new(1024);
+        for i in 0..1000 {
+            buf.push(i);
+        }
+        let mut taken = Taken::default();
+        buf.take(&mut taken, 256);
+        assert_eq!((taken.len(), buf.len()), (256, 744));
+        assert!(taken.queue.capacity() < 1000, "the batch stays small");
+        // A second take waits until the first batch is handed out.
+        buf.take(&mut taken, 256);
+        assert_eq!(taken.len(), 256);
+        // A small queue trades places: nothing moves.
+        let mut small: StreamBuffer<u32, ()> = StreamBuffer::new(1024);
+        small.push(7);
+        let at = small.queue.as_slices().0.as_ptr();
+        let mut taken = Taken::default();
+        small.take(&mut taken, 256);
+        assert_eq!(taken.queue.as_slices().0.as_ptr(), at);
+        assert_eq!(small.len(), 0);
     }
 
     #[test]
@@ -357,5 +544,58 @@ mod tests {
         assert!(!buf.is_empty());
         assert_eq!(buf.pop(), Some(Popped::End(())));
         assert!(buf.is_empty() && buf.is_done());
+    }
+
+    proptest::proptest! {
+        /// Whatever the interleaving of pushes and a consumer's batches:
+        /// every item pushed comes out once, in order, or is counted by
+        /// the drop marker where it was dropped; the end comes last.
+        #[test]
+        fn batches_lose_nothing_and_keep_the_order(
+            budget in 1usize..6,
+            max in 1usize..6,
+            steps in proptest::collection::vec(0u8..4, 0..200),
+        ) {
+            let mut buf: StreamBuffer<u32, ()> = StreamBuffer::new(budget);
+            let mut taken = Taken::default();
+            let (mut next, mut out) = (0u32, Vec::new());
+            let consume = |buf: &mut StreamBuffer<u32, ()>,
+                           taken: &mut Taken<u32>,
+                           out: &mut Vec<Popped<u32, ()>>| {
+                buf.take(taken, max);
+                match taken.pop() {
+                    Some(p) => out.push(p),
+                    None => out.extend(buf.pop()),
+                }
+            };
+            for step in steps {
+                if step == 0 {
+                    consume(&mut buf, &mut taken, &mut out);
+                } else {
+                    buf.push(next);
+                    next += 1;
+                }
+            }
+            buf.finish(());
+            while !buf.is_done() || !taken.is_empty() {
+                consume(&mut buf, &mut taken, &mut out);
+            }
+            let mut expected = 0u32;
+            for (i, p) in out.iter().enumerate() {
+                match p {
+                    Popped::Item(item) => {
+                        proptest::prop_assert_eq!(*item, expected);
+                        expected += 1;
+                    }
+                    Popped::Lagged { dropped } => {
+                        proptest::prop_assert!(*dropped > 0);
+                        expected += u32::try_from(*dropped).unwrap();
+                    }
+                    Popped::End(()) => proptest::prop_assert_eq!(i, out.len() - 1),
+                }
+            }
+            proptest::prop_assert_eq!(expected, next);
+            proptest::prop_assert_eq!(out.last(), Some(&Popped::End(())));
+        }
     }
 }

@@ -29,7 +29,7 @@ mod subscriptions;
 mod turns;
 mod unbound;
 
-pub use buffer::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer};
+pub use buffer::{DEFAULT_STREAM_BUDGET, Popped, StreamBuffer, Taken};
 pub use config::{
     ConnectionConfig, DEFAULT_MAX_UNBOUND_EVENTS, DEFAULT_TURN_GRACE, RequestOptions,
 };

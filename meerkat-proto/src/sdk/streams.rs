@@ -2,7 +2,6 @@
 //! consumers' state machines ([`TurnStream`], [`Subscription`]) that both
 //! transports drive, one from `poll_next`, the other from a blocking loop.
 
-use std::collections::VecDeque;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
@@ -11,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::call::{Call, Streaming};
 use super::engine::Engine;
-use crate::conn::{Popped, StreamBuffer, StreamEvent};
+use crate::conn::{Popped, StreamBuffer, StreamEvent, Taken};
 use crate::model::{Dialect, Event, EventEnvelope, Method, RunResult, StreamOutcome, methods};
 use crate::rpc::RequestId;
 use crate::sdk_error::Error;
@@ -59,11 +58,11 @@ pub const STREAM_BATCH: usize = 256;
 
 /// Items a consumer took from the engine and has not handed out yet.
 #[derive(Debug, Default)]
-struct Batch(VecDeque<Next>);
+struct Batch(Taken<Entry>);
 
 impl Batch {
     fn pop(&mut self) -> Option<Next> {
-        self.0.pop_front()
+        self.0.pop().map(popped)
     }
 
     /// The next item of stream `id`: this batch's, else from `engine`,
@@ -222,8 +221,9 @@ impl<H: Clone> Engine<H> {
         self.poll_stream_into(id, waker, None)
     }
 
-    /// [`poll_stream`](Self::poll_stream), which also moves up to
-    /// [`STREAM_BATCH`] - 1 further items into `batch` when it has one.
+    /// [`poll_stream`](Self::poll_stream), which first takes up to
+    /// [`STREAM_BATCH`] items into `batch` when it has one (empty) and
+    /// hands out the first of them.
     fn poll_stream_into(
         &mut self,
         id: RequestId,
@@ -233,13 +233,15 @@ impl<H: Clone> Engine<H> {
         let Some(slot) = self.streams.get_mut(&id) else {
             return Poll::Ready(None);
         };
-        if let Some(first) = slot.buffer.pop() {
-            if let Some(batch) = batch {
-                while batch.0.len() < STREAM_BATCH - 1 {
-                    let Some(more) = slot.buffer.pop() else { break };
-                    batch.0.push_back(popped(more));
-                }
+        if let Some(batch) = batch {
+            // NB: a burst's items change hands in one move (the queues
+            // trade places) while the consumer keeps up.
+            slot.buffer.take(&mut batch.0, STREAM_BATCH);
+            if let Some(first) = batch.pop() {
+                return Poll::Ready(Some(first));
             }
+        }
+        if let Some(first) = slot.buffer.pop() {
             return Poll::Ready(Some(popped(first)));
         }
         if slot.buffer.is_done() {
