@@ -29,6 +29,12 @@ pub(crate) struct Turns {
     /// A session's current turn is the first one without its terminal
     /// event; events go to it and never to another session's turn.
     by_session: HashMap<String, VecDeque<RequestId>>,
+    /// The session and turn the last event was delivered to by a look at
+    /// the session's queue. Every change of a queue (a turn started, a
+    /// create bound, a turn finished) clears it, so while it is set, its
+    /// turn stays the session's current one until that turn sees its
+    /// terminal event: a stream's next events go to it without the look.
+    current: Option<(String, RequestId)>,
     /// How long a turn whose response came waits for its terminal event.
     grace: Duration,
 }
@@ -101,6 +107,7 @@ impl Turns {
         Self {
             entries: HashMap::default(),
             by_session: HashMap::default(),
+            current: None,
             grace,
         }
     }
@@ -126,6 +133,7 @@ impl Turns {
     ) {
         if let Some(s) = &session {
             self.by_session.entry(s.clone()).or_default().push_back(id);
+            self.current = None;
         }
         self.entries
             .insert(id, TurnEntry::new(session, stream, prompt));
@@ -153,6 +161,7 @@ impl Turns {
             .entry(session.to_owned())
             .or_default()
             .push_front(id);
+        self.current = None;
         true
     }
 
@@ -249,16 +258,16 @@ impl Turns {
         }
     }
 
-    /// Delivers an event of a known session to its current turn, if any,
-    /// after `lost` (the gap its `seq` revealed).
-    pub(crate) fn deliver(
+    /// The current turn of `session` (the first of its queue without its
+    /// terminal event), remembered for the session's next events; at a run
+    /// start, a turn whose response came and that saw events is finished
+    /// first (its terminal event was lost).
+    fn current_turn(
         &mut self,
         session: &str,
-        lost: Option<StreamItem>,
-        event: StreamEvent,
+        is_start: bool,
         out: &mut VecDeque<Output>,
-    ) {
-        let is_start = matches!(event.mark, RunMark::Start(_));
+    ) -> Option<RequestId> {
         let target = loop {
             let Some(queue) = self.by_session.get(session) else {
                 break None;
@@ -282,6 +291,37 @@ impl Turns {
                 continue;
             }
             break Some(id);
+        };
+        if let Some(id) = target {
+            match &mut self.current {
+                Some((s, current)) if s == session => *current = id,
+                slot => *slot = Some((session.to_owned(), id)),
+            }
+        }
+        target
+    }
+
+    /// Delivers an event of a known session to its current turn, if any,
+    /// after `lost` (the gap its `seq` revealed).
+    pub(crate) fn deliver(
+        &mut self,
+        session: &str,
+        lost: Option<StreamItem>,
+        event: StreamEvent,
+        out: &mut VecDeque<Output>,
+    ) {
+        let is_start = matches!(event.mark, RunMark::Start(_));
+        // NB: the hot path: the turn the last event of this session went
+        // to, still waiting for its terminal event (a run start always
+        // takes the look at the queue: it may end that turn).
+        let cached = match &self.current {
+            Some((s, id)) if !is_start && s == session => Some(*id),
+            _ => None,
+        };
+        let target = match cached.filter(|id| self.entries.get(id).is_some_and(|e| !e.saw_terminal))
+        {
+            Some(id) => Some(id),
+            None => self.current_turn(session, is_start, out),
         };
         let Some(id) = target else {
             trace!(session, "conn: event of a session with no turn waiting");
@@ -375,6 +415,7 @@ impl Turns {
         if let Some(session) = &entry.session
             && let Some(queue) = self.by_session.get_mut(session)
         {
+            self.current = None;
             queue.retain(|t| *t != id);
             if queue.is_empty() {
                 self.by_session.remove(session);
