@@ -314,8 +314,31 @@ impl<'a> Cur<'a> {
     }
 
     /// Skips bytes that are neither a quote, a backslash nor a control
-    /// character, eight at a time while it can.
+    /// character, sixteen then eight at a time while it can.
     fn skip_plain(&mut self) {
+        // NB: two words a step (one branch for both) while sixteen bytes
+        // are left: ids of 36 and 44 bytes take two steps and a word.
+        while let Some(chunk) = self.b.get(self.i..self.i + 16) {
+            let Ok(bytes) = <[u8; 16]>::try_from(chunk) else {
+                break;
+            };
+            let lo = special(u64::from_le_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            ]));
+            let hi = special(u64::from_le_bytes([
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14],
+                bytes[15],
+            ]));
+            if lo | hi != 0 {
+                self.i += if lo != 0 {
+                    (lo.trailing_zeros() / 8) as usize
+                } else {
+                    8 + (hi.trailing_zeros() / 8) as usize
+                };
+                return;
+            }
+            self.i += 16;
+        }
         while let Some(chunk) = self.b.get(self.i..self.i + 8) {
             let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
                 break;
