@@ -38,8 +38,6 @@ use crate::process::Process;
 /// A tool handler, as the engine keeps it.
 pub(crate) type Handler = Arc<dyn Fn(Value) -> Result<ToolOutput, String> + Send + Sync>;
 
-const READ_CHUNK: usize = 64 * 1024;
-
 /// A wakeup flag: `notify` sets it, `wait` sleeps until it is set (or the
 /// timeout passes) and clears it.
 #[derive(Default)]
@@ -164,19 +162,16 @@ pub(crate) fn spawn_reader(
         "meerkat-reader"
     };
     spawn(name, move || {
-        // NB: stdout is read straight into the ingest's buffers; stderr
-        // into this one.
-        let mut buf = vec![0u8; if stderr { READ_CHUNK } else { 0 }];
+        // NB: read straight into the ingest's buffers (stderr is not
+        // framed: its bytes are taken from the buffer as they came).
         let mut ingest = shared.with(|e| e.ingest());
         loop {
-            let read = if stderr {
-                source.read(&mut buf)
-            } else {
-                source.read(ingest.buffer())
-            };
-            match read {
+            match source.read(ingest.buffer()) {
                 Ok(0) => break,
-                Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
+                Ok(n) if stderr => {
+                    let bytes = &ingest.buffer()[..n];
+                    shared.with(|e| e.handle_stderr(bytes));
+                }
                 Ok(n) => {
                     // Framed and scanned before the lock: under it, only routing.
                     let batch = ingest.filled(n);

@@ -39,8 +39,6 @@ type BoxFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, String>> + Send>
 /// A tool handler, as the engine keeps it.
 pub(crate) type Handler = Arc<dyn Fn(Value) -> BoxFuture + Send + Sync>;
 
-const READ_CHUNK: usize = 64 * 1024;
-
 /// The engine, the tasks' signals and the runtime they run on; shared by
 /// every handle and task of one connection (tasks hold it, not the client,
 /// so they never keep the child alive).
@@ -124,19 +122,16 @@ pub(crate) fn spawn_reader(
         // task will read.
         let mut guard = EndOnDrop((!stderr).then(|| Arc::clone(&task_shared)));
         let shared = task_shared;
-        // NB: stdout is read straight into the ingest's buffers; stderr
-        // into this one.
-        let mut buf = vec![0u8; if stderr { READ_CHUNK } else { 0 }];
+        // NB: read straight into the ingest's buffers (stderr is not
+        // framed: its bytes are taken from the buffer as they came).
         let mut ingest = shared.with(|e| e.ingest());
         loop {
-            let read = if stderr {
-                source.read(&mut buf).await
-            } else {
-                source.read(ingest.buffer()).await
-            };
-            match read {
+            match source.read(ingest.buffer()).await {
                 Ok(0) => break,
-                Ok(n) if stderr => shared.with(|e| e.handle_stderr(&buf[..n])),
+                Ok(n) if stderr => {
+                    let bytes = &ingest.buffer()[..n];
+                    shared.with(|e| e.handle_stderr(bytes));
+                }
                 Ok(n) => {
                     // Framed and scanned before the lock: under it, only routing.
                     let batch = ingest.filled(n);
