@@ -32,6 +32,21 @@ struct Slot<T> {
     item: T,
 }
 
+/// The next of `queue`'s items, after the marker of the drops before it;
+/// with none left, the marker of the `tail_lagged` drops after the last.
+fn pop_slot<T, E>(queue: &mut VecDeque<Slot<T>>, tail_lagged: &mut u64) -> Option<Popped<T, E>> {
+    let Some(front) = queue.front_mut() else {
+        return (*tail_lagged > 0).then(|| Popped::Lagged {
+            dropped: std::mem::take(tail_lagged),
+        });
+    };
+    if front.lagged > 0 {
+        let dropped = std::mem::take(&mut front.lagged);
+        return Some(Popped::Lagged { dropped });
+    }
+    queue.pop_front().map(|slot| Popped::Item(slot.item))
+}
+
 /// Items taken from a [`StreamBuffer`] at once ([`StreamBuffer::take`]),
 /// handed out by [`pop`](Self::pop) as the buffer would have: items and
 /// [`Popped::Lagged`] markers in stream order (never the end, which stays
@@ -90,16 +105,7 @@ impl<T> Taken<T> {
     /// assert_eq!(taken.pop::<()>(), None);
     /// ```
     pub fn pop<E>(&mut self) -> Option<Popped<T, E>> {
-        let Some(front) = self.queue.front_mut() else {
-            return (self.tail_lagged > 0).then(|| Popped::Lagged {
-                dropped: std::mem::take(&mut self.tail_lagged),
-            });
-        };
-        if front.lagged > 0 {
-            let dropped = std::mem::take(&mut front.lagged);
-            return Some(Popped::Lagged { dropped });
-        }
-        self.queue.pop_front().map(|slot| Popped::Item(slot.item))
+        pop_slot(&mut self.queue, &mut self.tail_lagged)
     }
 
     /// How many items are left (drop markers not counted).
@@ -161,9 +167,8 @@ impl<T> Taken<T> {
 /// assert_eq!(buf.pop(), None);
 /// ```
 pub struct StreamBuffer<T, E> {
+    /// The queued items, what the budget counts.
     queue: VecDeque<Slot<T>>,
-    /// Items in `queue`; what the budget counts.
-    items: usize,
     /// Drops after the last queued item: the count of the next item
     /// queued, or reported before the end.
     tail_lagged: u64,
@@ -178,7 +183,7 @@ impl<T, E> fmt::Debug for StreamBuffer<T, E> {
     /// Shows sizes and counters, not items.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamBuffer")
-            .field("items", &self.items)
+            .field("items", &self.queue.len())
             .field("max_items", &self.max_items)
             .field("dropped_total", &self.dropped_total)
             .field("finished", &self.finished)
@@ -200,7 +205,6 @@ impl<T, E> StreamBuffer<T, E> {
     pub fn new(max_items: usize) -> Self {
         Self {
             queue: VecDeque::new(),
-            items: 0,
             tail_lagged: 0,
             max_items: max_items.max(1),
             dropped_total: 0,
@@ -217,14 +221,13 @@ impl<T, E> StreamBuffer<T, E> {
         if self.finished {
             return false;
         }
-        if self.items >= self.max_items {
+        if self.queue.len() >= self.max_items {
             self.dropped_total += 1;
             // NB: one marker per run of drops, after the items queued
             // before the drops and before any that come after.
             self.tail_lagged += 1;
             return false;
         }
-        self.items += 1;
         let lagged = std::mem::take(&mut self.tail_lagged);
         self.queue.push_back(Slot { lagged, item });
         true
@@ -268,7 +271,6 @@ impl<T, E> StreamBuffer<T, E> {
             let n = self.queue.len().min(max);
             taken.queue.extend(self.queue.drain(..n));
         }
-        self.items = self.queue.len();
         if self.queue.is_empty() {
             taken.tail_lagged = std::mem::take(&mut self.tail_lagged);
         }
@@ -279,28 +281,14 @@ impl<T, E> StreamBuffer<T, E> {
     /// the end and "nothing ever again" after it (see
     /// [`is_done`](Self::is_done)).
     pub fn pop(&mut self) -> Option<Popped<T, E>> {
-        if let Some(front) = self.queue.front_mut()
-            && front.lagged > 0
-        {
-            let dropped = std::mem::take(&mut front.lagged);
-            return Some(Popped::Lagged { dropped });
-        }
-        match self.queue.pop_front() {
-            Some(Slot { item, .. }) => {
-                self.items -= 1;
-                Some(Popped::Item(item))
-            }
-            None if self.tail_lagged > 0 => Some(Popped::Lagged {
-                dropped: std::mem::take(&mut self.tail_lagged),
-            }),
-            None => self.end.take().map(Popped::End),
-        }
+        pop_slot(&mut self.queue, &mut self.tail_lagged)
+            .or_else(|| self.end.take().map(Popped::End))
     }
 
     /// Returns the number of queued items (markers and the end not counted).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.items
+        self.queue.len()
     }
 
     /// Returns `true` when nothing is ready to pop.
