@@ -97,15 +97,6 @@ impl Shared {
         })
     }
 
-    /// Appends the engine's new cassette records to the file (when
-    /// recording). The file's lock is taken before the records, so the
-    /// reader's and the writer's appends keep their order.
-    pub(crate) fn flush_records(self: &Arc<Self>) {
-        if let Some(file) = &self.records {
-            file.append(|| self.with(Engine::take_records));
-        }
-    }
-
 
     /// Waits on this thread until `poll` is ready.
     pub(crate) fn wait<T>(
@@ -162,22 +153,12 @@ pub(crate) fn spawn_reader(
         "meerkat-reader"
     };
     spawn(name, move || {
-        // NB: read straight into the ingest's buffers (stderr is not
-        // framed: its bytes are taken from the buffer as they came).
+        // NB: read straight into the ingest's buffers.
         let mut ingest = shared.with(|e| e.ingest());
         loop {
             match source.read(ingest.buffer()) {
                 Ok(0) => break,
-                Ok(n) if stderr => {
-                    let bytes = &ingest.buffer()[..n];
-                    shared.with(|e| e.handle_stderr(bytes));
-                }
-                Ok(n) => {
-                    // Framed and scanned before the lock: under it, only routing.
-                    let batch = ingest.filled(n);
-                    shared.with(|e| e.handle_ingested(batch, Instant::now()));
-                    shared.flush_records();
-                }
+                Ok(n) => shared.read_into_engine(&mut ingest, n, stderr, Instant::now()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::debug!(error = %e, stderr, "reading the child's output failed");

@@ -68,16 +68,6 @@ impl Shared {
         })
     }
 
-    /// Appends the engine's new cassette records to the file (when
-    /// recording). The file's lock is taken before the records, so the
-    /// reader's and the writer's appends keep their order. The records are
-    /// small and the file local: a blocking write, as a log line would be.
-    pub(crate) fn flush_records(self: &Arc<Self>) {
-        if let Some(file) = &self.records {
-            file.append(|| self.with(Engine::take_records));
-        }
-    }
-
 
     /// Waits until `poll` is ready.
     pub(crate) async fn wait<T>(
@@ -122,22 +112,12 @@ pub(crate) fn spawn_reader(
         // task will read.
         let mut guard = EndOnDrop((!stderr).then(|| Arc::clone(&task_shared)));
         let shared = task_shared;
-        // NB: read straight into the ingest's buffers (stderr is not
-        // framed: its bytes are taken from the buffer as they came).
+        // NB: read straight into the ingest's buffers.
         let mut ingest = shared.with(|e| e.ingest());
         loop {
             match source.read(ingest.buffer()).await {
                 Ok(0) => break,
-                Ok(n) if stderr => {
-                    let bytes = &ingest.buffer()[..n];
-                    shared.with(|e| e.handle_stderr(bytes));
-                }
-                Ok(n) => {
-                    // Framed and scanned before the lock: under it, only routing.
-                    let batch = ingest.filled(n);
-                    shared.with(|e| e.handle_ingested(batch, now()));
-                    shared.flush_records();
-                }
+                Ok(n) => shared.read_into_engine(&mut ingest, n, stderr, now()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::debug!(error = %e, stderr, "reading the child's output failed");

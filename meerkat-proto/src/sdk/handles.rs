@@ -575,15 +575,49 @@ macro_rules! __meerkat_surface {
 /// `Shared::with`, the one way a transport touches its engine: lock, run
 /// `f`, take the engine's effects, unlock, then apply them (write what is
 /// to be written now through `direct`, wake consumers, signal the writer
-/// and the timer with `$notify`, start tool calls with `$tool`); and
+/// and the timer with `$notify`, start tool calls with `$tool`);
 /// `Shared::write_directly`, which gives the engine's direct writes a
-/// pipe. Needs `Shared { engine: Mutex<Engine<Handler>>, writer, timer,
-/// direct: OnceLock<DirectWrite> }` and `PoisonError` in scope.
+/// pipe; `Shared::flush_records`, and `Shared::read_into_engine`, what a
+/// reader does with each read. Needs `Shared { engine:
+/// Mutex<Engine<Handler>>, writer, timer, direct: OnceLock<DirectWrite>,
+/// records: Option<meerkat_host::RecordFile> }` and `PoisonError` in
+/// scope.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __meerkat_shared_with {
     (notify: $notify:ident, tool: |$shared:ident, $call:ident, $handler:ident| $tool:expr) => {
         impl Shared {
+            /// Appends the engine's new cassette records to the file (when
+            /// recording). The file's lock is taken before the records, so
+            /// the reader's and the writer's appends keep their order. The
+            /// records are small and the file local: a blocking write, as a
+            /// log line would be.
+            pub(crate) fn flush_records(self: &Arc<Self>) {
+                if let Some(file) = &self.records {
+                    file.append(|| self.with($crate::sdk::Engine::take_records));
+                }
+            }
+
+            /// A reader read `n` bytes into `ingest`'s buffer: stdout's are
+            /// framed and scanned before the lock (under it, only routing),
+            /// stderr's are taken as they came.
+            pub(crate) fn read_into_engine(
+                self: &Arc<Self>,
+                ingest: &mut $crate::sdk::Ingest,
+                n: usize,
+                stderr: bool,
+                now: std::time::Instant,
+            ) {
+                if stderr {
+                    let bytes = &ingest.buffer()[..n];
+                    self.with(|e| e.handle_stderr(bytes));
+                } else {
+                    let batch = ingest.filled(n);
+                    self.with(|e| e.handle_ingested(batch, now));
+                    self.flush_records();
+                }
+            }
+
             /// From now on, whoever touches the engine while the writer
             /// sleeps writes its output with `write` (the pipe's non-blocking
             /// write: the bytes it took, 0 when it took none or failed)
